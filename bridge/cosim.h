@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// CoSim: the one ns-3 simulation of this process, as Python drives it. Glue only: the network,
+// transport and traffic models live in ns3_scenarios/.
+#ifndef EDGELAM_BRIDGE_COSIM_H
+#define EDGELAM_BRIDGE_COSIM_H
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include "ns3/edge-network.h"
+#include "ns3/message-transport.h"
+#include "ns3/cross-traffic-helper.h"
+
+#include <optional>
+#include <vector>
+
+namespace edgelam
+{
+
+class CoSim
+{
+  public:
+    CoSim(uint32_t seed, uint32_t run);
+    ~CoSim();
+    CoSim(const CoSim&) = delete;
+    CoSim& operator=(const CoSim&) = delete;
+
+    // topology (before finalize)
+    uint32_t AddNode(const std::string& name);
+    uint32_t AddLink(uint32_t a, uint32_t b, double rateBps, double delayS, uint32_t queuePackets);
+    void Finalize(uint32_t tcpSegmentSize, uint32_t tcpBufBytes, uint32_t frameHeaderBytes);
+    int64_t AddOnOff(uint32_t src, uint32_t dst, double rateBps, double meanOnS, double meanOffS,
+                     uint32_t packetSize, double startS, int64_t stream);
+    void AddReplay(uint32_t src, uint32_t dst, std::vector<double> times, std::vector<double> bytes);
+
+    // clock
+    double Now() const;
+    void Schedule(double delayS, pybind11::object fn);
+    uint32_t Every(double periodS, pybind11::object fn, pybind11::object arg, bool refreshLinks);
+    void Cancel(uint32_t every);
+    void Run(std::optional<double> untilS);
+    void Stop();
+    void Destroy();
+
+    // transport
+    void SetDeliveryHandler(pybind11::object fn);
+    uint64_t Send(uint32_t src, uint32_t dst, uint64_t bytes, bool udp);
+    uint64_t InFlight() const;
+
+    // link state
+    void SetLinkRate(uint32_t l, double rateBps);
+    void RefreshLinks();
+    ns3::Ptr<ns3::EdgeNetwork> Network() const;
+
+    // a C++-owned buffer for benchmarks of state hand-off (valid until the next call)
+    std::vector<double>& BenchBuffer();
+
+  private:
+    void OnDelivered(const ns3::MessageRecord& rec);
+    void Tick(uint32_t id, double periodS, pybind11::object fn, pybind11::object arg, bool refresh);
+    void RequireAlive() const;
+
+    ns3::Ptr<ns3::EdgeNetwork> m_net;
+    ns3::Ptr<ns3::MessageTransport> m_transport;
+    ns3::CrossTrafficHelper m_cross;
+    pybind11::object m_deliveryHandler;
+    std::vector<double> m_bench;
+    std::vector<bool> m_everyActive;
+    bool m_finalized{false};
+    bool m_destroyed{false};
+};
+
+void RegisterCoSim(pybind11::module_& m);
+
+} // namespace edgelam
+
+#endif

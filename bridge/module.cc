@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// edgelam_ns3._core: the in-process bridge between Python and ns-3 3.37.
+#include "cosim.h"
+
+#include <pybind11/pybind11.h>
+
+#include "ns3/core-module.h"
+
+namespace py = pybind11;
+
+PYBIND11_MODULE(_core, m)
+{
+    m.doc() = "In-process bridge to ns-3 (private; use edgelam_ns3.sim).";
+    m.attr("NS3_VERSION") = "3.37";
+    edgelam::RegisterCoSim(m);
+}

@@ -1,0 +1,84 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-only
+ */
+#include "cross-traffic-helper.h"
+
+#include "ns3/inet-socket-address.h"
+#include "ns3/on-off-helper.h"
+#include "ns3/packet-sink-helper.h"
+#include "ns3/string.h"
+#include "ns3/trace-replay-source.h"
+
+#include <algorithm>
+#include <sstream>
+
+namespace ns3
+{
+
+CrossTrafficHelper::CrossTrafficHelper()
+    : m_port(9)
+{
+}
+
+void
+CrossTrafficHelper::EnsureSink(Ptr<EdgeNetwork> net, uint32_t dst)
+{
+    if (std::find(m_sinks.begin(), m_sinks.end(), dst) != m_sinks.end())
+    {
+        return;
+    }
+    PacketSinkHelper sink("ns3::UdpSocketFactory",
+                          InetSocketAddress(Ipv4Address::GetAny(), m_port));
+    sink.Install(net->GetNode(dst)).Start(Seconds(0));
+    m_sinks.push_back(dst);
+}
+
+int64_t
+CrossTrafficHelper::InstallOnOff(Ptr<EdgeNetwork> net,
+                                 uint32_t src,
+                                 uint32_t dst,
+                                 DataRate rate,
+                                 double meanOn,
+                                 double meanOff,
+                                 uint32_t packetSize,
+                                 Time start,
+                                 int64_t stream)
+{
+    EnsureSink(net, dst);
+    OnOffHelper onoff("ns3::UdpSocketFactory", InetSocketAddress(net->GetAddress(dst), m_port));
+    onoff.SetConstantRate(rate, packetSize);
+    std::ostringstream on;
+    std::ostringstream off;
+    if (meanOff > 0)
+    {
+        on << "ns3::ExponentialRandomVariable[Mean=" << meanOn << "]";
+        off << "ns3::ExponentialRandomVariable[Mean=" << meanOff << "]";
+    }
+    else
+    {
+        on << "ns3::ConstantRandomVariable[Constant=1e9]";
+        off << "ns3::ConstantRandomVariable[Constant=0]";
+    }
+    onoff.SetAttribute("OnTime", StringValue(on.str()));
+    onoff.SetAttribute("OffTime", StringValue(off.str()));
+    ApplicationContainer apps = onoff.Install(net->GetNode(src));
+    apps.Start(start);
+    return onoff.AssignStreams(NodeContainer(net->GetNode(src)), stream);
+}
+
+void
+CrossTrafficHelper::InstallReplay(Ptr<EdgeNetwork> net,
+                                  uint32_t src,
+                                  uint32_t dst,
+                                  const std::vector<double>& times,
+                                  const std::vector<double>& bytes)
+{
+    EnsureSink(net, dst);
+    Ptr<TraceReplaySource> app = CreateObject<TraceReplaySource>();
+    app->SetTrace(times, bytes);
+    app->SetRemote(InetSocketAddress(net->GetAddress(dst), m_port));
+    net->GetNode(src)->AddApplication(app);
+    app->SetStartTime(Seconds(0));
+}
+
+} // namespace ns3

@@ -1,0 +1,133 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-only
+ *
+ * EdgeNetwork: the wired part of an edge-AI co-simulation (devices, gNB, edge servers, cloud
+ * joined by point-to-point links), with IPv4 routing and per-link state counters.
+ */
+#ifndef EDGE_NETWORK_H
+#define EDGE_NETWORK_H
+
+#include "ns3/data-rate.h"
+#include "ns3/ipv4-address.h"
+#include "ns3/net-device-container.h"
+#include "ns3/node-container.h"
+#include "ns3/nstime.h"
+#include "ns3/object.h"
+#include "ns3/point-to-point-net-device.h"
+
+#include <string>
+#include <vector>
+
+namespace ns3
+{
+
+/**
+ * \ingroup edgelam
+ * Builds and owns the nodes and point-to-point links of a co-simulated edge network.
+ *
+ * Each undirected link i gives two directed links: 2i (a to b) and 2i+1 (b to a). Link-state
+ * counters are kept per directed link in flat vectors that never change size after Finalize(),
+ * so that a binding may expose them as arrays without copying.
+ */
+class EdgeNetwork : public Object
+{
+  public:
+    /**
+     * Register this type.
+     * \return the TypeId
+     */
+    static TypeId GetTypeId();
+
+    EdgeNetwork();
+    ~EdgeNetwork() override;
+
+    /**
+     * Add a node.
+     * \param name the node's name (unique)
+     * \return the node index
+     */
+    uint32_t AddNode(const std::string& name);
+
+    /**
+     * Add a full-duplex point-to-point link.
+     * \param a first node index
+     * \param b second node index
+     * \param rate line rate of each direction
+     * \param delay one-way propagation delay
+     * \param queuePackets drop-tail transmit queue of each direction, in packets
+     * \return the undirected link index
+     */
+    uint32_t AddLink(uint32_t a, uint32_t b, DataRate rate, Time delay, uint32_t queuePackets);
+
+    /**
+     * Install the IPv4 stack, give every link its own /30 subnet and compute global routes.
+     * No queue disc is installed: a link's queue is its device's drop-tail queue.
+     */
+    void Finalize();
+
+    /** \return the number of nodes */
+    uint32_t GetNNodes() const;
+    /** \return the number of directed links (twice the number of links) */
+    uint32_t GetNDirectedLinks() const;
+    /**
+     * \param i node index
+     * \return the ns-3 node
+     */
+    Ptr<Node> GetNode(uint32_t i) const;
+    /**
+     * \param i node index
+     * \return an IPv4 address of node i, reachable from every other node
+     */
+    Ipv4Address GetAddress(uint32_t i) const;
+    /**
+     * \param l directed link index
+     * \return the transmitting device of directed link l
+     */
+    Ptr<PointToPointNetDevice> GetTxDevice(uint32_t l) const;
+
+    /**
+     * Change the line rate of a directed link from now on.
+     * \param l directed link index
+     * \param rate the new rate
+     */
+    void SetLinkRate(uint32_t l, DataRate rate);
+
+    /** Update the queue-length counters to the current instant. */
+    void RefreshLinkStates();
+
+    /** \return source node index of each directed link */
+    const std::vector<uint32_t>& GetLinkSrc() const;
+    /** \return destination node index of each directed link */
+    const std::vector<uint32_t>& GetLinkDst() const;
+    /** \return line rate of each directed link, in bit/s */
+    std::vector<double>& GetRateBps();
+    /** \return bytes waiting in each directed link's transmit queue, as of the last refresh */
+    std::vector<double>& GetQueueBytes();
+    /** \return bytes delivered (received by the far end, link-layer size) per directed link */
+    std::vector<double>& GetDeliveredBytes();
+    /** \return packets dropped by each directed link's transmit queue */
+    std::vector<double>& GetDroppedPackets();
+
+  protected:
+    void DoDispose() override;
+
+  private:
+    void RxOnLink(uint32_t l, Ptr<const Packet> p);
+    void DropOnLink(uint32_t l, Ptr<const Packet> p);
+
+    NodeContainer m_nodes;                                //!< all nodes, by index
+    std::vector<std::string> m_names;                     //!< node names
+    std::vector<Ptr<PointToPointNetDevice>> m_txDevices;  //!< transmitting device per directed link
+    std::vector<uint32_t> m_src;                          //!< source node per directed link
+    std::vector<uint32_t> m_dst;                          //!< destination node per directed link
+    std::vector<double> m_rateBps;                        //!< line rate per directed link
+    std::vector<double> m_queueBytes;                     //!< queue bytes per directed link
+    std::vector<double> m_deliveredBytes;                 //!< delivered bytes per directed link
+    std::vector<double> m_droppedPackets;                 //!< queue drops per directed link
+    std::vector<Ipv4Address> m_nodeAddress;               //!< one address per node
+    bool m_finalized;                                     //!< Finalize() done
+};
+
+} // namespace ns3
+
+#endif // EDGE_NETWORK_H
