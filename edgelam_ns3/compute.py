@@ -1,0 +1,382 @@
+"""Compute-time model: how long a real PyTorch job takes on a simulated device.
+
+A job runs for real (PyTorch, on this machine's CPU). Its cost is counted on the tensors it
+touches, and its duration on a simulated device follows a roofline model::
+
+    duration = max(FLOPs / (peak_flops * efficiency), bytes_moved / mem_bw_bytes_per_s)
+
+The duration is charged on the simulator's clock; the wall-clock time of the real run is never
+used, so the same configuration and seed give the same trace on any machine.
+
+- :class:`DeviceProfile` and :data:`BUILTIN_PROFILES`: the hardware figures;
+- :func:`measure`: run a job and count its FLOPs and bytes moved;
+- :func:`duration_s`: the roofline duration;
+- :class:`Device`: a compute host with a FIFO job queue on the simulated clock.
+
+This module is standalone: it depends on torch only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+from torch.utils.flop_counter import FlopCounterMode
+
+__all__ = [
+    "DeviceProfile",
+    "BUILTIN_PROFILES",
+    "get_profile",
+    "JobCost",
+    "measure",
+    "duration_s",
+    "energy_j",
+    "Scheduler",
+    "Device",
+]
+
+
+def _check_positive(cls: str, field: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{cls}.{field} must be a number, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{cls}.{field} must be finite and > 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    """Compute capability of one class of device.
+
+    :param name: profile name, non-empty
+    :param peak_flops: peak arithmetic throughput [FLOP/s] at the precision the jobs run in
+        (FP32 for the built-ins, since the models run in float32)
+    :param efficiency: sustained fraction of ``peak_flops`` [-], in (0, 1]
+    :param mem_bw_bytes_per_s: peak memory bandwidth [bytes/s]
+    :param power_w: average power drawn while busy [W], or `None` if unknown
+    :param concurrency: number of jobs the device runs at the same time [-], >= 1; each runs at
+        the full profile speed (e.g. independent accelerators, or a server's GPU count)
+    """
+
+    name: str
+    peak_flops: float
+    efficiency: float
+    mem_bw_bytes_per_s: float
+    power_w: float | None = None
+    concurrency: int = 1
+
+    def __post_init__(self) -> None:
+        cls = type(self).__name__
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"{cls}.name must be a non-empty string, got {self.name!r}")
+        _check_positive(cls, "peak_flops", self.peak_flops)
+        _check_positive(cls, "efficiency", self.efficiency)
+        if self.efficiency > 1:
+            raise ValueError(f"{cls}.efficiency is a fraction of peak and must be in (0, 1], got {self.efficiency!r}")
+        _check_positive(cls, "mem_bw_bytes_per_s", self.mem_bw_bytes_per_s)
+        if self.power_w is not None:
+            _check_positive(cls, "power_w", self.power_w)
+        if isinstance(self.concurrency, bool) or not isinstance(self.concurrency, int) or self.concurrency < 1:
+            raise ValueError(f"{cls}.concurrency must be an integer >= 1, got {self.concurrency!r}")
+
+    @property
+    def sustained_flops(self) -> float:
+        """``peak_flops * efficiency`` [FLOP/s]."""
+        return self.peak_flops * self.efficiency
+
+
+# FP32 figures, since the simulated shards run in float32. Sustained efficiencies are
+# assumptions: small-batch transformer training in eager mode reaches roughly 30-50 % of FP32
+# peak on GPUs; mobile GPUs, with less mature kernels and thermal throttling, sit at the low end.
+BUILTIN_PROFILES: dict[str, DeviceProfile] = {
+    # Flagship smartphone SoC (Qualcomm Snapdragon 8 Gen 2, Adreno 740 GPU). Qualcomm does not
+    # publish FP32 throughput; about 2 TFLOP/s FP32 is the commonly reported figure for the
+    # Adreno 740. Memory: LPDDR5X at 8400 MT/s on a 64-bit bus = 8400e6 * 8 B = 67.2 GB/s
+    # (Qualcomm Snapdragon 8 Gen 2 product brief). Power: about 5 W, a typical sustained
+    # phone SoC budget before throttling (assumption).
+    "smartphone_soc": DeviceProfile(
+        name="smartphone_soc",
+        peak_flops=2.0e12,
+        efficiency=0.3,
+        mem_bw_bytes_per_s=67.2e9,
+        power_w=5.0,
+    ),
+    # NVIDIA Jetson AGX Orin 64GB: Ampere GPU, 5.3 TFLOP/s FP32 (CUDA cores); 256-bit LPDDR5,
+    # 204.8 GB/s; module power 15-60 W, 60 W at MAXN (NVIDIA Jetson AGX Orin Series
+    # Technical Brief and data sheet).
+    "jetson_orin": DeviceProfile(
+        name="jetson_orin",
+        peak_flops=5.3e12,
+        efficiency=0.4,
+        mem_bw_bytes_per_s=204.8e9,
+        power_w=60.0,
+    ),
+    # Edge GPU server with one NVIDIA L4 (Ada): 30.3 TFLOP/s FP32, 24 GB GDDR6 at 300 GB/s,
+    # 72 W max power (NVIDIA L4 Tensor Core GPU data sheet).
+    "edge_gpu_server": DeviceProfile(
+        name="edge_gpu_server",
+        peak_flops=30.3e12,
+        efficiency=0.45,
+        mem_bw_bytes_per_s=300e9,
+        power_w=72.0,
+    ),
+    # Cloud GPU: NVIDIA H100 SXM5: 67 TFLOP/s FP32, 80 GB HBM3 at 3.35 TB/s, up to 700 W
+    # (NVIDIA H100 Tensor Core GPU data sheet).
+    "cloud_gpu": DeviceProfile(
+        name="cloud_gpu",
+        peak_flops=67e12,
+        efficiency=0.5,
+        mem_bw_bytes_per_s=3.35e12,
+        power_w=700.0,
+    ),
+}
+"""Built-in profiles by name: ``smartphone_soc``, ``jetson_orin``, ``edge_gpu_server``,
+``cloud_gpu``. Users define their own with :class:`DeviceProfile`."""
+
+
+def get_profile(name: str) -> DeviceProfile:
+    """Look up a built-in profile by name.
+
+    :raises ValueError: if ``name`` is not a built-in profile (the message lists them)
+    """
+    try:
+        return BUILTIN_PROFILES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown device profile {name!r}; built-in profiles are {sorted(BUILTIN_PROFILES)}"
+        ) from None
+
+
+# -- measuring a job -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobCost:
+    """A job's result and its counted cost.
+
+    :ivar result: what the job's function returned
+    :ivar flops: floating-point operations [FLOP], forward and (if the job calls it) backward
+    :ivar bytes_moved: estimated memory traffic [bytes], see :func:`measure`
+    """
+
+    result: Any
+    flops: int
+    bytes_moved: int
+
+
+# Operators whose output is uninitialised memory: they allocate but move no data.
+_ALLOCATION_ONLY = frozenset(
+    {"empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided", "empty_permuted"}
+)
+# Gathers that read only the selected rows of their first argument, not all of it.
+_ROW_GATHERS = frozenset({"embedding", "index_select"})
+
+
+def _footprint_bytes(t: torch.Tensor) -> int:
+    """Bytes a kernel reads or writes for ``t``: its elements, counting broadcast
+    (stride-0) dimensions once."""
+    n = 1
+    for size, stride in zip(t.shape, t.stride()):
+        if stride != 0:
+            n *= size
+    return n * t.element_size()
+
+
+def _tensors(tree: Any) -> list[torch.Tensor]:
+    leaves, _ = tree_flatten(tree)
+    return [x for x in leaves if isinstance(x, torch.Tensor)]
+
+
+class _ByteCounter(TorchDispatchMode):
+    """Sums, over the ATen operators a job dispatches, the bytes each reads and writes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bytes_moved = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        name = func.overloadpacket.__name__
+        if func.is_view or name in _ALLOCATION_ONLY:
+            return out  # aliases or fresh allocations: no data moved
+        out_bytes = sum(_footprint_bytes(t) for t in _tensors(out))
+        if name in _ROW_GATHERS:
+            # Reads the gathered rows (as many bytes as it writes) and the indices.
+            in_bytes = out_bytes + sum(_footprint_bytes(t) for t in _tensors((args[1:], kwargs)))
+        else:
+            in_bytes = sum(_footprint_bytes(t) for t in _tensors((args, kwargs)))
+        self.bytes_moved += in_bytes + out_bytes
+        return out
+
+
+def measure(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> JobCost:
+    """Run ``fn(*args, **kwargs)`` for real and count its FLOPs and bytes moved.
+
+    FLOPs: counted by :class:`torch.utils.flop_counter.FlopCounterMode` on the real tensors.
+    It counts matrix-multiply-class operators (``mm``, ``bmm``, ``addmm``, convolutions,
+    scaled-dot-product attention) in forward and backward, e.g. ``2*M*N*K`` for an
+    ``[M, K] @ [K, N]`` product; element-wise operators count 0 FLOPs (their cost shows up in
+    the memory term). Backward FLOPs are included if ``fn`` calls ``backward()``.
+
+    Bytes moved: an estimate of memory traffic for unfused, eager execution. Every ATen operator
+    the job dispatches is taken to read each of its tensor inputs once from memory and write each
+    of its outputs once, with
+
+    - views (``view``, ``t``, ``expand``, ``detach``, ...) and allocations (``empty*``) moving
+      nothing;
+    - broadcast (stride-0) dimensions counted once;
+    - ``embedding`` / ``index_select`` reading only the gathered rows, not the whole table;
+    - in-place operators counted as a read and a write of the mutated tensor.
+
+    Parameters are counted each time an operator reads them (e.g. once in forward, again in
+    backward). Caches, operator fusion and on-chip reuse across operators are ignored, so this
+    is an upper bound on the traffic a fused implementation would need; for an isolated
+    ``[M, K] @ [K, N]`` product it is exactly ``(M*K + K*N + M*N) * element_size``.
+
+    :param fn: the job; runs once, on this machine
+    :output cost: :class:`JobCost` with ``fn``'s result
+    """
+    with FlopCounterMode(display=False) as flop_counter, _ByteCounter() as byte_counter:
+        result = fn(*args, **kwargs)
+    return JobCost(
+        result=result,
+        flops=int(flop_counter.get_total_flops()),
+        bytes_moved=int(byte_counter.bytes_moved),
+    )
+
+
+def duration_s(profile: DeviceProfile, flops: float, bytes_moved: float) -> float:
+    """Roofline duration of a job on a device [s].
+
+    ``max(flops / (peak_flops * efficiency), bytes_moved / mem_bw_bytes_per_s)``
+
+    :param profile: the device
+    :param flops: the job's floating-point operations [FLOP], >= 0
+    :param bytes_moved: the job's memory traffic [bytes], >= 0
+    """
+    if flops < 0:
+        raise ValueError(f"flops must be >= 0, got {flops!r}")
+    if bytes_moved < 0:
+        raise ValueError(f"bytes_moved must be >= 0, got {bytes_moved!r}")
+    return max(flops / profile.sustained_flops, bytes_moved / profile.mem_bw_bytes_per_s)
+
+
+def energy_j(profile: DeviceProfile, busy_s: float) -> float | None:
+    """Energy of ``busy_s`` seconds of work [J]: ``power_w * busy_s``; `None` without ``power_w``."""
+    return None if profile.power_w is None else profile.power_w * busy_s
+
+
+# -- a device on the simulated clock ---------------------------------------------------------
+
+
+class Scheduler(Protocol):
+    """What :class:`Device` needs from the simulator."""
+
+    @property
+    def now(self) -> float:
+        """Current simulated time [s]."""
+
+    def schedule(self, delay_s: float, fn: Callable[[], Any]) -> Any:
+        """Call ``fn()`` after ``delay_s`` simulated seconds."""
+
+
+class Device:
+    """One compute host (a phone, an edge server, ...) on the simulated clock.
+
+    Jobs queue first-in first-out and at most ``profile.concurrency`` run at once. When a job
+    starts, at simulated time ``t_start``, its function runs for real under :func:`measure`;
+    at ``t_start + duration_s(profile, flops, bytes_moved)`` the device calls ``on_job(record)``
+    (if given), then ``on_done(result)``, then starts the next queued job. The wall clock is
+    never read.
+
+    :param name: device name, used in trace records
+    :param profile: its :class:`DeviceProfile`
+    :param sim: the simulator: ``sim.now`` [s] and ``sim.schedule(delay_s, fn)``
+    :param on_job: optional trace sink, called once per finished job with a dict
+        ``{"device": str, "job": str, "t_start_s": float, "t_end_s": float, "flops": int,
+        "bytes_moved": int}``
+    """
+
+    def __init__(
+        self,
+        name: str,
+        profile: DeviceProfile,
+        sim: Scheduler,
+        on_job: Callable[[dict[str, Any]], Any] | None = None,
+    ) -> None:
+        if not isinstance(profile, DeviceProfile):
+            raise TypeError(f"profile must be a DeviceProfile, got {type(profile).__name__}")
+        self.name = name
+        self.profile = profile
+        self._sim = sim
+        self._on_job = on_job
+        self._queue: deque[tuple[str, Callable[[], Any], Callable[[Any], Any]]] = deque()
+        self._running = 0
+        self._busy_s = 0.0
+
+    @property
+    def n_running(self) -> int:
+        """Jobs running now."""
+        return self._running
+
+    @property
+    def n_queued(self) -> int:
+        """Jobs waiting for a free slot."""
+        return len(self._queue)
+
+    @property
+    def busy_s(self) -> float:
+        """Total duration of the jobs started so far [s] (summed over concurrent slots)."""
+        return self._busy_s
+
+    def submit(self, job: str, fn: Callable[[], Any], on_done: Callable[[Any], Any]) -> None:
+        """Queue a job; start it now if a slot is free.
+
+        :param job: job label for the trace (e.g. ``"server_forward"``)
+        :param fn: the computation, called with no arguments when the job starts
+        :param on_done: called with ``fn``'s result when the job ends on the simulated clock
+        """
+        self._queue.append((job, fn, on_done))
+        self._pump()
+
+    def _pump(self) -> None:
+        while self._running < self.profile.concurrency and self._queue:
+            self._start(*self._queue.popleft())
+
+    def _start(self, job: str, fn: Callable[[], Any], on_done: Callable[[Any], Any]) -> None:
+        t_start = float(self._sim.now)
+        self._running += 1  # taken before fn runs, so a re-entrant submit() queues behind it
+        try:
+            cost = measure(fn)
+        except BaseException:
+            self._running -= 1
+            raise
+        duration = duration_s(self.profile, cost.flops, cost.bytes_moved)
+        self._busy_s += duration
+        record = {
+            "device": self.name,
+            "job": job,
+            "t_start_s": t_start,
+            "t_end_s": t_start + duration,  # replaced by the clock's own time at the end
+            "flops": cost.flops,
+            "bytes_moved": cost.bytes_moved,
+        }
+
+        def finish() -> None:
+            # The simulator may round the delay (ns-3 keeps integer nanoseconds): trace the
+            # instant the job really ended on its clock.
+            record["t_end_s"] = float(self._sim.now)
+            try:
+                if self._on_job is not None:
+                    self._on_job(record)
+                on_done(cost.result)
+            finally:
+                self._running -= 1
+            self._pump()
+
+        self._sim.schedule(duration, finish)

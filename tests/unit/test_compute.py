@@ -1,0 +1,226 @@
+"""Compute-time model: FLOP and byte counts, roofline durations, FIFO devices on a fake clock."""
+
+import heapq
+import itertools
+import math
+
+import pytest
+import torch
+
+from edgelam_ns3.compute import (
+    BUILTIN_PROFILES,
+    Device,
+    DeviceProfile,
+    JobCost,
+    duration_s,
+    energy_j,
+    get_profile,
+    measure,
+)
+
+torch.set_num_threads(1)
+
+
+class FakeSim:
+    """Deterministic discrete-event clock: a heap of (time [s], sequence number, fn)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._heap: list = []
+        self._seq = itertools.count()
+
+    def schedule(self, delay_s: float, fn) -> None:
+        assert delay_s >= 0
+        heapq.heappush(self._heap, (self.now + delay_s, next(self._seq), fn))
+
+    def run(self) -> None:
+        while self._heap:
+            self.now, _, fn = heapq.heappop(self._heap)
+            fn()
+
+
+# A profile whose ridge point is 1 FLOP/byte: easy to make jobs compute- or memory-bound.
+PROFILE = DeviceProfile("test", peak_flops=4e9, efficiency=0.5, mem_bw_bytes_per_s=2e9)
+
+
+def test_matmul_flops_are_2mnk_and_bytes_are_operands_plus_result():
+    M, N, K = 64, 48, 32
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(M, K, generator=g), torch.randn(K, N, generator=g)
+    cost = measure(torch.matmul, a, b)
+    assert isinstance(cost, JobCost)
+    torch.testing.assert_close(cost.result, a @ b)
+    assert cost.flops == 2 * M * N * K
+    assert cost.bytes_moved == (M * K + K * N + M * N) * 4
+
+
+def test_compute_charge_equals_flops_over_peak_times_efficiency():
+    M, N, K = 256, 256, 256  # 2*M*N*K / ((MK+KN+MN)*4) ~ 43 FLOP/byte >> ridge: compute bound
+    a, b = torch.ones(M, K), torch.ones(K, N)
+    cost = measure(torch.matmul, a, b)
+    flops = 2 * M * N * K
+    assert cost.flops == flops
+    assert duration_s(PROFILE, cost.flops, cost.bytes_moved) == flops / (4e9 * 0.5)
+
+
+def test_memory_bound_job_is_charged_bytes_over_bandwidth():
+    n = 100_000
+    x, y = torch.ones(n), torch.ones(n)
+    cost = measure(torch.add, x, y)  # element-wise: 0 counted FLOPs, reads 2n and writes n floats
+    assert cost.flops == 0
+    assert cost.bytes_moved == 3 * n * 4
+    assert duration_s(PROFILE, cost.flops, cost.bytes_moved) == 3 * n * 4 / 2e9
+
+
+def test_backward_flops_are_counted_when_the_job_calls_backward():
+    M, N, K = 16, 8, 4
+    a = torch.randn(M, K, requires_grad=True)
+    w = torch.randn(K, N, requires_grad=True)
+
+    def step():
+        (a @ w).sum().backward()
+
+    cost = measure(step)
+    assert cost.flops == 3 * 2 * M * N * K  # forward, grad wrt a, grad wrt w
+
+
+def test_views_move_no_bytes_and_broadcast_is_counted_once():
+    x = torch.ones(1000)
+    assert measure(lambda: x.view(10, 100).t()).bytes_moved == 0
+    row = torch.ones(1, 100)
+    # expand is a view; the add reads the 100-element row once (stride 0), 1000 + 1000 elements else
+    cost = measure(lambda: x.view(10, 100) + row.expand(10, 100))
+    assert cost.bytes_moved == (1000 + 100 + 1000) * 4
+
+
+def test_embedding_reads_only_the_gathered_rows():
+    table = torch.ones(10_000, 16)
+    idx = torch.tensor([[1, 2, 3]])
+    cost = measure(torch.nn.functional.embedding, idx, table)
+    assert cost.bytes_moved == 3 * 16 * 4 * 2 + 3 * 8  # rows read + written, int64 indices
+
+
+def test_duration_rejects_negative_counts():
+    with pytest.raises(ValueError, match="flops"):
+        duration_s(PROFILE, -1, 0)
+    with pytest.raises(ValueError, match="bytes_moved"):
+        duration_s(PROFILE, 0, -1)
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("name", ""),
+        ("peak_flops", 0.0),
+        ("peak_flops", -1e9),
+        ("peak_flops", math.inf),
+        ("efficiency", 0.0),
+        ("efficiency", 1.5),
+        ("efficiency", math.nan),
+        ("mem_bw_bytes_per_s", 0),
+        ("power_w", -5.0),
+        ("concurrency", 0),
+        ("concurrency", 1.5),
+        ("concurrency", True),
+    ],
+)
+def test_bad_profile_values_raise_value_error_naming_the_field(field, value):
+    kwargs = dict(name="p", peak_flops=1e12, efficiency=0.5, mem_bw_bytes_per_s=1e11)
+    kwargs[field] = value
+    with pytest.raises(ValueError, match=f"DeviceProfile.{field} "):
+        DeviceProfile(**kwargs)
+
+
+def test_builtin_profiles_are_valid_and_ordered_by_capability():
+    names = ["smartphone_soc", "jetson_orin", "edge_gpu_server", "cloud_gpu"]
+    assert set(BUILTIN_PROFILES) == set(names)
+    sustained = [get_profile(n).sustained_flops for n in names]
+    assert sustained == sorted(sustained)
+    for name, p in BUILTIN_PROFILES.items():
+        assert p.name == name and 0 < p.efficiency <= 1 and p.power_w is not None
+    with pytest.raises(ValueError, match="built-in profiles are"):
+        get_profile("toaster")
+
+
+def test_energy_is_power_times_busy_time():
+    assert energy_j(get_profile("jetson_orin"), 2.0) == 120.0
+    assert energy_j(PROFILE, 2.0) is None
+
+
+def _matmul_job(n: int):
+    a, b = torch.ones(n, n), torch.ones(n, n)
+    return lambda: a @ b
+
+
+def test_fifo_second_job_starts_when_first_ends():
+    sim, records, done = FakeSim(), [], []
+    dev = Device("phone", PROFILE, sim, on_job=records.append)
+    dev.submit("j1", _matmul_job(64), lambda r: done.append(("j1", sim.now, r.shape)))
+    dev.submit("j2", _matmul_job(32), lambda r: done.append(("j2", sim.now, r.shape)))
+    assert dev.n_running == 1 and dev.n_queued == 1
+    sim.run()
+
+    d1 = duration_s(PROFILE, 2 * 64**3, 3 * 64 * 64 * 4)
+    d2 = duration_s(PROFILE, 2 * 32**3, 3 * 32 * 32 * 4)
+    assert [r["job"] for r in records] == ["j1", "j2"]
+    assert records[0] == {
+        "device": "phone",
+        "job": "j1",
+        "t_start_s": 0.0,
+        "t_end_s": d1,
+        "flops": 2 * 64**3,
+        "bytes_moved": 3 * 64 * 64 * 4,
+    }
+    assert records[1]["t_start_s"] == d1
+    assert records[1]["t_end_s"] == pytest.approx(d1 + d2, rel=1e-12)
+    assert done == [("j1", d1, (64, 64)), ("j2", records[1]["t_end_s"], (32, 32))]
+    assert dev.busy_s == pytest.approx(d1 + d2, rel=1e-12)
+    assert dev.n_running == 0 and dev.n_queued == 0
+
+
+def test_jobs_run_for_real_when_they_start_not_when_submitted():
+    sim, log = FakeSim(), []
+    dev = Device("srv", PROFILE, sim)
+    dev.submit("a", lambda: log.append(("a runs", sim.now)), lambda r: None)
+    dev.submit("b", lambda: log.append(("b runs", sim.now)), lambda r: None)
+    assert log == [("a runs", 0.0)]
+    sim.run()
+    assert log == [("a runs", 0.0), ("b runs", 0.0)]  # zero-cost jobs take no simulated time
+
+
+def test_concurrency_two_runs_two_jobs_at_once_and_queues_the_third():
+    sim, records = FakeSim(), []
+    profile = DeviceProfile("dual", 4e9, 0.5, 2e9, concurrency=2)
+    dev = Device("srv", profile, sim, on_job=records.append)
+    for j in ("j1", "j2", "j3"):
+        dev.submit(j, _matmul_job(32), lambda r: None)
+    assert dev.n_running == 2 and dev.n_queued == 1
+    sim.run()
+    d = duration_s(profile, 2 * 32**3, 3 * 32 * 32 * 4)
+    starts = {r["job"]: r["t_start_s"] for r in records}
+    assert starts == {"j1": 0.0, "j2": 0.0, "j3": d}
+
+
+def test_job_submitted_from_on_done_queues_behind_waiting_jobs():
+    sim, order = FakeSim(), []
+    dev = Device("srv", PROFILE, sim)
+
+    def job(label):
+        return lambda: order.append(label)
+
+    dev.submit("a", job("a"), lambda r: dev.submit("c", job("c"), lambda r: None))
+    dev.submit("b", job("b"), lambda r: None)
+    sim.run()
+    assert order == ["a", "b", "c"]
+
+
+def test_same_jobs_give_the_same_trace():
+    def trace():
+        sim, records = FakeSim(), []
+        dev = Device("phone", get_profile("smartphone_soc"), sim, on_job=records.append)
+        for j in range(3):
+            dev.submit(f"j{j}", _matmul_job(16 * (j + 1)), lambda r: None)
+        sim.run()
+        return records
+
+    assert trace() == trace()
