@@ -1,0 +1,104 @@
+"""The ``edgelam`` command: a thin layer over the library.
+
+    edgelam run SCENARIO [--out DIR] [--set key=value ...]
+    edgelam scenarios
+    edgelam config [SCENARIO]          # the resolved config, and every key with its help
+    edgelam bench bridge [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _cmd_run(args) -> int:
+    from . import config, runner
+
+    try:
+        cfg = config.load(args.scenario, args.set or [])
+    except config.ConfigError as exc:
+        print(f"edgelam: {exc}", file=sys.stderr)
+        return 2
+    summary = runner.launch(cfg, args.out, quiet=args.quiet)
+    if summary.get("status") != "ok":
+        print(f"edgelam: run failed: {summary.get('error')}\n  partial results in "
+              f"{summary['run_dir']}", file=sys.stderr)
+        return 1
+    print(f"edgelam: {summary.get('steps')} rounds, loss {summary.get('loss_first'):.3f} -> "
+          f"{summary.get('loss_last'):.3f}, simulated {summary.get('sim_time_s'):.3f} s in "
+          f"{summary.get('launcher_wall_time_s'):.1f} s wall")
+    print(f"edgelam: report: {summary['run_dir']}/report.md")
+    return 0
+
+
+def _cmd_scenarios(args) -> int:
+    from . import config
+
+    for name in config.builtin_scenarios():
+        print(name)
+    return 0
+
+
+def _cmd_config(args) -> int:
+    from . import config
+
+    if args.scenario:
+        try:
+            cfg = config.load(args.scenario, args.set or [])
+        except config.ConfigError as exc:
+            print(f"edgelam: {exc}", file=sys.stderr)
+            return 2
+        print(config.to_yaml(cfg), end="")
+        return 0
+    for key, default, help_ in config.describe():
+        print(f"{key:40s} {default:24s} {help_}")
+    return 0
+
+
+def _cmd_bench(args) -> int:
+    from . import bench
+
+    if args.what == "bridge":
+        result = bench.bench_bridge(n_callbacks=args.n)
+    else:  # pragma: no cover - argparse restricts choices
+        raise AssertionError(args.what)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(bench.format_table(result))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="edgelam", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="run a scenario into a run directory")
+    r.add_argument("scenario", help="built-in scenario name (see `edgelam scenarios`) or YAML path")
+    r.add_argument("--out", help="run directory (default runs/<name>-<time>)")
+    r.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set train.steps=10 (repeatable)")
+    r.add_argument("--quiet", action="store_true", help="no progress lines")
+    r.set_defaults(fn=_cmd_run)
+    s = sub.add_parser("scenarios", help="list the built-in scenarios")
+    s.set_defaults(fn=_cmd_scenarios)
+    c = sub.add_parser("config", help="print a resolved scenario config, or all keys with help")
+    c.add_argument("scenario", nargs="?")
+    c.add_argument("--set", action="append", metavar="KEY=VALUE")
+    c.set_defaults(fn=_cmd_config)
+    b = sub.add_parser("bench", help="benchmarks")
+    b.add_argument("what", choices=["bridge"])
+    b.add_argument("--json", action="store_true", help="print one JSON object")
+    b.add_argument("--n", type=int, default=200_000, help="callbacks to time")
+    b.set_defaults(fn=_cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,379 @@
+"""Scenario configuration: a typed schema, YAML loading, ``--set`` overrides and validation.
+
+Every field has help text with its unit; :func:`describe` turns it into CLI help. A bad config
+fails here, before any simulation starts, with one line naming the field
+(:class:`ConfigError`).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .compute import BUILTIN_PROFILES
+
+SCENARIO_DIR = Path(__file__).parent / "scenarios"
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegFloat = Annotated[float, Field(ge=0)]
+
+
+class ConfigError(ValueError):
+    """A config value breaks the schema; the message is one line naming the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ProfileConfig(_Strict):
+    """A user-defined compute profile (see :mod:`edgelam_ns3.compute`)."""
+
+    peak_flops: PositiveFloat = Field(description="peak FLOP/s at the model's dtype")
+    efficiency: Annotated[float, Field(gt=0, le=1)] = Field(
+        description="sustained fraction of peak, (0, 1]")
+    mem_bw_bytes_per_s: PositiveFloat = Field(description="memory bandwidth, B/s")
+    power_w: PositiveFloat | None = Field(None, description="power draw while busy, W")
+    concurrency: Annotated[int, Field(ge=1)] = Field(1, description="jobs served at once")
+
+
+class NodesConfig(_Strict):
+    """Who computes: devices (UEs) behind a gNB, edge servers, a cloud node."""
+
+    n_devices: Annotated[int, Field(ge=1, le=1024)] = Field(
+        4, description="number of devices (UEs), named ue0, ue1, ...")
+    device_profile: str = Field("smartphone_soc", description="compute profile of the devices")
+    n_edge: Annotated[int, Field(ge=1, le=64)] = Field(
+        1, description="number of edge servers, named edge0, edge1, ...")
+    edge_profile: str = Field("edge_gpu_server", description="compute profile of edge servers")
+    cloud: bool = Field(True, description="include a cloud node named 'cloud'")
+    cloud_profile: str = Field("cloud_gpu", description="compute profile of the cloud node")
+
+
+class IdealRadioConfig(_Strict):
+    """The 'ideal' radio hop: a point-to-point link per UE to the gNB."""
+
+    rate_bps: PositiveFloat = Field(200e6, description="line rate of each UE's link, bit/s")
+    per_ue_rate_bps: list[PositiveFloat] | None = Field(
+        None, description="line rate per UE, bit/s (overrides rate_bps; one per device)")
+    delay_s: NonNegFloat = Field(0.001, description="one-way delay of the radio hop, s")
+    queue_packets: Annotated[int, Field(ge=1)] = Field(
+        1000, description="drop-tail queue per direction, packets")
+
+
+class RadioConfig(_Strict):
+    """The radio access network between devices and the gNB."""
+
+    mode: Literal["ideal"] = Field(
+        "ideal", description="'ideal': point-to-point links with configured rate and delay")
+    ideal: IdealRadioConfig = Field(default_factory=IdealRadioConfig)
+
+
+class LinkConfig(_Strict):
+    """A full-duplex point-to-point backhaul link."""
+
+    a: str = Field(description="one end (node name)")
+    b: str = Field(description="other end (node name)")
+    rate_bps: PositiveFloat = Field(description="line rate of each direction, bit/s")
+    delay_s: NonNegFloat = Field(description="one-way propagation delay, s")
+    queue_packets: Annotated[int, Field(ge=1)] = Field(
+        1000, description="drop-tail queue per direction, packets")
+
+
+class CrossTrafficConfig(_Strict):
+    """Background UDP traffic competing on the links of its route."""
+
+    src: str = Field(description="source node")
+    dst: str = Field(description="sink node")
+    mode: Literal["onoff", "replay"] = Field(description="'onoff' or 'replay' (from csv)")
+    rate_bps: PositiveFloat | None = Field(None, description="on-period bit rate (onoff), bit/s")
+    mean_on_s: PositiveFloat = Field(1.0, description="mean on period (onoff), s")
+    mean_off_s: NonNegFloat = Field(1.0, description="mean off period (onoff, 0: always on), s")
+    packet_bytes: Annotated[int, Field(ge=1, le=65000)] = Field(
+        1472, description="UDP payload per packet, bytes")
+    start_s: NonNegFloat = Field(0.0, description="start instant (onoff), s")
+    csv: str | None = Field(None, description="replay: CSV with columns time_s,bytes")
+
+    @model_validator(mode="after")
+    def _mode_fields(self):
+        if self.mode == "onoff" and self.rate_bps is None:
+            raise ValueError("rate_bps: required when mode is 'onoff'")
+        if self.mode == "replay":
+            if self.csv is None:
+                raise ValueError("csv: required when mode is 'replay'")
+            if not Path(self.csv).is_file():
+                raise ValueError(f"csv: no such file '{self.csv}'")
+        return self
+
+
+def _default_backhaul_links() -> list[LinkConfig]:
+    return [
+        LinkConfig(a="gnb", b="edge0", rate_bps=10e9, delay_s=0.0005),
+        LinkConfig(a="edge0", b="cloud", rate_bps=1e9, delay_s=0.010),
+    ]
+
+
+class BackhaulConfig(_Strict):
+    """Links from the gNB to edge servers and the cloud."""
+
+    links: list[LinkConfig] = Field(default_factory=_default_backhaul_links)
+    cross_traffic: list[CrossTrafficConfig] = Field(default_factory=list)
+
+
+class TransportConfig(_Strict):
+    """How messages cross the network."""
+
+    protocol: Literal["tcp", "udp"] = Field("tcp", description="'tcp' (default) or 'udp'")
+    tcp_segment_bytes: Annotated[int, Field(ge=100, le=9000)] = Field(
+        1448, description="TCP MSS, bytes (1448 fills a 1500-byte MTU with timestamps)")
+    tcp_buffer_bytes: Annotated[int, Field(ge=4096)] = Field(
+        1 << 20, description="TCP send and receive buffers, bytes")
+    frame_header_bytes: Annotated[int, Field(ge=0)] = Field(
+        16, description="framing bytes per message on a TCP stream")
+
+
+class ModelConfig(_Strict):
+    """The GPT-2-style model (random weights, byte-level vocabulary)."""
+
+    n_layer: Annotated[int, Field(ge=1)] = Field(4, description="transformer blocks")
+    n_embd: Annotated[int, Field(ge=8)] = Field(128, description="hidden size")
+    n_head: Annotated[int, Field(ge=1)] = Field(4, description="attention heads")
+    seq_len: Annotated[int, Field(ge=2)] = Field(64, description="tokens per sample")
+
+    @model_validator(mode="after")
+    def _heads_divide(self):
+        if self.n_embd % self.n_head:
+            raise ValueError("n_embd: must be a multiple of n_head")
+        return self
+
+
+class TrainConfig(_Strict):
+    """The training framework run on the simulated network."""
+
+    framework: Literal["split_learning"] = Field(
+        "split_learning", description="'split_learning': U-shaped split learning")
+    steps: Annotated[int, Field(ge=1)] = Field(40, description="training rounds")
+    batch_size: Annotated[int, Field(ge=1)] = Field(8, description="samples per device per round")
+    lr: PositiveFloat = Field(3e-3, description="Adam learning rate")
+    server: str = Field("edge0", description="node hosting the transformer blocks")
+    non_iid: bool = Field(False, description="each device gets its own region of the corpus")
+    target_loss: PositiveFloat | None = Field(None, description="loss target for time-to-target")
+
+
+class TraceConfig(_Strict):
+    """What is recorded."""
+
+    link_state_period_s: PositiveFloat = Field(0.05, description="link-state tap period, s")
+
+
+class SimConfig(_Strict):
+    """Simulation limits."""
+
+    max_time_s: PositiveFloat = Field(3600.0, description="stop at this simulated time, s")
+    torch_threads: Annotated[int, Field(ge=1)] = Field(1, description="torch threads")
+
+
+class ScenarioConfig(_Strict):
+    """A complete scenario."""
+
+    name: str = Field("custom", description="scenario name")
+    seed: Annotated[int, Field(ge=1)] = Field(1, description="seed of ns-3 and torch")
+    run: Annotated[int, Field(ge=1)] = Field(1, description="ns-3 run number (substream)")
+    nodes: NodesConfig = Field(default_factory=NodesConfig)
+    radio: RadioConfig = Field(default_factory=RadioConfig)
+    backhaul: BackhaulConfig = Field(default_factory=BackhaulConfig)
+    transport: TransportConfig = Field(default_factory=TransportConfig)
+    profiles: dict[str, ProfileConfig] = Field(default_factory=dict)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    trace: TraceConfig = Field(default_factory=TraceConfig)
+    sim: SimConfig = Field(default_factory=SimConfig)
+
+    def node_names(self) -> list[str]:
+        """All node names, in node-index order."""
+        n = self.nodes
+        names = [f"ue{i}" for i in range(n.n_devices)] + ["gnb"]
+        names += [f"edge{i}" for i in range(n.n_edge)]
+        if n.cloud:
+            names.append("cloud")
+        return names
+
+    def profile_of(self, node: str) -> str:
+        """Name of the compute profile of a node."""
+        if node.startswith("ue"):
+            return self.nodes.device_profile
+        if node.startswith("edge"):
+            return self.nodes.edge_profile
+        if node == "cloud":
+            return self.nodes.cloud_profile
+        raise KeyError(f"node '{node}' does not compute")
+
+    @model_validator(mode="after")
+    def _cross_references(self):
+        names = self.node_names()
+        known = ", ".join(names)
+        for i, link in enumerate(self.backhaul.links):
+            for end in ("a", "b"):
+                v = getattr(link, end)
+                if v not in names:
+                    raise ValueError(f"backhaul.links[{i}].{end}: unknown node '{v}' (known: {known})")
+            if link.a == link.b:
+                raise ValueError(f"backhaul.links[{i}]: a and b are the same node '{link.a}'")
+            if link.a.startswith("ue") or link.b.startswith("ue"):
+                raise ValueError(f"backhaul.links[{i}]: devices attach through the radio, not the backhaul")
+        for i, ct in enumerate(self.backhaul.cross_traffic):
+            for end in ("src", "dst"):
+                v = getattr(ct, end)
+                if v not in names:
+                    raise ValueError(f"backhaul.cross_traffic[{i}].{end}: unknown node '{v}' (known: {known})")
+        per_ue = self.radio.ideal.per_ue_rate_bps
+        if per_ue is not None and len(per_ue) != self.nodes.n_devices:
+            raise ValueError(f"radio.ideal.per_ue_rate_bps: has {len(per_ue)} entries, "
+                             f"nodes.n_devices is {self.nodes.n_devices}")
+        profiles = set(BUILTIN_PROFILES) | set(self.profiles)
+        for field in ("device_profile", "edge_profile", "cloud_profile"):
+            v = getattr(self.nodes, field)
+            if v not in profiles:
+                raise ValueError(f"nodes.{field}: unknown profile '{v}' "
+                                 f"(known: {', '.join(sorted(profiles))})")
+        if self.train.server not in names or self.train.server.startswith("ue") or self.train.server == "gnb":
+            raise ValueError(f"train.server: '{self.train.server}' is not an edge server or the cloud "
+                             f"(known: {known})")
+        if self.model.seq_len > 1024:
+            raise ValueError("model.seq_len: at most 1024 positions")
+        return self
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _format_error(err: ValidationError) -> str:
+    e = err.errors()[0]
+    loc = ".".join(str(p) for p in e["loc"])
+    msg = e["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if e["type"] == "extra_forbidden":
+        return f"config: unknown key '{loc}'"
+    if loc:
+        return f"config: {loc}: {msg}"
+    return f"config: {msg}"
+
+
+def validate(raw: dict) -> ScenarioConfig:
+    """Validate a raw config dict. Raises :class:`ConfigError` with a one-line message."""
+    if not isinstance(raw, dict):
+        raise ConfigError("config: the top level must be a mapping")
+    try:
+        return ScenarioConfig.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_format_error(err)) from None
+
+
+def apply_override(raw: dict, assignment: str) -> None:
+    """Apply one ``key.path=value`` override in place. The value is parsed as YAML
+    (``3``, ``1e9``, ``true``, ``[8, 8]``); list items are addressed by index
+    (``backhaul.links.0.rate_bps=1e8``)."""
+    if "=" not in assignment:
+        raise ConfigError(f"--set {assignment!r}: expected key=value")
+    key, text = assignment.split("=", 1)
+    value = yaml.safe_load(text) if text.strip() else ""
+    parts = key.strip().split(".")
+    if not all(parts):
+        raise ConfigError(f"--set {assignment!r}: empty key")
+    node: Any = raw
+    for i, p in enumerate(parts[:-1]):
+        if isinstance(node, list):
+            if not p.isdigit() or int(p) >= len(node):
+                raise ConfigError(f"--set {key}: no list item {p} at {'.'.join(parts[:i]) or '<root>'}")
+            node = node[int(p)]
+        else:
+            node = node.setdefault(p, {})
+            if not isinstance(node, (dict, list)):
+                raise ConfigError(f"--set {key}: '{'.'.join(parts[:i + 1])}' is not a section")
+    last = parts[-1]
+    if isinstance(node, list):
+        if not last.isdigit() or int(last) >= len(node):
+            raise ConfigError(f"--set {key}: no list item {last}")
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+def _numbers(obj):
+    """YAML 1.1 (PyYAML) reads ``1e9`` and ``2.5e6`` as strings; read them as floats."""
+    if isinstance(obj, dict):
+        return {k: _numbers(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_numbers(v) for v in obj]
+    if isinstance(obj, str):
+        try:
+            if "e" in obj.lower() and obj.strip()[0] in "0123456789.+-":
+                return float(obj)
+        except ValueError:
+            return obj
+    return obj
+
+
+def scenario_path(name_or_path: str) -> Path:
+    """A built-in scenario's YAML (``quickstart``) or a path to a YAML file."""
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        if not p.is_file():
+            raise ConfigError(f"config: no such file '{p}'")
+        return p
+    builtin = SCENARIO_DIR / f"{name_or_path}.yaml"
+    if not builtin.is_file():
+        known = ", ".join(sorted(x.stem for x in SCENARIO_DIR.glob("*.yaml")))
+        raise ConfigError(f"scenario '{name_or_path}': not a built-in ({known}) nor a YAML file")
+    return builtin
+
+
+def builtin_scenarios() -> list[str]:
+    """Names of the built-in scenarios."""
+    return sorted(x.stem for x in SCENARIO_DIR.glob("*.yaml"))
+
+
+def load(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()) -> ScenarioConfig:
+    """Load a scenario, apply ``key=value`` overrides, validate."""
+    path = scenario_path(name_or_path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config: {path}: not valid YAML ({exc.__class__.__name__})") from None
+    return from_dict(raw, overrides)
+
+
+def from_dict(raw: dict, overrides: list[str] | tuple[str, ...] = ()) -> ScenarioConfig:
+    """Validate a raw dict after applying ``key=value`` overrides (the dict is not modified)."""
+    raw = _numbers(copy.deepcopy(raw))
+    for assignment in overrides:
+        apply_override(raw, assignment)
+    return validate(_numbers(raw))
+
+
+def to_yaml(cfg: ScenarioConfig) -> str:
+    """The fully resolved config as YAML."""
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+
+
+def describe(model: type[BaseModel] = ScenarioConfig, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(key, default, help) for every leaf field, for CLI help."""
+    rows = []
+    for name, f in model.model_fields.items():
+        key = f"{prefix}{name}"
+        ann = f.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            rows += describe(ann, key + ".")
+        else:
+            default = f.get_default(call_default_factory=True)
+            if isinstance(default, BaseModel):
+                default = default.model_dump(mode="json")
+            elif isinstance(default, list) and default and isinstance(default[0], BaseModel):
+                default = [d.model_dump(mode="json") for d in default]
+            rows.append((key, repr(default), f.description or ""))
+    return rows

@@ -1,0 +1,1 @@
+"""Training and inference frameworks that run on the simulated network, one module each."""

@@ -1,0 +1,197 @@
+"""Run one scenario into a run directory.
+
+The parent (:func:`launch`) validates the config, writes ``config.yaml`` and runs the
+simulation in a child process (``python -m edgelam_ns3.runner RUN_DIR``): ns-3's simulator is
+a process singleton, and a fatal ns-3 error aborts the whole process, so the caller must not
+share it. The child streams progress and writes traces incrementally; the parent tees the
+child's output to ``stdout.log``, then merges the traces, draws the plots and writes
+``summary.json`` and ``report.md`` — also when the child failed, so nothing written is lost.
+
+A run directory holds: ``config.yaml`` (resolved), ``summary.json``, ``traces/*.parquet``,
+``loss.png``, ``report.md``, ``stdout.log``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from . import config as config_mod
+from . import traces as traces_mod
+
+RESULT_FILE = ".child_result.json"
+
+
+def default_run_dir(cfg: config_mod.ScenarioConfig) -> Path:
+    """``runs/<name>-<UTC time>`` under the current directory."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return Path("runs") / f"{cfg.name}-{stamp}-{uuid.uuid4().hex[:4]}"
+
+
+def launch(cfg: config_mod.ScenarioConfig, out_dir: str | Path | None = None,
+           quiet: bool = False) -> dict:
+    """Run ``cfg`` in a child process; return the summary (``summary["status"]`` is "ok" or
+    "failed")."""
+    out = Path(out_dir) if out_dir else default_run_dir(cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(config_mod.to_yaml(cfg))
+    (out / RESULT_FILE).unlink(missing_ok=True)
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", str(cfg.sim.torch_threads))
+    env.setdefault("MKL_NUM_THREADS", str(cfg.sim.torch_threads))
+    t0 = time.perf_counter()
+    with (out / "stdout.log").open("w") as log:
+        proc = subprocess.Popen([sys.executable, "-u", "-m", "edgelam_ns3.runner", str(out)],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env=env)
+        for line in proc.stdout:
+            log.write(line)
+            log.flush()
+            if not quiet:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+        rc = proc.wait()
+    wall = time.perf_counter() - t0
+    result_path = out / RESULT_FILE
+    summary = json.loads(result_path.read_text()) if result_path.exists() else {}
+    result_path.unlink(missing_ok=True)
+    tables = traces_mod.merge(out / "traces") if (out / "traces").exists() else {}
+    if rc != 0 or summary.get("status") != "ok":
+        tail = (out / "stdout.log").read_text().strip().splitlines()[-5:]
+        summary.update(status="failed", exit_code=rc,
+                       error=summary.get("error") or (tail[-1] if tail else f"exit code {rc}"))
+    summary["wall_time_s"] = summary.get("wall_time_s", wall)
+    summary["launcher_wall_time_s"] = wall
+    summary["run_dir"] = str(out)
+    from . import report
+    try:
+        summary["plots"] = report.plots(out, tables)
+    except Exception as exc:  # a plot must not lose the run's results
+        summary["plots_error"] = f"{type(exc).__name__}: {exc}"
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    report.write_report(out, summary)
+    return summary
+
+
+def _provenance(cfg) -> dict:
+    import torch
+
+    from . import __version__, _load_core
+
+    return {
+        "edgelam_ns3": __version__,
+        "ns3": _load_core().NS3_VERSION,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "seed": cfg.seed,
+        "run": cfg.run,
+        "run_id": uuid.uuid4().hex,
+        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def run_in_process(cfg: config_mod.ScenarioConfig, out: Path) -> dict:
+    """Run the scenario in this process (the child's job); returns the summary."""
+    import torch
+
+    from .frameworks.split_learning import SplitLearning
+    from .sim import Simulation
+    from .topology import network_spec
+
+    torch.set_num_threads(cfg.sim.torch_threads)
+    torch.manual_seed(cfg.seed)
+    tw = traces_mod.TraceWriter(out / "traces")
+    summary = {"scenario": cfg.name, "radio": cfg.radio.mode, "framework": cfg.train.framework,
+               "provenance": _provenance(cfg)}
+    bytes_by_tag: dict[str, int] = {}
+
+    def on_message(m):
+        bytes_by_tag[m.tag] = bytes_by_tag.get(m.tag, 0) + m.bytes
+        tw.append("messages", {"id": m.id, "src": m.src, "dst": m.dst, "bytes": m.bytes,
+                               "tag": m.tag, "protocol": m.protocol, "t_send_s": m.t_send_s,
+                               "t_first_byte_s": m.t_first_byte_s,
+                               "t_delivered_s": m.t_delivered_s})
+
+    def on_job(rec):
+        tw.append("compute", dict(rec))
+
+    losses: list[float] = []
+    t_wall0 = time.perf_counter()
+    target = cfg.train.target_loss
+    time_to_target = None
+
+    def on_round(r, loss, t):
+        nonlocal time_to_target
+        losses.append(loss)
+        tw.append("metrics", {"step": r, "t_s": t, "loss": loss})
+        if target is not None and time_to_target is None and loss <= target:
+            time_to_target = t
+        print(f"[sim {t:9.4f} s] round {r + 1:4d}/{cfg.train.steps}  loss {loss:7.4f}  "
+              f"(wall {time.perf_counter() - t_wall0:6.1f} s)", flush=True)
+
+    def on_links(st):
+        for i in range(len(st.src)):
+            tw.append("link_states", {"t_s": st.t_s, "src": str(st.src[i]), "dst": str(st.dst[i]),
+                                      "rate_bps": float(st.rate_bps[i]),
+                                      "queue_bytes": float(st.queue_bytes[i]),
+                                      "delivered_bytes": float(st.delivered_bytes[i]),
+                                      "dropped_packets": float(st.dropped_packets[i])})
+
+    with Simulation(network_spec(cfg), seed=cfg.seed, run=cfg.run, on_message=on_message) as sim:
+        framework = SplitLearning(cfg, sim, on_job=on_job, on_round=on_round)
+        sim.every(cfg.trace.link_state_period_s, on_links)
+        print(f"edgelam: {cfg.name}: {cfg.train.framework}, {cfg.nodes.n_devices} devices, "
+              f"server {cfg.train.server}, radio {cfg.radio.mode}, {cfg.train.steps} rounds",
+              flush=True)
+        framework.start()
+        try:
+            sim.run(until_s=cfg.sim.max_time_s)
+        finally:
+            tw.close()
+        summary.update(
+            status="ok" if framework.finished else "incomplete",
+            sim_time_s=sim.now,
+            steps=framework.round,
+            loss_first=losses[0] if losses else None,
+            loss_last=losses[-1] if losses else None,
+            time_to_target_s=time_to_target,
+            bytes_sent=sim.bytes_sent,
+            bytes_by_tag=bytes_by_tag,
+            mean_round_s=(sim.now / framework.round) if framework.round else None,
+        )
+    if not framework.finished:
+        summary["error"] = (f"stopped at sim.max_time_s={cfg.sim.max_time_s} s after "
+                            f"{framework.round} of {cfg.train.steps} rounds")
+    summary["wall_time_s"] = time.perf_counter() - t_wall0
+    return summary
+
+
+def _child(out: Path) -> int:
+    import yaml
+
+    result = out / RESULT_FILE
+    try:
+        cfg = config_mod.from_dict(yaml.safe_load((out / "config.yaml").read_text()))
+        summary = run_in_process(cfg, out)
+        if summary["status"] == "incomplete":
+            summary["status"] = "ok"  # ran to its time limit: a result, with the reason noted
+            summary["incomplete"] = True
+    except BaseException as exc:
+        import traceback
+
+        traceback.print_exc()
+        result.write_text(json.dumps({"status": "failed",
+                                      "error": f"{type(exc).__name__}: {exc}"}))
+        return 1
+    result.write_text(json.dumps(summary, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child(Path(sys.argv[1])))

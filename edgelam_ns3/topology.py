@@ -1,0 +1,67 @@
+"""From a scenario config to the network the simulator builds and the compute hosts on it."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from .compute import BUILTIN_PROFILES, DeviceProfile
+from .config import ConfigError, ScenarioConfig
+from .sim import CrossTrafficSpec, LinkSpec, NetworkSpec
+
+
+def read_replay_csv(path: str | Path) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Read a cross-traffic trace: a CSV with header ``time_s,bytes``."""
+    path = Path(path)
+    times, sizes = [], []
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None or not {"time_s", "bytes"} <= set(reader.fieldnames):
+            raise ConfigError(f"config: cross-traffic csv {path}: needs columns time_s,bytes")
+        for i, row in enumerate(reader, start=2):
+            try:
+                t, b = float(row["time_s"]), float(row["bytes"])
+            except ValueError:
+                raise ConfigError(f"config: cross-traffic csv {path}:{i}: not a number") from None
+            if t < 0 or b < 0 or (times and t < times[-1]):
+                raise ConfigError(f"config: cross-traffic csv {path}:{i}: time_s must be >= 0 and "
+                                  "non-decreasing, bytes >= 0")
+            times.append(t)
+            sizes.append(b)
+    return tuple(times), tuple(sizes)
+
+
+def network_spec(cfg: ScenarioConfig) -> NetworkSpec:
+    """The nodes and links of a scenario: each device's radio hop to the gNB (``radio.mode:
+    ideal``: a point-to-point link), then the backhaul links, then cross traffic."""
+    nodes = tuple(cfg.node_names())
+    links = []
+    ideal = cfg.radio.ideal
+    rates = ideal.per_ue_rate_bps or [ideal.rate_bps] * cfg.nodes.n_devices
+    for i in range(cfg.nodes.n_devices):
+        links.append(LinkSpec(f"ue{i}", "gnb", rates[i], ideal.delay_s, ideal.queue_packets))
+    for link in cfg.backhaul.links:
+        links.append(LinkSpec(link.a, link.b, link.rate_bps, link.delay_s, link.queue_packets))
+    cross = []
+    for ct in cfg.backhaul.cross_traffic:
+        if ct.mode == "onoff":
+            cross.append(CrossTrafficSpec(ct.src, ct.dst, "onoff", ct.rate_bps, ct.mean_on_s,
+                                          ct.mean_off_s, ct.packet_bytes, ct.start_s))
+        else:
+            times, sizes = read_replay_csv(ct.csv)
+            cross.append(CrossTrafficSpec(ct.src, ct.dst, "replay", packet_bytes=ct.packet_bytes,
+                                          times_s=times, bytes=sizes))
+    t = cfg.transport
+    return NetworkSpec(nodes, tuple(links), tuple(cross), t.protocol, t.tcp_segment_bytes,
+                       t.tcp_buffer_bytes, t.frame_header_bytes)
+
+
+def profile(cfg: ScenarioConfig, node: str) -> DeviceProfile:
+    """The compute profile of a node: a user-defined one from ``profiles`` or a built-in."""
+    name = cfg.profile_of(node)
+    if name in cfg.profiles:
+        p = cfg.profiles[name]
+        return DeviceProfile(name=name, peak_flops=p.peak_flops, efficiency=p.efficiency,
+                             mem_bw_bytes_per_s=p.mem_bw_bytes_per_s, power_w=p.power_w,
+                             concurrency=p.concurrency)
+    return BUILTIN_PROFILES[name]
