@@ -236,7 +236,8 @@ CoSim::Destroy()
     m_destroyed = true;
     ns3::Simulator::Destroy();
     m_transport = nullptr;
-    m_net = nullptr;
+    // m_net is kept until ~CoSim: numpy views of its counters hold this object as their base,
+    // so they stay valid (with their final values) after the simulation is destroyed.
     m_deliveryHandler = py::object();
     g_alive = false;
 }

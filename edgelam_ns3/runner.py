@@ -47,16 +47,16 @@ def launch(cfg: config_mod.ScenarioConfig, out_dir: str | Path | None = None,
     env.setdefault("MKL_NUM_THREADS", str(cfg.sim.torch_threads))
     t0 = time.perf_counter()
     with (out / "stdout.log").open("w") as log:
-        proc = subprocess.Popen([sys.executable, "-u", "-m", "edgelam_ns3.runner", str(out)],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                env=env)
-        for line in proc.stdout:
-            log.write(line)
-            log.flush()
-            if not quiet:
-                sys.stdout.write(line)
-                sys.stdout.flush()
-        rc = proc.wait()
+        with subprocess.Popen([sys.executable, "-u", "-m", "edgelam_ns3.runner", str(out)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              env=env) as proc:
+            for line in proc.stdout:
+                log.write(line)
+                log.flush()
+                if not quiet:
+                    sys.stdout.write(line)
+                    sys.stdout.flush()
+            rc = proc.wait()
     wall = time.perf_counter() - t0
     result_path = out / RESULT_FILE
     summary = json.loads(result_path.read_text()) if result_path.exists() else {}

@@ -4,7 +4,7 @@ import pytest
 import torch
 from transformers import GPT2LMHeadModel
 
-from models.split_gpt import (
+from edgelam_ns3.models.split_gpt import (
     IGNORE_INDEX,
     SplitGPT,
     device_backward_embed,

@@ -1,0 +1,74 @@
+"""Config schema: defaults, overrides, and one-line errors that name the field."""
+
+import pytest
+
+from edgelam_ns3 import config
+from edgelam_ns3.config import ConfigError
+
+
+def load(*overrides):
+    return config.load("quickstart", list(overrides))
+
+
+def test_quickstart_resolves_with_documented_defaults():
+    cfg = load()
+    assert cfg.radio.mode == "ideal"
+    assert cfg.node_names() == ["ue0", "ue1", "ue2", "ue3", "gnb", "edge0", "cloud"]
+    assert cfg.radio.ideal.rate_bps == 100e6  # written 100e6 in YAML (a string to PyYAML)
+    assert cfg.train.server == "edge0"
+
+
+def test_set_overrides_nested_values_and_list_items():
+    cfg = load("train.steps=7", "radio.ideal.rate_bps=2.5e7", "backhaul.links.0.delay_s=0.004",
+               "train.non_iid=true")
+    assert cfg.train.steps == 7
+    assert cfg.radio.ideal.rate_bps == 25e6
+    assert cfg.backhaul.links[0].delay_s == 0.004
+    assert cfg.train.non_iid is True
+
+
+@pytest.mark.parametrize("override,message", [
+    ("radio.foo=1", "config: unknown key 'radio.foo'"),
+    ("train.steps=many", "config: train.steps: Input should be a valid integer"),
+    ("radio.ideal.rate_bps=-5", "config: radio.ideal.rate_bps: Input should be greater than 0"),
+    ("backhaul.links.1.rate_bps=0", "config: backhaul.links.1.rate_bps: Input should be greater than 0"),
+    ("backhaul.links.0.b=edge9", "config: backhaul.links[0].b: unknown node 'edge9'"),
+    ("nodes.device_profile=abacus", "config: nodes.device_profile: unknown profile 'abacus'"),
+    ("train.server=ue1", "config: train.server: 'ue1' is not an edge server or the cloud"),
+    ("model.n_head=5", "config: model: n_embd: must be a multiple of n_head"),
+    ("radio.mode=carrier-pigeon", "config: radio.mode: Input should be 'ideal'"),
+])
+def test_bad_config_fails_with_one_line_naming_the_field(override, message):
+    with pytest.raises(ConfigError) as exc:
+        load(override)
+    text = str(exc.value)
+    assert text.startswith(message)
+    assert "\n" not in text
+
+
+def test_user_defined_profile_is_accepted_and_validated():
+    cfg = load("profiles={tiny: {peak_flops: 1e9, efficiency: 0.5, mem_bw_bytes_per_s: 1e9}}",
+               "nodes.device_profile=tiny")
+    assert cfg.profiles["tiny"].peak_flops == 1e9
+    with pytest.raises(ConfigError, match=r"profiles.tiny.efficiency"):
+        load("profiles={tiny: {peak_flops: 1e9, efficiency: 1.5, mem_bw_bytes_per_s: 1e9}}")
+
+
+def test_unknown_scenario_and_malformed_set_are_clear():
+    with pytest.raises(ConfigError, match="not a built-in"):
+        config.load("no-such-scenario")
+    with pytest.raises(ConfigError, match="expected key=value"):
+        load("train.steps")
+
+
+def test_resolved_config_round_trips_through_yaml():
+    import yaml
+
+    cfg = load("train.steps=3")
+    again = config.from_dict(yaml.safe_load(config.to_yaml(cfg)))
+    assert again == cfg
+
+
+def test_replay_csv_must_exist(tmp_path):
+    with pytest.raises(ConfigError, match="csv: no such file"):
+        load("backhaul.cross_traffic=[{src: gnb, dst: edge0, mode: replay, csv: /nonexistent.csv}]")
