@@ -319,7 +319,8 @@ def server_backward_many(
     With ``per_device_grads`` (e.g. :func:`adapter_parameters`), the backward is run once per
     device instead (K passes, the graph retained between them), so that each device's own
     gradient of those parameters is returned as well, as per-device clipping for differential
-    privacy needs; ``.grad`` then still ends up holding the sum.
+    privacy needs; the listed parameters' ``.grad`` then still end up holding the sum (pass all
+    the server's trainable parameters, :func:`adapter_parameters`: others get no ``.grad``).
 
     :input grad_hL_wires: K received payloads, shapes [B_k, T, D], in the order of the forward
     :input per_device_grads: parameters whose per-device gradients to return, or `None`
