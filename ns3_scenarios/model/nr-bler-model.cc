@@ -218,8 +218,9 @@ NrBlerModel::Finalize()
                     continue;
                 }
                 const auto t = static_cast<NrMcsTable::Table>(table);
+                // the donor's gap to capacity where its waterfall has begun (BLER <= 0.9)
                 const double gap =
-                    FirstSinrAtOrBelow(donor, drow, yL) -
+                    FirstSinrAtOrBelow(donor, drow, std::min(yL, std::log10(0.9))) -
                     CapacitySinrDb(NrMcsTable::Get(t, static_cast<uint32_t>(dm)).spectralEfficiency);
                 row.slope = std::min(ownSlope, drow.slope);
                 row.start =

@@ -49,9 +49,10 @@ namespace ns3
  *    "donor"); without a donor, the row's own secant (0 if it does not drop at all).
  *  - Start s_a of the extension: s_L, except for rows without a full decade, where s_a =
  *    max(s_L, C(m) + g): C(m) = 10 log10(2^SE - 1) is the Shannon-capacity SINR of the MCS's
- *    spectral efficiency SE = Q_m R, and g the donor's gap to capacity at level y_L (the SINR
- *    at which the donor falls to y_L, minus the donor's C). So a curve never falls faster than
- *    its lower neighbour, nor earlier than the donor's gap to capacity allows.
+ *    spectral efficiency SE = Q_m R, and g the donor's gap to capacity (the SINR at which the
+ *    donor falls to that level, minus the donor's C). So a curve never falls faster than
+ *    its lower neighbour, nor earlier than the donor's gap to capacity allows. The donor's gap
+ *    is taken at level min(y_L, log10 0.9), where its waterfall has begun.
  *  - Beyond: y(s) = y_L for s_L < s <= s_a, y(s) = y_L + k (s - s_a) for s > s_a, floored at
  *    log10(MinBler). The result is continuous and non-increasing past the last point.
  */
