@@ -96,12 +96,10 @@ def _parse_bler_tables(folder: str) -> tuple[BlerCurve, ...]:
                 for mcs, entry in by_table["MCS"].items():
                     sizes = sorted(entry["CBS"], key=int)
                     bler = np.array([entry["CBS"][c]["BLER"] for c in sizes], dtype=float)
-                    for a in (bler,):
-                        a.setflags(write=False)
                     snr = np.array(entry["SNR_db"], dtype=float)
                     cbs = np.array([int(c) for c in sizes], dtype=float)
-                    snr.setflags(write=False)
-                    cbs.setflags(write=False)
+                    for a in (bler, snr, cbs):  # cached and shared: read-only
+                        a.setflags(write=False)
                     curves.append(
                         BlerCurve(int(cat), int(table), int(mcs), snr, cbs, bler, f.name)
                     )
@@ -128,7 +126,8 @@ def load_eesm_betas(path: str | Path | None = None) -> dict[int, np.ndarray]:
         ``sys/esm_params/eesm_beta_table.json``
     :return: MCS table index -> beta per MCS index [-], shape [n_mcs]
     """
-    path = Path(path) if path is not None else sionna_sys_dir() / "esm_params" / "eesm_beta_table.json"
+    if path is None:
+        path = sionna_sys_dir() / "esm_params" / "eesm_beta_table.json"
     with open(path, encoding="utf-8") as fh:
         data = json.load(fh)
     return {int(t): np.array(b, dtype=float) for t, b in data["index"].items()}
