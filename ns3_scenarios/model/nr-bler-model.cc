@@ -219,9 +219,11 @@ NrBlerModel::Finalize()
                 }
                 const auto t = static_cast<NrMcsTable::Table>(table);
                 // the donor's gap to capacity where its waterfall has begun (BLER <= 0.9)
+                const double donorSe =
+                    NrMcsTable::Get(t, static_cast<uint32_t>(dm)).spectralEfficiency;
                 const double gap =
                     FirstSinrAtOrBelow(donor, drow, std::min(yL, std::log10(0.9))) -
-                    CapacitySinrDb(NrMcsTable::Get(t, static_cast<uint32_t>(dm)).spectralEfficiency);
+                    CapacitySinrDb(donorSe);
                 row.slope = std::min(ownSlope, drow.slope);
                 row.start =
                     std::max(sL, CapacitySinrDb(NrMcsTable::Get(t, mcs).spectralEfficiency) + gap);

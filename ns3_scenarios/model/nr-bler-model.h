@@ -252,7 +252,7 @@ class NrBlerModel : public Object
 
     std::map<Key, Curve> m_curves;                    //!< loaded curves
     std::map<uint32_t, std::vector<double>> m_betas;  //!< EESM betas per table
-    bool m_finalized{false};                          //!< whether Finalize() ran since the last AddCurve()
+    bool m_finalized{false};                          //!< Finalize() ran after the last AddCurve()
     double m_targetBler;                              //!< default link-adaptation target
     double m_minBler;                                 //!< floor of the extension
 };

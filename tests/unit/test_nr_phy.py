@@ -43,7 +43,8 @@ WORKED_TBS = [
     ((10, 9, "qam64", 14, 12, 0, 1), (2088, 1, 2104)),
     # N'_RE=144-12-6=126, N_RE=630, N_info=740.7, n=3, N'=736 -> table: 736
     ((5, 4, "qam256", 12, 12, 6, 1), (736, 1, 752)),
-    # MCS 22 (Q_m 6, R 666): N_info=6087.7 > 3824: n=7, N'=128*round(47.37)=6016, R>1/4, N'<=8424: 8*ceil(6040/8)-24
+    # MCS 22 (Q_m 6, R 666): N_info=6087.7 > 3824: n=7, N'=128*round(47.37)=6016,
+    # R > 1/4 and N' <= 8424: TBS = 8*ceil(6040/8)-24
     ((10, 22, "qam64", 14, 12, 0, 1), (6016, 1, 6040)),
     # N_info=315417.4: n=13, N'=8192*round(38.50)=319488 > 8424: C=ceil(319512/8424)=38,
     # TBS=8*38*ceil(319512/304)-24=319784, K'=(319784+24)/38+24=8440
@@ -271,7 +272,8 @@ def test_link_adaptation_meets_target(model):
             if m + 1 < radio.num_mcs(table) and model.has_curve(1, table, m + 1):
                 info = radio.tbs_info(n_prb, m + 1, table)
                 eff_db = 10 * math.log10(model.effective_sinr(sinr, table, m + 1))
-                tb = model.tbler(1, table, m + 1, info["code_block_size"], info["num_code_blocks"], eff_db)
+                cbs, n_cb = info["code_block_size"], info["num_code_blocks"]
+                tb = model.tbler(1, table, m + 1, cbs, n_cb, eff_db)
                 assert tb > 0.1, (table, sinr_db, m)
             assert ch["tbs"]["tbs"] == radio.tbs(n_prb, m, table)
             prev = max(prev, m)
