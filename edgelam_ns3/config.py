@@ -60,9 +60,23 @@ class IdealRadioConfig(_Strict):
     rate_bps: PositiveFloat = Field(200e6, description="line rate of each UE's link, bit/s")
     per_ue_rate_bps: list[PositiveFloat] | None = Field(
         None, description="line rate per UE, bit/s (overrides rate_bps; one per device)")
+    bandwidth_hz: PositiveFloat | None = Field(
+        None, description="if set, a UE's full-band rate is bandwidth_hz x its spectral "
+        "efficiency (overrides rate_bps and per_ue_rate_bps), Hz")
+    spectral_efficiency_bps_hz: list[PositiveFloat] | None = Field(
+        None, description="per-UE spectral efficiency with bandwidth_hz, bit/s/Hz (one per "
+        "device; default 4.0 for all)")
     delay_s: NonNegFloat = Field(0.001, description="one-way delay of the radio hop, s")
     queue_packets: Annotated[int, Field(ge=1)] = Field(
         1000, description="drop-tail queue per direction, packets")
+
+    def full_band_rates(self, n_devices: int) -> list[float]:
+        """Each UE's rate when it has the whole band, bit/s. Frameworks that allocate radio
+        shares give UE i the rate share_i x this (OFDMA bandwidth split)."""
+        if self.bandwidth_hz is not None:
+            se = self.spectral_efficiency_bps_hz or [4.0] * n_devices
+            return [self.bandwidth_hz * x for x in se]
+        return list(self.per_ue_rate_bps or [self.rate_bps] * n_devices)
 
 
 class RadioConfig(_Strict):
@@ -151,17 +165,61 @@ class ModelConfig(_Strict):
         return self
 
 
+class LoraTrainConfig(_Strict):
+    """LoRA adapters on the server's frozen decoder (peft)."""
+
+    r: Annotated[int, Field(ge=1)] = Field(8, description="adapter rank")
+    alpha: PositiveFloat = Field(16.0, description="scaling numerator (update x alpha/r)")
+    dropout: Annotated[float, Field(ge=0, lt=1)] = Field(0.0, description="adapter dropout")
+    target_modules: list[str] = Field(default_factory=lambda: ["c_attn", "c_proj"],
+                                      description="GPT-2 module names that get adapters")
+
+
+class DpConfig(_Strict):
+    """Differential privacy of the aggregated server update (Gaussian mechanism)."""
+
+    enabled: bool = Field(False, description="clip per device, add Gaussian noise to the sum")
+    noise_multiplier: NonNegFloat = Field(1.0, description="noise std / clipping bound")
+    max_norm: PositiveFloat = Field(1.0, description="per-device clipping bound (L2)")
+    delta: Annotated[float, Field(gt=0, lt=1)] = Field(1e-5, description="target delta")
+
+
+class LoopedTrainConfig(_Strict):
+    """The looped transformer of looped tensor parallelism."""
+
+    n_loops: Annotated[int, Field(ge=1)] = Field(4, description="times the block is applied")
+    d_ff: Annotated[int, Field(ge=1)] = Field(512, description="MLP hidden size")
+
+
+FRAMEWORKS = ("split_learning", "split_fed_lora", "fed_lora", "centralized", "looped_tp")
+POLICIES = ("all", "random", "round_robin", "channel_aware", "lyapunov")
+
+
 class TrainConfig(_Strict):
     """The training framework run on the simulated network."""
 
-    framework: Literal["split_learning"] = Field(
-        "split_learning", description="'split_learning': U-shaped split learning")
+    framework: Literal[FRAMEWORKS] = Field(
+        "split_learning", description="split_learning (U-shaped), split_fed_lora (split "
+        "federated LoRA), fed_lora (FedAvg of adapters, baseline), centralized (raw data "
+        "uploaded once, baseline), looped_tp (looped tensor parallelism)")
     steps: Annotated[int, Field(ge=1)] = Field(40, description="training rounds")
     batch_size: Annotated[int, Field(ge=1)] = Field(8, description="samples per device per round")
     lr: PositiveFloat = Field(3e-3, description="Adam learning rate")
-    server: str = Field("edge0", description="node hosting the transformer blocks")
+    server: str = Field("edge0", description="node hosting the server side")
     non_iid: bool = Field(False, description="each device gets its own region of the corpus")
     target_loss: PositiveFloat | None = Field(None, description="loss target for time-to-target")
+    policy: Literal[POLICIES] = Field(
+        "all", description="device scheduling and bandwidth policy per round")
+    k: Annotated[int, Field(ge=1)] = Field(
+        2, description="devices per round for random, round_robin and channel_aware")
+    min_participation: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.3, description="lyapunov: long-run fraction of rounds each device must take part in")
+    lyapunov_v: PositiveFloat = Field(
+        10.0, description="lyapunov: weight of round latency (s) against participation debt")
+    local_steps: Annotated[int, Field(ge=1)] = Field(1, description="fed_lora: local steps per round")
+    lora: LoraTrainConfig = Field(default_factory=LoraTrainConfig)
+    dp: DpConfig = Field(default_factory=DpConfig)
+    looped: LoopedTrainConfig = Field(default_factory=LoopedTrainConfig)
 
 
 class TraceConfig(_Strict):
@@ -230,10 +288,20 @@ class ScenarioConfig(_Strict):
                 v = getattr(ct, end)
                 if v not in names:
                     raise ValueError(f"backhaul.cross_traffic[{i}].{end}: unknown node '{v}' (known: {known})")
-        per_ue = self.radio.ideal.per_ue_rate_bps
-        if per_ue is not None and len(per_ue) != self.nodes.n_devices:
-            raise ValueError(f"radio.ideal.per_ue_rate_bps: has {len(per_ue)} entries, "
-                             f"nodes.n_devices is {self.nodes.n_devices}")
+        for key in ("per_ue_rate_bps", "spectral_efficiency_bps_hz"):
+            per_ue = getattr(self.radio.ideal, key)
+            if per_ue is not None and len(per_ue) != self.nodes.n_devices:
+                raise ValueError(f"radio.ideal.{key}: has {len(per_ue)} entries, "
+                                 f"nodes.n_devices is {self.nodes.n_devices}")
+        t = self.train
+        if t.k > self.nodes.n_devices and t.policy in ("random", "round_robin", "channel_aware"):
+            raise ValueError(f"train.k: {t.k} devices per round but only "
+                             f"{self.nodes.n_devices} devices")
+        if t.framework == "looped_tp":
+            if self.model.n_head % self.nodes.n_devices or t.looped.d_ff % self.nodes.n_devices:
+                raise ValueError("nodes.n_devices: looped_tp splits attention heads and the MLP "
+                                 "across devices, so it must divide model.n_head and "
+                                 "train.looped.d_ff")
         profiles = set(BUILTIN_PROFILES) | set(self.profiles)
         for field in ("device_profile", "edge_profile", "cloud_profile"):
             v = getattr(self.nodes, field)

@@ -96,11 +96,25 @@ def _provenance(cfg) -> dict:
     }
 
 
+def framework_class(name: str):
+    """The framework class registered under ``train.framework``."""
+    from .frameworks.centralized import Centralized
+    from .frameworks.fed_lora import FedLoRA
+    from .frameworks.looped_tp import LoopedTP
+    from .frameworks.split_fed_lora import SplitFedLoRA
+    from .frameworks.split_learning import SplitLearning
+
+    return {"split_learning": SplitLearning, "split_fed_lora": SplitFedLoRA, "fed_lora": FedLoRA,
+            "centralized": Centralized, "looped_tp": LoopedTP}[name]
+
+
+BREAKDOWN = ("latency_s", "device_compute_s", "uplink_s", "server_compute_s", "downlink_s")
+
+
 def run_in_process(cfg: config_mod.ScenarioConfig, out: Path) -> dict:
     """Run the scenario in this process (the child's job); returns the summary."""
     import torch
 
-    from .frameworks.split_learning import SplitLearning
     from .sim import Simulation
     from .topology import network_spec
 
@@ -108,11 +122,15 @@ def run_in_process(cfg: config_mod.ScenarioConfig, out: Path) -> dict:
     torch.manual_seed(cfg.seed)
     tw = traces_mod.TraceWriter(out / "traces")
     summary = {"scenario": cfg.name, "radio": cfg.radio.mode, "framework": cfg.train.framework,
-               "provenance": _provenance(cfg)}
+               "policy": cfg.train.policy, "provenance": _provenance(cfg)}
     bytes_by_tag: dict[str, int] = {}
+    servers = {cfg.train.server}
+    flow = {"up": 0, "down": 0}
 
     def on_message(m):
-        bytes_by_tag[m.tag] = bytes_by_tag.get(m.tag, 0) + m.bytes
+        tag = m.tag.split(":")[0]
+        bytes_by_tag[tag] = bytes_by_tag.get(tag, 0) + m.bytes
+        flow["up" if m.dst in servers else "down"] += m.bytes
         tw.append("messages", {"id": m.id, "src": m.src, "dst": m.dst, "bytes": m.bytes,
                                "tag": m.tag, "protocol": m.protocol, "t_send_s": m.t_send_s,
                                "t_first_byte_s": m.t_first_byte_s,
@@ -121,19 +139,30 @@ def run_in_process(cfg: config_mod.ScenarioConfig, out: Path) -> dict:
     def on_job(rec):
         tw.append("compute", dict(rec))
 
-    losses: list[float] = []
+    rows: list[dict] = []
     t_wall0 = time.perf_counter()
     target = cfg.train.target_loss
     time_to_target = None
 
-    def on_round(r, loss, t):
+    def on_round(row):
         nonlocal time_to_target
-        losses.append(loss)
-        tw.append("metrics", {"step": r, "t_s": t, "loss": loss})
-        if target is not None and time_to_target is None and loss <= target:
+        rows.append(row)
+        t = row["t_end_s"]
+        metric = {"step": row["round"], "t_s": t, "loss": row["loss"]}
+        if "eval_loss" in row:
+            metric["eval_loss"] = row["eval_loss"]
+        tw.append("metrics", metric)
+        if len(row) > 5:
+            tw.append("rounds", row)
+        watched = row.get("eval_loss", row["loss"])
+        if target is not None and time_to_target is None and watched <= target:
             time_to_target = t
-        print(f"[sim {t:9.4f} s] round {r + 1:4d}/{cfg.train.steps}  loss {loss:7.4f}  "
-              f"(wall {time.perf_counter() - t_wall0:6.1f} s)", flush=True)
+        extra = f"  eval {row['eval_loss']:7.4f}" if "eval_loss" in row else ""
+        if "epsilon" in row:
+            extra += f"  eps {row['epsilon']:.2f}"
+        print(f"[sim {t:9.4f} s] round {row['round'] + 1:4d}/{cfg.train.steps}  "
+              f"loss {row['loss']:7.4f}{extra}  (wall {time.perf_counter() - t_wall0:6.1f} s)",
+              flush=True)
 
     def on_links(st):
         for i in range(len(st.src)):
@@ -144,30 +173,48 @@ def run_in_process(cfg: config_mod.ScenarioConfig, out: Path) -> dict:
                                       "dropped_packets": float(st.dropped_packets[i])})
 
     with Simulation(network_spec(cfg), seed=cfg.seed, run=cfg.run, on_message=on_message) as sim:
-        framework = SplitLearning(cfg, sim, on_job=on_job, on_round=on_round)
+        framework = framework_class(cfg.train.framework)(cfg, sim, on_job=on_job,
+                                                         on_round=on_round)
         sim.every(cfg.trace.link_state_period_s, on_links)
-        print(f"edgelam: {cfg.name}: {cfg.train.framework}, {cfg.nodes.n_devices} devices, "
-              f"server {cfg.train.server}, radio {cfg.radio.mode}, {cfg.train.steps} rounds",
-              flush=True)
+        print(f"edgelam: {cfg.name}: {cfg.train.framework} (policy {cfg.train.policy}), "
+              f"{cfg.nodes.n_devices} devices, server {cfg.train.server}, radio {cfg.radio.mode}, "
+              f"{cfg.train.steps} rounds", flush=True)
         framework.start()
         try:
             sim.run(until_s=cfg.sim.max_time_s)
         finally:
             tw.close()
+        n = len(rows)
         summary.update(
             status="ok" if framework.finished else "incomplete",
             sim_time_s=sim.now,
-            steps=framework.round,
-            loss_first=losses[0] if losses else None,
-            loss_last=losses[-1] if losses else None,
+            steps=n,
+            rounds=n,
+            loss_first=rows[0]["loss"] if rows else None,
+            loss_last=rows[-1]["loss"] if rows else None,
             time_to_target_s=time_to_target,
+            target_loss=target,
             bytes_sent=sim.bytes_sent,
+            bytes_up=flow["up"],
+            bytes_down=flow["down"],
             bytes_by_tag=bytes_by_tag,
-            mean_round_s=(sim.now / framework.round) if framework.round else None,
+            mean_round_s=(sim.now / n) if n else None,
         )
+        if rows and "eval_loss" in rows[0]:
+            summary["eval_loss_first"] = rows[0]["eval_loss"]
+            summary["eval_loss_last"] = rows[-1]["eval_loss"]
+        if rows and "epsilon" in rows[-1]:
+            summary["dp"] = {"epsilon": rows[-1]["epsilon"], "delta": cfg.train.dp.delta,
+                             "noise_multiplier": cfg.train.dp.noise_multiplier}
+        if rows and "device_compute_s" in rows[0]:
+            summary["round_breakdown_mean_s"] = {
+                k: sum(r[k] for r in rows) / n for k in BREAKDOWN}
+            summary["bytes_per_round"] = {"up": flow["up"] / n, "down": flow["down"] / n}
+        if hasattr(framework, "participation"):
+            summary["participation"] = (framework.participation / max(n, 1)).tolist()
     if not framework.finished:
         summary["error"] = (f"stopped at sim.max_time_s={cfg.sim.max_time_s} s after "
-                            f"{framework.round} of {cfg.train.steps} rounds")
+                            f"{len(rows)} of {cfg.train.steps} rounds")
     summary["wall_time_s"] = time.perf_counter() - t_wall0
     return summary
 

@@ -37,7 +37,7 @@ def network_spec(cfg: ScenarioConfig) -> NetworkSpec:
     nodes = tuple(cfg.node_names())
     links = []
     ideal = cfg.radio.ideal
-    rates = ideal.per_ue_rate_bps or [ideal.rate_bps] * cfg.nodes.n_devices
+    rates = ideal.full_band_rates(cfg.nodes.n_devices)
     for i in range(cfg.nodes.n_devices):
         links.append(LinkSpec(f"ue{i}", "gnb", rates[i], ideal.delay_s, ideal.queue_packets))
     for link in cfg.backhaul.links:

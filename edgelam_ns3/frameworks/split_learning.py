@@ -64,12 +64,13 @@ class SplitLearning:
     :param cfg: the scenario
     :param sim: the simulation (its nodes include ue0.., gnb, the server)
     :param on_job: trace sink for finished compute jobs
-    :param on_round: called with (round index, mean loss, simulated time) when a round ends
+    :param on_round: called with the round's row (``round``, ``t_end_s``, ``loss``) when a round
+        ends
     """
 
     def __init__(self, cfg: ScenarioConfig, sim: Simulation,
                  on_job: Callable[[dict], None] | None = None,
-                 on_round: Callable[[int, float, float], None] | None = None):
+                 on_round: Callable[[dict], None] | None = None):
         self.cfg = cfg
         self.sim = sim
         self.on_round = on_round
@@ -199,7 +200,9 @@ class SplitLearning:
         stats.t_end_s = self.sim.now
         loss = sum(stats.losses.values()) / len(stats.losses)
         if self.on_round is not None:
-            self.on_round(self.round, loss, self.sim.now)
+            self.on_round({"round": self.round, "t_start_s": stats.t_start_s,
+                           "t_end_s": self.sim.now, "latency_s": self.sim.now - stats.t_start_s,
+                           "loss": loss})
         self.round += 1
         if self.round >= self.cfg.train.steps:
             self.finished = True

@@ -1,0 +1,101 @@
+"""Baseline: centralised fine-tuning at the edge server.
+
+First every device uploads its raw local data (its corpus shard, one byte per token) to the
+server, over the radio with equal shares; then the server alone fine-tunes the same model as
+split federated LoRA (embedding and head trainable, the decoder frozen with LoRA adapters) on
+batches of K x ``train.batch_size`` drawn from all devices' data, one server job per round. The
+upload is round 0's uplink time; no data leave the server afterwards.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from ..compute import Device
+from ..config import ScenarioConfig
+from ..models.lora_split import adapter_parameters, make_split_lora
+from ..radio_control import make_radio_control
+from ..sim import Simulation
+from ..topology import profile
+from .rounds import Barrier, RoundLog, device_batches, held_out_batch, local_data
+from .split_fed_lora import lora_config, model_config
+
+
+class Centralized:
+    """Upload the data once, then train on the server for ``cfg.train.steps`` rounds."""
+
+    name = "centralized"
+
+    def __init__(self, cfg: ScenarioConfig, sim: Simulation,
+                 on_job: Callable[[dict], None] | None = None,
+                 on_round: Callable[[dict], None] | None = None):
+        self.cfg, self.sim, self.on_round, self._on_job = cfg, sim, on_round, on_job
+        n = cfg.nodes.n_devices
+        self.devices = [f"ue{i}" for i in range(n)]
+        self.srv = cfg.train.server
+        self.model, _ = make_split_lora(model_config(cfg), lora_config(cfg), cfg.seed)
+        for p in self.model.device_part().parameters():
+            p.requires_grad_(True)
+        params = list(self.model.device_part().parameters()) + adapter_parameters(self.model)
+        self.opt = torch.optim.Adam(params, lr=cfg.train.lr)
+        self.batches = device_batches(cfg)
+        self.shard_bytes = [int(s.numel()) for s in local_data(cfg)]  # 1 byte per token
+        self.eval_batch = held_out_batch(cfg)
+        self.server = Device(self.srv, profile(cfg, self.srv), sim, self._job)
+        self.radio = make_radio_control(cfg, sim)
+        self.round = 0
+        self.log: RoundLog | None = None
+        self.finished = False
+
+    def _job(self, rec: dict) -> None:
+        if self._on_job is not None:
+            self._on_job(rec)
+        if self.log is not None:
+            self.log.job(rec["job"], rec)
+
+    def evaluate(self) -> float:
+        ids, labels = self.eval_batch
+        with torch.no_grad():
+            return float(self.model(ids, labels)[0])
+
+    def start(self) -> None:
+        n = len(self.devices)
+        self.radio.set_shares(list(range(n)), [1.0 / n] * n)
+        self.log = RoundLog(0, self.sim.now, list(range(n)), [1.0 / n] * n)
+        uploaded = Barrier(range(n), lambda _: self._train_round())
+        log = self.log
+        for i in range(n):
+            self.sim.send(self.devices[i], self.srv, self.shard_bytes[i],
+                          lambda msg, i=i: (log.message("raw_data_up", msg, True),
+                                            uploaded.arrive(i)), tag="raw_data_up")
+
+    def _train_round(self) -> None:
+        if self.log is None:
+            self.log = RoundLog(self.round, self.sim.now, [], [])
+
+        def step():
+            pairs = [next(b) for b in self.batches]
+            ids = torch.cat([p[0] for p in pairs])
+            labels = torch.cat([p[1] for p in pairs])
+            self.opt.zero_grad(set_to_none=True)
+            loss = self.model(ids, labels)[0]
+            loss.backward()
+            self.opt.step()
+            return float(loss)
+
+        def done(loss):
+            self.log.losses.append(loss)
+            row = self.log.close(self.sim.now, {"eval_loss": self.evaluate()})
+            self.log = None
+            if self.on_round is not None:
+                self.on_round(row)
+            self.round += 1
+            if self.round >= self.cfg.train.steps:
+                self.finished = True
+                self.sim.stop()
+            else:
+                self._train_round()
+
+        self.server.submit("server_train_step", step, done)

@@ -1,0 +1,149 @@
+"""Baseline: federated LoRA (FedAvg of adapters), the whole model on every device.
+
+Each round the policy picks devices and radio shares; the server sends the global adapters to
+each scheduled device; the device trains the whole model (its embedding and head, the frozen
+decoder with the adapters) for ``train.local_steps`` steps on local data, and sends its adapters
+back; the server averages them (FedAvg, weighted by samples) into the new global adapters. The
+embedding and head stay on each device (as in split federated LoRA, so the two compare on the
+same trainable parts). Bytes per round: the adapters, down and up, per scheduled device.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..compute import Device
+from ..config import ScenarioConfig
+from ..models.lora_split import (adapter_parameters, adapter_state_dict, fedavg,
+                                 load_adapter_state_dict, make_split_lora, state_dict_nbytes)
+from ..policies import DeviceState, make_policy
+from ..radio_control import make_radio_control
+from ..sim import Simulation
+from ..topology import profile
+from .rounds import Barrier, RoundLog, device_batches, held_out_batch
+from .split_fed_lora import lora_config, model_config
+
+
+class FedLoRA:
+    """Runs ``cfg.train.steps`` rounds of FedAvg over LoRA adapters on ``sim``."""
+
+    name = "fed_lora"
+
+    def __init__(self, cfg: ScenarioConfig, sim: Simulation,
+                 on_job: Callable[[dict], None] | None = None,
+                 on_round: Callable[[dict], None] | None = None):
+        self.cfg, self.sim, self.on_round, self._on_job = cfg, sim, on_round, on_job
+        n = cfg.nodes.n_devices
+        self.devices = [f"ue{i}" for i in range(n)]
+        self.srv = cfg.train.server
+        self.global_model, _ = make_split_lora(model_config(cfg), lora_config(cfg), cfg.seed)
+        self.device_models = []
+        self.device_opts = []
+        for _ in range(n):
+            m = copy.deepcopy(self.global_model)
+            for p in m.device_part().parameters():
+                p.requires_grad_(True)
+            self.device_models.append(m)
+            params = list(m.device_part().parameters()) + adapter_parameters(m)
+            self.device_opts.append(torch.optim.Adam(params, lr=cfg.train.lr))
+        self.batches = device_batches(cfg)
+        self.eval_batch = held_out_batch(cfg)
+        self.hosts = {h: Device(h, profile(cfg, h), sim, self._job)
+                      for h in self.devices + [self.srv]}
+        self.radio = make_radio_control(cfg, sim)
+        t = cfg.train
+        self.policy = make_policy(t.policy, n, t.k, cfg.seed, min_participation=t.min_participation,
+                                  v=t.lyapunov_v)
+        self.adapter_bytes = state_dict_nbytes(adapter_state_dict(self.global_model))
+        self.compute_est = np.zeros(n)
+        self.round = 0
+        self.log: RoundLog | None = None
+        self.finished = False
+
+    def _job(self, rec: dict) -> None:
+        if self._on_job is not None:
+            self._on_job(rec)
+        if self.log is not None:
+            self.log.job(rec["job"], rec)
+
+    def evaluate(self) -> float:
+        """Mean held-out loss over the devices' models with the global adapters."""
+        ids, labels = self.eval_batch
+        state = adapter_state_dict(self.global_model)
+        losses = []
+        with torch.no_grad():
+            for m in self.device_models:
+                probe = copy.deepcopy(m)
+                load_adapter_state_dict(probe, state)
+                losses.append(float(probe(ids, labels)[0]))
+        return sum(losses) / len(losses)
+
+    def start(self) -> None:
+        self._begin_round()
+
+    def _begin_round(self) -> None:
+        n = len(self.devices)
+        bits = np.full(n, 2.0 * self.adapter_bytes * 8)
+        decision = self.policy.select(self.round, DeviceState(
+            self.devices, self.radio.full_band_rate_bps(), bits, self.compute_est.copy()))
+        self.radio.set_shares(decision.scheduled, decision.shares)
+        self.scheduled = decision.scheduled
+        self.log = RoundLog(self.round, self.sim.now, list(decision.scheduled),
+                            list(decision.shares))
+        state = {k: v.clone() for k, v in adapter_state_dict(self.global_model).items()}
+        agg = Barrier(self.scheduled, self._aggregate)
+        log = self.log
+        for i in self.scheduled:
+            def delivered(msg, i=i):
+                log.message("adapters_down", msg, False)
+                self._local_train(i, state, agg)
+
+            self.sim.send(self.srv, self.devices[i], self.adapter_bytes, delivered,
+                          tag="adapters_down")
+
+    def _local_train(self, i: int, state: dict, barrier: Barrier) -> None:
+        model, opt = self.device_models[i], self.device_opts[i]
+
+        def train():
+            load_adapter_state_dict(model, state)
+            losses = []
+            for _ in range(self.cfg.train.local_steps):
+                ids, labels = next(self.batches[i])
+                opt.zero_grad(set_to_none=True)
+                loss = model(ids, labels)[0]
+                loss.backward()
+                opt.step()
+                losses.append(float(loss))
+            return losses[0], {k: v.detach().clone() for k, v in adapter_state_dict(model).items()}
+
+        def done(res):
+            loss, local = res
+            self.log.losses.append(loss)
+            log = self.log
+            self.sim.send(self.devices[i], self.srv, self.adapter_bytes,
+                          lambda msg: (log.message("adapters_up", msg, True),
+                                       barrier.arrive(i, local)), tag="adapters_up")
+
+        self.hosts[self.devices[i]].submit("device_local_train", train, done)
+
+    def _aggregate(self, states: list) -> None:
+        def average():
+            load_adapter_state_dict(self.global_model, fedavg(states))
+
+        self.hosts[self.srv].submit("server_fedavg", average, lambda _: self._end_round())
+
+    def _end_round(self) -> None:
+        row = self.log.close(self.sim.now, {"eval_loss": self.evaluate()})
+        self.log = None
+        if self.on_round is not None:
+            self.on_round(row)
+        self.round += 1
+        if self.round >= self.cfg.train.steps:
+            self.finished = True
+            self.sim.stop()
+        else:
+            self._begin_round()

@@ -1,0 +1,173 @@
+"""Full-parameter training by looped tensor parallelism (the paper's second training framework).
+
+A looped transformer (one block's weights reused over ``train.looped.n_loops`` loops) has its
+attention and MLP weight matrices partitioned across the K devices, Megatron-style (column-wise,
+then row-wise). For every loop and sub-layer the edge server sends the normalised hidden state
+to all devices, each device computes its partial product, the partials go up, and the server
+sums them and applies the residual; the backward pass mirrors this. Every weight, on the devices
+and on the server, is trained. The training batch is formed at the server (from all devices'
+data, round robin). The model code and the exact exchange are in
+:mod:`edgelam_ns3.models.looped_tp`; this module runs each call on its host at its simulated
+instant and sends each exchanged tensor as a message of its real size.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from ..compute import Device
+from ..config import ScenarioConfig
+from ..models.looped_tp import (LoopedConfig, LoopedTPStep, LoopedTransformer, ServerPart,
+                                merge, partition)
+from ..models.split_gpt import tensor_nbytes
+from ..radio_control import make_radio_control
+from ..sim import Simulation
+from ..topology import profile
+from .rounds import Barrier, RoundLog, device_batches, held_out_batch
+
+
+class LoopedTP:
+    """Runs ``cfg.train.steps`` full-parameter training steps with looped tensor parallelism."""
+
+    name = "looped_tp"
+
+    def __init__(self, cfg: ScenarioConfig, sim: Simulation,
+                 on_job: Callable[[dict], None] | None = None,
+                 on_round: Callable[[dict], None] | None = None):
+        self.cfg, self.sim, self.on_round, self._on_job = cfg, sim, on_round, on_job
+        n = cfg.nodes.n_devices
+        self.devices = [f"ue{i}" for i in range(n)]
+        self.srv = cfg.train.server
+        m, lt = cfg.model, cfg.train.looped
+        self.config = LoopedConfig(vocab_size=256, n_positions=max(m.seq_len, 8),
+                                   d_model=m.n_embd, n_heads=m.n_head, d_ff=lt.d_ff,
+                                   n_loops=lt.n_loops)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)
+            mono = LoopedTransformer(self.config)
+        self.server_part = ServerPart.from_model(mono)
+        self.shards = partition(mono, n)
+        self.server_opt = torch.optim.Adam(self.server_part.parameters(), lr=cfg.train.lr)
+        self.device_opts = [torch.optim.Adam(s.parameters(), lr=cfg.train.lr) for s in self.shards]
+        self.batches = device_batches(cfg)
+        self.eval_batch = held_out_batch(cfg)
+        self.hosts = {h: Device(h, profile(cfg, h), sim, self._job)
+                      for h in self.devices + [self.srv]}
+        self.radio = make_radio_control(cfg, sim)
+        self.round = 0
+        self.log: RoundLog | None = None
+        self.finished = False
+
+    def _job(self, rec: dict) -> None:
+        if self._on_job is not None:
+            self._on_job(rec)
+        if self.log is not None:
+            self.log.job(rec["job"], rec)
+
+    def evaluate(self) -> float:
+        """Held-out loss of the model the parts make up (measured, not charged)."""
+        ids, labels = self.eval_batch
+        with torch.no_grad():
+            return float(merge(self.server_part, self.shards)(ids, labels)[0])
+
+    # -- one step -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        n = len(self.devices)
+        self.radio.set_shares(list(range(n)), [1.0 / n] * n)
+        self._begin_round()
+
+    def _server(self, job: str, fn, then) -> None:
+        self.hosts[self.srv].submit(job, fn, then)
+
+    def _broadcast(self, t: torch.Tensor, phase: str, on_device) -> None:
+        log = self.log
+        for k, dev in enumerate(self.devices):
+            self.sim.send(self.srv, dev, tensor_nbytes(t),
+                          lambda msg, k=k: (log.message(phase, msg, False), on_device(k)),
+                          tag=phase)
+
+    def _upload(self, k: int, t: torch.Tensor, phase: str, barrier: Barrier) -> None:
+        log = self.log
+        self.sim.send(self.devices[k], self.srv, tensor_nbytes(t),
+                      lambda msg: (log.message(phase, msg, True), barrier.arrive(k, t)),
+                      tag=phase)
+
+    def _begin_round(self) -> None:
+        n = len(self.devices)
+        self.log = RoundLog(self.round, self.sim.now, list(range(n)), [1.0 / n] * n)
+        ids, labels = next(self.batches[self.round % n])
+        self.labels = labels
+        self.step = LoopedTPStep(self.server_part, self.shards)
+        self.stages = self.step.stages()
+
+        def embed():
+            self.server_opt.zero_grad(set_to_none=True)
+            for o in self.device_opts:
+                o.zero_grad(set_to_none=True)
+            self.step.server_embed(ids)
+
+        self._server("server_embed", embed, lambda _: self._forward(0))
+
+    def _forward(self, s: int) -> None:
+        if s == len(self.stages):
+            self._server("server_loss", lambda: self.step.server_loss(self.labels),
+                         self._loss_done)
+            return
+        loop, sub = self.stages[s]
+        st = f"fwd.l{loop}.{sub}"  # phase names carry the stage: the breakdown sums stages
+
+        def after_pre(h):
+            barrier = Barrier(range(len(self.devices)), lambda ps: self._server(
+                f"server_aggregate:{st}", lambda: self.step.server_aggregate(loop, sub, ps),
+                lambda _: self._forward(s + 1)))
+            self._broadcast(h, f"tp_act_down:{st}", lambda k: self.hosts[self.devices[k]].submit(
+                f"device_partial:{st}", lambda: self.step.device_forward(k, loop, sub, h),
+                lambda p: self._upload(k, p, f"tp_partial_up:{st}", barrier)))
+
+        self._server(f"server_pre:{st}", lambda: self.step.server_pre(loop, sub), after_pre)
+
+    def _loss_done(self, res) -> None:
+        loss, _ = res
+        self.log.losses.append(float(loss))
+        self._backward(len(self.stages) - 1)
+
+    def _backward(self, s: int) -> None:
+        if s < 0:
+            self._update()
+            return
+        loop, sub = self.stages[s]
+        st = f"bwd.l{loop}.{sub}"
+
+        def after_grad(g):
+            barrier = Barrier(range(len(self.devices)), lambda gs: self._server(
+                f"server_backward:{st}", lambda: self.step.server_backward(loop, sub, gs),
+                lambda _: self._backward(s - 1)))
+            self._broadcast(g, f"tp_grad_down:{st}", lambda k: self.hosts[self.devices[k]].submit(
+                f"device_backward:{st}", lambda: self.step.device_backward(k, loop, sub, g),
+                lambda gh: self._upload(k, gh, f"tp_grad_up:{st}", barrier)))
+
+        self._server(f"server_grad_partial:{st}",
+                     lambda: self.step.server_grad_partial(loop, sub), after_grad)
+
+    def _update(self) -> None:
+        done = Barrier(["server"] + list(range(len(self.devices))), lambda _: self._end_round())
+        self._server("server_optimizer_step", self.server_opt.step,
+                     lambda _: done.arrive("server"))
+        for k, dev in enumerate(self.devices):
+            self.hosts[dev].submit("device_optimizer_step", self.device_opts[k].step,
+                                   lambda _, k=k: done.arrive(k))
+
+    def _end_round(self) -> None:
+        row = self.log.close(self.sim.now, {"eval_loss": self.evaluate()})
+        self.log = None
+        if self.on_round is not None:
+            self.on_round(row)
+        self.round += 1
+        if self.round >= self.cfg.train.steps:
+            self.finished = True
+            self.sim.stop()
+        else:
+            self._begin_round()

@@ -1,0 +1,250 @@
+"""Collaborative fine-tuning: split federated LoRA (the paper's first training framework).
+
+Each device holds the token embedding and the task module (LM head) and its local data; the
+edge server holds the transformer blocks, frozen, with LoRA adapters (peft). One round:
+
+1. the policy (``train.policy``) picks the devices and their radio shares, which the radio
+   applies from that instant;
+2. each scheduled device embeds a local batch and sends the activations up;
+3. when all have arrived, the server runs the decoder forward over all their batches at once
+   and sends each device its output;
+4. each device runs its head and loss, back-propagates through the head and sends the
+   gradient up;
+5. when all have arrived, the server back-propagates through the decoder, aggregates the
+   adapters' gradients over the devices (with ``train.dp.enabled``: clipped per device and
+   noised, DP-FedAvg style), updates the adapters, and sends each device the gradient for its
+   activations;
+6. each device back-propagates through its embedding and updates its modules.
+
+Every tensor crossing the cut is a message of its real size through ns-3; every computation is
+charged on its host. The round's latency breakdown goes to ``rounds.parquet``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..compute import Device
+from ..config import ScenarioConfig
+from ..models.lora_split import (adapter_parameters, gpt2_lora_config, make_split_lora,
+                                 server_backward_many, server_forward_many)
+from ..models.split_gpt import (device_backward_embed, device_backward_head, device_forward,
+                                gpt2_config, tensor_nbytes)
+from ..policies import DeviceState, make_policy
+from ..privacy import PrivacyAccountant, private_sum
+from ..radio_control import make_radio_control
+from ..sim import Simulation
+from ..topology import profile
+from .rounds import Barrier, RoundLog, device_batches, held_out_batch
+
+
+def model_config(cfg: ScenarioConfig):
+    """The GPT-2 config of a scenario's model."""
+    m = cfg.model
+    return gpt2_config(n_positions=max(m.seq_len, 8), n_embd=m.n_embd, n_layer=m.n_layer,
+                       n_head=m.n_head)
+
+
+def lora_config(cfg: ScenarioConfig):
+    """The peft LoraConfig of a scenario."""
+    lo = cfg.train.lora
+    return gpt2_lora_config(r=lo.r, alpha=lo.alpha, dropout=lo.dropout,
+                            target_modules=tuple(lo.target_modules))
+
+
+class SplitFedLoRA:
+    """Runs ``cfg.train.steps`` rounds of split federated LoRA fine-tuning on ``sim``.
+
+    :param on_job: trace sink for compute jobs
+    :param on_round: called with the round's row (dict) when a round ends
+    """
+
+    name = "split_fed_lora"
+
+    def __init__(self, cfg: ScenarioConfig, sim: Simulation,
+                 on_job: Callable[[dict], None] | None = None,
+                 on_round: Callable[[dict], None] | None = None):
+        self.cfg, self.sim, self.on_round = cfg, sim, on_round
+        self._on_job = on_job
+        n = cfg.nodes.n_devices
+        self.devices = [f"ue{i}" for i in range(n)]
+        self.srv = cfg.train.server
+        self.server_model, template = make_split_lora(model_config(cfg), lora_config(cfg), cfg.seed)
+        self.device_models = [copy.deepcopy(template) for _ in range(n)]
+        self.adapters = adapter_parameters(self.server_model)
+        self.server_opt = torch.optim.Adam(self.adapters, lr=cfg.train.lr)
+        self.device_opts = [torch.optim.Adam(m.device_part().parameters(), lr=cfg.train.lr)
+                            for m in self.device_models]
+        self.batches = device_batches(cfg)
+        self.eval_batch = held_out_batch(cfg)
+        self.hosts = {h: Device(h, profile(cfg, h), sim, self._job)
+                      for h in self.devices + [self.srv]}
+        self.radio = make_radio_control(cfg, sim)
+        t = cfg.train
+        self.policy = make_policy(t.policy, n, t.k, cfg.seed, min_participation=t.min_participation,
+                                  v=t.lyapunov_v)
+        self.dp = t.dp if t.dp.enabled else None
+        self.noise_gen = torch.Generator().manual_seed(cfg.seed + 7)
+        self.accountant = None
+        if self.dp:
+            expected = n if t.policy == "all" else min(t.k, n)
+            self.accountant = PrivacyAccountant(self.dp.noise_multiplier, expected / n,
+                                                self.dp.delta)
+        d = cfg.model
+        self.bits_per_round = 4 * t.batch_size * d.seq_len * d.n_embd * 4 * 8
+        self.compute_est = np.zeros(n)
+        self.participation = np.zeros(n)
+        self.round = 0
+        self.log: RoundLog | None = None
+        self.finished = False
+
+    # -- bookkeeping ------------------------------------------------------------------------
+
+    def _job(self, rec: dict) -> None:
+        if self._on_job is not None:
+            self._on_job(rec)
+        if self.log is not None:
+            self.log.job(rec["job"], rec)
+            if rec["device"] != self.srv:
+                i = self.devices.index(rec["device"])
+                self._round_compute[i] += rec["t_end_s"] - rec["t_start_s"]
+
+    def send(self, src: str, dst: str, t: torch.Tensor, phase: str, up: bool, then) -> None:
+        """Send tensor ``t`` as a message of its size; call ``then()`` on delivery."""
+        log = self.log
+
+        def delivered(msg):
+            log.message(phase, msg, up)
+            then()
+
+        self.sim.send(src, dst, tensor_nbytes(t), delivered, tag=phase)
+
+    def evaluate(self) -> float:
+        """Mean held-out loss over the devices' models (each device's embedding and head with
+        the server's adapted decoder); measured, not charged to simulated time."""
+        ids, labels = self.eval_batch
+        with torch.no_grad():
+            losses = []
+            for m in self.device_models:
+                h = self.server_model.decode(m.embed(ids))
+                losses.append(float(m.head_loss(h, labels)[0]))
+        return sum(losses) / len(losses)
+
+    # -- one round ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._begin_round()
+
+    def _begin_round(self) -> None:
+        state = DeviceState(self.devices, self.radio.full_band_rate_bps(),
+                            np.full(len(self.devices), float(self.bits_per_round)),
+                            self.compute_est.copy())
+        decision = self.policy.select(self.round, state)
+        self.radio.set_shares(decision.scheduled, decision.shares)
+        self.scheduled = decision.scheduled
+        self.participation[decision.scheduled] += 1
+        self.log = RoundLog(self.round, self.sim.now, list(decision.scheduled),
+                            list(decision.shares))
+        self._round_compute = np.zeros(len(self.devices))
+        self.ctx = {}
+        up = Barrier(self.scheduled, self._server_forward)
+        for i in self.scheduled:
+            self._device_embed(i, up)
+
+    def _device_embed(self, i: int, barrier: Barrier) -> None:
+        model, opt = self.device_models[i], self.device_opts[i]
+        input_ids, labels = next(self.batches[i])
+
+        def embed():
+            opt.zero_grad(set_to_none=True)
+            return device_forward(model, input_ids)
+
+        def done(res):
+            dctx, h0 = res
+            self.ctx[i] = {"dctx": dctx, "labels": labels}
+            self.send(self.devices[i], self.srv, h0, "act_up", True,
+                      lambda: barrier.arrive(i, h0))
+
+        self.hosts[self.devices[i]].submit("device_embed", embed, done)
+
+    def _server_forward(self, h0s: list) -> None:
+        def forward():
+            return server_forward_many(self.server_model, h0s)
+
+        def done(res):
+            sctx, hLs = res
+            self.sctx = sctx
+            back = Barrier(self.scheduled, self._server_backward)
+            for i, hL in zip(self.scheduled, hLs):
+                self.send(self.srv, self.devices[i], hL, "act_down", False,
+                          lambda i=i, hL=hL: self._device_head(i, hL, back))
+
+        self.hosts[self.srv].submit("server_forward", forward, done)
+
+    def _device_head(self, i: int, hL, barrier: Barrier) -> None:
+        def head():
+            return device_backward_head(self.device_models[i], hL, self.ctx[i]["labels"])
+
+        def done(res):
+            loss, g = res
+            self.log.losses.append(float(loss))
+            self.send(self.devices[i], self.srv, g, "grad_up", True, lambda: barrier.arrive(i, g))
+
+        self.hosts[self.devices[i]].submit("device_head", head, done)
+
+    def _server_backward(self, grads: list) -> None:
+        def backward():
+            self.server_opt.zero_grad(set_to_none=True)
+            if self.dp is None:
+                g_h0, _ = server_backward_many(self.sctx, grads)
+            else:
+                g_h0, per_dev = server_backward_many(self.sctx, grads, self.adapters)
+                noised = private_sum(per_dev, self.dp.max_norm, self.dp.noise_multiplier,
+                                     self.noise_gen)
+                for p, g in zip(self.adapters, noised):
+                    p.grad = g
+            n = len(grads)
+            for p in self.adapters:  # the aggregate is the mean of the devices' gradients
+                if p.grad is not None:
+                    p.grad /= n
+            self.server_opt.step()
+            return g_h0
+
+        def done(g_h0s):
+            if self.accountant is not None:
+                self.accountant.step()
+            fin = Barrier(self.scheduled, lambda _: self._end_round())
+            for i, g in zip(self.scheduled, g_h0s):
+                self.send(self.srv, self.devices[i], g, "grad_down", False,
+                          lambda i=i, g=g: self._device_update(i, g, fin))
+
+        self.hosts[self.srv].submit("server_backward", backward, done)
+
+    def _device_update(self, i: int, g_h0, barrier: Barrier) -> None:
+        def update():
+            device_backward_embed(self.ctx[i]["dctx"], g_h0)
+            self.device_opts[i].step()
+
+        self.hosts[self.devices[i]].submit("device_update", update,
+                                           lambda _: barrier.arrive(i))
+
+    def _end_round(self) -> None:
+        s = self.scheduled
+        self.compute_est[s] = 0.5 * self.compute_est[s] + 0.5 * self._round_compute[s]
+        extra = {"eval_loss": self.evaluate()}
+        if self.accountant is not None:
+            extra["epsilon"] = self.accountant.epsilon()
+        row = self.log.close(self.sim.now, extra)
+        self.log = None
+        if self.on_round is not None:
+            self.on_round(row)
+        self.round += 1
+        if self.round >= self.cfg.train.steps:
+            self.finished = True
+            self.sim.stop()
+        else:
+            self._begin_round()

@@ -1,0 +1,52 @@
+"""What the training frameworks may ask of the radio: each device's link quality now, and each
+scheduled device's share of the radio resources for the coming round.
+
+``radio.mode: ideal``: each UE has a point-to-point link to the gNB; its full-band rate is
+configured (``radio.ideal``); a share s gives it the rate s x full-band rate in both directions
+(an OFDMA bandwidth split), applied to the ns-3 links from the current instant.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import ScenarioConfig
+from .sim import Simulation
+
+
+class IdealRadioControl:
+    """Radio shares over the ``ideal`` radio's per-UE links."""
+
+    def __init__(self, cfg: ScenarioConfig, sim: Simulation):
+        self.sim = sim
+        self.names = [f"ue{i}" for i in range(cfg.nodes.n_devices)]
+        self.full = np.array(cfg.radio.ideal.full_band_rates(cfg.nodes.n_devices), dtype=float)
+        self.shares = np.ones(len(self.names))
+
+    def full_band_rate_bps(self) -> np.ndarray:
+        """Each UE's rate if it had the whole band, bit/s (the link state policies rank by)."""
+        return self.full.copy()
+
+    def set_shares(self, scheduled: list[int], shares: list[float]) -> None:
+        """Give scheduled UE i the fraction shares[j] of the band from now on."""
+        if len(scheduled) != len(shares):
+            raise ValueError("set_shares: one share per scheduled device")
+        total = float(sum(shares))
+        if any(s <= 0 for s in shares) or total > 1.0 + 1e-9:
+            raise ValueError(f"set_shares: shares must be > 0 and sum to at most 1, got {shares}")
+        for i, s in zip(scheduled, shares):
+            rate = max(self.full[i] * s, 1e3)
+            self.shares[i] = s
+            self.sim.set_link_rate(self.names[i], "gnb", rate)
+            self.sim.set_link_rate("gnb", self.names[i], rate)
+
+    def rate_bps(self, i: int) -> float:
+        """UE i's current rate, bit/s."""
+        return float(self.full[i] * self.shares[i])
+
+
+def make_radio_control(cfg: ScenarioConfig, sim: Simulation):
+    """The radio control for the scenario's radio mode."""
+    if cfg.radio.mode == "ideal":
+        return IdealRadioControl(cfg, sim)
+    raise ValueError(f"radio.mode '{cfg.radio.mode}' has no radio control yet")
