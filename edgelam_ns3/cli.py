@@ -3,6 +3,8 @@
     edgelam run SCENARIO [--out DIR] [--set key=value ...]
     edgelam scenarios
     edgelam config [SCENARIO]          # the resolved config, and every key with its help
+    edgelam sweep SCENARIO --grid key=v1,v2 [--grid ...] [--out DIR] [--workers N] [--dask ADDR]
+    edgelam report RUN_DIR             # redraw the plots and the report from a run's traces
     edgelam bench bridge [--json]
 """
 
@@ -57,6 +59,40 @@ def _cmd_config(args) -> int:
     return 0
 
 
+def _cmd_sweep(args) -> int:
+    import time as _time
+
+    from . import config, sweep
+
+    try:
+        grid = sweep.parse_grid(args.grid)
+        out = args.out or f"runs/sweep-{args.scenario}-{_time.strftime('%Y%m%d-%H%M%S', _time.gmtime())}"
+        rows = sweep.run_sweep(args.scenario, grid, out, args.set or [], args.workers, args.dask)
+    except config.ConfigError as exc:
+        print(f"edgelam: {exc}", file=sys.stderr)
+        return 2
+    print(sweep.table(rows, list(grid)))
+    print(f"edgelam: sweep results: {out}/sweep.parquet, plot: {out}/loss_vs_time.png")
+    return 0 if all(r["status"] == "ok" for r in rows) else 1
+
+
+def _cmd_report(args) -> int:
+    import json as _json
+    from pathlib import Path
+
+    from . import report, traces
+
+    run = Path(args.run_dir)
+    if not (run / "summary.json").exists():
+        print(f"edgelam: {run}: not a run directory (no summary.json)", file=sys.stderr)
+        return 2
+    summary = _json.loads((run / "summary.json").read_text())
+    summary["plots"] = report.plots(run, traces.merge(run / "traces"))
+    report.write_report(run, summary)
+    print(f"edgelam: report: {run}/report.md")
+    return 0
+
+
 def _cmd_bench(args) -> int:
     from . import bench
 
@@ -87,6 +123,20 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("scenario", nargs="?")
     c.add_argument("--set", action="append", metavar="KEY=VALUE")
     c.set_defaults(fn=_cmd_config)
+    w = sub.add_parser("sweep", help="run a scenario over a grid of parameter values")
+    w.add_argument("scenario")
+    w.add_argument("--grid", action="append", required=True, metavar="KEY=V1,V2",
+                   help="values to sweep, e.g. --grid train.policy=all,lyapunov (repeatable)")
+    w.add_argument("--set", action="append", metavar="KEY=VALUE", help="fixed overrides")
+    w.add_argument("--out", help="sweep directory (default runs/sweep-<scenario>-<time>)")
+    w.add_argument("--workers", type=int, default=1,
+                   help="runs at once (each is one process; 2 cores: 1 or 2)")
+    w.add_argument("--dask", metavar="ADDRESS",
+                   help="run on a Dask cluster (scheduler address, or 'local')")
+    w.set_defaults(fn=_cmd_sweep)
+    rp = sub.add_parser("report", help="redraw a run's plots and report from its traces")
+    rp.add_argument("run_dir")
+    rp.set_defaults(fn=_cmd_report)
     b = sub.add_parser("bench", help="benchmarks")
     b.add_argument("what", choices=["bridge"])
     b.add_argument("--json", action="store_true", help="print one JSON object")

@@ -83,7 +83,7 @@ class Centralized:
             loss = self.model(ids, labels)[0]
             loss.backward()
             self.opt.step()
-            return float(loss)
+            return float(loss.detach())
 
         def done(loss):
             self.log.losses.append(loss)

@@ -117,7 +117,7 @@ class FedLoRA:
                 loss = model(ids, labels)[0]
                 loss.backward()
                 opt.step()
-                losses.append(float(loss))
+                losses.append(float(loss.detach()))
             return losses[0], {k: v.detach().clone() for k, v in adapter_state_dict(model).items()}
 
         def done(res):

@@ -1,0 +1,155 @@
+"""The training frameworks on the simulated network: real exchanges, radio shares, parity of
+the looped tensor-parallel step with the monolithic model, DP accounting."""
+
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+from edgelam_ns3 import config, runner
+
+B, T, D = 4, 32, 64  # a small model keeps these runs to seconds
+SMALL = [f"train.batch_size={B}", f"model.seq_len={T}", f"model.n_embd={D}", "model.n_layer=2"]
+
+
+def run(tmp_path, scenario, *overrides):
+    cfg = config.load(scenario, SMALL + list(overrides))
+    out = tmp_path / "run"
+    summary = runner.run_in_process(cfg, out)
+    t = {p.stem: pd.read_parquet(p) for p in (out / "traces").glob("*.parquet")}
+    return cfg, summary, t
+
+
+def tcp_latency(nbytes, rate, delay, backhaul_rate=10e9, backhaul_delay=0.0005):
+    """Closed form (see tests/integration/test_transport.py): warm TCP, radio hop at ``rate``,
+    then the last segment store-and-forwarded over the backhaul."""
+    s = nbytes + 16
+    full, last = divmod(s, 1448)
+    wire = full * 1502 + (last + 54 if last else 0)
+    last_seg = last + 54 if last else 1502
+    return wire * 8 / rate + delay + last_seg * 8 / backhaul_rate + backhaul_delay
+
+
+def test_split_fed_lora_sends_the_real_tensors_each_round(tmp_path):
+    cfg, s, t = run(tmp_path, "split-finetune", "train.policy=all", "train.steps=3",
+                    "nodes.n_devices=3", "radio.ideal.spectral_efficiency_bps_hz=[4, 4, 4]")
+    m = t["messages"]
+    assert len(m) == 3 * 3 * 4  # rounds x devices x (act up, act down, grad up, grad down)
+    assert set(m["bytes"]) == {B * T * D * 4}
+    assert sorted(set(m["tag"])) == ["act_down", "act_up", "grad_down", "grad_up"]
+    assert s["bytes_up"] == s["bytes_down"] == 3 * 3 * 2 * B * T * D * 4
+    r = t["rounds"]
+    assert list(r["round"]) == [0, 1, 2]
+    for k in ("device_compute_s", "uplink_s", "server_compute_s", "downlink_s"):
+        assert (r[k] > 0).all()
+    # the breakdown follows the critical path: its parts add up to no more than the round
+    parts = r["device_compute_s"] + r["uplink_s"] + r["server_compute_s"] + r["downlink_s"]
+    assert (parts <= r["latency_s"] + 1e-9).all()
+    c = t["compute"]
+    server_jobs = set(c[c["device"] == "edge0"]["job"])
+    assert server_jobs == {"server_forward", "server_backward"}
+
+
+def test_radio_share_sets_the_rate_each_device_gets(tmp_path):
+    # 2 devices, 10 MHz x 4 bit/s/Hz = 40 Mbit/s full band each. 'all' gives each half the band.
+    common = ["nodes.n_devices=2", "radio.ideal.bandwidth_hz=10e6",
+              "radio.ideal.spectral_efficiency_bps_hz=[4, 4]", "radio.ideal.delay_s=0.002"]
+    _, _, both = run(tmp_path / "a", "split-finetune", "train.policy=all", "train.steps=2",
+                     *common)
+    # round robin, k=1: ue0 alone (whole band) in rounds 0 and 2, ue1 in round 1
+    _, _, alone = run(tmp_path / "b", "split-finetune", "train.policy=round_robin", "train.k=1",
+                      "train.steps=3", *common)
+    nbytes = B * T * D * 4
+
+    def up_latency(t, r):  # activations up from ue0 in round r (warm connection from r=1 on)
+        m = t["messages"]
+        rr = t["rounds"].iloc[r]
+        sel = m[(m["tag"] == "act_up") & (m["src"] == "ue0") & (m["t_send_s"] >= rr["t_start_s"])
+                & (m["t_send_s"] < rr["t_end_s"])]
+        return float((sel["t_delivered_s"] - sel["t_send_s"]).iloc[0])
+
+    assert alone["rounds"]["scheduled"].tolist() == ["0", "1", "0"]
+    half = up_latency(both, 1)
+    whole = up_latency(alone, 2)
+    assert half == pytest.approx(tcp_latency(nbytes, 20e6, 0.002), rel=0.01)
+    assert whole == pytest.approx(tcp_latency(nbytes, 40e6, 0.002), rel=0.01)
+
+
+@pytest.mark.parametrize("framework", ["split_fed_lora", "fed_lora", "centralized"])
+def test_each_framework_lowers_the_held_out_loss(tmp_path, framework):
+    _, s, t = run(tmp_path, "split-finetune", f"train.framework={framework}",
+                  "train.policy=all", "train.steps=8", "nodes.n_devices=2",
+                  "radio.ideal.spectral_efficiency_bps_hz=[4, 4]", "train.lr=1e-2")
+    assert s["rounds"] == 8
+    assert s["eval_loss_last"] < s["eval_loss_first"] - 0.3
+    assert (t["rounds"]["t_end_s"].diff().dropna() > 0).all()
+
+
+def test_fed_lora_moves_adapters_and_centralized_moves_raw_data(tmp_path):
+    from edgelam_ns3.frameworks.rounds import local_data
+
+    cfg, s, t = run(tmp_path / "f", "split-finetune", "train.framework=fed_lora",
+                    "train.policy=all", "train.steps=2", "nodes.n_devices=2",
+                    "radio.ideal.spectral_efficiency_bps_hz=[4, 4]")
+    lora = cfg.train.lora
+    n_layer, d = 2, D
+    # c_attn: A [r, D], B [3D, r]; attn.c_proj and mlp.c_proj: A [r, D or 4D], B [D, r]
+    per_layer = (lora.r * d + 3 * d * lora.r) + (lora.r * d + d * lora.r) + (lora.r * 4 * d + d * lora.r)
+    adapter_bytes = n_layer * per_layer * 4
+    assert set(t["messages"]["bytes"]) == {adapter_bytes}
+    assert s["bytes_up"] == s["bytes_down"] == 2 * 2 * adapter_bytes
+    cfg, s, t = run(tmp_path / "c", "split-finetune", "train.framework=centralized",
+                    "train.steps=2", "nodes.n_devices=2",
+                    "radio.ideal.spectral_efficiency_bps_hz=[4, 4]")
+    assert s["bytes_up"] == sum(int(x.numel()) for x in local_data(cfg))
+    assert s["bytes_down"] == 0
+
+
+def test_looped_tp_on_the_network_matches_the_monolithic_model(tmp_path):
+    from edgelam_ns3.frameworks.looped_tp import LoopedTP
+    from edgelam_ns3.frameworks.rounds import device_batches
+    from edgelam_ns3.models.looped_tp import LoopedConfig, LoopedTransformer, merge
+    from edgelam_ns3.sim import Simulation
+    from edgelam_ns3.topology import network_spec
+
+    cfg = config.load("looped-tp", SMALL + [
+        "train.steps=1", "train.looped.n_loops=2", "train.looped.d_ff=128", "model.n_head=4",
+        "nodes.n_devices=2", "radio.ideal.spectral_efficiency_bps_hz=[5, 5]"])
+    rows, sent = [], []
+    with Simulation(network_spec(cfg), seed=cfg.seed, on_message=sent.append) as sim:
+        fw = LoopedTP(cfg, sim, on_round=rows.append)
+        fw.start()
+        sim.run()
+    assert fw.finished
+    # the same initial weights and batch, monolithic, one Adam step
+    lc = LoopedConfig(vocab_size=256, n_positions=T, d_model=D, n_heads=4, d_ff=128, n_loops=2)
+    torch.manual_seed(cfg.seed)
+    mono = LoopedTransformer(lc)
+    opt = torch.optim.Adam(mono.parameters(), lr=cfg.train.lr)
+    ids, labels = next(device_batches(cfg)[0])
+    loss, _ = mono(ids, labels)
+    assert rows[0]["loss"] == pytest.approx(float(loss.detach()), rel=1e-6)
+    loss.backward()
+    opt.step()
+    # full-parameter training: every weight, on the server and on the devices, moved as in the
+    # monolithic step. (The key bias is left out: its exact gradient is zero, so Adam turns
+    # rounding noise into +-lr steps in both models.)
+    after = dict(merge(fw.server_part, fw.shards).named_parameters())
+    for name, p in mono.named_parameters():
+        if "attn_k.bias" in name:
+            continue
+        assert torch.allclose(after[name], p, atol=1e-5), name
+    # every sub-layer of every loop, forward and backward: a broadcast to K and K uploads
+    stages = 2 * 2  # loops x (attn, mlp)
+    assert len(sent) == 2 * stages * (2 + 2)
+    assert {m.bytes for m in sent} == {B * T * D * 4}
+
+
+def test_dp_noise_scale_and_epsilon_grow_with_rounds(tmp_path):
+    _, s, t = run(tmp_path, "split-finetune", "train.policy=all", "train.steps=4",
+                  "nodes.n_devices=2", "radio.ideal.spectral_efficiency_bps_hz=[4, 4]",
+                  "train.dp.enabled=true", "train.dp.noise_multiplier=1.0")
+    eps = t["rounds"]["epsilon"].tolist()
+    assert all(b > a for a, b in zip(eps, eps[1:]))
+    assert s["dp"]["epsilon"] == eps[-1] and math.isfinite(eps[-1])
