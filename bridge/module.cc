@@ -2,6 +2,7 @@
 // edgelam_ns3._core: the in-process bridge between Python and ns-3 3.37.
 #include "cosim.h"
 #include "radio_bindings.h"
+#include "channel_bindings.h"
 
 #include <pybind11/pybind11.h>
 
@@ -15,4 +16,5 @@ PYBIND11_MODULE(_core, m)
     m.attr("NS3_VERSION") = "3.37";
     edgelam::RegisterCoSim(m);
     edgelam::RegisterRadio(m);
+    edgelam::RegisterChannel(m);
 }

@@ -1,0 +1,207 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-only
+ *
+ * ThreeGppNrChannel: the NrChannel of TR 38.901, computed with ns-3's own models.
+ */
+#ifndef THREE_GPP_NR_CHANNEL_H
+#define THREE_GPP_NR_CHANNEL_H
+
+#include "nr-channel.h"
+
+#include "ns3/channel-condition-model.h"
+#include "ns3/mobility-model.h"
+#include "ns3/three-gpp-propagation-loss-model.h"
+#include "ns3/uniform-planar-array.h"
+
+namespace ns3
+{
+
+// Not included here: ns-3's three-gpp-channel-model.h includes C's <complex.h>, whose macro I
+// would leak into every user of this header (it breaks pybind11, for one).
+class ThreeGppChannelModel;
+
+/**
+ * \ingroup edgelam
+ * TR 38.901 (V17.0.0) channel between gNBs and UEs.
+ *
+ * Models, per scenario ("UMi-StreetCanyon", "UMa", "RMa", "InH-OfficeMixed", "InH-OfficeOpen"):
+ * - small scale: ns-3's ThreeGppChannelModel (§7.5 fast fading, clusters with delays, angles
+ *   and Doppler terms), with a UniformPlanarArray at both ends: ThreeGppAntennaModel elements
+ *   (Table 7.3-1, 8 dBi) at the gNB, IsotropicAntennaModel elements at the UE, spacing 0.5 λ;
+ * - large scale: the matching ThreeGpp*PropagationLossModel (Table 7.4.1-1 path loss and
+ *   log-normal shadowing), with the ThreeGpp*ChannelConditionModel (Table 7.4.2-1) shared by
+ *   both, or a forced condition (attribute Condition).
+ *
+ * Per (gNB g, UE u) pair, the frequency response per subband sb is (TR 38.901 eq. 7.5-22/28
+ * taken to the frequency domain, as ThreeGppSpectrumPropagationLossModel::CalcBeamformingGain)
+ *   H[r][t][sb] = sum_n H_n[r][t] exp(-j 2 pi f_sb tau_n) exp(j 2 pi f_c t/c (r_rx,n.v_u +
+ *                 r_tx,n.v_g + 2 alpha_n D_n)),
+ * f_sb the centre frequency of subband sb, tau_n the cluster delays, t the time since ns-3
+ * generated the realization. The response is cached and recomputed for every pair at the
+ * first query after each multiple of UpdatePeriod (0: once). ns-3's own realization is
+ * regenerated every FadingUpdatePeriod (0: kept; in 3.37 regeneration is not spatially
+ * consistent, so a moving UE keeps its clusters and sees them evolve through the Doppler term).
+ *
+ * Beams: w_g,u (gNB g toward UE u) is applied as H w, the UE beam w_u as w_u^H H. The default
+ * gNB beam follows the LOS direction (re-steered at each update) until SetGnbBeam is called;
+ * the default UE beam is uniform. Beamformed gains are cached per (g, v, u) and only the
+ * entries that use a changed channel or beam are recomputed.
+ *
+ * Noise per subband: -174 dBm/Hz + 10 log10(bandwidth / NumSubbands) + NF (gNB NF: attribute
+ * GnbNoiseFigure, 5 dB; UE NF given to AddUe, 7-9 dB typical, TR 38.802 / 38.101-1 use 9 dB).
+ * Transmit powers are given to AddGnb/AddUe: the project's defaults are 43 dBm in total over
+ * the band for a UMa gNB and 23 dBm for a UE (power class 3, TS 38.101-1 §6.2.1).
+ */
+class ThreeGppNrChannel : public NrChannel
+{
+  public:
+    /**
+     * Register this type.
+     * \return the TypeId
+     */
+    static TypeId GetTypeId();
+    ThreeGppNrChannel();
+    ~ThreeGppNrChannel() override;
+
+    void Configure(const std::string& scenario, double carrierHz, double bandwidthHz,
+                   uint32_t nSubbands) override;
+    uint32_t AddGnb(Ptr<Node> node, uint32_t rows, uint32_t cols, double txPowerDbm,
+                    double bearingRad) override;
+    uint32_t AddUe(Ptr<Node> node, uint32_t rows, uint32_t cols, double txPowerDbm,
+                   double noiseFigureDb) override;
+    uint32_t GetNGnbs() const override;
+    uint32_t GetNUes() const override;
+    uint32_t GetNSubbands() const override;
+    uint32_t GetNGnbAntennas(uint32_t g) const override;
+    uint32_t GetNUeAntennas(uint32_t u) const override;
+    const std::vector<Complex>& GetChannelMatrix(uint32_t g, uint32_t u) override;
+    double GetPathGainDb(uint32_t g, uint32_t u) override;
+    bool IsLos(uint32_t g, uint32_t u) override;
+    std::pair<double, double> GetLosAngles(uint32_t g, uint32_t u) override;
+    void SetGnbBeam(uint32_t g, uint32_t u, const std::vector<Complex>& w) override;
+    const std::vector<Complex>& GetGnbBeam(uint32_t g, uint32_t u) const override;
+    void SetUeBeam(uint32_t u, const std::vector<Complex>& w) override;
+    const std::vector<Complex>& GetUeBeam(uint32_t u) const override;
+    std::vector<Complex> GetGnbSteeringVector(uint32_t g, double azimuth,
+                                              double inclination) const override;
+    const std::vector<double>& GetBeamGain(uint32_t g, uint32_t v, uint32_t u) override;
+    double GetGnbTxPowerW(uint32_t g) const override;
+    double GetUeTxPowerW(uint32_t u) const override;
+    double GetUeNoiseW(uint32_t u) const override;
+    double GetGnbNoiseW(uint32_t g) const override;
+    int64_t AssignStreams(int64_t stream) override;
+
+    // Beyond the NrChannel interface.
+
+    /** Give gNB g's beam toward UE u back to the default (LOS steering, followed on updates). */
+    void ResetGnbBeam(uint32_t g, uint32_t u);
+    /** \return whether gNB g's beam toward UE u is the default LOS-following one */
+    bool IsGnbBeamDefault(uint32_t g, uint32_t u) const;
+    /**
+     * \return UE u's receive steering (combining) vector toward (azimuth, inclination), rad,
+     *         unit norm, to be used as SetUeBeam's w
+     */
+    std::vector<Complex> GetUeSteeringVector(uint32_t u, double azimuth, double inclination) const;
+    /**
+     * The channel combined with UE u's beam, w_u^H H, per subband: row-major [subband][tx].
+     * Beam policies use it (gain of a gNB beam w on subband sb: |sum_t c[sb][t] w[t]|^2).
+     */
+    const std::vector<Complex>& GetCombinedChannel(uint32_t g, uint32_t u);
+    /** \return centre frequency of subband sb, Hz */
+    double GetSubbandFrequency(uint32_t sb) const;
+    /** \return subband width, Hz */
+    double GetSubbandWidth() const;
+    /** \return gNB g's array rows and columns */
+    std::pair<uint32_t, uint32_t> GetGnbArrayShape(uint32_t g) const;
+    /** \return number of channel updates so far (each fires the Updated trace) */
+    uint64_t GetNUpdates() const;
+    /** Recompute now the pairs whose cached channel is stale (queries do it lazily). */
+    void Update();
+    /** \return the ns-3 channel model in use (after Configure) */
+    Ptr<ThreeGppChannelModel> GetChannelModel() const;
+
+  protected:
+    void DoDispose() override;
+
+  private:
+    struct GnbState
+    {
+        Ptr<Node> node;
+        Ptr<MobilityModel> mob;
+        Ptr<UniformPlanarArray> array;
+        uint32_t rows;
+        uint32_t cols;
+        double txW;
+    };
+
+    struct UeState
+    {
+        Ptr<Node> node;
+        Ptr<MobilityModel> mob;
+        Ptr<UniformPlanarArray> array;
+        uint32_t rows;
+        uint32_t cols;
+        double txW;
+        double noiseW;
+        std::vector<Complex> beam;
+    };
+
+    struct Link
+    {
+        std::vector<Complex> h;        //!< [rx][tx][sb]
+        std::vector<Complex> combined; //!< w_u^H H: [sb][tx]
+        bool combinedValid{false};
+        double pathGainDb{0};
+        bool los{false};
+        std::pair<double, double> losAngles{0, 0};
+        int64_t epoch{-1};
+        std::vector<Complex> gnbBeam;
+        bool beamDefault{true};
+    };
+
+    struct GainEntry
+    {
+        std::vector<double> gain;
+        bool valid{false};
+    };
+
+    void RequireConfigured() const;
+    void CheckGnb(uint32_t g) const;
+    void CheckUe(uint32_t u) const;
+    int64_t CurrentEpoch() const;
+    void MaybeUpdate();
+    void ComputeLink(uint32_t g, uint32_t u);
+    void InvalidateGnbBeam(uint32_t g, uint32_t v);
+    void ResizeCaches();
+    static void Normalise(std::vector<Complex>& w);
+
+    // attributes
+    Time m_updatePeriod;
+    Time m_fadingUpdatePeriod;
+    bool m_shadowing;
+    double m_gnbNoiseFigureDb;
+    std::string m_condition;
+
+    // configuration
+    bool m_configured{false};
+    std::string m_scenario;
+    double m_carrierHz{0};
+    double m_bandwidthHz{0};
+    uint32_t m_nSubbands{0};
+    std::vector<double> m_subbandHz;
+    Ptr<ThreeGppChannelModel> m_channelModel;
+    Ptr<ThreeGppPropagationLossModel> m_lossModel;
+    Ptr<ChannelConditionModel> m_conditionModel;
+
+    std::vector<GnbState> m_gnbs;
+    std::vector<UeState> m_ues;
+    std::vector<std::vector<Link>> m_links;                  //!< [g][u]
+    std::vector<std::vector<std::vector<GainEntry>>> m_gain; //!< [g][v][u]
+    int64_t m_epoch{-1};
+    bool m_dirty{true};
+    uint64_t m_nUpdates{0};
+};
+
+} // namespace ns3
+
+#endif // THREE_GPP_NR_CHANNEL_H
