@@ -100,36 +100,42 @@ Normalise(std::vector<Complex>& x)
 }
 
 /**
- * Dominant eigenvector of the Hermitian PSD matrix R (n x n, row-major) by power iteration
- * from x (unit norm); the Rayleigh quotient never decreases along the iteration.
+ * Dominant eigenvector of the Hermitian PSD matrix R = M^H M (M row-major [nRows][n], R never
+ * formed: each step costs 2 nRows n) by power iteration from x (unit norm); the Rayleigh
+ * quotient ||M x||^2 never decreases along the iteration.
  */
 void
-PowerIteration(const std::vector<Complex>& R, uint32_t n, std::vector<Complex>& x,
+PowerIteration(const std::vector<Complex>& M, uint32_t nRows, uint32_t n, std::vector<Complex>& x,
                uint32_t maxIter)
 {
+    std::vector<Complex> mx(nRows);
     std::vector<Complex> y(n);
     double q = -1;
     for (uint32_t it = 0; it < maxIter; ++it)
     {
-        Complex qx(0, 0);
-        for (uint32_t i = 0; i < n; ++i)
+        double qNew = 0;
+        for (uint32_t i = 0; i < nRows; ++i)
         {
             Complex acc(0, 0);
-            const Complex* ri = &R[i * n];
+            const Complex* m = &M[i * n];
             for (uint32_t j = 0; j < n; ++j)
             {
-                acc += ri[j] * x[j];
+                acc += m[j] * x[j];
             }
-            y[i] = acc;
-            qx += std::conj(x[i]) * acc;
+            mx[i] = acc;
+            qNew += std::norm(acc);
         }
-        const double qNew = qx.real();
-        double n2 = 0;
-        for (const auto& v : y)
+        std::fill(y.begin(), y.end(), Complex(0, 0));
+        for (uint32_t i = 0; i < nRows; ++i)
         {
-            n2 += std::norm(v);
+            const Complex* m = &M[i * n];
+            const Complex a = mx[i];
+            for (uint32_t j = 0; j < n; ++j)
+            {
+                y[j] += std::conj(m[j]) * a;
+            }
         }
-        if (!(n2 > 0))
+        if (!(qNew > 0))
         {
             return; // x is in the null space (a zero channel): keep it
         }
@@ -467,21 +473,6 @@ NrBeamManager::ApplyIdeal(uint32_t g, uint32_t u)
             }
         }
     }
-    // R = sum_sb H^H H
-    std::vector<Complex> R(nTx * nTx, Complex(0, 0));
-    for (uint32_t i = 0; i < nSb * nRx; ++i)
-    {
-        const Complex* m = &M[i * nTx];
-        for (uint32_t a = 0; a < nTx; ++a)
-        {
-            const Complex ca = std::conj(m[a]);
-            Complex* ra = &R[a * nTx];
-            for (uint32_t b = 0; b < nTx; ++b)
-            {
-                ra[b] += ca * m[b];
-            }
-        }
-    }
     const auto gains =
         CodebookGains(M, nSb * nRx, shape.first, shape.second, m_overH, m_overV);
     uint32_t best = 0;
@@ -493,13 +484,13 @@ NrBeamManager::ApplyIdeal(uint32_t g, uint32_t u)
         }
     }
     std::vector<Complex> v = GetCodeword(g, best);
-    PowerIteration(R, nTx, v, m_maxIterations);
+    PowerIteration(M, nSb * nRx, nTx, v, m_maxIterations); // of R = sum_sb H^H H
     SetGnbBeam(g, u, v, -1);
     if (nRx > 1)
     {
-        // receive combining: dominant eigenvector of sum_sb (H v)(H v)^H
-        std::vector<Complex> Q(nRx * nRx, Complex(0, 0));
-        std::vector<Complex> y(nRx);
+        // receive combining: dominant eigenvector of sum_sb (H v)(H v)^H = Y^H Y, where row sb
+        // of Y is (H_sb v)^H
+        std::vector<Complex> Y(nSb * nRx);
         for (uint32_t sb = 0; sb < nSb; ++sb)
         {
             for (uint32_t r = 0; r < nRx; ++r)
@@ -510,18 +501,11 @@ NrBeamManager::ApplyIdeal(uint32_t g, uint32_t u)
                 {
                     acc += m[t] * v[t];
                 }
-                y[r] = acc;
-            }
-            for (uint32_t a = 0; a < nRx; ++a)
-            {
-                for (uint32_t b = 0; b < nRx; ++b)
-                {
-                    Q[a * nRx + b] += y[a] * std::conj(y[b]);
-                }
+                Y[sb * nRx + r] = std::conj(acc);
             }
         }
         std::vector<Complex> w = m_channel->GetUeBeam(u);
-        PowerIteration(Q, nRx, w, m_maxIterations);
+        PowerIteration(Y, nSb, nRx, w, m_maxIterations);
         m_channel->SetUeBeam(u, w);
     }
 }
