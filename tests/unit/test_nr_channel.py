@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""ThreeGppNrChannel (TR 38.901 through ns-3's models) and NrBeamManager, via _core.NrChannelTestBed.
+"""ThreeGppNrChannel (TR 38.901 through ns-3's models) and NrBeamManager, via
+_core.NrChannelTestBed.
 
 Reference values: TR 38.901 V17.0.0 Table 7.4.1-1 (UMa LOS path loss), Sionna 2.x's
 tr38901.UMaScenario as a second oracle, and the array factor of a half-wavelength UPA.
@@ -22,9 +23,8 @@ def sim():
     s.destroy()
 
 
-def bed(sim, scenario="UMa", carrier=7e9, bw=100e6, nsb=16, stream=1000, **kw):
-    tb = _core.NrChannelTestBed(sim, scenario, carrier, bw, nsb, **kw)
-    return tb
+def bed(sim, scenario="UMa", carrier=7e9, bw=100e6, nsb=16, **kw):
+    return _core.NrChannelTestBed(sim, scenario, carrier, bw, nsb, **kw)
 
 
 def uma_los_pl_db(d2d, h_bs, h_ut, fc_hz):
@@ -230,7 +230,8 @@ def channels(seed):
         tb.add_ue((70, 20, 1.5), rows=1, cols=2)
         tb.add_ue((-30, 90, 1.5))
         tb.assign_streams(1000)
-        return [tb.channel_matrix(0, u) for u in range(2)], [tb.path_gain_db(0, u) for u in range(2)]
+        return ([tb.channel_matrix(0, u) for u in range(2)],
+                [tb.path_gain_db(0, u) for u in range(2)])
     finally:
         s.destroy()
 
