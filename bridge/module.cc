@@ -3,6 +3,7 @@
 #include "cosim.h"
 #include "radio_bindings.h"
 #include "channel_bindings.h"
+#include "nr_bindings.h"
 
 #include <pybind11/pybind11.h>
 
@@ -17,4 +18,5 @@ PYBIND11_MODULE(_core, m)
     edgelam::RegisterCoSim(m);
     edgelam::RegisterRadio(m);
     edgelam::RegisterChannel(m);
+    edgelam::RegisterNr(m);
 }

@@ -1,0 +1,668 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-only
+ */
+#include "nr-radio-helper.h"
+
+#include "ns3/constant-position-mobility-model.h"
+#include "ns3/constant-velocity-mobility-model.h"
+#include "ns3/double.h"
+#include "ns3/internet-stack-helper.h"
+#include "ns3/ipv4-address-helper.h"
+#include "ns3/ipv4-static-routing-helper.h"
+#include "ns3/ipv4.h"
+#include "ns3/log.h"
+#include "ns3/net-device-queue-interface.h"
+#include "ns3/pointer.h"
+#include "ns3/random-walk-2d-mobility-model.h"
+#include "ns3/rectangle.h"
+#include "ns3/simulator.h"
+#include "ns3/string.h"
+#include "ns3/traffic-control-helper.h"
+#include "ns3/uinteger.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace ns3
+{
+
+NS_LOG_COMPONENT_DEFINE("NrRadioHelper");
+NS_OBJECT_ENSURE_REGISTERED(NrRadioHelper);
+
+TypeId
+NrRadioHelper::GetTypeId()
+{
+    static TypeId tid =
+        TypeId("ns3::NrRadioHelper")
+            .SetParent<Object>()
+            .SetGroupName("Edgelam")
+            .AddConstructor<NrRadioHelper>()
+            .AddAttribute("Scenario",
+                          "TR 38.901 §7.2 scenario given to the channel.",
+                          StringValue("UMa"),
+                          MakeStringAccessor(&NrRadioHelper::m_scenario),
+                          MakeStringChecker())
+            .AddAttribute("CarrierHz",
+                          "Carrier frequency, Hz.",
+                          DoubleValue(3.5e9),
+                          MakeDoubleAccessor(&NrRadioHelper::m_carrierHz),
+                          MakeDoubleChecker<double>(0.5e9, 100e9))
+            .AddAttribute("BandwidthHz",
+                          "Carrier bandwidth, Hz (also set on every cell).",
+                          DoubleValue(100e6),
+                          MakeDoubleAccessor(&NrRadioHelper::m_bandwidthHz),
+                          MakeDoubleChecker<double>(1e6))
+            .AddAttribute("Numerology",
+                          "Numerology mu (TS 38.211 §4.2), set on every cell.",
+                          UintegerValue(1),
+                          MakeUintegerAccessor(&NrRadioHelper::m_numerology),
+                          MakeUintegerChecker<uint32_t>(0, 4))
+            .AddAttribute("NumSubbands",
+                          "Channel subbands (0: one per RBG).",
+                          UintegerValue(0),
+                          MakeUintegerAccessor(&NrRadioHelper::m_nSubbands),
+                          MakeUintegerChecker<uint32_t>())
+            .AddAttribute("GnbTxPowerDbm",
+                          "gNB transmit power over the carrier, dBm.",
+                          DoubleValue(46.0),
+                          MakeDoubleAccessor(&NrRadioHelper::m_gnbTxPowerDbm),
+                          MakeDoubleChecker<double>())
+            .AddAttribute("UeTxPowerDbm",
+                          "UE transmit power, dBm (TS 38.101-1 §6.2.1 power class 3: 23 dBm).",
+                          DoubleValue(23.0),
+                          MakeDoubleAccessor(&NrRadioHelper::m_ueTxPowerDbm),
+                          MakeDoubleChecker<double>())
+            .AddAttribute("UeNoiseFigureDb",
+                          "UE noise figure, dB (TR 38.901 / TR 38.802 calibrations: 7-9 dB).",
+                          DoubleValue(7.0),
+                          MakeDoubleAccessor(&NrRadioHelper::m_ueNoiseFigureDb),
+                          MakeDoubleChecker<double>())
+            .AddAttribute("GnbArrayRows", "gNB antenna rows.", UintegerValue(8),
+                          MakeUintegerAccessor(&NrRadioHelper::m_gnbRows),
+                          MakeUintegerChecker<uint32_t>(1, 64))
+            .AddAttribute("GnbArrayCols", "gNB antenna columns.", UintegerValue(8),
+                          MakeUintegerAccessor(&NrRadioHelper::m_gnbCols),
+                          MakeUintegerChecker<uint32_t>(1, 64))
+            .AddAttribute("UeArrayRows", "UE antenna rows.", UintegerValue(1),
+                          MakeUintegerAccessor(&NrRadioHelper::m_ueRows),
+                          MakeUintegerChecker<uint32_t>(1, 8))
+            .AddAttribute("UeArrayCols", "UE antenna columns.", UintegerValue(1),
+                          MakeUintegerAccessor(&NrRadioHelper::m_ueCols),
+                          MakeUintegerChecker<uint32_t>(1, 8))
+            .AddAttribute("GnbHeightM",
+                          "gNB height, m (TR 38.901 Table 7.2-1: UMa 25, UMi 10).",
+                          DoubleValue(25.0),
+                          MakeDoubleAccessor(&NrRadioHelper::m_gnbHeight),
+                          MakeDoubleChecker<double>(0.0))
+            .AddAttribute("UeHeightM", "UE height, m (TR 38.901 Table 7.2-1: 1.5).",
+                          DoubleValue(1.5),
+                          MakeDoubleAccessor(&NrRadioHelper::m_ueHeight),
+                          MakeDoubleChecker<double>(0.0))
+            .AddAttribute("InterSiteDistanceM",
+                          "Inter-site distance of the hexagonal layout, m (TR 38.901 "
+                          "Table 7.2-1: UMa 500, UMi 200).",
+                          DoubleValue(500.0),
+                          MakeDoubleAccessor(&NrRadioHelper::m_isd),
+                          MakeDoubleChecker<double>(1.0))
+            .AddAttribute("UeDistanceM",
+                          "Horizontal distance of every UE from its home gNB, m (negative: "
+                          "dropped uniformly in the disc of radius ISD/2).",
+                          DoubleValue(-1.0),
+                          MakeDoubleAccessor(&NrRadioHelper::m_ueDistance),
+                          MakeDoubleChecker<double>())
+            .AddAttribute("MinUeDistanceM",
+                          "Minimum horizontal UE-gNB distance of dropped UEs, m (TR 38.901 "
+                          "Table 7.2-1: 35 UMa, 10 UMi).",
+                          DoubleValue(10.0),
+                          MakeDoubleAccessor(&NrRadioHelper::m_minUeDistance),
+                          MakeDoubleChecker<double>(0.0))
+            .AddAttribute("Mobility",
+                          "UE mobility: static, constant-velocity or random-walk.",
+                          StringValue("static"),
+                          MakeStringAccessor(&NrRadioHelper::m_mobility),
+                          MakeStringChecker())
+            .AddAttribute("UeSpeedKmh", "UE speed, km/h.", DoubleValue(0.0),
+                          MakeDoubleAccessor(&NrRadioHelper::m_ueSpeedKmh),
+                          MakeDoubleChecker<double>(0.0))
+            .AddTraceSource("TbTrace",
+                            "A transport block was transmitted in any cell.",
+                            MakeTraceSourceAccessor(&NrRadioHelper::m_tbTrace),
+                            "ns3::NrRadioHelper::TbTracedCallback");
+    return tid;
+}
+
+NrRadioHelper::NrRadioHelper()
+    : m_layoutRng(CreateObject<UniformRandomVariable>()),
+      m_mobilityRng(CreateObject<UniformRandomVariable>())
+{
+    m_macFactory.SetTypeId(NrCellMac::GetTypeId());
+    m_devFactory.SetTypeId(NrNetDevice::GetTypeId());
+}
+
+NrRadioHelper::~NrRadioHelper() = default;
+
+void
+NrRadioHelper::DoDispose()
+{
+    m_slotEvent.Cancel();
+    m_cells.clear();
+    m_gnbDevs.clear();
+    m_ueDevs.clear();
+    m_channel = nullptr;
+    m_bler = nullptr;
+    m_gnbs = NodeContainer();
+    m_ues = NodeContainer();
+    Object::DoDispose();
+}
+
+void
+NrRadioHelper::SetChannel(Ptr<NrChannel> ch)
+{
+    m_channel = ch;
+}
+
+Ptr<NrChannel>
+NrRadioHelper::GetChannel() const
+{
+    return m_channel;
+}
+
+void
+NrRadioHelper::SetBlerModel(Ptr<NrBlerModel> bler)
+{
+    m_bler = bler;
+}
+
+void
+NrRadioHelper::SetMacAttribute(const std::string& name, const AttributeValue& value)
+{
+    m_macFactory.Set(name, value);
+}
+
+void
+NrRadioHelper::SetDeviceAttribute(const std::string& name, const AttributeValue& value)
+{
+    m_devFactory.Set(name, value);
+}
+
+void
+NrRadioHelper::Create(uint32_t nGnbs, uint32_t nUes)
+{
+    NodeContainer g;
+    g.Create(nGnbs);
+    NodeContainer u;
+    u.Create(nUes);
+    Install(g, u);
+}
+
+namespace
+{
+/// Hexagonal grid sites nearest the origin, ring by ring, m.
+std::vector<Vector>
+HexSites(uint32_t n, double isd, double z)
+{
+    std::vector<Vector> sites;
+    const int rings = 1 + static_cast<int>(std::ceil(std::sqrt(n / 3.0)));
+    for (int q = -rings; q <= rings; ++q)
+    {
+        for (int r = -rings; r <= rings; ++r)
+        {
+            sites.emplace_back(isd * (q + 0.5 * r), isd * (std::sqrt(3.0) / 2.0) * r, z);
+        }
+    }
+    std::stable_sort(sites.begin(), sites.end(), [](const Vector& a, const Vector& b) {
+        const double da = std::round(std::hypot(a.x, a.y) * 1e3);
+        const double db = std::round(std::hypot(b.x, b.y) * 1e3);
+        if (da != db)
+        {
+            return da < db;
+        }
+        return std::atan2(a.y, a.x) < std::atan2(b.y, b.x);
+    });
+    sites.resize(n);
+    return sites;
+}
+} // namespace
+
+void
+NrRadioHelper::PlaceAndAdd()
+{
+    const uint32_t nG = m_gnbs.GetN();
+    const uint32_t nU = m_ues.GetN();
+    const auto sites = HexSites(nG, m_isd, m_gnbHeight);
+    double extent = 0;
+    for (uint32_t g = 0; g < nG; ++g)
+    {
+        Ptr<Node> n = m_gnbs.Get(g);
+        if (!n->GetObject<MobilityModel>())
+        {
+            auto m = CreateObject<ConstantPositionMobilityModel>();
+            m->SetPosition(sites[g]);
+            n->AggregateObject(m);
+        }
+        const Vector p = n->GetObject<MobilityModel>()->GetPosition();
+        extent = std::max(extent, std::hypot(p.x, p.y));
+    }
+    extent += m_isd;
+    const double speed = m_ueSpeedKmh / 3.6;
+    if (m_mobility != "static" && m_mobility != "constant-velocity" &&
+        m_mobility != "random-walk")
+    {
+        throw std::invalid_argument("Mobility must be static, constant-velocity or random-walk, "
+                                    "got '" + m_mobility + "'");
+    }
+    for (uint32_t u = 0; u < nU; ++u)
+    {
+        Ptr<Node> n = m_ues.Get(u);
+        if (n->GetObject<MobilityModel>())
+        {
+            continue;
+        }
+        const Vector home = m_gnbs.Get(u % nG)->GetObject<MobilityModel>()->GetPosition();
+        const double az = m_layoutRng->GetValue(0, 2 * M_PI);
+        double d = m_ueDistance;
+        if (d < 0)
+        {
+            // uniform over the annulus [min, ISD/2]
+            const double rMax = std::max(m_isd / 2.0, m_minUeDistance);
+            const double x = m_layoutRng->GetValue(0, 1);
+            d = std::sqrt(m_minUeDistance * m_minUeDistance +
+                          x * (rMax * rMax - m_minUeDistance * m_minUeDistance));
+        }
+        const Vector pos(home.x + d * std::cos(az), home.y + d * std::sin(az), m_ueHeight);
+        const double dir = m_mobilityRng->GetValue(0, 2 * M_PI);
+        if (m_mobility == "constant-velocity" && speed > 0)
+        {
+            auto m = CreateObject<ConstantVelocityMobilityModel>();
+            m->SetPosition(pos);
+            m->SetVelocity(Vector(speed * std::cos(dir), speed * std::sin(dir), 0));
+            n->AggregateObject(m);
+        }
+        else if (m_mobility == "random-walk" && speed > 0)
+        {
+            auto m = CreateObject<RandomWalk2dMobilityModel>();
+            m->SetAttribute("Bounds", RectangleValue(Rectangle(-extent, extent, -extent, extent)));
+            m->SetAttribute("Mode", StringValue("Time"));
+            m->SetAttribute("Time", TimeValue(Seconds(1.0)));
+            m->SetAttribute("Speed", StringValue("ns3::ConstantRandomVariable[Constant=" +
+                                                 std::to_string(speed) + "]"));
+            m->SetPosition(pos);
+            n->AggregateObject(m);
+        }
+        else
+        {
+            auto m = CreateObject<ConstantPositionMobilityModel>();
+            m->SetPosition(pos);
+            n->AggregateObject(m);
+        }
+    }
+}
+
+void
+NrRadioHelper::Install(NodeContainer gnbs, NodeContainer ues)
+{
+    if (m_installed)
+    {
+        throw std::logic_error("NrRadioHelper::Install: already installed");
+    }
+    if (!m_channel || !m_bler)
+    {
+        throw std::logic_error("NrRadioHelper::Install: SetChannel and SetBlerModel first");
+    }
+    if (gnbs.GetN() == 0)
+    {
+        throw std::invalid_argument("NrRadioHelper::Install: at least one gNB");
+    }
+    m_gnbs = gnbs;
+    m_ues = ues;
+    PlaceAndAdd();
+    m_macFactory.Set("Numerology", UintegerValue(m_numerology));
+    m_macFactory.Set("BandwidthHz", DoubleValue(m_bandwidthHz));
+    // cells first (N_RBG decides the default subband count)
+    for (uint32_t g = 0; g < gnbs.GetN(); ++g)
+    {
+        m_cells.push_back(m_macFactory.Create<NrCellMac>());
+    }
+    uint32_t nSb = m_nSubbands;
+    if (nSb == 0)
+    {
+        // a temporary set-up without channel gives N_RBG
+        auto probe = m_macFactory.Create<NrCellMac>();
+        probe->Setup(0, CreateObject<NrNetDevice>(), nullptr, m_bler);
+        nSb = probe->GetNRbg();
+        probe->Dispose();
+    }
+    m_channel->Configure(m_scenario, m_carrierHz, m_bandwidthHz, nSb);
+    for (uint32_t g = 0; g < gnbs.GetN(); ++g)
+    {
+        const uint32_t idx = m_channel->AddGnb(gnbs.Get(g), m_gnbRows, m_gnbCols,
+                                               m_gnbTxPowerDbm, 0.0);
+        NS_ABORT_MSG_IF(idx != g, "channel gNB index mismatch");
+        auto dev = m_devFactory.Create<NrNetDevice>();
+        dev->SetRole(NrNetDevice::GNB);
+        dev->AggregateObject(CreateObject<NetDeviceQueueInterface>()); // for traffic control
+        gnbs.Get(g)->AddDevice(dev);
+        m_gnbDevs.push_back(dev);
+        m_cells[g]->Setup(g, dev, m_channel, m_bler);
+        m_cells[g]->TraceConnectWithoutContext("TbTrace",
+                                               MakeCallback(&NrRadioHelper::OnTb, this));
+    }
+    for (auto& c : m_cells)
+    {
+        c->SetCells(m_cells);
+    }
+    for (uint32_t u = 0; u < ues.GetN(); ++u)
+    {
+        const uint32_t idx = m_channel->AddUe(ues.Get(u), m_ueRows, m_ueCols, m_ueTxPowerDbm,
+                                              m_ueNoiseFigureDb);
+        NS_ABORT_MSG_IF(idx != u, "channel UE index mismatch");
+    }
+    m_serving.resize(ues.GetN());
+    m_indexInCell.resize(ues.GetN());
+    for (uint32_t u = 0; u < ues.GetN(); ++u)
+    {
+        uint32_t best = 0;
+        double bestPg = -std::numeric_limits<double>::infinity();
+        for (uint32_t g = 0; g < gnbs.GetN(); ++g)
+        {
+            const double pg = m_channel->GetPathGainDb(g, u);
+            if (pg > bestPg)
+            {
+                bestPg = pg;
+                best = g;
+            }
+        }
+        auto dev = m_devFactory.Create<NrNetDevice>();
+        dev->SetRole(NrNetDevice::UE);
+        dev->AggregateObject(CreateObject<NetDeviceQueueInterface>());
+        ues.Get(u)->AddDevice(dev);
+        m_ueDevs.push_back(dev);
+        m_serving[u] = best;
+        m_indexInCell[u] = m_cells[best]->AddUe(u, dev);
+    }
+    m_state.assign(N_FIELDS, std::vector<double>(ues.GetN(), 0.0));
+    for (auto& p : m_prev)
+    {
+        p.assign(ues.GetN(), NrCellMac::UeStats());
+    }
+    m_ueAddr.assign(ues.GetN(), Ipv4Address());
+    m_gnbAddr.assign(gnbs.GetN(), Ipv4Address());
+    m_installed = true;
+    AssignInstalledStreams();
+    RefreshLinkStates();
+}
+
+void
+NrRadioHelper::InstallIpv4(Ipv4Address base)
+{
+    if (!m_installed)
+    {
+        throw std::logic_error("NrRadioHelper::InstallIpv4 before Install");
+    }
+    InternetStackHelper stack;
+    for (uint32_t i = 0; i < m_gnbs.GetN(); ++i)
+    {
+        if (!m_gnbs.Get(i)->GetObject<Ipv4>())
+        {
+            stack.Install(m_gnbs.Get(i));
+        }
+    }
+    for (uint32_t i = 0; i < m_ues.GetN(); ++i)
+    {
+        if (!m_ues.Get(i)->GetObject<Ipv4>())
+        {
+            stack.Install(m_ues.Get(i));
+        }
+    }
+    Ipv4AddressHelper addr;
+    addr.SetBase(base, Ipv4Mask("255.255.255.0"));
+    TrafficControlHelper tch;
+    Ipv4StaticRoutingHelper srh;
+    for (uint32_t g = 0; g < m_gnbs.GetN(); ++g)
+    {
+        NetDeviceContainer devs(m_gnbDevs[g]);
+        std::vector<uint32_t> members;
+        for (uint32_t u = 0; u < m_ues.GetN(); ++u)
+        {
+            if (m_serving[u] == g)
+            {
+                devs.Add(m_ueDevs[u]);
+                members.push_back(u);
+            }
+        }
+        Ipv4InterfaceContainer ifs = addr.Assign(devs);
+        tch.Uninstall(devs);
+        m_gnbAddr[g] = ifs.GetAddress(0);
+        for (size_t k = 0; k < members.size(); ++k)
+        {
+            const uint32_t u = members[k];
+            m_ueAddr[u] = ifs.GetAddress(k + 1);
+            m_gnbDevs[g]->SetUeIpv4(m_indexInCell[u], m_ueAddr[u]);
+            Ptr<Ipv4> ipv4 = m_ues.Get(u)->GetObject<Ipv4>();
+            const int32_t ifIndex = ipv4->GetInterfaceForDevice(m_ueDevs[u]);
+            srh.GetStaticRouting(ipv4)->SetDefaultRoute(m_gnbAddr[g], ifIndex);
+        }
+        addr.NewNetwork();
+    }
+}
+
+void
+NrRadioHelper::Start()
+{
+    if (!m_installed)
+    {
+        throw std::logic_error("NrRadioHelper::Start before Install");
+    }
+    m_slotEvent.Cancel();
+    m_lastRefresh = Simulator::Now();
+    m_slotEvent = Simulator::ScheduleNow(&NrRadioHelper::Slot, this);
+}
+
+void
+NrRadioHelper::Slot()
+{
+    for (auto& c : m_cells)
+    {
+        c->Schedule(m_slot);
+    }
+    for (auto& c : m_cells)
+    {
+        c->Transmit(m_slot);
+    }
+    ++m_slot;
+    m_slotEvent = Simulator::Schedule(m_cells[0]->GetSlotDuration(), &NrRadioHelper::Slot, this);
+}
+
+void
+NrRadioHelper::OnTb(const NrTbTraceParams& p)
+{
+    m_tbTrace(p);
+}
+
+uint32_t
+NrRadioHelper::GetNGnbs() const
+{
+    return m_gnbs.GetN();
+}
+
+uint32_t
+NrRadioHelper::GetNUes() const
+{
+    return m_ues.GetN();
+}
+
+Ptr<Node>
+NrRadioHelper::GetGnbNode(uint32_t g) const
+{
+    return m_gnbs.Get(g);
+}
+
+Ptr<Node>
+NrRadioHelper::GetUeNode(uint32_t u) const
+{
+    return m_ues.Get(u);
+}
+
+Ptr<NrNetDevice>
+NrRadioHelper::GetGnbDevice(uint32_t g) const
+{
+    return m_gnbDevs.at(g);
+}
+
+Ptr<NrNetDevice>
+NrRadioHelper::GetUeDevice(uint32_t u) const
+{
+    return m_ueDevs.at(u);
+}
+
+Ptr<NrCellMac>
+NrRadioHelper::GetCellMac(uint32_t g) const
+{
+    return m_cells.at(g);
+}
+
+uint32_t
+NrRadioHelper::GetServingCell(uint32_t u) const
+{
+    return m_serving.at(u);
+}
+
+uint32_t
+NrRadioHelper::GetIndexInCell(uint32_t u) const
+{
+    return m_indexInCell.at(u);
+}
+
+Ipv4Address
+NrRadioHelper::GetUeAddress(uint32_t u) const
+{
+    return m_ueAddr.at(u);
+}
+
+Ipv4Address
+NrRadioHelper::GetGnbAddress(uint32_t g) const
+{
+    return m_gnbAddr.at(g);
+}
+
+uint64_t
+NrRadioHelper::GetNSlots() const
+{
+    return m_slot;
+}
+
+Time
+NrRadioHelper::GetSlotDuration() const
+{
+    return m_cells.at(0)->GetSlotDuration();
+}
+
+void
+NrRadioHelper::SetUeWeight(uint32_t u, double w)
+{
+    m_cells.at(m_serving.at(u))->SetUeWeight(m_indexInCell[u], w);
+}
+
+void
+NrRadioHelper::SetUeShare(uint32_t u, double share)
+{
+    m_cells.at(m_serving.at(u))->SetUeShare(m_indexInCell[u], share);
+}
+
+std::vector<double>&
+NrRadioHelper::GetLinkState(Field f)
+{
+    return m_state.at(f);
+}
+
+std::string
+NrRadioHelper::GetFieldName(Field f)
+{
+    static const char* names[] = {"serving_cell",      "sinr_db",           "mcs_dl",
+                                  "mcs_ul",            "bler_dl",           "bler_ul",
+                                  "dl_bytes",          "ul_bytes",          "dl_throughput_bps",
+                                  "ul_throughput_bps", "dl_queue_bytes",    "ul_queue_bytes",
+                                  "harq_retx",         "dl_sinr_eff_db"};
+    static_assert(sizeof(names) / sizeof(names[0]) == N_FIELDS, "one name per field");
+    return names[f];
+}
+
+void
+NrRadioHelper::RefreshLinkStates()
+{
+    const double period = (Simulator::Now() - m_lastRefresh).GetSeconds();
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    for (uint32_t u = 0; u < m_ues.GetN(); ++u)
+    {
+        const auto& cell = m_cells[m_serving[u]];
+        const uint32_t i = m_indexInCell[u];
+        const auto& dl = cell->GetStats(i, NrCellMac::DL);
+        const auto& ul = cell->GetStats(i, NrCellMac::UL);
+        auto& pdl = m_prev[0][u];
+        auto& pul = m_prev[1][u];
+        m_state[SERVING_CELL][u] = m_serving[u];
+        m_state[SINR_DB][u] = dl.widebandSinrDb;
+        m_state[MCS_DL][u] = dl.lastMcs;
+        m_state[MCS_UL][u] = ul.lastMcs;
+        const double nDl = double(dl.tbFirst - pdl.tbFirst);
+        const double nUl = double(ul.tbFirst - pul.tbFirst);
+        m_state[BLER_DL][u] = nDl > 0 ? (dl.tbFirstErr - pdl.tbFirstErr) / nDl : nan;
+        m_state[BLER_UL][u] = nUl > 0 ? (ul.tbFirstErr - pul.tbFirstErr) / nUl : nan;
+        m_state[DL_BYTES][u] = dl.bytes - pdl.bytes;
+        m_state[UL_BYTES][u] = ul.bytes - pul.bytes;
+        m_state[DL_THROUGHPUT_BPS][u] = period > 0 ? m_state[DL_BYTES][u] * 8 / period : 0;
+        m_state[UL_THROUGHPUT_BPS][u] = period > 0 ? m_state[UL_BYTES][u] * 8 / period : 0;
+        m_state[DL_QUEUE_BYTES][u] = double(cell->GetQueuedBytes(i, NrCellMac::DL));
+        m_state[UL_QUEUE_BYTES][u] = double(cell->GetQueuedBytes(i, NrCellMac::UL));
+        m_state[HARQ_RETX][u] = double(dl.retx - pdl.retx + ul.retx - pul.retx);
+        m_state[DL_SINR_EFF_DB][u] = dl.lastSinrEffDb;
+        pdl = dl;
+        pul = ul;
+    }
+    m_lastRefresh = Simulator::Now();
+}
+
+int64_t
+NrRadioHelper::AssignStreams(int64_t stream)
+{
+    // layout and mobility draws happen in Install(): their streams are fixed now; the cells,
+    // the random walks and the channel get theirs now if installed, else at Install()
+    m_streamBase = stream;
+    m_layoutRng->SetStream(stream);
+    m_mobilityRng->SetStream(stream + 1);
+    if (m_installed)
+    {
+        AssignInstalledStreams();
+    }
+    return kStreams;
+}
+
+void
+NrRadioHelper::AssignInstalledStreams()
+{
+    if (m_streamBase < 0)
+    {
+        return;
+    }
+    int64_t s = m_streamBase + 2;
+    for (auto& c : m_cells)
+    {
+        s += c->AssignStreams(s);
+    }
+    for (uint32_t u = 0; u < m_ues.GetN(); ++u)
+    {
+        auto rw = m_ues.Get(u)->GetObject<RandomWalk2dMobilityModel>();
+        if (rw)
+        {
+            s += rw->AssignStreams(s);
+        }
+    }
+    if (m_channel)
+    {
+        m_channel->AssignStreams(s);
+    }
+}
+
+} // namespace ns3

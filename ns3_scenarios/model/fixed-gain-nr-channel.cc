@@ -1,0 +1,466 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-only
+ */
+#include "fixed-gain-nr-channel.h"
+
+#include "ns3/boolean.h"
+#include "ns3/double.h"
+#include "ns3/mobility-model.h"
+#include "ns3/nstime.h"
+#include "ns3/simulator.h"
+
+#include <cmath>
+#include <stdexcept>
+
+namespace ns3
+{
+
+NS_OBJECT_ENSURE_REGISTERED(FixedGainNrChannel);
+
+namespace
+{
+constexpr double kBoltzmann = 1.380649e-23; //!< J/K
+constexpr double kT0 = 290.0;               //!< noise temperature, K
+constexpr double kC = 299792458.0;          //!< speed of light, m/s
+} // namespace
+
+TypeId
+FixedGainNrChannel::GetTypeId()
+{
+    static TypeId tid =
+        TypeId("ns3::FixedGainNrChannel")
+            .SetParent<NrChannel>()
+            .SetGroupName("Edgelam")
+            .AddConstructor<FixedGainNrChannel>()
+            .AddAttribute("GnbNoiseFigure",
+                          "Noise figure of the gNB receivers, dB (TS 38.104 §7.2: 5 dB is "
+                          "typical of a wide-area BS).",
+                          DoubleValue(5.0),
+                          MakeDoubleAccessor(&FixedGainNrChannel::m_gnbNoiseFigureDb),
+                          MakeDoubleChecker<double>())
+            .AddAttribute("DefaultPathGainDb",
+                          "Path gain of pairs without SetPathGainDb when FreeSpace is false, dB.",
+                          DoubleValue(-80.0),
+                          MakeDoubleAccessor(&FixedGainNrChannel::m_defaultPgDb),
+                          MakeDoubleChecker<double>())
+            .AddAttribute("FreeSpace",
+                          "Pairs without SetPathGainDb get the free-space (Friis) path gain of "
+                          "their 3D distance at the carrier frequency.",
+                          BooleanValue(false),
+                          MakeBooleanAccessor(&FixedGainNrChannel::m_freeSpace),
+                          MakeBooleanChecker())
+            .AddAttribute("UpdatePeriod",
+                          "Period after which node positions are read again (0: once).",
+                          TimeValue(Seconds(0)),
+                          MakeTimeAccessor(&FixedGainNrChannel::m_updatePeriod),
+                          MakeTimeChecker());
+    return tid;
+}
+
+FixedGainNrChannel::FixedGainNrChannel() = default;
+FixedGainNrChannel::~FixedGainNrChannel() = default;
+
+void
+FixedGainNrChannel::Configure(const std::string& /*scenario*/,
+                              double carrierHz,
+                              double bandwidthHz,
+                              uint32_t nSubbands)
+{
+    if (nSubbands < 1 || bandwidthHz <= 0 || carrierHz <= 0)
+    {
+        throw std::invalid_argument("FixedGainNrChannel: carrier, bandwidth > 0, nSubbands >= 1");
+    }
+    m_carrierHz = carrierHz;
+    m_bandwidthHz = bandwidthHz;
+    m_nSubbands = nSubbands;
+    m_fresh = false;
+}
+
+uint32_t
+FixedGainNrChannel::AddGnb(Ptr<Node> node,
+                           uint32_t rows,
+                           uint32_t cols,
+                           double txPowerDbm,
+                           double bearingRad)
+{
+    Terminal t;
+    t.node = node;
+    t.rows = std::max(1u, rows);
+    t.cols = std::max(1u, cols);
+    t.txPowerW = std::pow(10.0, (txPowerDbm - 30.0) / 10.0);
+    t.bearing = bearingRad;
+    m_gnbs.push_back(t);
+    m_fresh = false;
+    return m_gnbs.size() - 1;
+}
+
+uint32_t
+FixedGainNrChannel::AddUe(Ptr<Node> node,
+                          uint32_t rows,
+                          uint32_t cols,
+                          double txPowerDbm,
+                          double noiseFigureDb)
+{
+    Terminal t;
+    t.node = node;
+    t.rows = std::max(1u, rows);
+    t.cols = std::max(1u, cols);
+    t.txPowerW = std::pow(10.0, (txPowerDbm - 30.0) / 10.0);
+    t.noiseFigureDb = noiseFigureDb;
+    m_ues.push_back(t);
+    m_fresh = false;
+    return m_ues.size() - 1;
+}
+
+uint32_t
+FixedGainNrChannel::GetNGnbs() const
+{
+    return m_gnbs.size();
+}
+
+uint32_t
+FixedGainNrChannel::GetNUes() const
+{
+    return m_ues.size();
+}
+
+uint32_t
+FixedGainNrChannel::GetNSubbands() const
+{
+    return m_nSubbands;
+}
+
+uint32_t
+FixedGainNrChannel::GetNGnbAntennas(uint32_t g) const
+{
+    return m_gnbs.at(g).rows * m_gnbs.at(g).cols;
+}
+
+uint32_t
+FixedGainNrChannel::GetNUeAntennas(uint32_t u) const
+{
+    return m_ues.at(u).rows * m_ues.at(u).cols;
+}
+
+std::vector<NrChannel::Complex>
+FixedGainNrChannel::Steering(uint32_t rows, uint32_t cols, double bearing, double az, double incl)
+{
+    // Elements on a half-wavelength grid in the plane orthogonal to the bearing: column index
+    // along the horizontal axis, row index along z.
+    std::vector<Complex> a(rows * cols);
+    const double norm = 1.0 / std::sqrt(static_cast<double>(rows * cols));
+    const double sy = std::sin(incl) * std::sin(az - bearing);
+    const double sz = std::cos(incl);
+    for (uint32_t m = 0; m < rows; ++m)
+    {
+        for (uint32_t n = 0; n < cols; ++n)
+        {
+            const double phase = M_PI * (n * sy + m * sz);
+            a[m * cols + n] = std::polar(norm, phase);
+        }
+    }
+    return a;
+}
+
+std::vector<NrChannel::Complex>
+FixedGainNrChannel::GetGnbSteeringVector(uint32_t g, double azimuth, double inclination) const
+{
+    const auto& t = m_gnbs.at(g);
+    return Steering(t.rows, t.cols, t.bearing, azimuth, inclination);
+}
+
+void
+FixedGainNrChannel::InvalidateGains()
+{
+    std::fill(m_gainValid.begin(), m_gainValid.end(), false);
+    std::fill(m_hValid.begin(), m_hValid.end(), false);
+}
+
+void
+FixedGainNrChannel::Refresh()
+{
+    const Time now = Simulator::Now();
+    if (m_fresh && (m_updatePeriod.IsZero() || now - m_lastUpdate < m_updatePeriod))
+    {
+        return;
+    }
+    const uint32_t nG = m_gnbs.size();
+    const uint32_t nU = m_ues.size();
+    const bool first = m_pgDb.size() != static_cast<size_t>(nG) * nU;
+    const double bSb = m_bandwidthHz / m_nSubbands;
+    if (first)
+    {
+        m_pgDb.assign(nG * nU, 0.0);
+        m_aG.assign(nG * nU, {});
+        m_aU.assign(nG * nU, {});
+        m_gnbBeam.assign(nG * nU, {});
+        m_beamSet.assign(nG * nU, false);
+        m_h.assign(nG * nU, {});
+        m_hValid.assign(nG * nU, false);
+        m_gain.assign(static_cast<size_t>(nG) * nU * nU, {});
+        m_gainValid.assign(static_cast<size_t>(nG) * nU * nU, false);
+        m_ueBeam.resize(nU);
+        for (uint32_t u = 0; u < nU; ++u)
+        {
+            const uint32_t n = GetNUeAntennas(u);
+            if (m_ueBeam[u].size() != n)
+            {
+                m_ueBeam[u].assign(n, Complex(1.0 / std::sqrt(double(n)), 0.0));
+            }
+        }
+    }
+    for (uint32_t g = 0; g < nG; ++g)
+    {
+        m_gnbs[g].noiseW = kBoltzmann * kT0 * bSb * std::pow(10.0, m_gnbNoiseFigureDb / 10.0);
+    }
+    const double lambda = kC / m_carrierHz;
+    for (uint32_t g = 0; g < nG; ++g)
+    {
+        const Vector pg = m_gnbs[g].node->GetObject<MobilityModel>()->GetPosition();
+        for (uint32_t u = 0; u < nU; ++u)
+        {
+            const Vector pu = m_ues[u].node->GetObject<MobilityModel>()->GetPosition();
+            const Vector d = pu - pg;
+            const double dist = std::max(1e-3, d.GetLength());
+            const double az = std::atan2(d.y, d.x);
+            const double incl = std::acos(std::clamp(d.z / dist, -1.0, 1.0));
+            const uint32_t k = g * nU + u;
+            auto it = m_fixedPg.find({g, u});
+            if (it != m_fixedPg.end())
+            {
+                m_pgDb[k] = it->second;
+            }
+            else if (m_freeSpace)
+            {
+                m_pgDb[k] = 20.0 * std::log10(lambda / (4.0 * M_PI * dist));
+            }
+            else
+            {
+                m_pgDb[k] = m_defaultPgDb;
+            }
+            m_aG[k] = Steering(m_gnbs[g].rows, m_gnbs[g].cols, m_gnbs[g].bearing, az, incl);
+            m_aU[k] = Steering(m_ues[u].rows, m_ues[u].cols, 0.0, az + M_PI, M_PI - incl);
+            if (!m_beamSet[k])
+            {
+                m_gnbBeam[k] = m_aG[k];
+            }
+        }
+    }
+    for (auto& t : m_ues)
+    {
+        t.noiseW = kBoltzmann * kT0 * bSb * std::pow(10.0, t.noiseFigureDb / 10.0);
+    }
+    InvalidateGains();
+    m_lastUpdate = now;
+    const bool notify = m_fresh;
+    m_fresh = true;
+    if (notify)
+    {
+        NotifyUpdated();
+    }
+}
+
+const std::vector<NrChannel::Complex>&
+FixedGainNrChannel::GetChannelMatrix(uint32_t g, uint32_t u)
+{
+    Refresh();
+    const uint32_t nU = m_ues.size();
+    const uint32_t k = g * nU + u;
+    if (!m_hValid[k])
+    {
+        const auto& aU = m_aU[k];
+        const auto& aG = m_aG[k];
+        const double scale = std::sqrt(double(aU.size() * aG.size()));
+        auto it = m_sbGain.find({g, u});
+        auto& h = m_h[k];
+        h.resize(aU.size() * aG.size() * m_nSubbands);
+        for (size_t r = 0; r < aU.size(); ++r)
+        {
+            for (size_t t = 0; t < aG.size(); ++t)
+            {
+                const Complex v = scale * aU[r] * std::conj(aG[t]);
+                for (uint32_t sb = 0; sb < m_nSubbands; ++sb)
+                {
+                    const double s = it != m_sbGain.end() ? std::sqrt(it->second.at(sb)) : 1.0;
+                    h[(r * aG.size() + t) * m_nSubbands + sb] = v * s;
+                }
+            }
+        }
+        m_hValid[k] = true;
+    }
+    return m_h[k];
+}
+
+double
+FixedGainNrChannel::GetPathGainDb(uint32_t g, uint32_t u)
+{
+    Refresh();
+    return m_pgDb.at(g * m_ues.size() + u);
+}
+
+bool
+FixedGainNrChannel::IsLos(uint32_t /*g*/, uint32_t /*u*/)
+{
+    return true;
+}
+
+std::pair<double, double>
+FixedGainNrChannel::GetLosAngles(uint32_t g, uint32_t u)
+{
+    const Vector d = m_ues.at(u).node->GetObject<MobilityModel>()->GetPosition() -
+                     m_gnbs.at(g).node->GetObject<MobilityModel>()->GetPosition();
+    const double dist = std::max(1e-3, d.GetLength());
+    return {std::atan2(d.y, d.x), std::acos(std::clamp(d.z / dist, -1.0, 1.0))};
+}
+
+namespace
+{
+/// Normalise w to unit norm; throws on a zero vector or a wrong size.
+std::vector<NrChannel::Complex>
+Normalised(const std::vector<NrChannel::Complex>& w, size_t n)
+{
+    if (w.size() != n)
+    {
+        throw std::invalid_argument("beam: one weight per antenna element expected (" +
+                                    std::to_string(n) + "), got " + std::to_string(w.size()));
+    }
+    double e = 0;
+    for (const auto& x : w)
+    {
+        e += std::norm(x);
+    }
+    if (e <= 0)
+    {
+        throw std::invalid_argument("beam: the weight vector is zero");
+    }
+    std::vector<NrChannel::Complex> out(w);
+    for (auto& x : out)
+    {
+        x /= std::sqrt(e);
+    }
+    return out;
+}
+} // namespace
+
+void
+FixedGainNrChannel::SetGnbBeam(uint32_t g, uint32_t u, const std::vector<Complex>& w)
+{
+    Refresh();
+    const uint32_t k = g * m_ues.size() + u;
+    m_gnbBeam.at(k) = Normalised(w, GetNGnbAntennas(g));
+    m_beamSet[k] = true;
+    InvalidateGains();
+}
+
+const std::vector<NrChannel::Complex>&
+FixedGainNrChannel::GetGnbBeam(uint32_t g, uint32_t u) const
+{
+    return m_gnbBeam.at(g * m_ues.size() + u);
+}
+
+void
+FixedGainNrChannel::SetUeBeam(uint32_t u, const std::vector<Complex>& w)
+{
+    Refresh();
+    m_ueBeam.at(u) = Normalised(w, GetNUeAntennas(u));
+    InvalidateGains();
+}
+
+const std::vector<NrChannel::Complex>&
+FixedGainNrChannel::GetUeBeam(uint32_t u) const
+{
+    return m_ueBeam.at(u);
+}
+
+const std::vector<double>&
+FixedGainNrChannel::GetBeamGain(uint32_t g, uint32_t v, uint32_t u)
+{
+    Refresh();
+    const uint32_t nU = m_ues.size();
+    const size_t idx = (static_cast<size_t>(g) * nU + v) * nU + u;
+    if (m_gainValid[idx])
+    {
+        return m_gain[idx];
+    }
+    const uint32_t k = g * nU + u;
+    Complex tx(0, 0); // â_g(u)^H w_{g,v}
+    const auto& aG = m_aG[k];
+    const auto& w = m_gnbBeam[g * nU + v];
+    for (size_t i = 0; i < aG.size(); ++i)
+    {
+        tx += std::conj(aG[i]) * w[i];
+    }
+    Complex rx(0, 0); // w_u^H â_u
+    const auto& aU = m_aU[k];
+    const auto& wu = m_ueBeam[u];
+    for (size_t i = 0; i < aU.size(); ++i)
+    {
+        rx += std::conj(wu[i]) * aU[i];
+    }
+    const double g0 = std::norm(tx) * aG.size() * std::norm(rx) * aU.size() *
+                      std::pow(10.0, m_pgDb[k] / 10.0);
+    auto& out = m_gain[idx];
+    out.assign(m_nSubbands, g0);
+    auto it = m_sbGain.find({g, u});
+    if (it != m_sbGain.end())
+    {
+        for (uint32_t sb = 0; sb < m_nSubbands; ++sb)
+        {
+            out[sb] *= it->second.at(sb);
+        }
+    }
+    m_gainValid[idx] = true;
+    return out;
+}
+
+double
+FixedGainNrChannel::GetGnbTxPowerW(uint32_t g) const
+{
+    return m_gnbs.at(g).txPowerW;
+}
+
+double
+FixedGainNrChannel::GetUeTxPowerW(uint32_t u) const
+{
+    return m_ues.at(u).txPowerW;
+}
+
+double
+FixedGainNrChannel::GetUeNoiseW(uint32_t u) const
+{
+    const_cast<FixedGainNrChannel*>(this)->Refresh();
+    return m_ues.at(u).noiseW;
+}
+
+double
+FixedGainNrChannel::GetGnbNoiseW(uint32_t g) const
+{
+    const_cast<FixedGainNrChannel*>(this)->Refresh();
+    return m_gnbs.at(g).noiseW;
+}
+
+int64_t
+FixedGainNrChannel::AssignStreams(int64_t /*stream*/)
+{
+    return 0;
+}
+
+void
+FixedGainNrChannel::SetPathGainDb(uint32_t g, uint32_t u, double db)
+{
+    m_fixedPg[{g, u}] = db;
+    m_fresh = false;
+}
+
+void
+FixedGainNrChannel::SetSubbandGain(uint32_t g, uint32_t u, const std::vector<double>& gain)
+{
+    if (gain.size() != m_nSubbands)
+    {
+        throw std::invalid_argument("SetSubbandGain: one gain per subband expected");
+    }
+    m_sbGain[{g, u}] = gain;
+    m_fresh = false;
+}
+
+} // namespace ns3

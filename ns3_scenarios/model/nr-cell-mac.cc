@@ -1,0 +1,963 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-only
+ */
+#include "nr-cell-mac.h"
+
+#include "nr-bandwidth.h"
+#include "nr-tbs.h"
+
+#include "ns3/boolean.h"
+#include "ns3/double.h"
+#include "ns3/log.h"
+#include "ns3/simulator.h"
+#include "ns3/string.h"
+#include "ns3/uinteger.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace ns3
+{
+
+NS_LOG_COMPONENT_DEFINE("NrCellMac");
+NS_OBJECT_ENSURE_REGISTERED(NrCellMac);
+
+namespace
+{
+/// Highest spectral efficiency of the 256-QAM table (MCS 27: 8 x 948/1024), bit/RE.
+constexpr double kMaxSe = 7.40625;
+/// Backlog that stands for "full buffer", bytes.
+constexpr uint64_t kFullBuffer = std::numeric_limits<uint64_t>::max() / 4;
+
+/**
+ * RBG size P of TS 38.214 V17 Table 5.1.2.2.1-1.
+ * \param nPrb bandwidth-part size, PRBs
+ * \param config 1 or 2
+ * \return P
+ */
+uint32_t
+RbgSize(uint32_t nPrb, uint32_t config)
+{
+    static const uint32_t c1[] = {2, 4, 8, 16};
+    static const uint32_t c2[] = {4, 8, 16, 16};
+    const uint32_t k = nPrb <= 36 ? 0 : nPrb <= 72 ? 1 : nPrb <= 144 ? 2 : 3;
+    return config == 2 ? c2[k] : c1[k];
+}
+} // namespace
+
+TypeId
+NrCellMac::GetTypeId()
+{
+    static TypeId tid =
+        TypeId("ns3::NrCellMac")
+            .SetParent<Object>()
+            .SetGroupName("Edgelam")
+            .AddConstructor<NrCellMac>()
+            .AddAttribute("Numerology",
+                          "Numerology mu (TS 38.211 §4.2): SCS 15 kHz 2^mu, slot 1 ms / 2^mu.",
+                          UintegerValue(1),
+                          MakeUintegerAccessor(&NrCellMac::m_numerology),
+                          MakeUintegerChecker<uint32_t>(0, 4))
+            .AddAttribute("BandwidthHz",
+                          "Carrier bandwidth, Hz (N_PRB by TS 38.101 Table 5.3.2-1 or formula).",
+                          DoubleValue(100e6),
+                          MakeDoubleAccessor(&NrCellMac::m_bandwidthHz),
+                          MakeDoubleChecker<double>(1e6))
+            .AddAttribute("TddPattern",
+                          "TDD pattern of D, S, U slots, repeated (TS 38.213 §11.1); \"D\": "
+                          "all downlink.",
+                          StringValue("DDDSU"),
+                          MakeStringAccessor(&NrCellMac::m_tddPattern),
+                          MakeStringChecker())
+            .AddAttribute("SpecialSlotDlSymbols",
+                          "Downlink OFDM symbols of an S slot (then the guard, then the uplink "
+                          "symbols), TS 38.213 §11.1.",
+                          UintegerValue(10),
+                          MakeUintegerAccessor(&NrCellMac::m_specialDlSymbols),
+                          MakeUintegerChecker<uint32_t>(0, 14))
+            .AddAttribute("SpecialSlotUlSymbols",
+                          "Uplink OFDM symbols of an S slot.",
+                          UintegerValue(2),
+                          MakeUintegerAccessor(&NrCellMac::m_specialUlSymbols),
+                          MakeUintegerChecker<uint32_t>(0, 14))
+            .AddAttribute("DlOverhead",
+                          "Share of a DL slot's REs carrying no data (DM-RS included): the OH of "
+                          "TS 38.306 §4.1.2 (0.14 FR1, 0.18 FR2).",
+                          DoubleValue(0.14),
+                          MakeDoubleAccessor(&NrCellMac::m_dlOverhead),
+                          MakeDoubleChecker<double>(0.0, 0.9))
+            .AddAttribute("UlOverhead",
+                          "Share of a UL slot's REs carrying no data (DM-RS included): the OH of "
+                          "TS 38.306 §4.1.2 (0.08 FR1, 0.10 FR2).",
+                          DoubleValue(0.08),
+                          MakeDoubleAccessor(&NrCellMac::m_ulOverhead),
+                          MakeDoubleChecker<double>(0.0, 0.9))
+            .AddAttribute("DmrsRePerPrb",
+                          "N_DMRS^PRB of TS 38.214 §5.1.3.2: DM-RS REs per PRB incl. CDM "
+                          "groups without data (12: one front-loaded type-1 symbol).",
+                          UintegerValue(12),
+                          MakeUintegerAccessor(&NrCellMac::m_dmrsRe),
+                          MakeUintegerChecker<uint32_t>(0, 48))
+            .AddAttribute("McsTable",
+                          "MCS table: qam64 (TS 38.214 Table 5.1.3.1-1), qam256 (-2), "
+                          "qam64LowSE (-3), qam1024 (-4).",
+                          StringValue("qam256"),
+                          MakeStringAccessor(&NrCellMac::m_mcsTableName),
+                          MakeStringChecker())
+            .AddAttribute("RbgConfig",
+                          "RBG size configuration 1 or 2 of TS 38.214 Table 5.1.2.2.1-1.",
+                          UintegerValue(1),
+                          MakeUintegerAccessor(&NrCellMac::m_rbgConfig),
+                          MakeUintegerChecker<uint32_t>(1, 2))
+            .AddAttribute("Scheduler",
+                          "RR (weighted round robin over RBGs) or PF (proportional fair).",
+                          StringValue("RR"),
+                          MakeStringAccessor(&NrCellMac::m_scheduler),
+                          MakeStringChecker())
+            .AddAttribute("TargetBler",
+                          "Link-adaptation target of the first-transmission TB error rate.",
+                          DoubleValue(0.1),
+                          MakeDoubleAccessor(&NrCellMac::m_targetBler),
+                          MakeDoubleChecker<double>(1e-6, 0.9))
+            .AddAttribute("Olla",
+                          "Outer-loop link adaptation on the first-transmission ACK/NACKs.",
+                          BooleanValue(false),
+                          MakeBooleanAccessor(&NrCellMac::m_olla),
+                          MakeBooleanChecker())
+            .AddAttribute("OllaStepDb",
+                          "OLLA offset increase on a NACK, dB (decrease on an ACK: step t/(1-t)).",
+                          DoubleValue(0.5),
+                          MakeDoubleAccessor(&NrCellMac::m_ollaStepDb),
+                          MakeDoubleChecker<double>(0.0))
+            .AddAttribute("CsiDelaySlots",
+                          "CSI reporting delay, in slots in which the direction is active.",
+                          UintegerValue(2),
+                          MakeUintegerAccessor(&NrCellMac::m_csiDelay),
+                          MakeUintegerChecker<uint32_t>(0, 1000))
+            .AddAttribute("HarqProcesses",
+                          "HARQ processes per UE and direction (TS 38.321 §5.3.2: up to 16, "
+                          "32 in Rel-17).",
+                          UintegerValue(16),
+                          MakeUintegerAccessor(&NrCellMac::m_harqProcesses),
+                          MakeUintegerChecker<uint32_t>(1, 64))
+            .AddAttribute("MaxTransmissions",
+                          "Transmissions of a TB at most (first + retransmissions).",
+                          UintegerValue(4),
+                          MakeUintegerAccessor(&NrCellMac::m_maxTx),
+                          MakeUintegerChecker<uint32_t>(1, 32))
+            .AddAttribute("HarqFeedbackDelaySlots",
+                          "Slots from a transmission to its HARQ feedback (K1, TS 38.213 §9.2.3).",
+                          UintegerValue(2),
+                          MakeUintegerAccessor(&NrCellMac::m_k1),
+                          MakeUintegerChecker<uint32_t>(1, 64))
+            .AddAttribute("PfWindowSlots",
+                          "PF average-throughput window, slots.",
+                          DoubleValue(100.0),
+                          MakeDoubleAccessor(&NrCellMac::m_pfWindow),
+                          MakeDoubleChecker<double>(1.0))
+            .AddAttribute("FullBufferDl",
+                          "Downlink full buffer at the MAC: every UE always has data; no "
+                          "packets (decoded TB bytes are only counted).",
+                          BooleanValue(false),
+                          MakeBooleanAccessor(&NrCellMac::m_fullBufferDl),
+                          MakeBooleanChecker())
+            .AddAttribute("FullBufferUl",
+                          "Uplink full buffer at the MAC.",
+                          BooleanValue(false),
+                          MakeBooleanAccessor(&NrCellMac::m_fullBufferUl),
+                          MakeBooleanChecker())
+            .AddTraceSource("TbTrace",
+                            "A transport block was transmitted (per transmission).",
+                            MakeTraceSourceAccessor(&NrCellMac::m_tbTrace),
+                            "ns3::NrCellMac::TbTracedCallback");
+    return tid;
+}
+
+NrCellMac::NrCellMac()
+    : m_uniform(CreateObject<UniformRandomVariable>())
+{
+}
+
+NrCellMac::~NrCellMac() = default;
+
+void
+NrCellMac::DoDispose()
+{
+    m_gnbDev = nullptr;
+    m_channel = nullptr;
+    m_bler = nullptr;
+    m_cells.clear();
+    m_ues.clear();
+    Object::DoDispose();
+}
+
+void
+NrCellMac::Setup(uint32_t cell,
+                 Ptr<NrNetDevice> gnbDevice,
+                 Ptr<NrChannel> channel,
+                 Ptr<NrBlerModel> bler)
+{
+    m_cell = cell;
+    m_gnbDev = gnbDevice;
+    m_channel = channel;
+    m_bler = bler;
+    Configure();
+}
+
+void
+NrCellMac::Configure()
+{
+    for (char c : m_tddPattern)
+    {
+        if (c != 'D' && c != 'U' && c != 'S')
+        {
+            throw std::invalid_argument("TddPattern: only D, S and U slots (TS 38.213 §11.1), "
+                                        "got '" + m_tddPattern + "'");
+        }
+    }
+    if (m_tddPattern.empty())
+    {
+        throw std::invalid_argument("TddPattern must not be empty");
+    }
+    if (m_specialDlSymbols + m_specialUlSymbols > 14)
+    {
+        throw std::invalid_argument("an S slot has 14 symbols: DL + UL symbols must be <= 14");
+    }
+    if (m_scheduler != "RR" && m_scheduler != "PF")
+    {
+        throw std::invalid_argument("Scheduler must be RR or PF, got '" + m_scheduler + "'");
+    }
+    m_pf = m_scheduler == "PF";
+    m_table = NrMcsTable::FromString(m_mcsTableName);
+    m_scsHz = NrBandwidth::GetScsHz(m_numerology);
+    m_slot = NanoSeconds(1000000 >> m_numerology);
+    m_nPrb = NrBandwidth::GetNumPrb(m_bandwidthHz, m_scsHz);
+    if (m_nPrb == 0)
+    {
+        throw std::invalid_argument("no PRB fits the bandwidth at this numerology");
+    }
+    m_rbgSize = RbgSize(m_nPrb, m_rbgConfig);
+    m_nRbg = (m_nPrb + m_rbgSize - 1) / m_rbgSize;
+    m_rbgPrbs.assign(m_nRbg, m_rbgSize);
+    m_rbgPrbs.back() = m_nPrb - (m_nRbg - 1) * m_rbgSize;
+    const uint32_t nSb = m_channel ? m_channel->GetNSubbands() : 1;
+    m_rbgSb.resize(m_nRbg);
+    for (uint32_t r = 0; r < m_nRbg; ++r)
+    {
+        const double centre = r * m_rbgSize + 0.5 * m_rbgPrbs[r];
+        m_rbgSb[r] = std::min(nSb - 1, static_cast<uint32_t>(centre * nSb / m_nPrb));
+    }
+    m_rbgFirst = 0;
+    m_rbgEnd = m_nRbg;
+    for (auto& o : m_owner)
+    {
+        o.assign(m_nRbg, -1);
+    }
+    for (auto& o : m_ownerLocal)
+    {
+        o.assign(m_nRbg, -1);
+    }
+    m_configured = true;
+}
+
+uint32_t
+NrCellMac::AddUe(uint32_t ue, Ptr<NrNetDevice> ueDevice)
+{
+    NS_ABORT_MSG_IF(!m_configured, "NrCellMac::AddUe before Setup");
+    const uint32_t i = m_gnbDev->AttachUe(ueDevice);
+    m_ues.emplace_back();
+    Ue& u = m_ues.back();
+    u.id = ue;
+    u.dev = ueDevice;
+    for (auto& l : u.link)
+    {
+        l.harq.resize(m_harqProcesses);
+        l.csiRing.assign(m_csiDelay + 1, {});
+    }
+    return i;
+}
+
+void
+NrCellMac::SetCells(const std::vector<Ptr<NrCellMac>>& cells)
+{
+    m_cells = cells;
+}
+
+Time
+NrCellMac::GetSlotDuration() const
+{
+    return m_slot;
+}
+
+uint32_t
+NrCellMac::GetNPrb() const
+{
+    return m_nPrb;
+}
+
+uint32_t
+NrCellMac::GetNRbg() const
+{
+    return m_nRbg;
+}
+
+uint32_t
+NrCellMac::GetRbgSize() const
+{
+    return m_rbgSize;
+}
+
+uint32_t
+NrCellMac::GetNUes() const
+{
+    return m_ues.size();
+}
+
+uint32_t
+NrCellMac::GetUeId(uint32_t i) const
+{
+    return m_ues.at(i).id;
+}
+
+uint32_t
+NrCellMac::GetCellId() const
+{
+    return m_cell;
+}
+
+void
+NrCellMac::SetUeWeight(uint32_t i, double w)
+{
+    if (!(w > 0))
+    {
+        throw std::invalid_argument("scheduler weight must be > 0");
+    }
+    m_ues.at(i).weight = w;
+}
+
+void
+NrCellMac::SetUeShare(uint32_t i, double share)
+{
+    if (share > 1)
+    {
+        throw std::invalid_argument("resource share must be <= 1 (negative: none)");
+    }
+    Ue& u = m_ues.at(i);
+    u.share = share;
+    for (auto& l : u.link)
+    {
+        l.credit = 0;
+    }
+}
+
+void
+NrCellMac::SetRbgRange(uint32_t first, uint32_t n)
+{
+    if (n == 0 || first + n > m_nRbg)
+    {
+        throw std::invalid_argument("RBG range outside the carrier's " + std::to_string(m_nRbg) +
+                                    " RBGs");
+    }
+    m_rbgFirst = first;
+    m_rbgEnd = first + n;
+}
+
+const NrCellMac::UeStats&
+NrCellMac::GetStats(uint32_t i, Direction dir) const
+{
+    return m_ues.at(i).link[dir].stats;
+}
+
+NrRlcFlow&
+NrCellMac::Flow(uint32_t i, Direction dir)
+{
+    return dir == DL ? m_gnbDev->GetDlFlow(i) : m_ues[i].dev->GetUlFlow();
+}
+
+uint64_t
+NrCellMac::GetQueuedBytes(uint32_t i, Direction dir)
+{
+    return Flow(i, dir).GetQueuedBytes();
+}
+
+double
+NrCellMac::GetOllaOffsetDb(uint32_t i, Direction dir) const
+{
+    return m_ues.at(i).link[dir].ollaDb;
+}
+
+uint64_t
+NrCellMac::GetNSlots() const
+{
+    return m_slots;
+}
+
+int64_t
+NrCellMac::AssignStreams(int64_t stream)
+{
+    m_uniform->SetStream(stream);
+    return 1;
+}
+
+uint32_t
+NrCellMac::SymbolsIn(uint64_t n, Direction dir) const
+{
+    const char c = m_tddPattern[n % m_tddPattern.size()];
+    if (c == 'D')
+    {
+        return dir == DL ? 14 : 0;
+    }
+    if (c == 'U')
+    {
+        return dir == UL ? 14 : 0;
+    }
+    return dir == DL ? m_specialDlSymbols : m_specialUlSymbols;
+}
+
+uint32_t
+NrCellMac::OverheadRe(Direction dir, uint32_t nSymb) const
+{
+    const double oh = dir == DL ? m_dlOverhead : m_ulOverhead;
+    const auto total = static_cast<int64_t>(std::lround(oh * 12.0 * nSymb));
+    return static_cast<uint32_t>(std::max<int64_t>(0, total - m_dmrsRe));
+}
+
+uint64_t
+NrCellMac::Backlog(uint32_t i, Direction dir)
+{
+    if ((dir == DL && m_fullBufferDl) || (dir == UL && m_fullBufferUl))
+    {
+        return kFullBuffer;
+    }
+    return Flow(i, dir).GetQueuedBytes();
+}
+
+const std::vector<double>&
+NrCellMac::Reported(uint32_t i, Direction dir) const
+{
+    const Link& l = m_ues[i].link[dir];
+    if (l.csiCount == 0)
+    {
+        return l.csiRing[0]; // empty
+    }
+    const uint64_t ring = l.csiRing.size();
+    // the measurement made m_csiDelay active slots ago, or the oldest one there is
+    const uint64_t last = l.csiCount - 1;
+    const uint64_t idx = last >= m_csiDelay ? last - m_csiDelay : 0;
+    return l.csiRing[idx % ring];
+}
+
+double
+NrCellMac::BytesPerRbg(uint32_t i, Direction dir, uint32_t nSymb) const
+{
+    const auto& rep = Reported(i, dir);
+    double se = 0;
+    if (!rep.empty())
+    {
+        double mean = 0;
+        for (uint32_t r = m_rbgFirst; r < m_rbgEnd; ++r)
+        {
+            mean += rep[r];
+        }
+        mean /= (m_rbgEnd - m_rbgFirst);
+        se = std::min(kMaxSe, std::log2(1.0 + mean));
+    }
+    const double oh = dir == DL ? m_dlOverhead : m_ulOverhead;
+    return std::max(1.0, se * 12.0 * nSymb * (1.0 - oh) * m_rbgSize / 8.0);
+}
+
+void
+NrCellMac::ComputeSinr(uint32_t i,
+                       Direction dir,
+                       const std::vector<uint32_t>* rbgs,
+                       std::vector<double>& out)
+{
+    const uint32_t u = m_ues[i].id;
+    const double rbHz = 12.0 * m_scsHz;
+    const double bSb = m_bandwidthHz / m_channel->GetNSubbands();
+    double psd;
+    double noise;
+    if (dir == DL)
+    {
+        psd = m_channel->GetGnbTxPowerW(m_cell) / (m_nPrb * rbHz);
+        noise = m_channel->GetUeNoiseW(u) / bSb;
+    }
+    else
+    {
+        psd = m_channel->GetUeTxPowerW(u) / (m_nPrb * rbHz);
+        noise = m_channel->GetGnbNoiseW(m_cell) / bSb;
+    }
+    const std::vector<double>& gain = m_channel->GetBeamGain(m_cell, u, u);
+    const size_t n = rbgs ? rbgs->size() : m_nRbg;
+    out.resize(n);
+    // signal and noise first (gain may be invalidated by later channel calls)
+    for (size_t k = 0; k < n; ++k)
+    {
+        const uint32_t r = rbgs ? (*rbgs)[k] : static_cast<uint32_t>(k);
+        out[k] = psd * gain[m_rbgSb[r]];
+    }
+    for (size_t k = 0; k < n; ++k)
+    {
+        const uint32_t r = rbgs ? (*rbgs)[k] : static_cast<uint32_t>(k);
+        double interf = 0;
+        for (const auto& other : m_cells)
+        {
+            if (other == this)
+            {
+                continue;
+            }
+            const int32_t v = other->m_owner[dir][r];
+            if (v < 0)
+            {
+                continue;
+            }
+            if (dir == DL)
+            {
+                const double p = other->m_channel->GetGnbTxPowerW(other->m_cell) /
+                                 (other->m_nPrb * rbHz);
+                interf += p * m_channel->GetBeamGain(other->m_cell, v, u)[m_rbgSb[r]];
+            }
+            else
+            {
+                const double p = m_channel->GetUeTxPowerW(v) / (m_nPrb * rbHz);
+                interf += p * m_channel->GetBeamGain(m_cell, u, v)[m_rbgSb[r]];
+            }
+        }
+        out[k] /= (noise + interf);
+    }
+}
+
+void
+NrCellMac::ProcessFeedback(uint64_t n, Direction dir)
+{
+    for (uint32_t i = 0; i < m_ues.size(); ++i)
+    {
+        Link& l = m_ues[i].link[dir];
+        for (auto& h : l.harq)
+        {
+            if (!h.busy || !h.awaiting || h.readySlot > n)
+            {
+                continue;
+            }
+            h.awaiting = false;
+            if (h.decoded)
+            {
+                h.busy = false;
+            }
+            else if (h.tx >= m_maxTx)
+            {
+                ++l.stats.tbLost;
+                h.busy = false;
+                if (h.b > h.a)
+                {
+                    Flow(i, dir).Lost(
+                        h.a, h.b, MakeCallback(&NrCellMac::PassUp, this).Bind(i, uint32_t(dir)));
+                }
+            }
+            else
+            {
+                h.needRetx = true;
+            }
+        }
+    }
+}
+
+void
+NrCellMac::Schedule(uint64_t n)
+{
+    ++m_slots;
+    for (uint32_t d = 0; d < 2; ++d)
+    {
+        const auto dir = static_cast<Direction>(d);
+        std::fill(m_owner[d].begin(), m_owner[d].end(), -1);
+        std::fill(m_ownerLocal[d].begin(), m_ownerLocal[d].end(), -1);
+        for (auto& u : m_ues)
+        {
+            u.link[d].rbgs.clear();
+            u.link[d].proc = -1;
+            u.link[d].slotBytes = 0;
+        }
+        uint32_t nSymb = SymbolsIn(n, dir);
+        if (nSymb > 0 && 12 * nSymb <= m_dmrsRe + OverheadRe(dir, nSymb))
+        {
+            nSymb = 0; // no RE left for data
+        }
+        m_activeSymb[d] = nSymb;
+        ProcessFeedback(n, dir);
+        if (nSymb > 0 && !m_ues.empty())
+        {
+            ScheduleDir(n, dir, nSymb);
+        }
+    }
+    ++m_rrStart;
+}
+
+void
+NrCellMac::ScheduleDir(uint64_t n, Direction dir, uint32_t nSymb)
+{
+    const uint32_t nUe = m_ues.size();
+    auto& owner = m_owner[dir];
+    auto& ownerLocal = m_ownerLocal[dir];
+    uint32_t nextFree = m_rbgFirst;
+    uint32_t freeLeft = m_rbgEnd - m_rbgFirst;
+    auto take = [&](uint32_t i, uint32_t k) {
+        Link& l = m_ues[i].link[dir];
+        while (k > 0 && nextFree < m_rbgEnd)
+        {
+            if (owner[nextFree] < 0)
+            {
+                owner[nextFree] = m_ues[i].id;
+                ownerLocal[nextFree] = i;
+                l.rbgs.push_back(nextFree);
+                --k;
+                --freeLeft;
+            }
+            ++nextFree;
+        }
+    };
+    // (1) HARQ retransmissions first
+    for (uint32_t k = 0; k < nUe && freeLeft > 0; ++k)
+    {
+        const uint32_t i = (k + m_rrStart) % nUe;
+        Link& l = m_ues[i].link[dir];
+        int32_t best = -1;
+        for (uint32_t p = 0; p < l.harq.size(); ++p)
+        {
+            const Harq& h = l.harq[p];
+            if (h.busy && h.needRetx && (best < 0 || h.readySlot < l.harq[best].readySlot))
+            {
+                best = p;
+            }
+        }
+        if (best < 0 || l.harq[best].nRbg > freeLeft)
+        {
+            continue;
+        }
+        l.harq[best].needRetx = false;
+        l.proc = best;
+        take(i, l.harq[best].nRbg);
+    }
+    // candidates for new data: no retransmission now, a free process, data, CSI
+    m_cand.clear();
+    m_candNeed.clear();
+    const double nUsable = m_rbgEnd - m_rbgFirst;
+    for (uint32_t k = 0; k < nUe; ++k)
+    {
+        const uint32_t i = (k + m_rrStart) % nUe; // no UE is always served last
+        Link& l = m_ues[i].link[dir];
+        if (l.proc >= 0 || l.csiCount == 0)
+        {
+            continue;
+        }
+        bool freeProc = false;
+        for (const auto& h : l.harq)
+        {
+            if (!h.busy)
+            {
+                freeProc = true;
+                break;
+            }
+        }
+        const uint64_t backlog = freeProc ? Backlog(i, dir) : 0;
+        if (backlog == 0)
+        {
+            continue;
+        }
+        const double need =
+            backlog >= kFullBuffer ? 1e18 : std::ceil(backlog / BytesPerRbg(i, dir, nSymb));
+        Ue& u = m_ues[i];
+        if (u.share >= 0)
+        {
+            // (2) resource shares
+            // credit left over (RBGs taken by retransmissions, rounding) carries over for
+            // at most one slot's worth of RBGs
+            l.credit = std::min(l.credit + u.share * nUsable, u.share * nUsable + nUsable);
+            const auto k = static_cast<uint32_t>(
+                std::min({std::floor(l.credit + 1e-9), need, double(freeLeft)}));
+            if (k > 0)
+            {
+                take(i, k);
+                l.credit -= k;
+            }
+            continue;
+        }
+        m_cand.push_back(i);
+        m_candNeed.push_back(need);
+    }
+    // (3) RR or PF over the remaining RBGs
+    if (!m_cand.empty() && freeLeft > 0)
+    {
+        const size_t nc = m_cand.size();
+        m_candMetric.resize(nc);
+        if (!m_pf)
+        {
+            // weighted round robin: a UE that was idle rejoins at the virtual time of the
+            // others, so it does not catch up on what it did not ask for
+            for (size_t c = 0; c < nc; ++c)
+            {
+                Link& l = m_ues[m_cand[c]].link[dir];
+                l.served = std::max(l.served, m_vtime[dir]);
+            }
+        }
+        for (uint32_t r = m_rbgFirst; r < m_rbgEnd; ++r)
+        {
+            if (owner[r] >= 0)
+            {
+                continue;
+            }
+            int32_t best = -1;
+            double bestMetric = 0;
+            for (size_t c0 = 0; c0 < nc; ++c0)
+            {
+                const size_t c = (c0 + m_rrStart) % nc;
+                if (m_candNeed[c] < 1)
+                {
+                    continue;
+                }
+                const Ue& u = m_ues[m_cand[c]];
+                const Link& l = u.link[dir];
+                double metric;
+                if (m_pf)
+                {
+                    const auto& rep = Reported(m_cand[c], dir);
+                    const double rate = std::min(kMaxSe, std::log2(1.0 + rep[r]));
+                    metric = u.weight * rate / std::max(l.pfAvg, 1e-9);
+                }
+                else
+                {
+                    metric = -(l.served + m_rbgPrbs[r] / u.weight);
+                }
+                if (best < 0 || metric > bestMetric)
+                {
+                    best = static_cast<int32_t>(c);
+                    bestMetric = metric;
+                }
+            }
+            if (best < 0)
+            {
+                break;
+            }
+            const uint32_t i = m_cand[best];
+            Link& l = m_ues[i].link[dir];
+            owner[r] = m_ues[i].id;
+            ownerLocal[r] = i;
+            l.rbgs.push_back(r);
+            l.served += m_rbgPrbs[r] / m_ues[i].weight;
+            m_candNeed[best] -= 1;
+        }
+        if (!m_pf)
+        {
+            double v = std::numeric_limits<double>::infinity();
+            for (size_t c = 0; c < nc; ++c)
+            {
+                v = std::min(v, m_ues[m_cand[c]].link[dir].served);
+            }
+            m_vtime[dir] = v;
+        }
+    }
+    // link adaptation and TB formation for the UEs with new RBGs
+    const NrBlerModel::Channel phy = dir == DL ? NrBlerModel::PDSCH : NrBlerModel::PUSCH;
+    const uint32_t nOh = OverheadRe(dir, nSymb);
+    for (uint32_t i = 0; i < nUe; ++i)
+    {
+        Link& l = m_ues[i].link[dir];
+        if (l.proc >= 0 || l.rbgs.empty())
+        {
+            continue;
+        }
+        const auto& rep = Reported(i, dir);
+        m_scratch.resize(l.rbgs.size());
+        uint32_t nPrb = 0;
+        const double olla = std::pow(10.0, -l.ollaDb / 10.0);
+        for (size_t k = 0; k < l.rbgs.size(); ++k)
+        {
+            m_scratch[k] = rep[l.rbgs[k]] * olla;
+            nPrb += m_rbgPrbs[l.rbgs[k]];
+        }
+        if (!(l.laNPrb == nPrb && l.laNSymb == nSymb && l.laSinr == m_scratch))
+        {
+            l.laChoice = m_bler->SelectMcs(phy, m_table, m_scratch, nPrb, nSymb, m_dmrsRe, nOh,
+                                           1, m_targetBler);
+            l.laSinr = m_scratch;
+            l.laNPrb = nPrb;
+            l.laNSymb = nSymb;
+        }
+        const auto& choice = l.laChoice;
+        if (choice.mcs < 0)
+        {
+            for (uint32_t r : l.rbgs)
+            {
+                owner[r] = -1;
+                ownerLocal[r] = -1;
+            }
+            l.rbgs.clear();
+            continue;
+        }
+        int32_t p = -1;
+        for (uint32_t q = 0; q < l.harq.size(); ++q)
+        {
+            if (!l.harq[q].busy)
+            {
+                p = q;
+                break;
+            }
+        }
+        Harq& h = l.harq[p];
+        h = Harq();
+        h.busy = true;
+        h.mcs = choice.mcs;
+        h.tbsBits = choice.tbs.tbs;
+        h.nPrb = nPrb;
+        h.nRbg = l.rbgs.size();
+        h.cbSize = choice.tbs.codeBlockSize;
+        h.nCb = std::max(1u, choice.tbs.numCodeBlocks);
+        const uint64_t cap = h.tbsBits / 8;
+        if ((dir == DL && m_fullBufferDl) || (dir == UL && m_fullBufferUl))
+        {
+            h.payload = cap;
+        }
+        else
+        {
+            auto range = Flow(i, dir).Segment(cap);
+            h.a = range.first;
+            h.b = range.second;
+            h.payload = h.b - h.a;
+        }
+        l.proc = p;
+        l.slotBytes = h.payload;
+    }
+}
+
+void
+NrCellMac::Transmit(uint64_t n)
+{
+    const double now = Simulator::Now().GetSeconds();
+    for (uint32_t d = 0; d < 2; ++d)
+    {
+        const auto dir = static_cast<Direction>(d);
+        if (m_activeSymb[d] == 0)
+        {
+            continue;
+        }
+        const NrBlerModel::Channel phy = dir == DL ? NrBlerModel::PDSCH : NrBlerModel::PUSCH;
+        const bool fullBuffer = dir == DL ? m_fullBufferDl : m_fullBufferUl;
+        for (uint32_t i = 0; i < m_ues.size(); ++i)
+        {
+            Ue& u = m_ues[i];
+            Link& l = u.link[d];
+            // CSI measurement under this slot's interference
+            {
+                auto& slot = l.csiRing[l.csiCount % l.csiRing.size()];
+                ComputeSinr(i, dir, nullptr, slot);
+                ++l.csiCount;
+                double mean = 0;
+                for (uint32_t r = m_rbgFirst; r < m_rbgEnd; ++r)
+                {
+                    mean += slot[r];
+                }
+                mean /= (m_rbgEnd - m_rbgFirst);
+                l.stats.widebandSinrDb = 10.0 * std::log10(std::max(mean, 1e-30));
+            }
+            if (m_pf)
+            {
+                l.pfAvg += (l.slotBytes - l.pfAvg) / m_pfWindow;
+            }
+            if (l.proc < 0)
+            {
+                continue;
+            }
+            Harq& h = l.harq[l.proc];
+            ComputeSinr(i, dir, &l.rbgs, m_scratch);
+            const double beta = m_bler->GetEesmBeta(m_table, h.mcs);
+            const double eff = NrBlerModel::Eesm(m_scratch.data(), m_scratch.size(), beta);
+            h.combSinr += eff;
+            ++h.tx;
+            const double sinrDb = 10.0 * std::log10(std::max(h.combSinr, 1e-30));
+            const double tbler = m_bler->GetTbler(phy, m_table, h.mcs, h.cbSize, h.nCb, sinrDb);
+            const bool ok = m_uniform->GetValue() >= tbler;
+            h.decoded = ok;
+            h.awaiting = true;
+            h.readySlot = n + m_k1;
+            UeStats& s = l.stats;
+            ++s.tbTx;
+            s.sumRbg += l.rbgs.size();
+            if (!ok)
+            {
+                ++s.tbErr;
+            }
+            if (h.tx == 1)
+            {
+                ++s.tbFirst;
+                s.sumMcs += h.mcs;
+                s.sumSinrEffDb += sinrDb;
+                s.lastMcs = h.mcs;
+                s.lastSinrEffDb = sinrDb;
+                if (!ok)
+                {
+                    ++s.tbFirstErr;
+                }
+                if (m_olla)
+                {
+                    l.ollaDb += ok ? -m_ollaStepDb * m_targetBler / (1.0 - m_targetBler)
+                                   : m_ollaStepDb;
+                    l.ollaDb = std::clamp(l.ollaDb, -20.0, 30.0);
+                }
+            }
+            else
+            {
+                ++s.retx;
+            }
+            if (ok)
+            {
+                s.bytes += h.payload;
+                if (!fullBuffer && h.b > h.a)
+                {
+                    Simulator::Schedule(m_slot, &NrCellMac::Deliver, this, i, d, h.a, h.b);
+                }
+            }
+            if (!m_tbTrace.IsEmpty())
+            {
+                NrTbTraceParams t;
+                t.timeS = now;
+                t.cell = m_cell;
+                t.ue = u.id;
+                t.dir = d;
+                t.mcs = h.mcs;
+                t.tbsBits = h.tbsBits;
+                t.nPrb = 0;
+                for (uint32_t r : l.rbgs)
+                {
+                    t.nPrb += m_rbgPrbs[r];
+                }
+                t.sinrEffDb = sinrDb;
+                t.success = ok;
+                t.harqRound = h.tx;
+                m_tbTrace(t);
+            }
+        }
+    }
+}
+
+void
+NrCellMac::Deliver(uint32_t i, uint32_t dir, uint64_t a, uint64_t b)
+{
+    Flow(i, static_cast<Direction>(dir))
+        .Arrived(a, b, MakeCallback(&NrCellMac::PassUp, this).Bind(i, dir));
+}
+
+void
+NrCellMac::PassUp(uint32_t i, uint32_t dir, Ptr<Packet> p, uint16_t protocol)
+{
+    if (dir == DL)
+    {
+        m_ues[i].dev->Receive(p, protocol, m_gnbDev->GetAddress());
+    }
+    else
+    {
+        m_gnbDev->Receive(p, protocol, m_ues[i].dev->GetAddress());
+    }
+}
+
+} // namespace ns3

@@ -1,0 +1,377 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-only
+ *
+ * NrCellMac: the slot-level MAC/PHY abstraction of one NR cell (gNB): TDD, OFDMA scheduling over
+ * resource-block groups, SINR, link adaptation, TBS, BLER, HARQ.
+ */
+#ifndef NR_CELL_MAC_H
+#define NR_CELL_MAC_H
+
+#include "nr-bler-model.h"
+#include "nr-channel.h"
+#include "nr-mcs-table.h"
+#include "nr-net-device.h"
+
+#include "ns3/nstime.h"
+#include "ns3/object.h"
+#include "ns3/random-variable-stream.h"
+#include "ns3/traced-callback.h"
+
+#include <string>
+#include <vector>
+
+namespace ns3
+{
+
+/**
+ * \ingroup edgelam
+ * One transport-block transmission, as the NrCellMac TbTrace reports it.
+ */
+struct NrTbTraceParams
+{
+    double timeS{0};     //!< slot start, s
+    uint32_t cell{0};    //!< cell (gNB) index
+    uint32_t ue{0};      //!< UE index (channel / global)
+    uint32_t dir{0};     //!< 0 downlink, 1 uplink
+    uint32_t mcs{0};     //!< MCS index
+    uint32_t tbsBits{0}; //!< transport block size, bits
+    uint32_t nPrb{0};    //!< PRBs of this transmission
+    double sinrEffDb{0}; //!< EESM effective SINR after HARQ combining, dB
+    bool success{false}; //!< decoded
+    uint32_t harqRound{1}; //!< 1 for the first transmission, 2 for the first retransmission, ...
+};
+
+/**
+ * \ingroup edgelam
+ * The MAC of one cell, slot by slot. A slot lasts 1 ms / 2^mu (TS 38.211 §4.3.2, 14 OFDM
+ * symbols, normal cyclic prefix). The slot loop is driven from outside (NrRadioHelper) in two
+ * phases per slot so that every cell's allocation is known before any SINR is computed:
+ * Schedule(n) on all cells, then Transmit(n) on all cells.
+ *
+ * Resources: N_PRB = NrBandwidth::GetNumPrb(BandwidthHz, 15 kHz 2^mu) (TS 38.101 Table 5.3.2-1
+ * or its formula); resource-block groups (RBGs) of P PRBs, P from TS 38.214 Table 5.1.2.2.1-1
+ * for the carrier's N_PRB as bandwidth part (configuration 1: 2, 4, 8, 16 for up to 36, 72,
+ * 144, 275 PRBs; configuration 2: 4, 8, 16, 16; beyond 275 PRBs, 16), the last RBG possibly
+ * smaller. The cell may be restricted to a range of RBGs (SetRbgRange()) for frequency reuse.
+ *
+ * TDD: the pattern string (e.g. "DDDSU", or "D") repeats; D = 14 downlink symbols, U = 14
+ * uplink, S = SpecialSlotDlSymbols downlink, then the guard, then SpecialSlotUlSymbols uplink.
+ * All cells use the same pattern and slot boundaries (synchronised TDD); only same-direction
+ * interference is modelled (no cross-link interference).
+ *
+ * Overhead (what is counted where): a transport block of a slot with N_symb data symbols is
+ * sized by TS 38.214 §5.1.3.2 with N'_RE = 12 N_symb - N_DMRS^PRB - N_oh^PRB per PRB, where
+ * N_DMRS^PRB = DmrsRePerPrb (DM-RS incl. CDM groups without data) and
+ * N_oh^PRB = max(0, round(OH 12 N_symb) - N_DMRS^PRB), OH = DlOverhead or UlOverhead. So the
+ * total share of a slot's REs not carrying data (DM-RS, PDCCH/CORESET, CSI-RS/TRS, SSB, PT-RS)
+ * is OH, the overhead of the TS 38.306 §4.1.2 maximum-rate formula (0.14 FR1 DL, 0.18 FR2 DL,
+ * 0.08 FR1 UL, 0.10 FR2 UL), with DM-RS a part of it. With the defaults (OH 0.14, 12 DM-RS
+ * REs) a D slot has N'_RE = 144 (N_oh = 12), so the peak TBS rate equals the 38.306 rate
+ * within TBS quantisation. MAC/RLC/PDCP headers are not counted.
+ *
+ * SINR per RBG (evaluated on the channel subband that holds the RBG's centre PRB):
+ *  DL: S = PSD_g G(g,u,u), I = sum over other cells g' transmitting on the RBG in this slot to
+ *  UE v' of PSD_g' G(g',v',u), N = UE noise PSD; PSD_g = P_g / (N_PRB 12 SCS) (power spread
+ *  evenly over the carrier's PRBs). UL: S = PSD_u G(g,u,u), I = sum over UEs v' of other cells
+ *  on the RBG of PSD_v' G(g,u,v') (reciprocity), N = gNB noise PSD; PSD_u = P_u / (N_PRB 12
+ *  SCS) (no power control, no concentration of UE power on its PRBs).
+ *
+ * CSI: each slot in which a direction is active, every UE's per-RBG SINR is measured under
+ * that slot's interference; link adaptation uses the measurement of CsiDelaySlots active slots
+ * earlier (the UL CSI is SRS-like; the gNB knows UL buffers ideally, an ideal BSR).
+ *
+ * Link adaptation: NrBlerModel::SelectMcs at TargetBler over the allocated RBGs' reported
+ * SINRs less the outer-loop offset. OLLA (TS 38.214 leaves it to the implementation): after
+ * each first transmission the offset rises by OllaStepDb on a NACK and falls by OllaStepDb
+ * t / (1 - t) on an ACK, t = TargetBler, so that in steady state the first-transmission BLER is
+ * t.
+ *
+ * TB errors: the TB's EESM effective SINR over its RBGs' actual SINRs (beta of its MCS), TBLER
+ * from NrBlerModel, one uniform draw. HARQ (TS 38.321 §5.3.2, §5.4.2): HarqProcesses per UE
+ * and direction; a TB keeps its process until its feedback, HarqFeedbackDelaySlots (K1) slots
+ * after the transmission; a NACKed TB is retransmitted with the same MCS and TBS on as many
+ * RBGs as before, ahead of new data, up to MaxTransmissions transmissions; Chase combining: the
+ * effective SINR of the combined TB is the sum of the transmissions' linear effective SINRs. A
+ * TB that fails its last transmission loses the packets it overlaps (see NrRlcFlow).
+ *
+ * Scheduling each slot and direction, over the cell's free RBGs: (1) HARQ retransmissions;
+ * (2) UEs with a resource share s (SetUeShare()) get s of the RBGs on average (credit-based:
+ * the credit grows by s N_RBG per slot, each RBG costs 1); (3) the rest, by "RR" (weighted
+ * round robin over RBGs: each RBG goes to the UE with the least PRBs served / weight, so the
+ * smaller last RBG is shared fairly too) or "PF"
+ * (each RBG to the UE with the highest weight x achievable rate / average throughput, the
+ * achievable rate min(log2(1 + SINR), 7.4063) from the reported SINR, the average an
+ * exponential moving average over PfWindowSlots slots). A UE gets no more RBGs than its queue
+ * needs (estimate from its reported SINR), one TB per slot and direction.
+ */
+class NrCellMac : public Object
+{
+  public:
+    /** Link direction. */
+    enum Direction : uint32_t
+    {
+        DL = 0, //!< downlink
+        UL = 1, //!< uplink
+    };
+
+    /** Counters of one UE and direction (cumulative). */
+    struct UeStats
+    {
+        uint64_t tbFirst{0};      //!< first transmissions
+        uint64_t tbFirstErr{0};   //!< failed first transmissions
+        uint64_t tbTx{0};         //!< transmissions (incl. retransmissions)
+        uint64_t tbErr{0};        //!< failed transmissions
+        uint64_t retx{0};         //!< retransmissions
+        uint64_t tbLost{0};       //!< TBs that failed their last transmission
+        double bytes{0};          //!< payload bytes of decoded TBs (padding excluded)
+        double sumSinrEffDb{0};   //!< sum of first-transmission effective SINRs, dB
+        double sumMcs{0};         //!< sum of first-transmission MCS indices
+        double sumRbg{0};         //!< RBGs allocated (all transmissions)
+        double lastMcs{-1};       //!< MCS of the last first transmission
+        double lastSinrEffDb{0};  //!< effective SINR of the last first transmission, dB
+        double widebandSinrDb{0}; //!< mean of the last CSI measurement over the RBGs, dB
+    };
+
+    /** TracedCallback signature of TbTrace. */
+    typedef void (*TbTracedCallback)(const NrTbTraceParams& params);
+
+    /**
+     * Register this type.
+     * \return the TypeId
+     */
+    static TypeId GetTypeId();
+    NrCellMac();
+    ~NrCellMac() override;
+
+    /**
+     * Set up the cell (after its attributes are set, before UEs are added).
+     * \param cell this cell's gNB index in the channel
+     * \param gnbDevice the gNB's device
+     * \param channel the radio channel
+     * \param bler the BLER model (finalized, with curves for the MCS table)
+     */
+    void Setup(uint32_t cell,
+               Ptr<NrNetDevice> gnbDevice,
+               Ptr<NrChannel> channel,
+               Ptr<NrBlerModel> bler);
+
+    /**
+     * Attach a UE.
+     * \param ue the UE's index in the channel
+     * \param ueDevice its device (attached to this cell's gNB device)
+     * \return its index in this cell
+     */
+    uint32_t AddUe(uint32_t ue, Ptr<NrNetDevice> ueDevice);
+
+    /** \param cells all cells of the band (this one included), for interference */
+    void SetCells(const std::vector<Ptr<NrCellMac>>& cells);
+
+    /** Phase 1 of slot n: HARQ feedback, scheduling, link adaptation. \param n slot number */
+    void Schedule(uint64_t n);
+    /** Phase 2 of slot n: SINR, TB errors, HARQ, delivery, CSI. \param n slot number */
+    void Transmit(uint64_t n);
+
+    /** \return the slot duration */
+    Time GetSlotDuration() const;
+    /** \return N_PRB of the carrier */
+    uint32_t GetNPrb() const;
+    /** \return number of RBGs */
+    uint32_t GetNRbg() const;
+    /** \return RBG size P, PRBs */
+    uint32_t GetRbgSize() const;
+    /** \return number of attached UEs */
+    uint32_t GetNUes() const;
+    /** \param i UE index in the cell \return its channel (global) index */
+    uint32_t GetUeId(uint32_t i) const;
+    /** \return the cell index */
+    uint32_t GetCellId() const;
+
+    /**
+     * Scheduler weight of a UE, from now on.
+     * \param i UE index in the cell
+     * \param w weight (> 0)
+     */
+    void SetUeWeight(uint32_t i, double w);
+    /**
+     * Resource share of a UE, from now on.
+     * \param i UE index in the cell
+     * \param share fraction of the cell's RBGs in [0, 1]; negative: no share (the UE takes part
+     *        in RR/PF over the RBGs left by the shares)
+     */
+    void SetUeShare(uint32_t i, double share);
+    /**
+     * Restrict the cell to RBGs [first, first + n).
+     * \param first first RBG
+     * \param n number of RBGs
+     */
+    void SetRbgRange(uint32_t first, uint32_t n);
+
+    /** \param i UE index \param dir direction \return the counters */
+    const UeStats& GetStats(uint32_t i, Direction dir) const;
+    /** \param i UE index \param dir direction \return bytes queued (untransmitted) */
+    uint64_t GetQueuedBytes(uint32_t i, Direction dir);
+    /** \param i UE index \param dir direction \return current OLLA offset, dB */
+    double GetOllaOffsetDb(uint32_t i, Direction dir) const;
+    /** \return slots simulated (Schedule calls) */
+    uint64_t GetNSlots() const;
+
+    /**
+     * \param stream first stream index
+     * \return number of streams used
+     */
+    int64_t AssignStreams(int64_t stream);
+
+  protected:
+    void DoDispose() override;
+
+  private:
+    /** A HARQ process. */
+    struct Harq
+    {
+        bool busy{false};       //!< holds a TB
+        bool awaiting{false};   //!< feedback pending
+        bool decoded{false};    //!< last transmission decoded
+        bool needRetx{false};   //!< NACKed, waiting for a retransmission
+        uint64_t readySlot{0};  //!< slot at which the feedback is known
+        uint64_t a{0};          //!< first stream byte
+        uint64_t b{0};          //!< one past the last stream byte
+        uint32_t payload{0};    //!< payload bytes (padding excluded)
+        uint32_t mcs{0};        //!< MCS
+        uint32_t tbsBits{0};    //!< TBS, bits
+        uint32_t nPrb{0};       //!< PRBs of the first transmission
+        uint32_t nRbg{0};       //!< RBGs of the first transmission
+        uint32_t cbSize{0};     //!< code-block size K', bits
+        uint32_t nCb{1};        //!< code blocks
+        uint32_t tx{0};         //!< transmissions so far
+        double combSinr{0};     //!< combined linear effective SINR
+    };
+
+    /** One UE in one direction. */
+    struct Link
+    {
+        std::vector<Harq> harq;                    //!< HARQ processes
+        std::vector<std::vector<double>> csiRing;  //!< measured per-RBG SINR, ring
+        uint64_t csiCount{0};                      //!< measurements made
+        double ollaDb{0};                          //!< OLLA offset, dB
+        double pfAvg{1};                           //!< PF average, bytes per slot
+        double served{0};                          //!< RR: PRBs served / weight
+        double credit{0};                          //!< share credit, RBGs
+        // this slot
+        std::vector<uint32_t> rbgs;                //!< allocated RBGs
+        int32_t proc{-1};                          //!< HARQ process transmitting
+        uint32_t slotBytes{0};                     //!< bytes scheduled this slot
+        // link-adaptation cache
+        std::vector<double> laSinr;                //!< last SelectMcs input
+        uint32_t laNPrb{0};                        //!< its N_PRB
+        uint32_t laNSymb{0};                       //!< its N_symb
+        NrBlerModel::McsChoice laChoice;           //!< its output
+        UeStats stats;                             //!< counters
+    };
+
+    /** One attached UE. */
+    struct Ue
+    {
+        uint32_t id{0};            //!< channel index
+        Ptr<NrNetDevice> dev;      //!< its device
+        double weight{1};          //!< scheduler weight
+        double share{-1};          //!< resource share (negative: none)
+        Link link[2];              //!< DL, UL
+    };
+
+    /** Compute numerology-derived quantities. */
+    void Configure();
+    /**
+     * \param n slot number
+     * \param dir direction
+     * \return data symbols of that direction in slot n (0: inactive)
+     */
+    uint32_t SymbolsIn(uint64_t n, Direction dir) const;
+    /** \param dir direction \param nSymb data symbols \return N_oh^PRB */
+    uint32_t OverheadRe(Direction dir, uint32_t nSymb) const;
+    /**
+     * Per-RBG SINR of UE i under the current slot's allocations.
+     * \param i UE index
+     * \param dir direction
+     * \param rbgs the RBGs (nullptr: all)
+     * \param out output, one per RBG of rbgs (or per RBG)
+     */
+    void ComputeSinr(uint32_t i, Direction dir, const std::vector<uint32_t>* rbgs,
+                     std::vector<double>& out);
+    /** Process HARQ feedback due at slot n. \param n slot \param dir direction */
+    void ProcessFeedback(uint64_t n, Direction dir);
+    /** Schedule direction dir in slot n. \param n slot \param dir direction \param nSymb symbols */
+    void ScheduleDir(uint64_t n, Direction dir, uint32_t nSymb);
+    /** \param i UE \param dir direction \return the reported per-RBG SINR (may be empty) */
+    const std::vector<double>& Reported(uint32_t i, Direction dir) const;
+    /** \param i UE \param dir direction \return backlog bytes (huge in full-buffer mode) */
+    uint64_t Backlog(uint32_t i, Direction dir);
+    /** \param i UE \param dir direction \param nSymb symbols \return est. bytes per RBG */
+    double BytesPerRbg(uint32_t i, Direction dir, uint32_t nSymb) const;
+    /** Deliver a decoded TB's bytes. */
+    void Deliver(uint32_t i, uint32_t dir, uint64_t a, uint64_t b);
+    /** Pass an SDU up at the receiver. */
+    void PassUp(uint32_t i, uint32_t dir, Ptr<Packet> p, uint16_t protocol);
+    /** \return the flow of UE i in direction dir */
+    NrRlcFlow& Flow(uint32_t i, Direction dir);
+
+    // attributes
+    uint32_t m_numerology;            //!< mu
+    double m_bandwidthHz;             //!< carrier bandwidth, Hz
+    std::string m_tddPattern;         //!< TDD pattern
+    uint32_t m_specialDlSymbols;      //!< DL symbols of an S slot
+    uint32_t m_specialUlSymbols;      //!< UL symbols of an S slot
+    double m_dlOverhead;              //!< OH of DL slots
+    double m_ulOverhead;              //!< OH of UL slots
+    uint32_t m_dmrsRe;                //!< N_DMRS^PRB
+    std::string m_mcsTableName;       //!< MCS table name
+    uint32_t m_rbgConfig;             //!< RBG configuration 1 or 2
+    std::string m_scheduler;          //!< "RR" or "PF"
+    double m_targetBler;              //!< link-adaptation target
+    bool m_olla;                      //!< OLLA on
+    double m_ollaStepDb;              //!< OLLA step on NACK, dB
+    uint32_t m_csiDelay;              //!< CSI delay, active slots
+    uint32_t m_harqProcesses;         //!< processes per UE and direction
+    uint32_t m_maxTx;                 //!< max transmissions per TB
+    uint32_t m_k1;                    //!< feedback delay, slots
+    double m_pfWindow;                //!< PF averaging window, slots
+    bool m_fullBufferDl;              //!< DL full buffer (no packets)
+    bool m_fullBufferUl;              //!< UL full buffer (no packets)
+
+    // set-up
+    uint32_t m_cell{0};                       //!< cell index
+    Ptr<NrNetDevice> m_gnbDev;                //!< gNB device
+    Ptr<NrChannel> m_channel;                 //!< channel
+    Ptr<NrBlerModel> m_bler;                  //!< BLER model
+    std::vector<Ptr<NrCellMac>> m_cells;      //!< all cells
+    Ptr<UniformRandomVariable> m_uniform;     //!< TB error draws
+    TracedCallback<const NrTbTraceParams&> m_tbTrace; //!< per-TB trace
+
+    // derived
+    bool m_configured{false};          //!< Configure() ran
+    NrMcsTable::Table m_table{NrMcsTable::QAM256}; //!< MCS table
+    Time m_slot;                       //!< slot duration
+    uint32_t m_nPrb{0};                //!< N_PRB
+    uint32_t m_rbgSize{0};             //!< P
+    uint32_t m_nRbg{0};                //!< RBGs
+    uint32_t m_rbgFirst{0};            //!< first usable RBG
+    uint32_t m_rbgEnd{0};              //!< one past the last usable RBG
+    std::vector<uint32_t> m_rbgPrbs;   //!< PRBs per RBG
+    std::vector<uint32_t> m_rbgSb;     //!< subband per RBG
+    double m_scsHz{0};                 //!< subcarrier spacing, Hz
+    bool m_pf{false};                  //!< PF scheduler
+    std::vector<Ue> m_ues;             //!< attached UEs
+    std::vector<int32_t> m_owner[2];   //!< per RBG: UE channel index transmitting, or -1
+    std::vector<int32_t> m_ownerLocal[2]; //!< per RBG: UE index in the cell, or -1
+    uint32_t m_activeSymb[2]{0, 0};    //!< data symbols this slot per direction
+    uint64_t m_slots{0};               //!< slots scheduled
+    uint32_t m_rrStart{0};             //!< tie-break rotation
+    double m_vtime[2]{0, 0};           //!< RR virtual time per direction
+    std::vector<double> m_scratch;     //!< scratch SINR vector
+    std::vector<uint32_t> m_cand;      //!< scratch candidate list
+    std::vector<double> m_candMetric;  //!< scratch per-candidate value
+    std::vector<double> m_candNeed;    //!< scratch: RBGs a candidate may still take
+};
+
+} // namespace ns3
+
+#endif // NR_CELL_MAC_H

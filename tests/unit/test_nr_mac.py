@@ -1,0 +1,261 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""NR MAC and NetDevice layer (NrCellMac, NrNetDevice, NrRadioHelper) over FixedGainNrChannel.
+
+References: TS 38.306 V17 §4.1.2 (maximum data rate), TS 38.214 V17 §5.1.3.2 (TBS),
+Table 5.1.2.2.1-1 (RBG size). Closed forms: with fixed gains, the SINR of a UE is
+P_tx/(N_PRB 12 SCS) G / N0 and, with interference, the ratio of the two cells' gains.
+"""
+import math
+import time
+
+import numpy as np
+import pytest
+
+from edgelam_ns3 import _core, radio
+
+MU = 1
+N_PRB_100MHZ_30KHZ = 273  # TS 38.101-1 Table 5.3.2-1
+
+
+@pytest.fixture
+def sim():
+    s = _core.CoSim(1)
+    yield s
+    s.destroy()
+
+
+def load_bler(tb):
+    """Sionna's PDSCH curves for PDSCH and CP-OFDM PUSCH (as radio.make_bler_model)."""
+    for c in radio.load_bler_tables():
+        if c.channel == 1:
+            for ch in (1, 0):
+                tb.add_bler_curve(ch, c.table, c.mcs, c.snr_db, c.cb_sizes, c.bler)
+    for t, b in radio.load_eesm_betas().items():
+        tb.set_eesm_betas(t, b)
+
+
+def make_testbed(sim, n_cells=1, n_ues=1, pg_db=-60.0, mac=None, helper=None, stream=1000,
+            build=True):
+    h = {"GnbArrayRows": "1", "GnbArrayCols": "1", "UeDistanceM": "50"}
+    h.update(helper or {})
+    m = {"TddPattern": "D", "McsTable": "qam256"}
+    m.update(mac or {})
+    tb = _core.NrRadioTestBed(sim, n_cells, n_ues, helper=h, mac=m, stream=stream)
+    load_bler(tb)
+    if pg_db is not None:
+        for u in range(n_ues):
+            tb.set_path_gain_db(u % n_cells, u, pg_db)
+    if build:
+        tb.build()
+    return tb
+
+
+def ts38306_rate_bps(mu=MU, n_prb=N_PRB_100MHZ_30KHZ, oh=0.14, qm=8, rmax=948 / 1024,
+                     layers=1, f=1.0):
+    ts = 1e-3 / (14 * 2**mu)
+    return layers * qm * f * rmax * n_prb * 12 / ts * (1 - oh)
+
+
+def test_udp_goodput_matches_ts38306_peak_rate(sim):
+    tb = make_testbed(sim, pg_db=-60.0)  # SNR ~ 73 dB
+    assert tb.n_prb == N_PRB_100MHZ_30KHZ
+    assert tb.rbg_size == 16 and tb.n_rbg == 18  # Table 5.1.2.2.1-1, configuration 1
+    assert tb.slot_s == pytest.approx(0.5e-3)
+    tb.add_udp(downlink=True, rate_bps=700e6, packet_size=1472)
+    tb.enable_tb_log()
+    tb.start()
+    sim.run(0.3)
+    r = tb.results()
+    expected = ts38306_rate_bps() * 1472 / (1472 + 28)  # less the UDP/IPv4 headers
+    goodput = r["dl_goodput_bps"][0]
+    print(f"UDP goodput {goodput / 1e6:.2f} Mbit/s, TS 38.306 less headers "
+          f"{expected / 1e6:.2f} Mbit/s ({100 * (goodput / expected - 1):+.2f} %)")
+    assert goodput == pytest.approx(expected, rel=0.05)
+    log = tb.tb_log()
+    assert np.all(log["mcs"] == 27) and np.all(log["n_prb"] == 273)
+    # OH 0.14 with 12 DM-RS REs: N'_RE = 168 - 12 - 12 = 144 (see NrCellMac)
+    assert set(log["tbs_bits"]) == {radio.tbs(273, 27, "qam256", 14, 12, 12)}
+    assert r["dl_bler"][0] == 0.0
+
+
+def test_tbs_equals_ts38214_for_each_allocation(sim):
+    tb = make_testbed(sim, n_ues=3, pg_db=-110.0, mac={"FullBufferDl": "true"})
+    tb.enable_tb_log()
+    tb.start()
+    sim.run(0.05)
+    log = tb.tb_log()
+    assert len(log["mcs"]) > 100
+    first = log["harq_round"] == 1  # a retransmission keeps its TBS on as many RBGs
+    for mcs, prb, tbs in set(zip(log["mcs"][first], log["n_prb"][first],
+                                 log["tbs_bits"][first])):
+        assert tbs == radio.tbs(int(prb), int(mcs), "qam256", 14, 12, 12)
+
+
+def test_bler_hits_target_with_olla(sim):
+    # SNR = 46 dBm - 10 log10(273 12 30 kHz) + PG + 167 dBm/Hz (7 dB NF) ~ 15 dB
+    tb = make_testbed(sim, pg_db=-118.0, mac={"FullBufferDl": "true", "Olla": "true",
+                                          "TargetBler": "0.1"})
+    tb.start()
+    sim.run(2.0)
+    r = tb.results()
+    print(f"BLER {r['dl_bler'][0]:.4f} over {int(r['dl_tb_first'][0])} TBs, "
+          f"SINR {r['dl_wideband_sinr_db'][0]:.2f} dB, mean MCS {r['dl_mean_mcs'][0]:.2f}")
+    assert r["dl_tb_first"][0] > 3000
+    assert 10 < r["dl_wideband_sinr_db"][0] < 20
+    assert r["dl_bler"][0] == pytest.approx(0.1, abs=0.03)
+    assert r["dl_tb_lost"][0] == 0
+
+
+def test_bler_without_olla_stays_below_target(sim):
+    tb = make_testbed(sim, pg_db=-118.0, mac={"FullBufferDl": "true"})
+    tb.start()
+    sim.run(1.0)
+    r = tb.results()
+    assert r["dl_bler"][0] <= 0.1 + 0.03
+
+
+def test_rr_gives_equal_rbg_shares(sim):
+    tb = make_testbed(sim, n_ues=4, pg_db=-100.0, mac={"FullBufferDl": "true", "Scheduler": "RR"})
+    tb.start()
+    sim.run(0.5)
+    r = tb.results()
+    rbgs = r["dl_mean_rbg"] * r["dl_tb_tx"]
+    assert rbgs.sum() == pytest.approx(18 * r["slots"], rel=0.01)
+    assert rbgs == pytest.approx(np.full(4, rbgs.mean()), rel=0.05)  # PRBs are equal
+    assert r["dl_mac_bytes"] == pytest.approx(np.full(4, r["dl_mac_bytes"].mean()), rel=0.03)
+
+
+@pytest.mark.parametrize("scheduler", ["RR", "PF"])
+def test_weights_are_respected(sim, scheduler):
+    tb = make_testbed(sim, n_ues=2, pg_db=-100.0,
+                 mac={"FullBufferDl": "true", "Scheduler": scheduler})
+    tb.set_ue_weight(0, 1.0)
+    tb.set_ue_weight(1, 3.0)
+    tb.start()
+    sim.run(1.0)
+    r = tb.results()
+    ratio = r["dl_mac_bytes"][1] / r["dl_mac_bytes"][0]
+    print(f"{scheduler}: throughput ratio {ratio:.3f} for weights 3:1")
+    assert ratio == pytest.approx(3.0, rel=0.1)
+
+
+def test_shares_are_respected_and_settable_at_any_instant(sim):
+    tb = make_testbed(sim, n_ues=3, pg_db=-100.0, mac={"FullBufferDl": "true", "Scheduler": "PF"})
+    tb.set_ue_share(0, 0.25)
+    tb.set_ue_share(1, 0.5)
+    tb.set_ue_share(2, 0.25)
+    tb.start()
+    views = tb.link_states()
+    sim.run(0.5)
+    tb.refresh_link_states()
+    first = views["dl_bytes"].copy()
+    sim.schedule(0.0, lambda: (tb.set_ue_share(0, 0.5), tb.set_ue_share(1, 0.25)))
+    sim.run(1.0)
+    tb.refresh_link_states()  # the same (zero-copy) arrays, refreshed
+    second = views["dl_bytes"].copy()
+    assert first / first.sum() == pytest.approx([0.25, 0.5, 0.25], abs=0.02)
+    assert second / second.sum() == pytest.approx([0.5, 0.25, 0.25], abs=0.02)
+
+
+def test_harq_delivers_each_packet_once_in_order(sim):
+    # aggressive link adaptation: many first transmissions fail, retransmissions recover
+    tb = make_testbed(sim, pg_db=-118.0, mac={"TargetBler": "0.3", "Olla": "true"})
+    rate, size, stop = 50e6, 1000, 0.4
+    tb.add_udp(downlink=True, rate_bps=rate, packet_size=size, stop_s=stop)
+    tb.enable_tb_log()
+    tb.enable_rx_log()
+    tb.start()
+    sim.run(stop + 0.1)
+    r = tb.results()
+    rx = tb.rx_log()
+    log = tb.tb_log()
+    sent = round(rate * stop / (size * 8))  # OnOff counts payload bytes
+    assert r["dl_retx"][0] > 20 and r["dl_tb_lost"][0] == 0
+    # some TB failed its first transmission and was decoded on its retransmission
+    assert np.any((log["harq_round"] == 2) & (log["success"] == 1))
+    assert np.any((log["harq_round"] == 1) & (log["success"] == 0))
+    assert abs(len(rx["uid"]) - sent) <= 2
+    assert np.all(np.diff(rx["uid"]) > 0)  # in order, no duplicates
+    assert r["dl_app_bytes"][0] == len(rx["uid"]) * size
+
+
+def _two_cells(pg_serving=-100.0, pg_cross=-110.0, orthogonal=False, seed=1):
+    s = _core.CoSim(seed)
+    try:
+        tb = make_testbed(s, n_cells=2, n_ues=2, pg_db=None, mac={"FullBufferDl": "true"},
+                     build=False)
+        for u in range(2):
+            tb.set_path_gain_db(u, u, pg_serving)
+            tb.set_path_gain_db(1 - u, u, pg_cross)
+        tb.build()
+        assert [tb.serving_cell(u) for u in range(2)] == [0, 1]
+        if orthogonal:
+            tb.set_rbg_range(0, 0, 9)
+            tb.set_rbg_range(1, 9, 9)
+        tb.start()
+        s.run(0.2)
+        return tb.results()
+    finally:
+        s.destroy()
+
+
+def test_two_cells_interfere_on_shared_blocks_not_on_orthogonal_ones():
+    shared = _two_cells()
+    orth = _two_cells(orthogonal=True)
+    snr_db = 46 - 10 * math.log10(273 * 12 * 30e3) - 100 + 174 - 7  # ~33 dB
+    sir_db = 10.0  # serving -100 dB against cross -110 dB, same power and PSD
+    sinr_db = -10 * math.log10(10 ** (-snr_db / 10) + 10 ** (-sir_db / 10))
+    print(f"shared: {shared['dl_wideband_sinr_db']}, orthogonal: "
+          f"{orth['dl_wideband_sinr_db']} dB; closed form {sinr_db:.2f} / {snr_db:.2f} dB")
+    assert shared["dl_wideband_sinr_db"] == pytest.approx([sinr_db] * 2, abs=0.1)
+    assert orth["dl_wideband_sinr_db"] == pytest.approx([snr_db] * 2, abs=0.1)
+    assert np.all(orth["dl_mean_mcs"] > shared["dl_mean_mcs"])
+
+
+def _moderate_run(seed, stream=1000):
+    s = _core.CoSim(seed)
+    try:
+        tb = make_testbed(s, n_ues=4, pg_db=-118.0, stream=stream,
+                     mac={"FullBufferDl": "true", "Olla": "true", "TddPattern": "DDDSU",
+                          "FullBufferUl": "true"})
+        tb.enable_tb_log()
+        tb.start()
+        s.run(0.2)
+        return tb.results(), tb.tb_log()
+    finally:
+        s.destroy()
+
+
+def test_same_seed_same_results():
+    a, la = _moderate_run(1)
+    b, lb = _moderate_run(1)
+    c, _ = _moderate_run(2)
+    for k in la:
+        np.testing.assert_array_equal(la[k], lb[k])
+    for k in ("dl_mac_bytes", "ul_mac_bytes", "dl_bler", "dl_mean_mcs"):
+        np.testing.assert_array_equal(a[k], b[k])
+    assert not np.array_equal(a["dl_mac_bytes"], c["dl_mac_bytes"])
+    assert np.all(a["ul_tb_first"] > 0)  # DDDSU carries uplink too
+
+
+def test_uplink_udp_over_the_radio(sim):
+    tb = make_testbed(sim, n_ues=2, pg_db=-90.0, mac={"TddPattern": "DDDSU"})
+    tb.add_udp(downlink=False, rate_bps=20e6, packet_size=1200)
+    tb.start()
+    sim.run(0.3)
+    r = tb.results()
+    assert r["ul_goodput_bps"] == pytest.approx([20e6, 20e6], rel=0.05)
+
+
+def test_speed_16_ues_full_buffer(sim):
+    tb = make_testbed(sim, n_ues=16, pg_db=-105.0,
+                 helper={"GnbArrayRows": "8", "GnbArrayCols": "8", "UeDistanceM": "-1"},
+                 mac={"FullBufferDl": "true", "Scheduler": "PF"})
+    tb.start()
+    t0 = time.perf_counter()
+    sim.run(1.0)
+    wall = time.perf_counter() - t0
+    slots = tb.results()["slots"]
+    print(f"1 cell x 16 UEs, 100 MHz, mu=1, 8x8, full-buffer DL: {slots / wall:.0f} slots/s")
+    assert slots == 2000
+    assert slots / wall >= 2000
