@@ -4,6 +4,8 @@
 #include "cosim.h"
 
 #include "ns3/applications-module.h"
+#include "ns3/config.h"
+#include "ns3/uinteger.h"
 #include "ns3/fixed-gain-nr-channel.h"
 #include "ns3/inet-socket-address.h"
 #include "ns3/nr-bler-model.h"
@@ -226,6 +228,35 @@ class NrRadioTestBed
         m_appStart = startS;
     }
 
+    void AddTcp(bool downlink, double startS, uint32_t bufferBytes, uint32_t segmentSize)
+    {
+        RequireBuilt(true);
+        ns3::Config::SetDefault("ns3::TcpSocket::SndBufSize", ns3::UintegerValue(bufferBytes));
+        ns3::Config::SetDefault("ns3::TcpSocket::RcvBufSize", ns3::UintegerValue(bufferBytes));
+        ns3::Config::SetDefault("ns3::TcpSocket::SegmentSize", ns3::UintegerValue(segmentSize));
+        const uint16_t port = 9500;
+        for (uint32_t u = 0; u < m_nUes; ++u)
+        {
+            const uint32_t g = m_helper->GetServingCell(u);
+            ns3::Ptr<ns3::Node> src = downlink ? m_helper->GetGnbNode(g) : m_helper->GetUeNode(u);
+            ns3::Ptr<ns3::Node> dst = downlink ? m_helper->GetUeNode(u) : m_helper->GetGnbNode(g);
+            const ns3::Ipv4Address to =
+                downlink ? m_helper->GetUeAddress(u) : m_helper->GetGnbAddress(g);
+            const uint16_t p = static_cast<uint16_t>(port + u);
+            ns3::BulkSendHelper bulk("ns3::TcpSocketFactory", ns3::InetSocketAddress(to, p));
+            bulk.SetAttribute("MaxBytes", ns3::UintegerValue(0));
+            auto apps = bulk.Install(src);
+            apps.Start(ns3::Seconds(startS));
+            ns3::PacketSinkHelper sink("ns3::TcpSocketFactory",
+                                       ns3::InetSocketAddress(ns3::Ipv4Address::GetAny(), p));
+            auto sinks = sink.Install(dst);
+            sinks.Start(ns3::Seconds(0));
+            (downlink ? m_dlSinks : m_ulSinks)
+                .push_back(ns3::DynamicCast<ns3::PacketSink>(sinks.Get(0)));
+        }
+        m_appStart = startS;
+    }
+
     void Start()
     {
         RequireBuilt(true);
@@ -431,6 +462,11 @@ RegisterNr(py::module_& m)
              py::arg("rate_bps") = 1e9, py::arg("packet_size") = 1472, py::arg("start_s") = 0.0, py::arg("stop_s") = -1.0,
              "Full-buffer UDP (OnOff at a constant rate) from each UE's gNB to the UE "
              "(downlink) or back, with a PacketSink at the far end.")
+        .def("add_tcp", &NrRadioTestBed::AddTcp, py::arg("downlink") = true,
+             py::arg("start_s") = 0.0, py::arg("buffer_bytes") = 4u << 20,
+             py::arg("segment_size") = 1448,
+             "A TCP bulk transfer (BulkSend) per UE from its gNB (downlink) or to it, with a "
+             "PacketSink at the far end (sets the TcpSocket buffer and segment defaults).")
         .def("start", &NrRadioTestBed::Start, "Start the slot loop now.")
         .def("enable_tb_log", &NrRadioTestBed::EnableTbLog)
         .def("tb_log", &NrRadioTestBed::TbLog, "Per-TB records as arrays.")

@@ -247,6 +247,23 @@ def test_uplink_udp_over_the_radio(sim):
     assert r["ul_goodput_bps"] == pytest.approx([20e6, 20e6], rel=0.05)
 
 
+@pytest.mark.parametrize("pg_db", [-60.0, -118.0])
+def test_tcp_runs_over_the_radio(sim, pg_db):
+    # -118 dB: ~15 dB SINR with OLLA at 10 % BLER; HARQ hides the TB errors from TCP
+    tb = make_testbed(sim, n_ues=2, pg_db=pg_db, mac={"TddPattern": "DDDSU", "Olla": "true"})
+    tb.add_tcp(downlink=True)
+    tb.enable_rx_log()
+    tb.start()
+    sim.run(1.0)
+    r = tb.results()
+    mac = r["dl_mac_bps"]
+    print(f"TCP at PG {pg_db} dB: goodput {r['dl_goodput_bps'] / 1e6} Mbit/s, MAC "
+          f"{mac / 1e6} Mbit/s, UL (ACKs) {r['ul_mac_bps'] / 1e6} Mbit/s")
+    assert np.all(r["dl_goodput_bps"] > 0.5 * mac)
+    assert np.all(r["ul_mac_bytes"] > 0)  # the ACKs went up over the radio
+    assert np.all(r["dl_goodput_bps"] > (100e6 if pg_db > -100 else 10e6))
+
+
 def test_speed_16_ues_full_buffer(sim):
     tb = make_testbed(sim, n_ues=16, pg_db=-105.0,
                  helper={"GnbArrayRows": "8", "GnbArrayCols": "8", "UeDistanceM": "-1"},
