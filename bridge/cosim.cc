@@ -1,7 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only
+#include <pybind11/pybind11.h> // before ns-3's channel headers (C <complex.h> defines I)
+
 #include "cosim.h"
 
+#include "attributes.h"
 #include "pyevents.h"
+
+#include "ns3/nr-cell-mac.h"
+#include "ns3/object-factory.h"
+#include "ns3/string.h"
+#include "ns3/three-gpp-nr-channel.h"
 
 #include "ns3/data-rate.h"
 #include "ns3/rng-seed-manager.h"
@@ -94,7 +102,34 @@ CoSim::Finalize(uint32_t tcpSegmentSize, uint32_t tcpBufBytes, uint32_t frameHea
     {
         throw std::runtime_error("finalize called twice");
     }
-    m_net->Finalize();
+    if (m_radio)
+    {
+        m_bler->Finalize();
+        m_radio->SetBlerModel(m_bler);
+    }
+    try
+    {
+        m_net->Finalize();
+    }
+    catch (const std::exception& e)
+    {
+        throw py::value_error(std::string("finalize: ") + e.what());
+    }
+    if (m_radio && py::len(m_beamAttrs) > 0)
+    {
+        auto ch = ns3::DynamicCast<ns3::ThreeGppNrChannel>(m_radio->GetChannel());
+        if (!ch)
+        {
+            throw py::value_error("beam policies need the TR 38.901 channel");
+        }
+        m_beams = ns3::CreateObject<ns3::NrBeamManager>();
+        SetAttrs(m_beams, m_beamAttrs);
+        m_beams->Install(ch);
+        for (uint32_t u = 0; u < m_radio->GetNUes(); ++u)
+        {
+            m_beams->SetServingGnb(u, m_radio->GetServingCell(u));
+        }
+    }
     m_transport->SetAttribute("TcpSegmentSize", ns3::UintegerValue(tcpSegmentSize));
     m_transport->SetAttribute("TcpSndBufSize", ns3::UintegerValue(tcpBufBytes));
     m_transport->SetAttribute("TcpRcvBufSize", ns3::UintegerValue(tcpBufBytes));
@@ -106,7 +141,7 @@ CoSim::Finalize(uint32_t tcpSegmentSize, uint32_t tcpBufBytes, uint32_t frameHea
 
 int64_t
 CoSim::AddOnOff(uint32_t src, uint32_t dst, double rateBps, double meanOnS, double meanOffS,
-                uint32_t packetSize, double startS, int64_t stream)
+                uint32_t packetSize, double startS, int64_t stream, uint16_t port)
 {
     RequireAlive();
     if (!m_finalized)
@@ -114,7 +149,14 @@ CoSim::AddOnOff(uint32_t src, uint32_t dst, double rateBps, double meanOnS, doub
         throw std::runtime_error("add cross traffic after finalize");
     }
     return m_cross.InstallOnOff(m_net, src, dst, ns3::DataRate(static_cast<uint64_t>(rateBps)),
-                                meanOnS, meanOffS, packetSize, ns3::Seconds(startS), stream);
+                                meanOnS, meanOffS, packetSize, ns3::Seconds(startS), stream,
+                                port);
+}
+
+uint64_t
+CoSim::SinkRxBytes(uint32_t dst, uint16_t port) const
+{
+    return m_cross.GetSinkRxBytes(dst, port);
 }
 
 void
@@ -308,6 +350,114 @@ CoSim::Network() const
     return m_net;
 }
 
+void
+CoSim::SetRadio(const py::dict& helperAttrs, const py::dict& macAttrs, const py::dict& deviceAttrs,
+                const py::dict& channelAttrs, const std::string& channel,
+                const py::dict& beamAttrs, const std::vector<uint32_t>& gnbs,
+                const std::vector<uint32_t>& ues, int64_t stream)
+{
+    RequireAlive();
+    if (m_finalized || m_radio)
+    {
+        throw std::runtime_error("set_radio: once, before finalize");
+    }
+    for (uint32_t i : gnbs)
+    {
+        if (i >= m_net->GetNNodes())
+        {
+            throw py::value_error("set_radio: unknown gNB node");
+        }
+    }
+    for (uint32_t i : ues)
+    {
+        if (i >= m_net->GetNNodes())
+        {
+            throw py::value_error("set_radio: unknown UE node");
+        }
+    }
+    auto radio = ns3::CreateObject<ns3::NrRadioHelper>();
+    SetAttrs(radio, helperAttrs);
+    CheckAttrs("ns3::NrCellMac", macAttrs);
+    CheckAttrs("ns3::NrNetDevice", deviceAttrs);
+    if (py::len(beamAttrs) > 0)
+    {
+        CheckAttrs("ns3::NrBeamManager", beamAttrs);
+    }
+    for (const auto& kv : macAttrs)
+    {
+        radio->SetMacAttribute(py::str(kv.first), ns3::StringValue(py::str(kv.second)));
+    }
+    for (const auto& kv : deviceAttrs)
+    {
+        radio->SetDeviceAttribute(py::str(kv.first), ns3::StringValue(py::str(kv.second)));
+    }
+    std::string tid;
+    if (channel == "3gpp")
+    {
+        tid = "ns3::ThreeGppNrChannel";
+    }
+    else if (channel == "fixed")
+    {
+        tid = "ns3::FixedGainNrChannel";
+    }
+    else
+    {
+        throw py::value_error("radio channel must be '3gpp' or 'fixed', got '" + channel + "'");
+    }
+    ns3::ObjectFactory f;
+    f.SetTypeId(tid);
+    auto ch = f.Create<ns3::NrChannel>();
+    SetAttrs(ch, channelAttrs);
+    radio->SetChannel(ch);
+    radio->AssignStreams(stream);
+    m_bler = ns3::CreateObject<ns3::NrBlerModel>();
+    m_beamAttrs = beamAttrs;
+    m_radio = radio;
+    m_net->SetRadio(radio, gnbs, ues);
+}
+
+void
+CoSim::AddBlerCurve(uint32_t channel, uint32_t table, uint32_t mcs, std::vector<double> snrDb,
+                    std::vector<double> cbSizes, std::vector<double> bler)
+{
+    if (!m_bler || m_finalized)
+    {
+        throw std::runtime_error("add_bler_curve: after set_radio, before finalize");
+    }
+    if (bler.size() != snrDb.size() * cbSizes.size())
+    {
+        throw py::value_error("add_bler_curve: bler must be [len(cb_sizes) x len(snr_db)]");
+    }
+    m_bler->AddCurve(static_cast<ns3::NrBlerModel::Channel>(channel),
+                     ns3::NrMcsTable::FromIndex(table), mcs, snrDb, cbSizes, bler);
+}
+
+void
+CoSim::SetEesmBetas(uint32_t table, std::vector<double> betas)
+{
+    if (!m_bler || m_finalized)
+    {
+        throw std::runtime_error("set_eesm_betas: after set_radio, before finalize");
+    }
+    m_bler->SetEesmBetas(ns3::NrMcsTable::FromIndex(table), betas);
+}
+
+ns3::Ptr<ns3::NrRadioHelper>
+CoSim::Radio() const
+{
+    if (!m_radio || !m_finalized)
+    {
+        throw std::runtime_error("no radio (radio.mode is not 'nr', or before finalize)");
+    }
+    return m_radio;
+}
+
+ns3::Ptr<ns3::NrBeamManager>
+CoSim::Beams() const
+{
+    return m_beams;
+}
+
 std::vector<double>&
 CoSim::BenchBuffer()
 {
@@ -336,7 +486,9 @@ RegisterCoSim(py::module_& m)
              py::arg("tcp_buffer_bytes") = 1 << 20, py::arg("frame_header_bytes") = 16)
         .def("add_onoff", &CoSim::AddOnOff, py::arg("src"), py::arg("dst"), py::arg("rate_bps"),
              py::arg("mean_on_s"), py::arg("mean_off_s"), py::arg("packet_size"),
-             py::arg("start_s"), py::arg("stream"))
+             py::arg("start_s"), py::arg("stream"), py::arg("port") = 9)
+        .def("sink_rx_bytes", &CoSim::SinkRxBytes, py::arg("node"), py::arg("port") = 9,
+             "Bytes received so far by the UDP sink of a cross-traffic flow.")
         .def("add_replay", &CoSim::AddReplay, py::arg("src"), py::arg("dst"), py::arg("times_s"),
              py::arg("bytes"))
         .def_property_readonly("now", &CoSim::Now)
@@ -371,6 +523,117 @@ RegisterCoSim(py::module_& m)
              },
              "Zero-copy numpy views of the per-directed-link counters (valid while the "
              "simulation lives; refreshed before each every() callback).")
+        .def("set_radio", &CoSim::SetRadio, py::arg("helper_attrs"), py::arg("mac_attrs"),
+             py::arg("device_attrs"), py::arg("channel_attrs"), py::arg("channel"),
+             py::arg("beam_attrs"), py::arg("gnbs"), py::arg("ues"), py::arg("stream"),
+             "Devices reach the gNBs through the 6G radio (before finalize). Attributes are "
+             "strings, checked before ns-3 sees them.")
+        .def("add_bler_curve", &CoSim::AddBlerCurve, py::arg("channel"), py::arg("table"),
+             py::arg("mcs"), py::arg("snr_db"), py::arg("cb_sizes"), py::arg("bler_flat"))
+        .def("set_eesm_betas", &CoSim::SetEesmBetas, py::arg("table"), py::arg("betas"))
+        .def("radio_views",
+             [](py::object self) {
+                 auto radio = self.cast<CoSim&>().Radio();
+                 py::dict d;
+                 for (uint32_t f = 0; f < ns3::NrRadioHelper::N_FIELDS; ++f)
+                 {
+                     std::string name = ns3::NrRadioHelper::GetFieldName(
+                         static_cast<ns3::NrRadioHelper::Field>(f));
+                     d[py::str(name)] = View(radio->GetLinkState(
+                                                 static_cast<ns3::NrRadioHelper::Field>(f)),
+                                             self);
+                 }
+                 return d;
+             },
+             "Zero-copy numpy views of the per-UE radio link states (refresh_radio() updates "
+             "them; values are over the period since the previous refresh).")
+        .def("refresh_radio", [](CoSim& s) { s.Radio()->RefreshLinkStates(); })
+        .def("set_ue_share", [](CoSim& s, uint32_t u, double share) {
+                 if (!(share >= 0 && share <= 1)) throw py::value_error("share must be in [0, 1]");
+                 s.Radio()->SetUeShare(u, share); }, py::arg("ue"), py::arg("share"))
+        .def("set_ue_weight", [](CoSim& s, uint32_t u, double w) {
+                 if (!(w > 0)) throw py::value_error("weight must be > 0");
+                 s.Radio()->SetUeWeight(u, w); }, py::arg("ue"), py::arg("weight"))
+        .def("radio_slots", [](CoSim& s) { return s.Radio()->GetNSlots(); })
+        .def("radio_ue_stats",
+             [](CoSim& s) {
+                 auto radio = s.Radio();
+                 const uint32_t n = radio->GetNUes();
+                 py::dict out;
+                 const char* dirs[2] = {"dl", "ul"};
+                 std::vector<double> cell(n);
+                 for (uint32_t u = 0; u < n; ++u)
+                 {
+                     cell[u] = radio->GetServingCell(u);
+                 }
+                 out["serving_cell"] = py::array_t<double>(n, cell.data());
+                 for (uint32_t d = 0; d < 2; ++d)
+                 {
+                     std::vector<double> tbFirst(n), tbFirstErr(n), bytes(n), sinr(n), mcs(n),
+                         retx(n), lost(n);
+                     for (uint32_t u = 0; u < n; ++u)
+                     {
+                         auto mac = radio->GetCellMac(radio->GetServingCell(u));
+                         const auto& st = mac->GetStats(radio->GetIndexInCell(u),
+                                                        static_cast<ns3::NrCellMac::Direction>(d));
+                         tbFirst[u] = st.tbFirst;
+                         tbFirstErr[u] = st.tbFirstErr;
+                         bytes[u] = st.bytes;
+                         sinr[u] = st.sumSinrEffDb;
+                         mcs[u] = st.sumMcs;
+                         retx[u] = st.retx;
+                         lost[u] = st.tbLost;
+                     }
+                     std::string p = dirs[d];
+                     out[py::str(p + "_tb_first")] = py::array_t<double>(n, tbFirst.data());
+                     out[py::str(p + "_tb_first_err")] = py::array_t<double>(n, tbFirstErr.data());
+                     out[py::str(p + "_mac_bytes")] = py::array_t<double>(n, bytes.data());
+                     out[py::str(p + "_sum_sinr_eff_db")] = py::array_t<double>(n, sinr.data());
+                     out[py::str(p + "_sum_mcs")] = py::array_t<double>(n, mcs.data());
+                     out[py::str(p + "_retx")] = py::array_t<double>(n, retx.data());
+                     out[py::str(p + "_tb_lost")] = py::array_t<double>(n, lost.data());
+                 }
+                 return out;
+             },
+             "Cumulative per-UE MAC counters since the start (first transmissions, their "
+             "errors, decoded bytes, sums of effective SINR and MCS, retransmissions, lost TBs).")
+        .def("set_beam",
+             [](CoSim& s, uint32_t u, std::vector<std::complex<double>> w) {
+                 auto radio = s.Radio();
+                 if (u >= radio->GetNUes()) throw py::value_error("set_beam: unknown UE");
+                 if (s.Beams())
+                 {
+                     s.Beams()->SetBeam(u, w);  // pauses the beam policy for this UE
+                 }
+                 else
+                 {
+                     radio->GetChannel()->SetGnbBeam(radio->GetServingCell(u), u, w);
+                 }
+             },
+             py::arg("ue"), py::arg("weights"),
+             "Set the serving gNB's beam toward a UE from now on (one weight per gNB antenna).")
+        .def("set_codeword",
+             [](CoSim& s, uint32_t u, uint32_t k) {
+                 if (!s.Beams()) throw py::value_error("set_codeword: no beam policy installed");
+                 s.Beams()->SetCodeword(u, k);
+             },
+             py::arg("ue"), py::arg("index"))
+        .def("csi",
+             [](CoSim& s, uint32_t u) {
+                 auto radio = s.Radio();
+                 if (u >= radio->GetNUes()) throw py::value_error("csi: unknown UE");
+                 auto ch = radio->GetChannel();
+                 const uint32_t g = radio->GetServingCell(u);
+                 const auto& h = ch->GetChannelMatrix(g, u);
+                 const py::ssize_t rx = ch->GetNUeAntennas(u), tx = ch->GetNGnbAntennas(g),
+                                   sb = ch->GetNSubbands();
+                 py::array_t<std::complex<double>> out({rx, tx, sb});
+                 std::copy(h.begin(), h.end(), out.mutable_data());
+                 return out;
+             },
+             py::arg("ue"),
+             "The small-scale channel from the serving gNB to a UE now, complex128 "
+             "[rx_ant, tx_ant, subband] (a copy; large-scale loss excluded).")
         .def("bench_buffer",
              [](py::object self, size_t nbytes) {
                  CoSim& s = self.cast<CoSim&>();

@@ -8,6 +8,9 @@
 #include <pybind11/pybind11.h>
 
 #include "ns3/edge-network.h"
+#include "ns3/nr-beam-manager.h"
+#include "ns3/nr-bler-model.h"
+#include "ns3/nr-radio-helper.h"
 #include "ns3/message-transport.h"
 #include "ns3/cross-traffic-helper.h"
 
@@ -30,7 +33,8 @@ class CoSim
     uint32_t AddLink(uint32_t a, uint32_t b, double rateBps, double delayS, uint32_t queuePackets);
     void Finalize(uint32_t tcpSegmentSize, uint32_t tcpBufBytes, uint32_t frameHeaderBytes);
     int64_t AddOnOff(uint32_t src, uint32_t dst, double rateBps, double meanOnS, double meanOffS,
-                     uint32_t packetSize, double startS, int64_t stream);
+                     uint32_t packetSize, double startS, int64_t stream, uint16_t port);
+    uint64_t SinkRxBytes(uint32_t dst, uint16_t port) const;
     void AddReplay(uint32_t src, uint32_t dst, std::vector<double> times, std::vector<double> bytes);
 
     // clock
@@ -52,6 +56,18 @@ class CoSim
     void RefreshLinks();
     ns3::Ptr<ns3::EdgeNetwork> Network() const;
 
+    // 6G radio (before finalize): devices reach gNBs through it
+    void SetRadio(const pybind11::dict& helperAttrs, const pybind11::dict& macAttrs,
+                  const pybind11::dict& deviceAttrs, const pybind11::dict& channelAttrs,
+                  const std::string& channel, const pybind11::dict& beamAttrs,
+                  const std::vector<uint32_t>& gnbs, const std::vector<uint32_t>& ues,
+                  int64_t stream);
+    void AddBlerCurve(uint32_t channel, uint32_t table, uint32_t mcs, std::vector<double> snrDb,
+                      std::vector<double> cbSizes, std::vector<double> bler);
+    void SetEesmBetas(uint32_t table, std::vector<double> betas);
+    ns3::Ptr<ns3::NrRadioHelper> Radio() const;
+    ns3::Ptr<ns3::NrBeamManager> Beams() const;
+
     // a C++-owned buffer for benchmarks of state hand-off (valid until the next call)
     std::vector<double>& BenchBuffer();
 
@@ -63,6 +79,10 @@ class CoSim
     ns3::Ptr<ns3::EdgeNetwork> m_net;
     ns3::Ptr<ns3::MessageTransport> m_transport;
     ns3::CrossTrafficHelper m_cross;
+    ns3::Ptr<ns3::NrRadioHelper> m_radio;
+    ns3::Ptr<ns3::NrBlerModel> m_bler;
+    ns3::Ptr<ns3::NrBeamManager> m_beams;
+    pybind11::dict m_beamAttrs;
     pybind11::object m_deliveryHandler;
     std::vector<double> m_bench;
     std::vector<bool> m_everyActive;

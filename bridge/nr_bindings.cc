@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "nr_bindings.h"
 
+#include "attributes.h"
 #include "cosim.h"
 
 #include "ns3/applications-module.h"
@@ -21,6 +22,7 @@
 #include <map>
 #include <sstream>
 #include <cmath>
+#include <complex>
 #include <string>
 #include <vector>
 
@@ -38,44 +40,6 @@ std::vector<double>
 ToVec(const DArray& a)
 {
     return std::vector<double>(a.data(), a.data() + a.size());
-}
-
-/// Set string-valued attributes of an object.
-void
-SetAttrs(ns3::Ptr<ns3::Object> o, const py::dict& attrs)
-{
-    for (const auto& kv : attrs)
-    {
-        const auto name = py::str(kv.first).cast<std::string>();
-        const auto value = py::str(kv.second).cast<std::string>();
-        if (!o->SetAttributeFailSafe(name, ns3::StringValue(value)))
-        {
-            throw py::value_error("cannot set attribute " + name + "=" + value + " on " +
-                                  o->GetInstanceTypeId().GetName());
-        }
-    }
-}
-
-/// Check that every attribute exists on a TypeId (ObjectFactory::Set aborts otherwise).
-void
-CheckAttrs(const std::string& tidName, const py::dict& attrs)
-{
-    const auto tid = ns3::TypeId::LookupByName(tidName);
-    for (const auto& kv : attrs)
-    {
-        const auto name = py::str(kv.first).cast<std::string>();
-        ns3::TypeId::AttributeInformation info;
-        if (!tid.LookupAttributeByName(name, &info))
-        {
-            throw py::value_error(tidName + " has no attribute '" + name + "'");
-        }
-        const auto value = py::str(kv.second).cast<std::string>();
-        auto v = info.checker->CreateValidValue(ns3::StringValue(value));
-        if (!v)
-        {
-            throw py::value_error("invalid value " + name + "=" + value + " for " + tidName);
-        }
-    }
 }
 
 py::array_t<double>
@@ -530,7 +494,58 @@ RegisterNr(py::module_& m)
         .def("path_gain_db",
              [](NrRadioTestBed& s, uint32_t g, uint32_t u) {
                  return s.m_channel->GetPathGainDb(g, u);
-             });
+             })
+        // Beams of the radio's channel (NrChannel's beam API), e.g. to steer a UE's beam away
+        // from it during a run: the MAC sees the new gain from the next CSI measurement on.
+        .def("is_los",
+             [](NrRadioTestBed& s, uint32_t g, uint32_t u) {
+                 s.RequireBuilt(true);
+                 return s.m_channel->IsLos(g, u);
+             },
+             py::arg("gnb"), py::arg("ue"))
+        .def("los_angles",
+             [](NrRadioTestBed& s, uint32_t g, uint32_t u) {
+                 s.RequireBuilt(true);
+                 return s.m_channel->GetLosAngles(g, u);
+             },
+             py::arg("gnb"), py::arg("ue"), "(azimuth, inclination) from the gNB to the UE, rad.")
+        .def("gnb_steering_vector",
+             [](NrRadioTestBed& s, uint32_t g, double az, double incl) {
+                 s.RequireBuilt(true);
+                 const auto w = s.m_channel->GetGnbSteeringVector(g, az, incl);
+                 return py::array_t<std::complex<double>>(w.size(), w.data());
+             },
+             py::arg("gnb"), py::arg("azimuth"), py::arg("inclination"))
+        .def("gnb_beam",
+             [](NrRadioTestBed& s, uint32_t g, uint32_t u) {
+                 s.RequireBuilt(true);
+                 const auto& w = s.m_channel->GetGnbBeam(g, u);
+                 return py::array_t<std::complex<double>>(w.size(), w.data());
+             },
+             py::arg("gnb"), py::arg("ue"))
+        .def("set_gnb_beam",
+             [](NrRadioTestBed& s, uint32_t g, uint32_t u,
+                const py::array_t<std::complex<double>,
+                                  py::array::c_style | py::array::forcecast>& w) {
+                 s.RequireBuilt(true);
+                 if (w.ndim() != 1 || static_cast<uint32_t>(w.size()) !=
+                                          s.m_channel->GetNGnbAntennas(g))
+                 {
+                     throw py::value_error("w must have one weight per gNB antenna element");
+                 }
+                 s.m_channel->SetGnbBeam(
+                     g, u, std::vector<std::complex<double>>(w.data(), w.data() + w.size()));
+             },
+             py::arg("gnb"), py::arg("ue"), py::arg("w"),
+             "Set gNB g's beam toward UE u from now on (normalised; the channel's SetGnbBeam).")
+        .def("beam_gain",
+             [](NrRadioTestBed& s, uint32_t g, uint32_t v, uint32_t u) {
+                 s.RequireBuilt(true);
+                 const auto& x = s.m_channel->GetBeamGain(g, v, u);
+                 return py::array_t<double>(x.size(), x.data());
+             },
+             py::arg("gnb"), py::arg("beam_ue"), py::arg("ue"),
+             "|w_u^H H w_(g,v)|^2 times the path gain, per subband (linear).");
 }
 
 } // namespace edgelam

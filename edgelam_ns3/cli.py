@@ -28,9 +28,16 @@ def _cmd_run(args) -> int:
         print(f"edgelam: run failed: {summary.get('error')}\n  partial results in "
               f"{summary['run_dir']}", file=sys.stderr)
         return 1
-    print(f"edgelam: {summary.get('steps')} rounds, loss {summary.get('loss_first'):.3f} -> "
-          f"{summary.get('loss_last'):.3f}, simulated {summary.get('sim_time_s'):.3f} s in "
-          f"{summary.get('launcher_wall_time_s'):.1f} s wall")
+    line = f"simulated {summary.get('sim_time_s'):.3f} s in {summary['launcher_wall_time_s']:.1f} s wall"
+    if summary.get("loss_first") is not None:
+        line = (f"{summary.get('steps')} rounds, loss {summary['loss_first']:.3f} -> "
+                f"{summary['loss_last']:.3f}, " + line)
+    if "cell" in summary and "dl_goodput_bps" in summary["cell"]:
+        c = summary["cell"]
+        line = (f"cell goodput DL {c['dl_goodput_bps'] / 1e6:.1f} Mbit/s, UL "
+                f"{c['ul_goodput_bps'] / 1e6:.1f} Mbit/s, {summary.get('slots_simulated')} slots, "
+                + line)
+    print(f"edgelam: {line}")
     print(f"edgelam: report: {summary['run_dir']}/report.md")
     return 0
 

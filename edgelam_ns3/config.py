@@ -79,12 +79,122 @@ class IdealRadioConfig(_Strict):
         return list(self.per_ue_rate_bps or [self.rate_bps] * n_devices)
 
 
-class RadioConfig(_Strict):
-    """The radio access network between devices and the gNB."""
+NR_SCENARIOS = ("UMi-StreetCanyon", "UMa", "RMa", "InH-OfficeMixed", "InH-OfficeOpen")
 
-    mode: Literal["ideal"] = Field(
-        "ideal", description="'ideal': point-to-point links with configured rate and delay")
+
+class RadioConfig(_Strict):
+    """The radio access network between devices (UEs) and gNBs.
+
+    ``nr`` (default): the 6G NR-like radio of ``ns3_scenarios`` (TR 38.901 channel through ns-3's
+    ThreeGppChannelModel, beams, slot-level OFDMA with TS 38.214 link adaptation, TBS and HARQ).
+    ``ideal``: a point-to-point link per UE (baseline)."""
+
+    mode: Literal["nr", "ideal"] = Field(
+        "nr", description="'nr': the 6G radio model; 'ideal': point-to-point links (baseline)")
     ideal: IdealRadioConfig = Field(default_factory=IdealRadioConfig)
+    scenario: Literal[NR_SCENARIOS] = Field(
+        "UMa", description="TR 38.901 scenario (path loss, LOS probability, clusters)")
+    channel: Literal["3gpp", "fixed"] = Field(
+        "3gpp", description="'3gpp': TR 38.901 channel; 'fixed': fixed gains (tests, baselines)")
+    carrier_hz: Annotated[float, Field(ge=0.5e9, le=100e9)] = Field(
+        7e9, description="carrier frequency, Hz (default 7 GHz: a 6G upper mid-band carrier, "
+        "FR3 7.125-24 GHz)")
+    bandwidth_hz: PositiveFloat = Field(100e6, description="carrier bandwidth, Hz")
+    numerology: Annotated[int, Field(ge=0, le=4)] = Field(
+        1, description="numerology mu (SCS 15 x 2^mu kHz, slot 1/2^mu ms)")
+    tdd_pattern: str = Field("DDDSU", description="TDD slot pattern of D, S, U ('D': all DL)")
+    mcs_table: Literal["qam64", "qam256"] = Field(
+        "qam256", description="TS 38.214 Table 5.1.3.1-1 (qam64) or -2 (qam256)")
+    gnb_array: list[Annotated[int, Field(ge=1, le=64)]] = Field(
+        default_factory=lambda: [8, 8], description="gNB uniform planar array [rows, cols]")
+    ue_array: list[Annotated[int, Field(ge=1, le=8)]] = Field(
+        default_factory=lambda: [1, 1], description="UE array [rows, cols] (1x1 up to 2x4)")
+    gnb_tx_power_dbm: float = Field(43.0, description="gNB transmit power over the carrier, dBm")
+    ue_tx_power_dbm: float = Field(23.0, description="UE transmit power, dBm (power class 3)")
+    scheduler: Literal["pf", "rr"] = Field("pf", description="proportional fair or round robin")
+    beam_policy: Literal["dft", "los", "ideal"] = Field(
+        "dft", description="'dft': SSB-like DFT-codebook sweep; 'los': steer to the LOS "
+        "direction; 'ideal': dominant eigenvector of the channel")
+    beam_period_s: PositiveFloat = Field(0.02, description="beam sweep period (dft), s")
+    n_ues: Annotated[int, Field(ge=1, le=1024)] | None = Field(
+        None, description="UEs in the radio (default nodes.n_devices; the first "
+        "nodes.n_devices of them are the compute devices)")
+    n_cells: Annotated[int, Field(ge=1, le=57)] = Field(
+        1, description="gNBs (hexagonal layout, inter-site distance isd_m)")
+    isd_m: PositiveFloat = Field(500.0, description="inter-site distance, m")
+    ue_distance_m: PositiveFloat | None = Field(
+        None, description="every UE at this distance from its gNB, m (default: dropped "
+        "uniformly in the cell)")
+    ue_speed_kmh: NonNegFloat = Field(0.0, description="UE speed, km/h")
+    mobility: Literal["static", "constant-velocity", "random-walk"] | None = Field(
+        None, description="UE mobility (default: static, or constant-velocity if ue_speed_kmh > 0)")
+    channel_update_period_s: NonNegFloat = Field(
+        0.01, description="channel (CSI) update period, s (0: computed once)")
+    shadowing: bool = Field(True, description="log-normal shadowing (TR 38.901 Table 7.4.1-1)")
+    target_bler: Annotated[float, Field(gt=0, lt=1)] = Field(
+        0.1, description="link-adaptation target BLER of first transmissions")
+    olla: bool = Field(True, description="outer-loop link adaptation")
+    harq_max_tx: Annotated[int, Field(ge=1, le=32)] = Field(
+        4, description="HARQ: transmissions of a TB at most")
+    dl_overhead: Annotated[float, Field(ge=0, lt=0.9)] = Field(
+        0.14, description="share of DL REs without data (control, DM-RS; TS 38.306: 0.14 FR1)")
+    ul_overhead: Annotated[float, Field(ge=0, lt=0.9)] = Field(
+        0.08, description="share of UL REs without data (TS 38.306: 0.08 FR1)")
+
+    @model_validator(mode="after")
+    def _radio_rules(self):
+        if not self.tdd_pattern or set(self.tdd_pattern) - set("DSU"):
+            raise ValueError("tdd_pattern: only D, S and U slots (e.g. 'DDDSU')")
+        if len(self.gnb_array) != 2 or len(self.ue_array) != 2:
+            raise ValueError("gnb_array/ue_array: [rows, cols]")
+        if self.ue_array[0] > 2 or self.ue_array[1] > 4:
+            raise ValueError("ue_array: at most 2 x 4 elements")
+        if self.beam_policy != "los" and self.channel == "fixed":
+            raise ValueError("beam_policy: 'dft' and 'ideal' need channel '3gpp'")
+        return self
+
+    def mac_attributes(self) -> dict[str, str]:
+        """ns-3 attributes of each cell's NrCellMac."""
+        return {"TddPattern": self.tdd_pattern, "McsTable": self.mcs_table,
+                "Scheduler": self.scheduler.upper(), "TargetBler": str(self.target_bler),
+                "Olla": "true" if self.olla else "false",
+                "MaxTransmissions": str(self.harq_max_tx), "DlOverhead": str(self.dl_overhead),
+                "UlOverhead": str(self.ul_overhead)}
+
+    def helper_attributes(self) -> dict[str, str]:
+        """ns-3 attributes of the NrRadioHelper."""
+        mobility = self.mobility or ("constant-velocity" if self.ue_speed_kmh > 0 else "static")
+        a = {"Scenario": self.scenario, "CarrierHz": repr(self.carrier_hz),
+             "BandwidthHz": repr(self.bandwidth_hz), "Numerology": str(self.numerology),
+             "GnbTxPowerDbm": repr(self.gnb_tx_power_dbm),
+             "UeTxPowerDbm": repr(self.ue_tx_power_dbm),
+             "GnbArrayRows": str(self.gnb_array[0]), "GnbArrayCols": str(self.gnb_array[1]),
+             "UeArrayRows": str(self.ue_array[0]), "UeArrayCols": str(self.ue_array[1]),
+             "InterSiteDistanceM": repr(self.isd_m), "Mobility": mobility,
+             "UeSpeedKmh": repr(self.ue_speed_kmh)}
+        if self.scenario.startswith("UMi"):
+            a["GnbHeightM"] = "10"
+        elif self.scenario.startswith("InH"):
+            a["GnbHeightM"] = "3"
+        elif self.scenario == "RMa":
+            a["GnbHeightM"] = "35"
+        if self.ue_distance_m is not None:
+            a["UeDistanceM"] = repr(self.ue_distance_m)
+        return a
+
+    def channel_attributes(self) -> dict[str, str]:
+        """ns-3 attributes of the channel."""
+        if self.channel == "fixed":
+            return {}
+        return {"UpdatePeriod": f"{self.channel_update_period_s}s",
+                "ShadowingEnabled": "true" if self.shadowing else "false"}
+
+    def beam_attributes(self) -> dict[str, str]:
+        """ns-3 attributes of the NrBeamManager (empty: no policy object, LOS default beams)."""
+        if self.channel == "fixed":
+            return {}
+        policy = {"dft": "DftCodebook", "los": "LosDirection", "ideal": "Ideal"}[self.beam_policy]
+        return {"Policy": policy, "MeasurementPeriod": f"{self.beam_period_s}s"}
 
 
 class LinkConfig(_Strict):
@@ -191,7 +301,7 @@ class LoopedTrainConfig(_Strict):
     d_ff: Annotated[int, Field(ge=1)] = Field(512, description="MLP hidden size")
 
 
-FRAMEWORKS = ("split_learning", "split_fed_lora", "fed_lora", "centralized", "looped_tp")
+FRAMEWORKS = ("split_learning", "split_fed_lora", "fed_lora", "centralized", "looped_tp", "none")
 POLICIES = ("all", "random", "round_robin", "channel_aware", "lyapunov")
 
 
@@ -201,7 +311,7 @@ class TrainConfig(_Strict):
     framework: Literal[FRAMEWORKS] = Field(
         "split_learning", description="split_learning (U-shaped), split_fed_lora (split "
         "federated LoRA), fed_lora (FedAvg of adapters, baseline), centralized (raw data "
-        "uploaded once, baseline), looped_tp (looped tensor parallelism)")
+        "uploaded once, baseline), looped_tp (looped tensor parallelism), none (traffic only)")
     steps: Annotated[int, Field(ge=1)] = Field(40, description="training rounds")
     batch_size: Annotated[int, Field(ge=1)] = Field(8, description="samples per device per round")
     lr: PositiveFloat = Field(3e-3, description="Adam learning rate")
@@ -220,6 +330,24 @@ class TrainConfig(_Strict):
     lora: LoraTrainConfig = Field(default_factory=LoraTrainConfig)
     dp: DpConfig = Field(default_factory=DpConfig)
     looped: LoopedTrainConfig = Field(default_factory=LoopedTrainConfig)
+
+
+class TrafficConfig(_Strict):
+    """Background application traffic between the server node and the UEs (UDP, ns-3
+    OnOffApplication always on): full buffer when the offered rate exceeds what the radio
+    gives."""
+
+    full_buffer_dl: bool = Field(False, description="UDP from traffic.source to every UE")
+    full_buffer_ul: bool = Field(False, description="UDP from every UE to traffic.source")
+    source: str = Field("edge0", description="node at the far end of the traffic")
+    rate_bps: PositiveFloat | None = Field(
+        None, description="offered rate per UE and direction, bit/s (default: 1.2 x the "
+        "carrier's peak, bandwidth x 7.4 bit/s/Hz x 1.2)")
+    packet_bytes: Annotated[int, Field(ge=64, le=1472)] = Field(
+        1472, description="UDP payload per packet, bytes")
+    start_s: NonNegFloat = Field(0.01, description="traffic start (after attach), s")
+    duration_s: PositiveFloat = Field(
+        0.5, description="how long traffic-only scenarios (train.framework none) run, s")
 
 
 class TraceConfig(_Strict):
@@ -248,13 +376,25 @@ class ScenarioConfig(_Strict):
     profiles: dict[str, ProfileConfig] = Field(default_factory=dict)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    traffic: TrafficConfig = Field(default_factory=TrafficConfig)
     trace: TraceConfig = Field(default_factory=TraceConfig)
     sim: SimConfig = Field(default_factory=SimConfig)
+
+    def n_ues(self) -> int:
+        """UEs in the network: the compute devices, plus radio-only UEs (radio.n_ues)."""
+        if self.radio.mode == "nr" and self.radio.n_ues is not None:
+            return max(self.radio.n_ues, self.nodes.n_devices)
+        return self.nodes.n_devices
+
+    def gnb_names(self) -> list[str]:
+        """gNB node names: 'gnb' for one cell, gnb0, gnb1, ... for several."""
+        n = self.radio.n_cells if self.radio.mode == "nr" else 1
+        return ["gnb"] if n == 1 else [f"gnb{i}" for i in range(n)]
 
     def node_names(self) -> list[str]:
         """All node names, in node-index order."""
         n = self.nodes
-        names = [f"ue{i}" for i in range(n.n_devices)] + ["gnb"]
+        names = [f"ue{i}" for i in range(self.n_ues())] + self.gnb_names()
         names += [f"edge{i}" for i in range(n.n_edge)]
         if n.cloud:
             names.append("cloud")
@@ -277,7 +417,7 @@ class ScenarioConfig(_Strict):
         for i, link in enumerate(self.backhaul.links):
             for end in ("a", "b"):
                 v = getattr(link, end)
-                if v not in names:
+                if v not in names and v != "gnb":  # 'gnb' with several cells: every gNB
                     raise ValueError(f"backhaul.links[{i}].{end}: unknown node '{v}' (known: {known})")
             if link.a == link.b:
                 raise ValueError(f"backhaul.links[{i}]: a and b are the same node '{link.a}'")
@@ -308,9 +448,16 @@ class ScenarioConfig(_Strict):
             if v not in profiles:
                 raise ValueError(f"nodes.{field}: unknown profile '{v}' "
                                  f"(known: {', '.join(sorted(profiles))})")
-        if self.train.server not in names or self.train.server.startswith("ue") or self.train.server == "gnb":
+        if self.radio.mode == "nr" and self.radio.n_ues is not None \
+                and self.radio.n_ues < self.nodes.n_devices:
+            raise ValueError(f"radio.n_ues: {self.radio.n_ues} UEs but nodes.n_devices is "
+                             f"{self.nodes.n_devices} (every device is a UE)")
+        if self.train.server not in names or self.train.server.startswith(("ue", "gnb")):
             raise ValueError(f"train.server: '{self.train.server}' is not an edge server or the cloud "
                              f"(known: {known})")
+        if (self.traffic.full_buffer_dl or self.traffic.full_buffer_ul) and \
+                self.traffic.source not in names:
+            raise ValueError(f"traffic.source: unknown node '{self.traffic.source}' (known: {known})")
         if self.model.seq_len > 1024:
             raise ValueError("model.seq_len: at most 1024 positions")
         return self

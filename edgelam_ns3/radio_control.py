@@ -1,6 +1,10 @@
 """What the training frameworks may ask of the radio: each device's link quality now, and each
 scheduled device's share of the radio resources for the coming round.
 
+``radio.mode: nr``: a share s reserves the fraction s of the cell's resource-block groups for
+the device in the MAC scheduler (``NrCellMac`` shares), in both directions, from that instant;
+link quality is the wideband SINR of the device's last CSI report.
+
 ``radio.mode: ideal``: each UE has a point-to-point link to the gNB; its full-band rate is
 configured (``radio.ideal``); a share s gives it the rate s x full-band rate in both directions
 (an OFDMA bandwidth split), applied to the ns-3 links from the current instant.
@@ -45,8 +49,39 @@ class IdealRadioControl:
         return float(self.full[i] * self.shares[i])
 
 
+class NrRadioControl:
+    """Radio shares as resource-block reservations in the 6G radio's MAC."""
+
+    # Shannon efficiency capped at the top MCS's (qam256, MCS 27: 7.4 bit/s/Hz)
+    MAX_SE = 7.4063
+
+    def __init__(self, cfg: ScenarioConfig, sim: Simulation):
+        self.sim = sim
+        self.names = [f"ue{i}" for i in range(cfg.nodes.n_devices)]
+        self.usable_hz = cfg.radio.bandwidth_hz * (1 - cfg.radio.dl_overhead)
+
+    def full_band_rate_bps(self) -> np.ndarray:
+        """An estimate of each UE's rate with the whole band: usable bandwidth x
+        min(log2(1 + SINR), 7.41 bit/s/Hz), from the wideband SINR of its last CSI report
+        (before any report: equal for all)."""
+        st = self.sim.link_states().radio
+        sinr_db = np.nan_to_num(np.asarray(st["sinr_db"][: len(self.names)], dtype=float))
+        se = np.minimum(np.log2(1 + 10 ** (sinr_db / 10)), self.MAX_SE)
+        return self.usable_hz * np.maximum(se, 1e-3)
+
+    def set_shares(self, scheduled: list[int], shares: list[float]) -> None:
+        """Reserve shares[j] of the RBGs for scheduled UE j; the others get no reservation."""
+        if len(scheduled) != len(shares):
+            raise ValueError("set_shares: one share per scheduled device")
+        if any(s <= 0 for s in shares) or float(sum(shares)) > 1.0 + 1e-9:
+            raise ValueError(f"set_shares: shares must be > 0 and sum to at most 1, got {shares}")
+        given = dict(zip(scheduled, shares))
+        for i, name in enumerate(self.names):
+            self.sim.set_radio_share(name, min(1.0, given.get(i, 0.0)))
+
+
 def make_radio_control(cfg: ScenarioConfig, sim: Simulation):
     """The radio control for the scenario's radio mode."""
     if cfg.radio.mode == "ideal":
         return IdealRadioControl(cfg, sim)
-    raise ValueError(f"radio.mode '{cfg.radio.mode}' has no radio control yet")
+    return NrRadioControl(cfg, sim)

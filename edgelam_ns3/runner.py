@@ -74,9 +74,22 @@ def launch(cfg: config_mod.ScenarioConfig, out_dir: str | Path | None = None,
         summary["plots"] = report.plots(out, tables)
     except Exception as exc:  # a plot must not lose the run's results
         summary["plots_error"] = f"{type(exc).__name__}: {exc}"
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    (out / "summary.json").write_text(json.dumps(_json_safe(summary), indent=2, default=str) + "\n")
     report.write_report(out, summary)
     return summary
+
+
+def _json_safe(obj):
+    """NaN and infinities as null: summary.json stays standard JSON."""
+    import math
+
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
 
 
 def _provenance(cfg) -> dict:
@@ -164,26 +177,51 @@ def run_in_process(cfg: config_mod.ScenarioConfig, out: Path) -> dict:
               f"loss {row['loss']:7.4f}{extra}  (wall {time.perf_counter() - t_wall0:6.1f} s)",
               flush=True)
 
+    gnb_names = cfg.gnb_names()
+    nan = float("nan")
+    link_cols = ("rate_bps", "queue_bytes", "delivered_bytes", "dropped_packets")
+    radio_cols = ("sinr_db", "dl_sinr_eff_db", "mcs_dl", "mcs_ul", "bler_dl", "bler_ul",
+                  "dl_throughput_bps", "ul_throughput_bps", "dl_queue_bytes", "ul_queue_bytes",
+                  "harq_retx")
+
     def on_links(st):
+        # one schema for both kinds of row: wired links ("link") and radio UEs ("ue")
         for i in range(len(st.src)):
-            tw.append("link_states", {"t_s": st.t_s, "src": str(st.src[i]), "dst": str(st.dst[i]),
-                                      "rate_bps": float(st.rate_bps[i]),
-                                      "queue_bytes": float(st.queue_bytes[i]),
-                                      "delivered_bytes": float(st.delivered_bytes[i]),
-                                      "dropped_packets": float(st.dropped_packets[i])})
+            row = {"t_s": st.t_s, "kind": "link", "src": str(st.src[i]), "dst": str(st.dst[i])}
+            row.update({c: float(getattr(st, c)[i]) for c in link_cols})
+            row.update({c: nan for c in radio_cols})
+            tw.append("link_states", row)
+        if st.radio is not None:
+            r = st.radio
+            for u in range(len(r["ue"])):
+                row = {"t_s": st.t_s, "kind": "ue", "src": gnb_names[int(r["serving_cell"][u])],
+                       "dst": str(r["ue"][u])}
+                row.update({c: nan for c in link_cols})
+                row.update({c: float(r[c][u]) for c in radio_cols})
+                tw.append("link_states", row)
 
     with Simulation(network_spec(cfg), seed=cfg.seed, run=cfg.run, on_message=on_message) as sim:
-        framework = framework_class(cfg.train.framework)(cfg, sim, on_job=on_job,
-                                                         on_round=on_round)
+        flows = install_traffic(cfg, sim)
         sim.every(cfg.trace.link_state_period_s, on_links)
-        print(f"edgelam: {cfg.name}: {cfg.train.framework} (policy {cfg.train.policy}), "
-              f"{cfg.nodes.n_devices} devices, server {cfg.train.server}, radio {cfg.radio.mode}, "
-              f"{cfg.train.steps} rounds", flush=True)
+        if cfg.train.framework == "none":
+            framework = TrafficOnly(cfg, sim)
+            print(f"edgelam: {cfg.name}: traffic only, {cfg.n_ues()} UEs, radio "
+                  f"{cfg.radio.mode}, {cfg.traffic.duration_s} s", flush=True)
+        else:
+            framework = framework_class(cfg.train.framework)(cfg, sim, on_job=on_job,
+                                                             on_round=on_round)
+            print(f"edgelam: {cfg.name}: {cfg.train.framework} (policy {cfg.train.policy}), "
+                  f"{cfg.nodes.n_devices} devices, server {cfg.train.server}, radio "
+                  f"{cfg.radio.mode}, {cfg.train.steps} rounds", flush=True)
         framework.start()
         try:
             sim.run(until_s=cfg.sim.max_time_s)
         finally:
             tw.close()
+        if sim.has_radio:
+            summary.update(radio_summary(cfg, sim))
+        if flows:
+            summary.update(traffic_summary(cfg, sim, flows, summary))
         n = len(rows)
         summary.update(
             status="ok" if framework.finished else "incomplete",
@@ -217,6 +255,83 @@ def run_in_process(cfg: config_mod.ScenarioConfig, out: Path) -> dict:
                             f"{len(rows)} of {cfg.train.steps} rounds")
     summary["wall_time_s"] = time.perf_counter() - t_wall0
     return summary
+
+
+class TrafficOnly:
+    """No training: the scenario's traffic runs for ``traffic.duration_s``."""
+
+    def __init__(self, cfg, sim):
+        self.cfg, self.sim, self.finished, self.round = cfg, sim, False, 0
+
+    def start(self):
+        def stop():
+            self.finished = True
+            self.sim.stop()
+
+        self.sim.schedule(self.cfg.traffic.start_s + self.cfg.traffic.duration_s, stop)
+
+
+DL_PORT, UL_PORT = 30000, 40000
+
+
+def install_traffic(cfg, sim) -> list[tuple[str, str, str, int]]:
+    """Full-buffer UDP flows of ``traffic``: (direction, src, dst, port) each."""
+    t = cfg.traffic
+    if not (t.full_buffer_dl or t.full_buffer_ul):
+        return []
+    rate = t.rate_bps or (cfg.radio.bandwidth_hz * 7.4 * 1.2 if cfg.radio.mode == "nr"
+                          else max(cfg.radio.ideal.full_band_rates(cfg.nodes.n_devices)) * 1.2)
+    flows = []
+    for u in range(cfg.n_ues()):
+        ue = f"ue{u}"
+        if t.full_buffer_dl:
+            sim.add_udp_flow(t.source, ue, rate, t.packet_bytes, t.start_s, DL_PORT + u)
+            flows.append(("dl", t.source, ue, DL_PORT + u))
+        if t.full_buffer_ul:
+            sim.add_udp_flow(ue, t.source, rate, t.packet_bytes, t.start_s, UL_PORT + u)
+            flows.append(("ul", ue, t.source, UL_PORT + u))
+    return flows
+
+
+def traffic_summary(cfg, sim, flows, summary) -> dict:
+    """Goodput of the traffic flows: per cell (sum) and per UE, in the summary's ``cell`` and
+    ``ues`` entries."""
+    elapsed = max(sim.now - cfg.traffic.start_s, 1e-12)
+    cell = summary.setdefault("cell", {})
+    ues = summary.setdefault("ues", {})
+    for d in ("dl", "ul"):
+        cell[f"{d}_goodput_bps"] = 0.0
+    for d, src, dst, port in flows:
+        gp = sim.udp_rx_bytes(dst, port) * 8 / elapsed
+        ue = dst if d == "dl" else src
+        ues.setdefault(ue, {})[f"{d}_goodput_bps"] = gp
+        cell[f"{d}_goodput_bps"] += gp
+    return {"cell": cell, "ues": ues}
+
+
+def radio_summary(cfg, sim) -> dict:
+    """The radio's figures: slots simulated, and per UE its serving cell, mean effective SINR
+    and MCS of first transmissions, their BLER, and MAC throughput, per direction."""
+    import math
+
+    st = sim.radio_ue_stats()
+    elapsed = max(sim.now, 1e-12)
+    ues = {}
+    cell = {"dl_mac_bps": 0.0, "ul_mac_bps": 0.0}
+    gnbs = cfg.gnb_names()
+    for u in range(len(st["serving_cell"])):
+        e = {"serving_cell": gnbs[int(st["serving_cell"][u])]}
+        for d in ("dl", "ul"):
+            n = st[f"{d}_tb_first"][u]
+            e[f"{d}_mean_sinr_db"] = st[f"{d}_sum_sinr_eff_db"][u] / n if n else math.nan
+            e[f"{d}_mean_mcs"] = st[f"{d}_sum_mcs"][u] / n if n else math.nan
+            e[f"{d}_bler"] = st[f"{d}_tb_first_err"][u] / n if n else math.nan
+            e[f"{d}_mac_bps"] = st[f"{d}_mac_bytes"][u] * 8 / elapsed
+            e[f"{d}_harq_retx"] = int(st[f"{d}_retx"][u])
+            e[f"{d}_tb_lost"] = int(st[f"{d}_tb_lost"][u])
+            cell[f"{d}_mac_bps"] += e[f"{d}_mac_bps"]
+        ues[f"ue{u}"] = e
+    return {"slots_simulated": sim.radio_slots(), "ues": ues, "cell": cell}
 
 
 def _child(out: Path) -> int:

@@ -47,8 +47,28 @@ class CrossTrafficSpec:
 
 
 @dataclass(frozen=True)
+class RadioSpec:
+    """The 6G radio joining UEs to gNBs: ns-3 attribute values (strings) of its parts.
+
+    :ivar gnbs: gNB node names; :ivar ues: UE node names (radio UE index = position here)
+    """
+
+    gnbs: tuple[str, ...]
+    ues: tuple[str, ...]
+    helper_attrs: dict = field(default_factory=dict)
+    mac_attrs: dict = field(default_factory=dict)
+    device_attrs: dict = field(default_factory=dict)
+    channel: str = "3gpp"
+    channel_attrs: dict = field(default_factory=dict)
+    beam_attrs: dict = field(default_factory=dict)
+    bandwidth_hz: float = 100e6
+    stream: int = 10_000
+
+
+@dataclass(frozen=True)
 class NetworkSpec:
-    """Nodes (by name, in index order), links, cross traffic and transport settings."""
+    """Nodes (by name, in index order), links, cross traffic, transport settings and the radio
+    (None: devices attach by their point-to-point links)."""
 
     nodes: tuple[str, ...]
     links: tuple[LinkSpec, ...]
@@ -57,6 +77,7 @@ class NetworkSpec:
     tcp_segment_bytes: int = 1448
     tcp_buffer_bytes: int = 1 << 20
     frame_header_bytes: int = 16
+    radio: RadioSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +120,12 @@ class LinkStates:
     queue_bytes: np.ndarray
     delivered_bytes: np.ndarray
     dropped_packets: np.ndarray
+    radio: dict | None = None
+    """Per-UE radio link states (zero-copy views, values over the period since the previous
+    refresh), keyed ``serving_cell``, ``sinr_db`` (wideband DL, dB), ``mcs_dl``, ``mcs_ul``,
+    ``bler_dl``, ``bler_ul``, ``dl_bytes``, ``ul_bytes``, ``dl_throughput_bps``,
+    ``ul_throughput_bps``, ``dl_queue_bytes``, ``ul_queue_bytes``, ``harq_retx``,
+    ``dl_sinr_eff_db``; plus ``ue`` (names). None without a radio."""
 
 
 class Simulation:
@@ -134,6 +161,8 @@ class Simulation:
             for link in network.links:
                 self._sim.add_link(self._index[link.a], self._index[link.b], float(link.rate_bps),
                                    float(link.delay_s), int(link.queue_packets))
+            if network.radio is not None:
+                self._set_radio(network.radio)
             self._sim.finalize(network.tcp_segment_bytes, network.tcp_buffer_bytes,
                                network.frame_header_bytes)
             stream = 1000
@@ -149,9 +178,29 @@ class Simulation:
             self._link_src = names[np.asarray(self._sim.link_src, dtype=int)]
             self._link_dst = names[np.asarray(self._sim.link_dst, dtype=int)]
             self._views = self._sim.link_views()
+            self._radio_views = None
+            if network.radio is not None:
+                self._radio_views = dict(self._sim.radio_views())
+                self._radio_views["ue"] = np.array(network.radio.ues)
+                self._ue_index = {u: i for i, u in enumerate(network.radio.ues)}
         except BaseException:
             self.close()
             raise
+
+    def _set_radio(self, r: RadioSpec) -> None:
+        from .radio.phy_tables import feed_bler_curves
+
+        for name in (*r.gnbs, *r.ues):
+            if name not in self._index:
+                raise ValueError(f"network.radio: '{name}' is not a node")
+        self._sim.set_radio(r.helper_attrs, r.mac_attrs, r.device_attrs, r.channel_attrs,
+                            r.channel, r.beam_attrs, [self._index[g] for g in r.gnbs],
+                            [self._index[u] for u in r.ues], r.stream)
+        feed_bler_curves(
+            lambda ch, t, m, snr, cb, bler: self._sim.add_bler_curve(
+                ch, t, m, list(map(float, snr)), list(map(float, cb)),
+                np.ravel(bler).astype(float).tolist()),
+            lambda t, b: self._sim.set_eesm_betas(t, list(map(float, b))))
 
     # -- clock ------------------------------------------------------------------------------
 
@@ -170,10 +219,13 @@ class Simulation:
     def every(self, period_s: float, fn: Callable[[LinkStates], None]) -> int:
         """Call ``fn(link_states)`` every ``period_s`` simulated seconds; returns an id for
         :meth:`cancel`. The periodic tap keeps the simulation alive: stop it when done."""
-        states = LinkStates(0.0, self._link_src, self._link_dst, **self._views)
+        states = LinkStates(0.0, self._link_src, self._link_dst, **self._views,
+                            radio=self._radio_views)
 
         def tick():
             states.t_s = self._sim.now
+            if self._radio_views is not None:
+                self._sim.refresh_radio()
             fn(states)
 
         return self._sim.every(float(period_s), tick, None, True)
@@ -235,10 +287,28 @@ class Simulation:
         """Messages sent and not yet delivered."""
         return len(self._pending)
 
+    def add_udp_flow(self, src: str, dst: str, rate_bps: float, packet_bytes: int = 1472,
+                     start_s: float = 0.0, port: int = 9) -> None:
+        """Constant-bit-rate UDP from src to dst (ns-3 OnOffApplication, always on) into a
+        sink at dst:port; read what arrived with :meth:`udp_rx_bytes`."""
+        if not 1 <= port <= 65535 or port in (19999,) or 20000 <= port < 30000:
+            raise ValueError(f"add_udp_flow: port {port} is reserved or invalid (use 30000-65535)")
+        self._streams = getattr(self, "_streams", 5000)
+        self._streams += self._sim.add_onoff(self.node_index(src), self.node_index(dst),
+                                             float(rate_bps), 1.0, 0.0, int(packet_bytes),
+                                             float(start_s), self._streams, int(port))
+
+    def udp_rx_bytes(self, dst: str, port: int) -> int:
+        """Bytes received so far by the UDP sink at dst:port."""
+        return int(self._sim.sink_rx_bytes(self.node_index(dst), int(port)))
+
     def link_states(self) -> LinkStates:
         """The link counters now (zero-copy views; copy what you keep)."""
         self._sim.refresh_links()
-        return LinkStates(self.now, self._link_src, self._link_dst, **self._views)
+        if self._radio_views is not None:
+            self._sim.refresh_radio()
+        return LinkStates(self.now, self._link_src, self._link_dst, **self._views,
+                          radio=self._radio_views)
 
     def set_link_rate(self, a: str, b: str, rate_bps: float) -> None:
         """Change the line rate of the directed link a -> b from now on."""
@@ -249,6 +319,52 @@ class Simulation:
                 self._sim.set_link_rate(l, float(rate_bps))
                 return
         raise KeyError(f"no link {a} -> {b}")
+
+    # -- radio ------------------------------------------------------------------------------
+
+    @property
+    def has_radio(self) -> bool:
+        """Whether UEs reach the gNBs through the 6G radio."""
+        return self.network.radio is not None
+
+    def _ue(self, ue: str) -> int:
+        if not self.has_radio:
+            raise RuntimeError("no radio in this network (radio.mode is not 'nr')")
+        try:
+            return self._ue_index[ue]
+        except KeyError:
+            raise KeyError(f"'{ue}' is not a UE of the radio") from None
+
+    def set_radio_share(self, ue: str, share: float) -> None:
+        """Reserve the fraction ``share`` of its cell's resource blocks for a UE from now on
+        (0: no reservation; the scheduler shares the rest)."""
+        self._sim.set_ue_share(self._ue(ue), float(share))
+
+    def set_radio_weight(self, ue: str, weight: float) -> None:
+        """The scheduler's weight of a UE (RR: share of RBGs; PF: metric factor)."""
+        self._sim.set_ue_weight(self._ue(ue), float(weight))
+
+    def set_beam(self, ue: str, weights) -> None:
+        """Set the serving gNB's beam toward a UE from now on: complex weights, one per gNB
+        antenna element (normalised inside). Pauses the beam policy for that UE."""
+        self._sim.set_beam(self._ue(ue), [complex(w) for w in np.ravel(weights)])
+
+    def set_codeword(self, ue: str, index: int) -> None:
+        """Serve a UE with DFT codeword ``index`` of the beam codebook from now on."""
+        self._sim.set_codeword(self._ue(ue), int(index))
+
+    def csi(self, ue: str) -> np.ndarray:
+        """The channel from the serving gNB to a UE now: complex128 [rx_ant, tx_ant, subband],
+        large-scale loss excluded (a copy)."""
+        return self._sim.csi(self._ue(ue))
+
+    def radio_slots(self) -> int:
+        """Slots simulated by the radio so far."""
+        return int(self._sim.radio_slots())
+
+    def radio_ue_stats(self) -> dict[str, np.ndarray]:
+        """Cumulative per-UE MAC counters (see ``_core.CoSim.radio_ue_stats``)."""
+        return {k: np.asarray(v) for k, v in self._sim.radio_ue_stats().items()}
 
     def _delivered(self, rec) -> None:
         mid, src, dst, nbytes, udp, t_send, t_first, t_last = rec

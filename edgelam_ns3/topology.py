@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .compute import BUILTIN_PROFILES, DeviceProfile
 from .config import ConfigError, ScenarioConfig
-from .sim import CrossTrafficSpec, LinkSpec, NetworkSpec
+from .sim import CrossTrafficSpec, LinkSpec, NetworkSpec, RadioSpec
 
 
 def read_replay_csv(path: str | Path) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -36,12 +36,24 @@ def network_spec(cfg: ScenarioConfig) -> NetworkSpec:
     ideal``: a point-to-point link), then the backhaul links, then cross traffic."""
     nodes = tuple(cfg.node_names())
     links = []
-    ideal = cfg.radio.ideal
-    rates = ideal.full_band_rates(cfg.nodes.n_devices)
-    for i in range(cfg.nodes.n_devices):
-        links.append(LinkSpec(f"ue{i}", "gnb", rates[i], ideal.delay_s, ideal.queue_packets))
+    radio = None
+    if cfg.radio.mode == "ideal":
+        ideal = cfg.radio.ideal
+        rates = ideal.full_band_rates(cfg.nodes.n_devices)
+        for i in range(cfg.nodes.n_devices):
+            links.append(LinkSpec(f"ue{i}", "gnb", rates[i], ideal.delay_s, ideal.queue_packets))
+    else:
+        r = cfg.radio
+        radio = RadioSpec(gnbs=tuple(cfg.gnb_names()),
+                          ues=tuple(f"ue{i}" for i in range(cfg.n_ues())),
+                          helper_attrs=r.helper_attributes(), mac_attrs=r.mac_attributes(),
+                          channel=r.channel, channel_attrs=r.channel_attributes(),
+                          beam_attrs=r.beam_attributes(), bandwidth_hz=r.bandwidth_hz)
+    gnbs = cfg.gnb_names()
     for link in cfg.backhaul.links:
-        links.append(LinkSpec(link.a, link.b, link.rate_bps, link.delay_s, link.queue_packets))
+        for a in (gnbs if link.a == "gnb" else [link.a]):
+            for b in (gnbs if link.b == "gnb" else [link.b]):
+                links.append(LinkSpec(a, b, link.rate_bps, link.delay_s, link.queue_packets))
     cross = []
     for ct in cfg.backhaul.cross_traffic:
         if ct.mode == "onoff":
@@ -53,7 +65,7 @@ def network_spec(cfg: ScenarioConfig) -> NetworkSpec:
                                           times_s=times, bytes=sizes))
     t = cfg.transport
     return NetworkSpec(nodes, tuple(links), tuple(cross), t.protocol, t.tcp_segment_bytes,
-                       t.tcp_buffer_bytes, t.frame_header_bytes)
+                       t.tcp_buffer_bytes, t.frame_header_bytes, radio)
 
 
 def profile(cfg: ScenarioConfig, node: str) -> DeviceProfile:

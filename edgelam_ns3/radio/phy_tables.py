@@ -133,6 +133,18 @@ def load_eesm_betas(path: str | Path | None = None) -> dict[int, np.ndarray]:
     return {int(t): np.array(b, dtype=float) for t, b in data["index"].items()}
 
 
+def feed_bler_curves(add_curve, set_eesm_betas, tables=None, betas=None) -> None:
+    """Hand Sionna's BLER curves and EESM betas to a C++ consumer: ``add_curve(channel, table,
+    mcs, snr_db, cb_sizes, bler)`` and ``set_eesm_betas(table, betas)``. The PDSCH curves serve
+    PDSCH (channel 1) and CP-OFDM PUSCH (channel 0): see the module doc."""
+    for c in load_bler_tables(tables):
+        if c.channel == 1:
+            for channel in (1, 0):
+                add_curve(channel, c.table, c.mcs, c.snr_db, c.cb_sizes, c.bler)
+    for table, b in load_eesm_betas(betas).items():
+        set_eesm_betas(table, b)
+
+
 def make_bler_model(
     target_bler: float = 0.1,
     min_bler: float = 1e-9,
@@ -150,11 +162,6 @@ def make_bler_model(
     """
     core = _load_core()
     model = core.NrBlerModel(target_bler=target_bler, min_bler=min_bler)
-    for c in load_bler_tables(tables):
-        if c.channel == 1:  # PDSCH curves serve PDSCH and CP-OFDM PUSCH (see module doc)
-            for channel in (1, 0):
-                model.add_curve(channel, c.table, c.mcs, c.snr_db, c.cb_sizes, c.bler)
-    for table, b in load_eesm_betas(betas).items():
-        model.set_eesm_betas(table, b)
+    feed_bler_curves(model.add_curve, model.set_eesm_betas, tables, betas)
     model.finalize()
     return model

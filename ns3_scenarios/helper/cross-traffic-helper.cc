@@ -21,16 +21,24 @@ CrossTrafficHelper::CrossTrafficHelper()
 }
 
 void
-CrossTrafficHelper::EnsureSink(Ptr<EdgeNetwork> net, uint32_t dst)
+CrossTrafficHelper::EnsureSink(Ptr<EdgeNetwork> net, uint32_t dst, uint16_t port)
 {
-    if (std::find(m_sinks.begin(), m_sinks.end(), dst) != m_sinks.end())
+    auto key = std::make_pair(dst, port);
+    if (m_sinks.count(key))
     {
         return;
     }
-    PacketSinkHelper sink("ns3::UdpSocketFactory",
-                          InetSocketAddress(Ipv4Address::GetAny(), m_port));
-    sink.Install(net->GetNode(dst)).Start(Seconds(0));
-    m_sinks.push_back(dst);
+    PacketSinkHelper sink("ns3::UdpSocketFactory", InetSocketAddress(Ipv4Address::GetAny(), port));
+    ApplicationContainer apps = sink.Install(net->GetNode(dst));
+    apps.Start(Seconds(0));
+    m_sinks[key] = DynamicCast<PacketSink>(apps.Get(0));
+}
+
+uint64_t
+CrossTrafficHelper::GetSinkRxBytes(uint32_t dst, uint16_t port) const
+{
+    auto it = m_sinks.find(std::make_pair(dst, port));
+    return it == m_sinks.end() ? 0 : it->second->GetTotalRx();
 }
 
 int64_t
@@ -42,10 +50,11 @@ CrossTrafficHelper::InstallOnOff(Ptr<EdgeNetwork> net,
                                  double meanOff,
                                  uint32_t packetSize,
                                  Time start,
-                                 int64_t stream)
+                                 int64_t stream,
+                                 uint16_t port)
 {
-    EnsureSink(net, dst);
-    OnOffHelper onoff("ns3::UdpSocketFactory", InetSocketAddress(net->GetAddress(dst), m_port));
+    EnsureSink(net, dst, port);
+    OnOffHelper onoff("ns3::UdpSocketFactory", InetSocketAddress(net->GetAddress(dst), port));
     onoff.SetConstantRate(rate, packetSize);
     std::ostringstream on;
     std::ostringstream off;
@@ -73,7 +82,7 @@ CrossTrafficHelper::InstallReplay(Ptr<EdgeNetwork> net,
                                   const std::vector<double>& times,
                                   const std::vector<double>& bytes)
 {
-    EnsureSink(net, dst);
+    EnsureSink(net, dst, m_port);
     Ptr<TraceReplaySource> app = CreateObject<TraceReplaySource>();
     app->SetTrace(times, bytes);
     app->SetRemote(InetSocketAddress(net->GetAddress(dst), m_port));

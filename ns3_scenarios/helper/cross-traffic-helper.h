@@ -7,6 +7,9 @@
 #include "ns3/data-rate.h"
 #include "ns3/edge-network.h"
 #include "ns3/nstime.h"
+#include "ns3/packet-sink.h"
+
+#include <map>
 
 #include <vector>
 
@@ -35,6 +38,7 @@ class CrossTrafficHelper
      * \param packetSize UDP payload per packet, bytes
      * \param start start instant
      * \param stream first random stream index to assign
+     * \param port UDP port of the sink at dst (one sink per node and port)
      * \return the number of streams used
      */
     int64_t InstallOnOff(Ptr<EdgeNetwork> net,
@@ -45,7 +49,15 @@ class CrossTrafficHelper
                          double meanOff,
                          uint32_t packetSize,
                          Time start,
-                         int64_t stream);
+                         int64_t stream,
+                         uint16_t port = 9);
+
+    /**
+     * \param dst sink node index
+     * \param port sink port
+     * \return bytes received by that sink so far (0 if there is none)
+     */
+    uint64_t GetSinkRxBytes(uint32_t dst, uint16_t port) const;
 
     /**
      * Trace replay (TraceReplaySource): at each instant, the given bytes.
@@ -62,9 +74,9 @@ class CrossTrafficHelper
                        const std::vector<double>& bytes);
 
   private:
-    void EnsureSink(Ptr<EdgeNetwork> net, uint32_t dst);
-    uint16_t m_port; //!< UDP port of the sinks
-    std::vector<uint32_t> m_sinks; //!< nodes with a sink installed
+    void EnsureSink(Ptr<EdgeNetwork> net, uint32_t dst, uint16_t port);
+    uint16_t m_port;                                            //!< default UDP port of sinks
+    std::map<std::pair<uint32_t, uint16_t>, Ptr<PacketSink>> m_sinks; //!< sink per node, port
 };
 
 } // namespace ns3

@@ -8,6 +8,7 @@
 #include "ns3/ipv4-address-helper.h"
 #include "ns3/ipv4-global-routing-helper.h"
 #include "ns3/log.h"
+#include "ns3/nr-radio-helper.h"
 #include "ns3/point-to-point-helper.h"
 #include "ns3/queue-size.h"
 #include "ns3/queue.h"
@@ -42,6 +43,7 @@ EdgeNetwork::~EdgeNetwork() = default;
 void
 EdgeNetwork::DoDispose()
 {
+    m_radio = nullptr;
     m_txDevices.clear();
     m_nodes = NodeContainer();
     Object::DoDispose();
@@ -132,8 +134,56 @@ EdgeNetwork::Finalize()
         }
         address.NewNetwork();
     }
+    if (m_radio)
+    {
+        NodeContainer gnbs;
+        NodeContainer ues;
+        for (uint32_t g : m_radioGnbs)
+        {
+            gnbs.Add(m_nodes.Get(g));
+        }
+        for (uint32_t u : m_radioUes)
+        {
+            ues.Add(m_nodes.Get(u));
+        }
+        m_radio->Install(gnbs, ues);
+        m_radio->InstallIpv4(Ipv4Address("10.200.0.0"));
+        for (uint32_t k = 0; k < m_radioUes.size(); ++k)
+        {
+            m_nodeAddress[m_radioUes[k]] = m_radio->GetUeAddress(k);
+            hasAddress[m_radioUes[k]] = true;
+        }
+        for (uint32_t k = 0; k < m_radioGnbs.size(); ++k)
+        {
+            if (!hasAddress[m_radioGnbs[k]])
+            {
+                m_nodeAddress[m_radioGnbs[k]] = m_radio->GetGnbAddress(k);
+                hasAddress[m_radioGnbs[k]] = true;
+            }
+        }
+    }
     Ipv4GlobalRoutingHelper::PopulateRoutingTables();
+    if (m_radio)
+    {
+        m_radio->Start();
+    }
     m_finalized = true;
+}
+
+void
+EdgeNetwork::SetRadio(Ptr<NrRadioHelper> radio, const std::vector<uint32_t>& gnbs,
+                      const std::vector<uint32_t>& ues)
+{
+    NS_ABORT_MSG_IF(m_finalized, "EdgeNetwork: SetRadio after Finalize");
+    m_radio = radio;
+    m_radioGnbs = gnbs;
+    m_radioUes = ues;
+}
+
+Ptr<NrRadioHelper>
+EdgeNetwork::GetRadio() const
+{
+    return m_radio;
 }
 
 uint32_t

@@ -21,6 +21,8 @@
 namespace ns3
 {
 
+class NrRadioHelper;
+
 /**
  * \ingroup edgelam
  * Builds and owns the nodes and point-to-point links of a co-simulated edge network.
@@ -60,8 +62,22 @@ class EdgeNetwork : public Object
     uint32_t AddLink(uint32_t a, uint32_t b, DataRate rate, Time delay, uint32_t queuePackets);
 
     /**
-     * Install the IPv4 stack, give every link its own /30 subnet and compute global routes.
-     * No queue disc is installed: a link's queue is its device's drop-tail queue.
+     * Attach the devices (UEs) to gNBs through a 6G radio instead of point-to-point links.
+     * Finalize() installs it between the wired addressing and the global routes, so packets
+     * route across the radio, and starts its slot loop.
+     * \param radio the configured radio (channel, BLER model and attributes set)
+     * \param gnbs node indices of the gNBs
+     * \param ues node indices of the UEs
+     */
+    void SetRadio(Ptr<NrRadioHelper> radio, const std::vector<uint32_t>& gnbs,
+                  const std::vector<uint32_t>& ues);
+    /** \return the radio, or null */
+    Ptr<NrRadioHelper> GetRadio() const;
+
+    /**
+     * Install the IPv4 stack, give every link its own /30 subnet, install the radio (if any)
+     * and compute global routes. No queue disc is installed: a link's queue is its device's
+     * drop-tail queue.
      */
     void Finalize();
 
@@ -125,6 +141,9 @@ class EdgeNetwork : public Object
     std::vector<double> m_deliveredBytes;                 //!< delivered bytes per directed link
     std::vector<double> m_droppedPackets;                 //!< queue drops per directed link
     std::vector<Ipv4Address> m_nodeAddress;               //!< one address per node
+    Ptr<NrRadioHelper> m_radio;                           //!< the radio, if any
+    std::vector<uint32_t> m_radioGnbs;                    //!< gNB node indices
+    std::vector<uint32_t> m_radioUes;                     //!< UE node indices
     bool m_finalized;                                     //!< Finalize() done
 };
 

@@ -468,6 +468,17 @@ NrCellMac::BytesPerRbg(uint32_t i, Direction dir, uint32_t nSymb) const
     return std::max(1.0, se * 12.0 * nSymb * (1.0 - oh) * m_rbgSize / 8.0);
 }
 
+double
+NrCellMac::AllocatedPrbs(const std::vector<uint32_t>& rbgs) const
+{
+    double n = 0;
+    for (uint32_t r : rbgs)
+    {
+        n += m_rbgPrbs[r];
+    }
+    return n;
+}
+
 void
 NrCellMac::ComputeSinr(uint32_t i,
                        Direction dir,
@@ -486,7 +497,11 @@ NrCellMac::ComputeSinr(uint32_t i,
     }
     else
     {
-        psd = m_channel->GetUeTxPowerW(u) / (m_nPrb * rbHz);
+        // PUSCH at full power P_CMAX (TS 38.213 §7.1.1 with the UE power-limited): spread over
+        // the PRBs allocated in this slot; a CSI (SRS-like) measurement spreads it over the
+        // whole carrier, which makes link adaptation conservative for narrow allocations.
+        const double nPrb = rbgs ? AllocatedPrbs(*rbgs) : m_nPrb;
+        psd = m_channel->GetUeTxPowerW(u) / (std::max(nPrb, 1.0) * rbHz);
         noise = m_channel->GetGnbNoiseW(m_cell) / bSb;
     }
     const std::vector<double>& gain = m_channel->GetBeamGain(m_cell, u, u);
@@ -521,7 +536,10 @@ NrCellMac::ComputeSinr(uint32_t i,
             }
             else
             {
-                const double p = m_channel->GetUeTxPowerW(v) / (m_nPrb * rbHz);
+                // the interfering UE's power is spread over its own allocation in its cell
+                const int32_t k = other->m_ownerLocal[dir][r];
+                const double nPrb = other->AllocatedPrbs(other->m_ues[k].link[UL].rbgs);
+                const double p = m_channel->GetUeTxPowerW(v) / (std::max(nPrb, 1.0) * rbHz);
                 interf += p * m_channel->GetBeamGain(m_cell, u, v)[m_rbgSb[r]];
             }
         }

@@ -295,6 +295,8 @@ class NrCellMac : public Object
      * \param rbgs the RBGs (nullptr: all)
      * \param out output, one per RBG of rbgs (or per RBG)
      */
+    /** \return PRBs in a set of RBGs */
+    double AllocatedPrbs(const std::vector<uint32_t>& rbgs) const;
     void ComputeSinr(uint32_t i, Direction dir, const std::vector<uint32_t>* rbgs,
                      std::vector<double>& out);
     /** Process HARQ feedback due at slot n. \param n slot \param dir direction */

@@ -36,7 +36,7 @@ def test_quickstart_cli_writes_report_traces_and_falling_loss(tmp_path):
     s = json.loads((out / "summary.json").read_text())
     for key in ("sim_time_s", "wall_time_s", "steps", "loss_first", "loss_last", "bytes_sent"):
         assert key in s
-    assert s["steps"] == 40 and s["radio"] == "ideal"
+    assert s["steps"] == 40 and s["radio"] == "nr" and s["slots_simulated"] > 0
     assert s["loss_last"] < s["loss_first"] - 1.0  # 5.5 -> ~2.6 nat/token on this corpus
     t = tables(out)
     assert list(t["messages"].columns[:9]) == ["id", "src", "dst", "bytes", "tag", "protocol",

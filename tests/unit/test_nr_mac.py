@@ -26,12 +26,9 @@ def sim():
 
 def load_bler(tb):
     """Sionna's PDSCH curves for PDSCH and CP-OFDM PUSCH (as radio.make_bler_model)."""
-    for c in radio.load_bler_tables():
-        if c.channel == 1:
-            for ch in (1, 0):
-                tb.add_bler_curve(ch, c.table, c.mcs, c.snr_db, c.cb_sizes, c.bler)
-    for t, b in radio.load_eesm_betas().items():
-        tb.set_eesm_betas(t, b)
+    from edgelam_ns3.radio.phy_tables import feed_bler_curves
+
+    feed_bler_curves(tb.add_bler_curve, tb.set_eesm_betas)
 
 
 def make_testbed(sim, n_cells=1, n_ues=1, pg_db=-60.0, mac=None, helper=None, stream=1000,
