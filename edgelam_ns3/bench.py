@@ -5,12 +5,18 @@ belong in reports, never in tests.
 numpy view of C++-owned state (1 KB and 1 MB: zero-copy, so the size should not matter), against
 a pyzmq ``ipc://`` request/reply round trip between two processes (64 B and 1 MB), the
 out-of-process alternative.
+
+``bench_radio``: simulated slots per wall second of the 6G radio (NrRadioHelper, NrCellMac over
+the TR 38.901 channel ThreeGppNrChannel), 1 cell, 100 MHz, mu = 1, full-buffer downlink, for
+several UE counts and gNB arrays. Each case runs in its own child process (ns-3's Simulator is a
+process singleton); see :func:`bench_radio` for the set-up.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
 import tempfile
 import time
 import uuid
@@ -128,4 +134,168 @@ def format_table(r: dict) -> str:
     ]
     lines = [f"{name:55s} {ns / 1e3:10.3f} us" for name, ns in rows]
     lines.append(f"{'64 B ZeroMQ round trip / callback':55s} {r['zmq_64b_over_callback']:10.1f} x")
+    return "\n".join(lines)
+
+
+# --- radio -------------------------------------------------------------------------------------
+
+#: (UEs, gNB array side, mode, channel update period in s or None for bench_radio's) of each
+#: ``bench_radio`` case; the first is the headline. The last one updates the channel every 1 ms
+#: (2 slots: vehicular speeds) instead of 10 ms, to show what channel updates cost.
+RADIO_CASES: tuple[tuple[int, int, str, float | None], ...] = (
+    (16, 8, "mac", None),
+    (16, 8, "udp", None),
+    (4, 8, "mac", None),
+    (64, 8, "mac", None),
+    (16, 4, "mac", None),
+    (16, 16, "mac", None),
+    (16, 8, "mac", 0.001),
+)
+#: TS 38.306 §4.1.2 rate of the benchmarked carrier (100 MHz, mu = 1, 273 PRBs, 256-QAM, one
+#: layer, OH 0.14): the UDP variant offers 1.2 times it, shared by the UEs.
+_PEAK_BPS = 8 * 948 / 1024 * 273 * 12 * 14 * 2 * 1000 * (1 - 0.14)
+
+
+def _radio_case(n_ues: int, side: int, mode: str, duration_s: float, warmup_s: float,
+                update_period_s: float, speed_kmh: float, seed: int) -> dict:
+    """One case, in this (child) process: build, warm up (first channel realization, first
+    slots), then time ``duration_s`` simulated seconds."""
+    from .radio import load_bler_tables, load_eesm_betas
+
+    core = _load_core()
+    sim = core.CoSim(seed)
+    try:
+        t0 = time.perf_counter()
+        helper = {"Scenario": "UMa", "CarrierHz": "7e9", "BandwidthHz": "100e6",
+                  "Numerology": "1", "GnbTxPowerDbm": "43", "GnbArrayRows": str(side),
+                  "GnbArrayCols": str(side), "UeDistanceM": "-1", "MinUeDistanceM": "35",
+                  "Mobility": "constant-velocity" if speed_kmh > 0 else "static",
+                  "UeSpeedKmh": repr(speed_kmh)}
+        mac = {"TddPattern": "D", "McsTable": "qam256", "Scheduler": "PF", "Olla": "true"}
+        if mode == "mac":
+            mac["FullBufferDl"] = "true"
+        channel = {"UpdatePeriod": f"{update_period_s}s", "Condition": "3gpp",
+                   "ShadowingEnabled": "true"}
+        tb = core.NrRadioTestBed(sim, 1, n_ues, helper=helper, mac=mac, channel_attrs=channel,
+                                 channel="3gpp", stream=1000)
+        for c in load_bler_tables():
+            if c.channel == 1:  # PDSCH curves (as radio.make_bler_model)
+                for ch in (1, 0):
+                    tb.add_bler_curve(ch, c.table, c.mcs, c.snr_db, c.cb_sizes, c.bler)
+        for t, b in load_eesm_betas().items():
+            tb.set_eesm_betas(t, b)
+        tb.build(ipv4=(mode == "udp"))
+        if mode == "udp":
+            tb.add_udp(downlink=True, rate_bps=1.2 * _PEAK_BPS / n_ues, packet_size=1472)
+        tb.start()
+        setup_s = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        sim.run(warmup_s)
+        warmup_wall = time.perf_counter() - t1
+        slots0 = tb.slots
+        t2 = time.perf_counter()
+        sim.run(warmup_s + duration_s)
+        wall = time.perf_counter() - t2
+        slots = tb.slots - slots0
+        r = tb.results()
+        slot_s = tb.slot_s
+    finally:
+        sim.destroy()
+    row = {"ues": n_ues, "gnb_array": f"{side}x{side}", "mode": mode,
+           "slots_per_s": slots / wall, "realtime_factor": slots * slot_s / wall,
+           "wall_s": wall, "slots": int(slots), "update_period_s": update_period_s,
+           "setup_s": setup_s, "warmup_wall_s": warmup_wall,
+           "cell_dl_mbps": float(r["dl_mac_bps"].sum()) / 1e6}
+    if mode == "udp":
+        row["cell_dl_goodput_mbps"] = float(r["dl_goodput_bps"].sum()) / 1e6
+        row["min_queue_bytes"] = float(r["dl_queue_bytes"].min())  # > 0: still full buffer
+    return row
+
+
+def _radio_child(conn, args) -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        conn.send(("ok", _radio_case(*args)))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def bench_radio(duration_s: float = 2.0, warmup_s: float = 0.02,
+                update_period_s: float = 0.01, speed_kmh: float = 3.0, seed: int = 1,
+                cases=RADIO_CASES, progress=sys.stderr) -> dict:
+    """Simulated slots per wall second of the radio, one child process per case.
+
+    Set-up (the project's radio defaults where it has them): TR 38.901 UMa (LOS/NLOS drawn per
+    Table 7.4.2-1, shadowing on), 7 GHz carrier (the default 6G upper mid-band carrier of
+    ``radio.carrier_hz``; the carrier only changes path loss and Doppler, not the cost),
+    100 MHz, mu = 1 (273 PRBs, 18 RBGs, 18 channel subbands), TDD pattern ``D`` (every slot
+    downlink), 256-QAM table, PF scheduler, OLLA, one cell (gNB 25 m high, 43 dBm, array
+    facing +x), UEs dropped uniformly 35-250 m from it, moving at ``speed_kmh`` (3 km/h:
+    pedestrians) so that every channel update (period ``update_period_s``, 10 ms as
+    ``radio.channel_update_period_s``; the last case 1 ms) recomputes every pair, default LOS
+    beams (no beam-management policy: the test bed installs none). Mode ``mac``:
+    the MAC's full-buffer DL (no packets); ``udp``: IPv4 and an OnOff UDP source per UE at 1.2
+    times the TS 38.306 rate of the carrier shared by the UEs (each device queue stays full).
+
+    Timing: the first ``warmup_s`` simulated seconds (ns-3's first channel realization, about
+    7-25 ms of wall time per pair) are not timed; ``setup_s`` and ``warmup_wall_s`` report them.
+
+    :return: ``slots_per_s`` and ``realtime_factor`` (simulated seconds per wall second) of the
+        first case (16 UEs, 8x8, mac), and ``table``: one row per case.
+    """
+    mpctx = mp.get_context("spawn")
+    rows = []
+    for i, (n_ues, side, mode, period) in enumerate(cases):
+        period = update_period_s if period is None else period
+        if progress is not None:
+            print(f"edgelam bench radio: [{i + 1}/{len(cases)}] {n_ues} UEs, {side}x{side}, "
+                  f"{mode}, channel update {period * 1e3:g} ms ...", end="", file=progress,
+                  flush=True)
+        args = (n_ues, side, mode, duration_s, warmup_s, period, speed_kmh, seed)
+        parent, child = mpctx.Pipe(duplex=False)
+        proc = mpctx.Process(target=_radio_child, args=(child, args), daemon=True)
+        proc.start()
+        child.close()
+        try:
+            status, value = parent.recv()
+        except EOFError:
+            status, value = "error", "the child process died"
+        proc.join(60)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+        if status != "ok":
+            if proc.exitcode not in (0, None):
+                value = f"{value} (exit code {proc.exitcode})"
+            raise RuntimeError(f"bench radio case {n_ues} UEs {side}x{side} {mode}: {value}")
+        rows.append(value)
+        if progress is not None:
+            print(f" {value['slots_per_s']:.0f} slots/s ({value['wall_s']:.2f} s wall)",
+                  file=progress, flush=True)
+    head = rows[0]
+    return {"slots_per_s": head["slots_per_s"], "realtime_factor": head["realtime_factor"],
+            "table": rows,
+            "setup": {"scenario": "UMa", "carrier_hz": 7e9, "bandwidth_hz": 100e6,
+                      "numerology": 1, "tdd_pattern": "D", "duration_s": duration_s,
+                      "warmup_s": warmup_s, "update_period_s": update_period_s,
+                      "ue_speed_kmh": speed_kmh, "seed": seed}}
+
+
+def format_radio_table(r: dict) -> str:
+    """Human-readable radio figures."""
+    s = r["setup"]
+    lines = [f"1 cell, TR 38.901 {s['scenario']}, {s['carrier_hz'] / 1e9:g} GHz, "
+             f"{s['bandwidth_hz'] / 1e6:g} MHz, mu={s['numerology']}, full-buffer DL, UEs at "
+             f"{s['ue_speed_kmh']:g} km/h, {s['duration_s']:g} s simulated per case",
+             f"{'UEs':>4s} {'gNB':>6s} {'mode':>4s} {'update':>6s} {'slots/s':>9s} "
+             f"{'x real':>7s} {'wall s':>7s} {'slots':>6s} {'setup s':>8s} {'cell Mb/s':>9s}"]
+    for row in r["table"]:
+        lines.append(f"{row['ues']:4d} {row['gnb_array']:>6s} {row['mode']:>4s} "
+                     f"{row['update_period_s'] * 1e3:4g}ms {row['slots_per_s']:9.0f} "
+                     f"{row['realtime_factor']:7.2f} {row['wall_s']:7.2f} {row['slots']:6d} "
+                     f"{row['setup_s']:8.2f} {row['cell_dl_mbps']:9.1f}")
+    lines.append(f"headline (16 UEs, 8x8): {r['slots_per_s']:.0f} slots/s, "
+                 f"{r['realtime_factor']:.2f} x real time")
     return "\n".join(lines)

@@ -6,6 +6,7 @@
     edgelam sweep SCENARIO --grid key=v1,v2 [--grid ...] [--out DIR] [--workers N] [--dask ADDR]
     edgelam report RUN_DIR             # redraw the plots and the report from a run's traces
     edgelam bench bridge [--json]
+    edgelam bench radio [--json] [--duration-s S]
 """
 
 from __future__ import annotations
@@ -105,12 +106,16 @@ def _cmd_bench(args) -> int:
 
     if args.what == "bridge":
         result = bench.bench_bridge(n_callbacks=args.n)
+        table = bench.format_table
+    elif args.what == "radio":
+        result = bench.bench_radio(duration_s=args.duration_s)
+        table = bench.format_radio_table
     else:  # pragma: no cover - argparse restricts choices
         raise AssertionError(args.what)
     if args.json:
         print(json.dumps(result))
     else:
-        print(bench.format_table(result))
+        print(table(result))
     return 0
 
 
@@ -145,9 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("run_dir")
     rp.set_defaults(fn=_cmd_report)
     b = sub.add_parser("bench", help="benchmarks")
-    b.add_argument("what", choices=["bridge"])
+    b.add_argument("what", choices=["bridge", "radio"])
     b.add_argument("--json", action="store_true", help="print one JSON object")
-    b.add_argument("--n", type=int, default=200_000, help="callbacks to time")
+    b.add_argument("--n", type=int, default=200_000, help="bridge: callbacks to time")
+    b.add_argument("--duration-s", type=float, default=2.0,
+                   help="radio: simulated seconds timed per case")
     b.set_defaults(fn=_cmd_bench)
     return p
 

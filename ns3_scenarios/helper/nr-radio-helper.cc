@@ -359,6 +359,10 @@ NrRadioHelper::Install(NodeContainer gnbs, NodeContainer ues)
                                               m_ueNoiseFigureDb);
         NS_ABORT_MSG_IF(idx != u, "channel UE index mismatch");
     }
+    // fix the streams before the first channel query below (attachment by path gain draws the
+    // LOS conditions, shadowing and clusters): else those draws take the process's automatic
+    // streams, and a second simulation in the same process differs for the same seed
+    AssignInstalledStreams();
     m_serving.resize(ues.GetN());
     m_indexInCell.resize(ues.GetN());
     for (uint32_t u = 0; u < ues.GetN(); ++u)
@@ -390,7 +394,6 @@ NrRadioHelper::Install(NodeContainer gnbs, NodeContainer ues)
     m_ueAddr.assign(ues.GetN(), Ipv4Address());
     m_gnbAddr.assign(gnbs.GetN(), Ipv4Address());
     m_installed = true;
-    AssignInstalledStreams();
     RefreshLinkStates();
 }
 
