@@ -118,6 +118,13 @@ NrRadioHelper::GetTypeId()
                           DoubleValue(10.0),
                           MakeDoubleAccessor(&NrRadioHelper::m_minUeDistance),
                           MakeDoubleChecker<double>(0.0))
+            .AddAttribute("SectorWidthDeg",
+                          "Width of the sector around each gNB's panel bearing in which UEs are "
+                          "dropped, degrees (120: one sector of a 3-sector site, TR 38.901 "
+                          "§7.8; 360: all around).",
+                          DoubleValue(120.0),
+                          MakeDoubleAccessor(&NrRadioHelper::m_sectorWidthDeg),
+                          MakeDoubleChecker<double>(1.0, 360.0))
             .AddAttribute("Mobility",
                           "UE mobility: static, constant-velocity or random-walk.",
                           StringValue("static"),
@@ -261,7 +268,11 @@ NrRadioHelper::PlaceAndAdd()
             continue;
         }
         const Vector home = m_gnbs.Get(u % nG)->GetObject<MobilityModel>()->GetPosition();
-        const double az = m_layoutRng->GetValue(0, 2 * M_PI);
+        // within the sector the gNB's panel faces (bearing 0, +x): a 3-sector site's 120 degrees
+        // by default; UEs behind the panel would see its -30 dB front-to-back ratio
+        // (TR 38.901 Table 7.3-1)
+        const double halfSector = 0.5 * m_sectorWidthDeg * M_PI / 180.0;
+        const double az = m_layoutRng->GetValue(-halfSector, halfSector);
         double d = m_ueDistance;
         if (d < 0)
         {

@@ -198,6 +198,7 @@ class NrRadioHelper : public Object
     double m_isd;             //!< inter-site distance, m
     double m_ueDistance;      //!< UE distance, m (negative: dropped)
     double m_minUeDistance;   //!< minimum UE distance (dropped), m
+    double m_sectorWidthDeg;  //!< sector in which UEs are dropped, degrees
     std::string m_mobility;   //!< static, constant-velocity, random-walk
     double m_ueSpeedKmh;      //!< UE speed, km/h
 

@@ -12,6 +12,7 @@
 #include "ns3/simulator.h"
 #include "ns3/tcp-socket-factory.h"
 #include "ns3/uinteger.h"
+#include "ns3/nstime.h"
 #include "ns3/udp-socket-factory.h"
 
 #include <algorithm>
@@ -69,6 +70,11 @@ MessageTransport::GetTypeId()
                           UintegerValue(19999),
                           MakeUintegerAccessor(&MessageTransport::m_udpPort),
                           MakeUintegerChecker<uint16_t>())
+            .AddAttribute("ReconnectDelay",
+                          "Wait before a new connection when TCP gives up on a handshake.",
+                          TimeValue(Seconds(1)),
+                          MakeTimeAccessor(&MessageTransport::m_reconnectDelay),
+                          MakeTimeChecker())
             .AddTraceSource("Delivered",
                             "A message's last byte reached its destination.",
                             MakeTraceSourceAccessor(&MessageTransport::m_deliveredTrace),
@@ -194,15 +200,7 @@ MessageTransport::GetFlow(uint32_t src, uint32_t dst)
     f->listener->SetAcceptCallback(MakeCallback(&MessageTransport::AcceptRequest, this),
                                    MakeCallback(&MessageTransport::Accepted, this).Bind(f));
 
-    f->tx = Socket::CreateSocket(m_net->GetNode(src), TcpSocketFactory::GetTypeId());
-    f->tx->SetAttribute("SegmentSize", UintegerValue(m_segmentSize));
-    f->tx->SetAttribute("SndBufSize", UintegerValue(m_sndBuf));
-    f->tx->SetAttribute("RcvBufSize", UintegerValue(m_rcvBuf));
-    f->tx->Bind();
-    f->tx->SetConnectCallback(MakeCallback(&MessageTransport::ConnectionSucceeded, this).Bind(f),
-                              MakeCallback(&MessageTransport::ConnectionFailed, this).Bind(f));
-    f->tx->SetSendCallback(MakeCallback(&MessageTransport::TxSpace, this).Bind(f));
-    f->tx->Connect(InetSocketAddress(m_net->GetAddress(dst), f->port));
+    Connect(f);
     return f;
 }
 
@@ -216,7 +214,32 @@ MessageTransport::ConnectionSucceeded(Flow* flow, Ptr<Socket> s)
 void
 MessageTransport::ConnectionFailed(Flow* flow, Ptr<Socket> s)
 {
-    NS_LOG_WARN("MessageTransport: connection " << flow->src << "->" << flow->dst << " failed");
+    // TCP gave up on the handshake (e.g. a UE out of coverage for a while). Nothing was sent
+    // yet (data is written only once connected), so open a fresh connection after
+    // ReconnectDelay: an application would retry too, and its messages must not hang forever.
+    NS_LOG_WARN("MessageTransport: connection " << flow->src << "->" << flow->dst
+                                                << " failed; retrying");
+    Simulator::Schedule(m_reconnectDelay, &MessageTransport::Connect, this, flow);
+}
+
+void
+MessageTransport::Connect(Flow* f)
+{
+    if (f->tx)
+    {
+        f->tx->SetConnectCallback(MakeNullCallback<void, Ptr<Socket>>(),
+                                  MakeNullCallback<void, Ptr<Socket>>());
+        f->tx->SetSendCallback(MakeNullCallback<void, Ptr<Socket>, uint32_t>());
+    }
+    f->tx = Socket::CreateSocket(m_net->GetNode(f->src), TcpSocketFactory::GetTypeId());
+    f->tx->SetAttribute("SegmentSize", UintegerValue(m_segmentSize));
+    f->tx->SetAttribute("SndBufSize", UintegerValue(m_sndBuf));
+    f->tx->SetAttribute("RcvBufSize", UintegerValue(m_rcvBuf));
+    f->tx->Bind();
+    f->tx->SetConnectCallback(MakeCallback(&MessageTransport::ConnectionSucceeded, this).Bind(f),
+                              MakeCallback(&MessageTransport::ConnectionFailed, this).Bind(f));
+    f->tx->SetSendCallback(MakeCallback(&MessageTransport::TxSpace, this).Bind(f));
+    f->tx->Connect(InetSocketAddress(m_net->GetAddress(f->dst), f->port));
 }
 
 void

@@ -126,6 +126,7 @@ class MessageTransport : public Object
 
     Flow* GetFlow(uint32_t src, uint32_t dst);
     void FillTx(Flow* flow);
+    void Connect(Flow* flow);
     void ConnectionSucceeded(Flow* flow, Ptr<Socket> s);
     void ConnectionFailed(Flow* flow, Ptr<Socket> s);
     void TxSpace(Flow* flow, Ptr<Socket> s, uint32_t available);
@@ -143,6 +144,7 @@ class MessageTransport : public Object
     uint32_t m_udpPayload;                                        //!< UDP payload per datagram
     uint16_t m_basePort;                                          //!< first TCP port used
     uint16_t m_udpPort;                                           //!< UDP port
+    Time m_reconnectDelay;                                        //!< retry after a failed handshake
     uint64_t m_nextId;                                            //!< next message id
     uint64_t m_inFlight;                                          //!< sent, not delivered
     std::map<std::pair<uint32_t, uint32_t>, std::unique_ptr<Flow>> m_flows; //!< TCP flows

@@ -28,6 +28,10 @@ namespace
 {
 /// Highest spectral efficiency of the 256-QAM table (MCS 27: 8 x 948/1024), bit/RE.
 constexpr double kMaxSe = 7.40625;
+/// Lowest SINR a power-limited UE is scheduled at per PRB in UL, dB. The lowest MCS with a
+/// Sionna BLER curve (qam256 MCS 2, QPSK 308/1024; the tables have no MCS 0-1) reaches 10 %
+/// BLER at about -2 dB; 2 dB of margin.
+constexpr double kUlMinSinrDb = 0.0;
 /// Backlog that stands for "full buffer", bytes.
 constexpr uint64_t kFullBuffer = std::numeric_limits<uint64_t>::max() / 4;
 
@@ -469,6 +473,24 @@ NrCellMac::BytesPerRbg(uint32_t i, Direction dir, uint32_t nSymb) const
 }
 
 double
+NrCellMac::UlRbgCap(uint32_t i) const
+{
+    // Power-limited PUSCH: a UE at full power spreads it over its allocation, so the SINR per
+    // PRB falls as the allocation grows. Give a UE at most the RBGs over which its SINR stays
+    // at or above kUlMinSinrDb (about the working point of the lowest MCS), never fewer than one.
+    const auto& rep = Reported(i, UL);
+    double mean = 0;
+    for (uint32_t r = m_rbgFirst; r < m_rbgEnd; ++r)
+    {
+        mean += rep[r];
+    }
+    mean /= std::max(1u, m_rbgEnd - m_rbgFirst);
+    const double minSinr = std::pow(10.0, kUlMinSinrDb / 10.0);
+    const double maxPrb = m_nPrb * mean / minSinr;
+    return std::max(1.0, std::floor(maxPrb / m_rbgSize));
+}
+
+double
 NrCellMac::AllocatedPrbs(const std::vector<uint32_t>& rbgs) const
 {
     double n = 0;
@@ -683,8 +705,12 @@ NrCellMac::ScheduleDir(uint64_t n, Direction dir, uint32_t nSymb)
         {
             continue;
         }
-        const double need =
+        double need =
             backlog >= kFullBuffer ? 1e18 : std::ceil(backlog / BytesPerRbg(i, dir, nSymb));
+        if (dir == UL)
+        {
+            need = std::min(need, UlRbgCap(i));
+        }
         Ue& u = m_ues[i];
         if (u.share >= 0)
         {
@@ -788,11 +814,17 @@ NrCellMac::ScheduleDir(uint64_t n, Direction dir, uint32_t nSymb)
         const auto& rep = Reported(i, dir);
         m_scratch.resize(l.rbgs.size());
         uint32_t nPrb = 0;
-        const double olla = std::pow(10.0, -l.ollaDb / 10.0);
+        for (size_t k = 0; k < l.rbgs.size(); ++k)
+        {
+            nPrb += m_rbgPrbs[l.rbgs[k]];
+        }
+        // UL: the report is measured with the UE's power over the whole carrier; the PUSCH
+        // concentrates it on the allocated PRBs (see ComputeSinr)
+        const double concentration = dir == UL ? double(m_nPrb) / std::max(nPrb, 1u) : 1.0;
+        const double olla = std::pow(10.0, -l.ollaDb / 10.0) * concentration;
         for (size_t k = 0; k < l.rbgs.size(); ++k)
         {
             m_scratch[k] = rep[l.rbgs[k]] * olla;
-            nPrb += m_rbgPrbs[l.rbgs[k]];
         }
         if (!(l.laNPrb == nPrb && l.laNSymb == nSymb && l.laSinr == m_scratch))
         {

@@ -295,6 +295,8 @@ class NrCellMac : public Object
      * \param rbgs the RBGs (nullptr: all)
      * \param out output, one per RBG of rbgs (or per RBG)
      */
+    /** \return the most RBGs UE i may get in UL before its power per PRB is too thin */
+    double UlRbgCap(uint32_t i) const;
     /** \return PRBs in a set of RBGs */
     double AllocatedPrbs(const std::vector<uint32_t>& rbgs) const;
     void ComputeSinr(uint32_t i, Direction dir, const std::vector<uint32_t>* rbgs,

@@ -8,8 +8,8 @@ TS 38.306 V17 §4.1.2 (maximum data rate); the array factor of a half-wavelength
 steering-vector convention of test_nr_channel.py, which checks it against the C++ code).
 
 Geometry: the helper's single gNB faces +x (bearing 0) and drops each UE at a random azimuth
-drawn from the layout stream. Streams 1038 (azimuth 7 deg) and 1026 (-9 deg) put the UE in front
-of the panel with seed 1; the tests assert that precondition.
+within its sector; the tests narrow the sector to +-10 deg (SectorWidthDeg 20) so that the UE is
+in front of the panel, and assert that precondition. Two layout streams give two geometries.
 """
 import math
 
@@ -24,16 +24,14 @@ FRONT_STREAMS = (1038, 1026)
 
 def _load_bler(tb):
     """Sionna's PDSCH curves for PDSCH and CP-OFDM PUSCH, and the EESM betas."""
-    for c in radio.load_bler_tables():
-        if c.channel == 1:
-            for ch in (1, 0):
-                tb.add_bler_curve(ch, c.table, c.mcs, c.snr_db, c.cb_sizes, c.bler)
-    for t, b in radio.load_eesm_betas().items():
-        tb.set_eesm_betas(t, b)
+    from edgelam_ns3.radio.phy_tables import feed_bler_curves
+
+    feed_bler_curves(tb.add_bler_curve, tb.set_eesm_betas)
 
 
 def _bed(sim, n_ues=1, helper=None, mac=None, channel=None, stream=1038):
-    h = {"CarrierHz": repr(CARRIER_HZ), "Scenario": "UMa", "GnbTxPowerDbm": "43"}
+    h = {"CarrierHz": repr(CARRIER_HZ), "Scenario": "UMa", "GnbTxPowerDbm": "43",
+         "SectorWidthDeg": "20"}
     h.update(helper or {})
     m = {"TddPattern": "D", "McsTable": "qam256", "FullBufferDl": "true"}
     m.update(mac or {})
@@ -201,9 +199,9 @@ def test_beam_steered_away_lowers_the_mac_sinr_by_the_array_factor(gnb_array, of
     print(f"{gnb_array}x{gnb_array}, {off_deg:.0f} deg away: SINR {sinr_on:.2f} -> "
           f"{sinr_off:.2f} dB ({sinr_off - sinr_on:+.2f} dB), array factor {af_db:+.2f} dB; "
           f"MCS {mcs_on:.1f} -> {mcs_off:.1f}; BLER {r['dl_bler'][0]:.3f}")
-    assert -16 < af_db < -10
+    assert -25 < af_db < -8  # clearly attenuated, not in a null of the array
     assert sinr_off - sinr_on == pytest.approx(af_db, abs=1.0)
-    assert 10 < sinr_off < sinr_on < 45  # both within the MCS range
+    assert 0 < sinr_off < sinr_on < 45  # both within the MCS range
     assert mcs_off < mcs_on - 3
 
 

@@ -12,9 +12,10 @@ def load(*overrides):
 
 def test_quickstart_resolves_with_documented_defaults():
     cfg = load()
-    assert cfg.radio.mode == "ideal"
+    assert cfg.radio.mode == "nr"  # the 6G radio is the default; 'ideal' is the baseline
     assert cfg.node_names() == ["ue0", "ue1", "ue2", "ue3", "gnb", "edge0", "cloud"]
-    assert cfg.radio.ideal.rate_bps == 100e6  # written 100e6 in YAML (a string to PyYAML)
+    assert cfg.radio.bandwidth_hz == 100e6  # written 100.0e+6 in YAML
+    assert config.load("quickstart", ["radio.ideal.rate_bps=1e8"]).radio.ideal.rate_bps == 1e8
     assert cfg.train.server == "edge0"
 
 
@@ -36,7 +37,9 @@ def test_set_overrides_nested_values_and_list_items():
     ("nodes.device_profile=abacus", "config: nodes.device_profile: unknown profile 'abacus'"),
     ("train.server=ue1", "config: train.server: 'ue1' is not an edge server or the cloud"),
     ("model.n_head=5", "config: model: n_embd: must be a multiple of n_head"),
-    ("radio.mode=carrier-pigeon", "config: radio.mode: Input should be 'ideal'"),
+    ("radio.mode=carrier-pigeon", "config: radio.mode: Input should be 'nr' or 'ideal'"),
+    ("radio.tdd_pattern=DDXU", "config: radio: tdd_pattern: only D, S and U slots"),
+    ("radio.n_ues=2", "config: radio.n_ues: 2 UEs but nodes.n_devices is 4"),
 ])
 def test_bad_config_fails_with_one_line_naming_the_field(override, message):
     with pytest.raises(ConfigError) as exc:
