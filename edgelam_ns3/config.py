@@ -354,6 +354,8 @@ class TraceConfig(_Strict):
     """What is recorded."""
 
     link_state_period_s: PositiveFloat = Field(0.05, description="link-state tap period, s")
+    csi: bool = Field(False, description="also record each UE's channel matrices at every "
+                      "link-state tap into traces/csi.npz (radio.mode nr)")
 
 
 class SimConfig(_Strict):

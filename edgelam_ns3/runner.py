@@ -184,7 +184,15 @@ def run_in_process(cfg: config_mod.ScenarioConfig, out: Path) -> dict:
                   "dl_throughput_bps", "ul_throughput_bps", "dl_queue_bytes", "ul_queue_bytes",
                   "harq_retx")
 
+    csi_t: list[float] = []
+    csi_h: list = []
+
     def on_links(st):
+        if cfg.trace.csi and st.radio is not None:
+            import numpy as np
+
+            csi_t.append(st.t_s)
+            csi_h.append(np.stack([sim.csi(str(u)) for u in st.radio["ue"]]).astype(np.complex64))
         # one schema for both kinds of row: wired links ("link") and radio UEs ("ue")
         for i in range(len(st.src)):
             row = {"t_s": st.t_s, "kind": "link", "src": str(st.src[i]), "dst": str(st.dst[i])}
@@ -220,6 +228,12 @@ def run_in_process(cfg: config_mod.ScenarioConfig, out: Path) -> dict:
             tw.close()
         if sim.has_radio:
             summary.update(radio_summary(cfg, sim))
+        if csi_h:
+            import numpy as np
+
+            np.savez(out / "traces" / "csi.npz", t_s=np.array(csi_t), h=np.stack(csi_h),
+                     ue=np.array([f"ue{u}" for u in range(cfg.n_ues())]))
+            summary["csi_file"] = "traces/csi.npz"
         if flows:
             summary.update(traffic_summary(cfg, sim, flows, summary))
         n = len(rows)

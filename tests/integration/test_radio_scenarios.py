@@ -103,3 +103,17 @@ def test_beam_set_from_python_takes_effect_from_that_instant():
     # LOS steering gains up to 10 log10(64) = 18 dB over one element; the channel's scattered
     # paths make it somewhat less
     assert 8 < loss_db < 19
+
+
+def test_csi_is_recorded_as_complex_matrices_per_ue_and_tap(tmp_path):
+    cfg = config.load("radio-saturation", ["radio.n_ues=3", "traffic.duration_s=0.05",
+                                            "trace.csi=true", "trace.link_state_period_s=0.01"])
+    out = tmp_path / "c"
+    s = runner.run_in_process(cfg, out)
+    assert s["csi_file"] == "traces/csi.npz"
+    z = np.load(out / "traces" / "csi.npz")
+    h, t = z["h"], z["t_s"]
+    # taps at 0.01 .. 0.06 s; [tap, ue, rx_ant, tx_ant (8x8), subband]
+    assert h.shape == (len(t), 3, 1, 64, 18) and h.dtype == np.complex64
+    assert list(z["ue"]) == ["ue0", "ue1", "ue2"]
+    assert np.all(np.abs(h).sum(axis=(2, 3, 4)) > 0)
