@@ -13,17 +13,14 @@ from typing import Callable
 
 import torch
 
-from ..compute import Device
 from ..config import ScenarioConfig
 from ..models.lora_split import adapter_parameters, make_split_lora
-from ..radio_control import make_radio_control
 from ..sim import Simulation
-from ..topology import profile
-from .rounds import Barrier, RoundLog, device_batches, held_out_batch, local_data
+from .rounds import Barrier, RoundFramework, RoundLog, device_batches, local_data
 from .split_fed_lora import lora_config, model_config
 
 
-class Centralized:
+class Centralized(RoundFramework):
     """Upload the data once, then train on the server for ``cfg.train.steps`` rounds."""
 
     name = "centralized"
@@ -31,10 +28,7 @@ class Centralized:
     def __init__(self, cfg: ScenarioConfig, sim: Simulation,
                  on_job: Callable[[dict], None] | None = None,
                  on_round: Callable[[dict], None] | None = None):
-        self.cfg, self.sim, self.on_round, self._on_job = cfg, sim, on_round, on_job
-        n = cfg.nodes.n_devices
-        self.devices = [f"ue{i}" for i in range(n)]
-        self.srv = cfg.train.server
+        super().__init__(cfg, sim, on_job, on_round)
         self.model, _ = make_split_lora(model_config(cfg), lora_config(cfg), cfg.seed)
         for p in self.model.device_part().parameters():
             p.requires_grad_(True)
@@ -42,18 +36,6 @@ class Centralized:
         self.opt = torch.optim.Adam(params, lr=cfg.train.lr)
         self.batches = device_batches(cfg)
         self.shard_bytes = [int(s.numel()) for s in local_data(cfg)]  # 1 byte per token
-        self.eval_batch = held_out_batch(cfg)
-        self.server = Device(self.srv, profile(cfg, self.srv), sim, self._job)
-        self.radio = make_radio_control(cfg, sim)
-        self.round = 0
-        self.log: RoundLog | None = None
-        self.finished = False
-
-    def _job(self, rec: dict) -> None:
-        if self._on_job is not None:
-            self._on_job(rec)
-        if self.log is not None:
-            self.log.job(rec["job"], rec)
 
     def evaluate(self) -> float:
         ids, labels = self.eval_batch
@@ -64,14 +46,14 @@ class Centralized:
         n = len(self.devices)
         self.radio.set_shares(list(range(n)), [1.0 / n] * n)
         self.log = RoundLog(0, self.sim.now, list(range(n)), [1.0 / n] * n)
-        uploaded = Barrier(range(n), lambda _: self._train_round())
+        uploaded = Barrier(range(n), lambda _: self._begin_round())
         log = self.log
         for i in range(n):
             self.sim.send(self.devices[i], self.srv, self.shard_bytes[i],
                           lambda msg, i=i: (log.message("raw_data_up", msg, True),
                                             uploaded.arrive(i)), tag="raw_data_up")
 
-    def _train_round(self) -> None:
+    def _begin_round(self) -> None:
         if self.log is None:
             self.log = RoundLog(self.round, self.sim.now, [], [])
 
@@ -87,15 +69,6 @@ class Centralized:
 
         def done(loss):
             self.log.losses.append(loss)
-            row = self.log.close(self.sim.now, {"eval_loss": self.evaluate()})
-            self.log = None
-            if self.on_round is not None:
-                self.on_round(row)
-            self.round += 1
-            if self.round >= self.cfg.train.steps:
-                self.finished = True
-                self.sim.stop()
-            else:
-                self._train_round()
+            self._end_round()
 
-        self.server.submit("server_train_step", step, done)
+        self.hosts[self.srv].submit("server_train_step", step, done)

@@ -16,19 +16,16 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..compute import Device
 from ..config import ScenarioConfig
 from ..models.lora_split import (adapter_parameters, adapter_state_dict, fedavg,
                                  load_adapter_state_dict, make_split_lora, state_dict_nbytes)
 from ..policies import DeviceState, make_policy
-from ..radio_control import make_radio_control
 from ..sim import Simulation
-from ..topology import profile
-from .rounds import Barrier, RoundLog, device_batches, held_out_batch
+from .rounds import Barrier, RoundFramework, RoundLog, device_batches
 from .split_fed_lora import lora_config, model_config
 
 
-class FedLoRA:
+class FedLoRA(RoundFramework):
     """Runs ``cfg.train.steps`` rounds of FedAvg over LoRA adapters on ``sim``."""
 
     name = "fed_lora"
@@ -36,10 +33,8 @@ class FedLoRA:
     def __init__(self, cfg: ScenarioConfig, sim: Simulation,
                  on_job: Callable[[dict], None] | None = None,
                  on_round: Callable[[dict], None] | None = None):
-        self.cfg, self.sim, self.on_round, self._on_job = cfg, sim, on_round, on_job
+        super().__init__(cfg, sim, on_job, on_round)
         n = cfg.nodes.n_devices
-        self.devices = [f"ue{i}" for i in range(n)]
-        self.srv = cfg.train.server
         self.global_model, _ = make_split_lora(model_config(cfg), lora_config(cfg), cfg.seed)
         self.device_models = []
         self.device_opts = []
@@ -51,24 +46,11 @@ class FedLoRA:
             params = list(m.device_part().parameters()) + adapter_parameters(m)
             self.device_opts.append(torch.optim.Adam(params, lr=cfg.train.lr))
         self.batches = device_batches(cfg)
-        self.eval_batch = held_out_batch(cfg)
-        self.hosts = {h: Device(h, profile(cfg, h), sim, self._job)
-                      for h in self.devices + [self.srv]}
-        self.radio = make_radio_control(cfg, sim)
         t = cfg.train
         self.policy = make_policy(t.policy, n, t.k, cfg.seed, min_participation=t.min_participation,
                                   v=t.lyapunov_v)
         self.adapter_bytes = state_dict_nbytes(adapter_state_dict(self.global_model))
         self.compute_est = np.zeros(n)
-        self.round = 0
-        self.log: RoundLog | None = None
-        self.finished = False
-
-    def _job(self, rec: dict) -> None:
-        if self._on_job is not None:
-            self._on_job(rec)
-        if self.log is not None:
-            self.log.job(rec["job"], rec)
 
     def evaluate(self) -> float:
         """Mean held-out loss over the devices' models with the global adapters."""
@@ -81,9 +63,6 @@ class FedLoRA:
                 load_adapter_state_dict(probe, state)
                 losses.append(float(probe(ids, labels)[0]))
         return sum(losses) / len(losses)
-
-    def start(self) -> None:
-        self._begin_round()
 
     def _begin_round(self) -> None:
         n = len(self.devices)
@@ -135,15 +114,3 @@ class FedLoRA:
             load_adapter_state_dict(self.global_model, fedavg(states))
 
         self.hosts[self.srv].submit("server_fedavg", average, lambda _: self._end_round())
-
-    def _end_round(self) -> None:
-        row = self.log.close(self.sim.now, {"eval_loss": self.evaluate()})
-        self.log = None
-        if self.on_round is not None:
-            self.on_round(row)
-        self.round += 1
-        if self.round >= self.cfg.train.steps:
-            self.finished = True
-            self.sim.stop()
-        else:
-            self._begin_round()

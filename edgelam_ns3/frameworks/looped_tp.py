@@ -17,18 +17,15 @@ from typing import Callable
 
 import torch
 
-from ..compute import Device
 from ..config import ScenarioConfig
 from ..models.looped_tp import (LoopedConfig, LoopedTPStep, LoopedTransformer, ServerPart,
                                 merge, partition)
 from ..models.split_gpt import tensor_nbytes
-from ..radio_control import make_radio_control
 from ..sim import Simulation
-from ..topology import profile
-from .rounds import Barrier, RoundLog, device_batches, held_out_batch
+from .rounds import Barrier, RoundFramework, RoundLog, device_batches
 
 
-class LoopedTP:
+class LoopedTP(RoundFramework):
     """Runs ``cfg.train.steps`` full-parameter training steps with looped tensor parallelism."""
 
     name = "looped_tp"
@@ -36,10 +33,8 @@ class LoopedTP:
     def __init__(self, cfg: ScenarioConfig, sim: Simulation,
                  on_job: Callable[[dict], None] | None = None,
                  on_round: Callable[[dict], None] | None = None):
-        self.cfg, self.sim, self.on_round, self._on_job = cfg, sim, on_round, on_job
+        super().__init__(cfg, sim, on_job, on_round)
         n = cfg.nodes.n_devices
-        self.devices = [f"ue{i}" for i in range(n)]
-        self.srv = cfg.train.server
         m, lt = cfg.model, cfg.train.looped
         self.config = LoopedConfig(vocab_size=256, n_positions=max(m.seq_len, 8),
                                    d_model=m.n_embd, n_heads=m.n_head, d_ff=lt.d_ff,
@@ -52,19 +47,6 @@ class LoopedTP:
         self.server_opt = torch.optim.Adam(self.server_part.parameters(), lr=cfg.train.lr)
         self.device_opts = [torch.optim.Adam(s.parameters(), lr=cfg.train.lr) for s in self.shards]
         self.batches = device_batches(cfg)
-        self.eval_batch = held_out_batch(cfg)
-        self.hosts = {h: Device(h, profile(cfg, h), sim, self._job)
-                      for h in self.devices + [self.srv]}
-        self.radio = make_radio_control(cfg, sim)
-        self.round = 0
-        self.log: RoundLog | None = None
-        self.finished = False
-
-    def _job(self, rec: dict) -> None:
-        if self._on_job is not None:
-            self._on_job(rec)
-        if self.log is not None:
-            self.log.job(rec["job"], rec)
 
     def evaluate(self) -> float:
         """Held-out loss of the model the parts make up (measured, not charged)."""
@@ -159,15 +141,3 @@ class LoopedTP:
         for k, dev in enumerate(self.devices):
             self.hosts[dev].submit("device_optimizer_step", self.device_opts[k].step,
                                    lambda _, k=k: done.arrive(k))
-
-    def _end_round(self) -> None:
-        row = self.log.close(self.sim.now, {"eval_loss": self.evaluate()})
-        self.log = None
-        if self.on_round is not None:
-            self.on_round(row)
-        self.round += 1
-        if self.round >= self.cfg.train.steps:
-            self.finished = True
-            self.sim.stop()
-        else:
-            self._begin_round()

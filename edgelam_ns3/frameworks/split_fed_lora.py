@@ -28,7 +28,6 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..compute import Device
 from ..config import ScenarioConfig
 from ..models.lora_split import (adapter_parameters, gpt2_lora_config, make_split_lora,
                                  server_backward_many, server_forward_many)
@@ -36,10 +35,8 @@ from ..models.split_gpt import (device_backward_embed, device_backward_head, dev
                                 gpt2_config, tensor_nbytes)
 from ..policies import DeviceState, make_policy
 from ..privacy import PrivacyAccountant, private_sum
-from ..radio_control import make_radio_control
 from ..sim import Simulation
-from ..topology import profile
-from .rounds import Barrier, RoundLog, device_batches, held_out_batch
+from .rounds import Barrier, RoundFramework, RoundLog, device_batches
 
 
 def model_config(cfg: ScenarioConfig):
@@ -56,7 +53,7 @@ def lora_config(cfg: ScenarioConfig):
                             target_modules=tuple(lo.target_modules))
 
 
-class SplitFedLoRA:
+class SplitFedLoRA(RoundFramework):
     """Runs ``cfg.train.steps`` rounds of split federated LoRA fine-tuning on ``sim``.
 
     :param on_job: trace sink for compute jobs
@@ -68,11 +65,8 @@ class SplitFedLoRA:
     def __init__(self, cfg: ScenarioConfig, sim: Simulation,
                  on_job: Callable[[dict], None] | None = None,
                  on_round: Callable[[dict], None] | None = None):
-        self.cfg, self.sim, self.on_round = cfg, sim, on_round
-        self._on_job = on_job
+        super().__init__(cfg, sim, on_job, on_round)
         n = cfg.nodes.n_devices
-        self.devices = [f"ue{i}" for i in range(n)]
-        self.srv = cfg.train.server
         self.server_model, template = make_split_lora(model_config(cfg), lora_config(cfg), cfg.seed)
         self.device_models = [copy.deepcopy(template) for _ in range(n)]
         self.adapters = adapter_parameters(self.server_model)
@@ -80,10 +74,6 @@ class SplitFedLoRA:
         self.device_opts = [torch.optim.Adam(m.device_part().parameters(), lr=cfg.train.lr)
                             for m in self.device_models]
         self.batches = device_batches(cfg)
-        self.eval_batch = held_out_batch(cfg)
-        self.hosts = {h: Device(h, profile(cfg, h), sim, self._job)
-                      for h in self.devices + [self.srv]}
-        self.radio = make_radio_control(cfg, sim)
         t = cfg.train
         self.policy = make_policy(t.policy, n, t.k, cfg.seed, min_participation=t.min_participation,
                                   v=t.lyapunov_v)
@@ -98,17 +88,13 @@ class SplitFedLoRA:
         self.bits_per_round = 4 * t.batch_size * d.seq_len * d.n_embd * 4 * 8
         self.compute_est = np.zeros(n)
         self.participation = np.zeros(n)
-        self.round = 0
-        self.log: RoundLog | None = None
-        self.finished = False
+        self._round_compute = np.zeros(n)
 
     # -- bookkeeping ------------------------------------------------------------------------
 
     def _job(self, rec: dict) -> None:
-        if self._on_job is not None:
-            self._on_job(rec)
+        super()._job(rec)
         if self.log is not None:
-            self.log.job(rec["job"], rec)
             if rec["device"] != self.srv:
                 i = self.devices.index(rec["device"])
                 self._round_compute[i] += rec["t_end_s"] - rec["t_start_s"]
@@ -135,9 +121,6 @@ class SplitFedLoRA:
         return sum(losses) / len(losses)
 
     # -- one round ----------------------------------------------------------------------------
-
-    def start(self) -> None:
-        self._begin_round()
 
     def _begin_round(self) -> None:
         state = DeviceState(self.devices, self.radio.full_band_rate_bps(),
@@ -232,19 +215,7 @@ class SplitFedLoRA:
         self.hosts[self.devices[i]].submit("device_update", update,
                                            lambda _: barrier.arrive(i))
 
-    def _end_round(self) -> None:
+    def _round_extra(self) -> dict:
         s = self.scheduled
         self.compute_est[s] = 0.5 * self.compute_est[s] + 0.5 * self._round_compute[s]
-        extra = {"eval_loss": self.evaluate()}
-        if self.accountant is not None:
-            extra["epsilon"] = self.accountant.epsilon()
-        row = self.log.close(self.sim.now, extra)
-        self.log = None
-        if self.on_round is not None:
-            self.on_round(row)
-        self.round += 1
-        if self.round >= self.cfg.train.steps:
-            self.finished = True
-            self.sim.stop()
-        else:
-            self._begin_round()
+        return {"epsilon": self.accountant.epsilon()} if self.accountant is not None else {}

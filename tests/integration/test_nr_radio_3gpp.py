@@ -16,7 +16,7 @@ import math
 import numpy as np
 import pytest
 
-from edgelam_ns3 import _core, radio
+from edgelam_ns3 import _core
 
 CARRIER_HZ = 7e9  # the project's default 6G upper mid-band carrier
 FRONT_STREAMS = (1038, 1026)

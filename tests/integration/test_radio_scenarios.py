@@ -2,7 +2,6 @@
 against TS 38.306 and against what Python asks of it (shares, beams, CSI)."""
 
 import json
-import math
 
 import numpy as np
 import pytest
