@@ -98,7 +98,7 @@ class RadioConfig(_Strict):
         "3gpp", description="'3gpp': TR 38.901 channel; 'fixed': fixed gains (tests, baselines)")
     carrier_hz: Annotated[float, Field(ge=0.5e9, le=100e9)] = Field(
         7e9, description="carrier frequency, Hz (default 7 GHz: a 6G upper mid-band carrier, "
-        "FR3 7.125-24 GHz)")
+        "the 6G upper mid-band, FR3, around 7-24 GHz)")
     bandwidth_hz: PositiveFloat = Field(100e6, description="carrier bandwidth, Hz")
     numerology: Annotated[int, Field(ge=0, le=4)] = Field(
         1, description="numerology mu (SCS 15 x 2^mu kHz, slot 1/2^mu ms)")
@@ -432,7 +432,8 @@ class ScenarioConfig(_Strict):
                     raise ValueError(f"backhaul.cross_traffic[{i}].{end}: unknown node '{v}' (known: {known})")
         for key in ("per_ue_rate_bps", "spectral_efficiency_bps_hz"):
             per_ue = getattr(self.radio.ideal, key)
-            if per_ue is not None and len(per_ue) != self.nodes.n_devices:
+            if self.radio.mode == "ideal" and per_ue is not None and \
+                    len(per_ue) != self.nodes.n_devices:
                 raise ValueError(f"radio.ideal.{key}: has {len(per_ue)} entries, "
                                  f"nodes.n_devices is {self.nodes.n_devices}")
         t = self.train
