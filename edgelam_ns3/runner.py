@@ -315,12 +315,20 @@ def traffic_summary(cfg, sim, flows, summary) -> dict:
     ues = summary.setdefault("ues", {})
     for d in ("dl", "ul"):
         cell[f"{d}_goodput_bps"] = 0.0
+    cells: dict[str, dict] = {}
     for d, src, dst, port in flows:
         gp = sim.udp_rx_bytes(dst, port) * 8 / elapsed
         ue = dst if d == "dl" else src
         ues.setdefault(ue, {})[f"{d}_goodput_bps"] = gp
-        cell[f"{d}_goodput_bps"] += gp
-    return {"cell": cell, "ues": ues}
+        cell[f"{d}_goodput_bps"] += gp  # with several cells: the network's total
+        serving = ues[ue].get("serving_cell")
+        if serving is not None:
+            per = cells.setdefault(serving, {"dl_goodput_bps": 0.0, "ul_goodput_bps": 0.0})
+            per[f"{d}_goodput_bps"] += gp
+    out = {"cell": cell, "ues": ues}
+    if len(cells) > 1:
+        out["cells"] = cells
+    return out
 
 
 def radio_summary(cfg, sim) -> dict:

@@ -116,3 +116,16 @@ def test_csi_is_recorded_as_complex_matrices_per_ue_and_tap(tmp_path):
     assert h.shape == (len(t), 3, 1, 64, 18) and h.dtype == np.complex64
     assert list(z["ue"]) == ["ue0", "ue1", "ue2"]
     assert np.all(np.abs(h).sum(axis=(2, 3, 4)) > 0)
+
+
+def test_several_cells_attach_ues_to_the_strongest_and_interfere(tmp_path):
+    cfg = config.load("radio-saturation", ["radio.n_cells=3", "radio.n_ues=9",
+                                            "traffic.duration_s=0.1"])
+    assert cfg.gnb_names() == ["gnb0", "gnb1", "gnb2"]
+    s = runner.run_in_process(cfg, tmp_path / "m")
+    serving = {u["serving_cell"] for u in s["ues"].values()}
+    assert serving == {"gnb0", "gnb1", "gnb2"}  # UE u is dropped around gNB u mod 3
+    assert sum(c["dl_goodput_bps"] for c in s["cells"].values()) == \
+        pytest.approx(s["cell"]["dl_goodput_bps"])
+    # every backhaul link named 'gnb' joined each gNB to the edge server
+    assert all(c["dl_goodput_bps"] > 0 for c in s["cells"].values())
