@@ -28,7 +28,7 @@ from ..compute import Device
 from ..config import ScenarioConfig
 from ..data import batch_iterator, device_shards, load_corpus, ByteTokens
 from ..models.split_gpt import (SplitGPT, device_backward_embed, device_backward_head,
-                                device_forward, gpt2_config, server_backward, server_forward,
+                                device_forward, gpt2_config, server_forward,
                                 tensor_nbytes)
 from ..sim import Simulation
 from ..topology import profile
@@ -92,6 +92,7 @@ class SplitLearning:
         self.round = 0
         self.rounds: list[RoundStats] = []
         self._server_done: set[int] = set()
+        self._server_grads: dict[int, list] = {}
         self._waiting_forward: list[Callable[[], None]] = []
         self._server_stepping = False
         self.finished = False
@@ -157,6 +158,16 @@ class SplitLearning:
     def _server_backward(self, d, dctx, sctx, g_hL) -> None:
         name, srv = self.device_names[d], self.server_name
 
+        def backward():
+            # The blocks' gradients of each device are kept apart and summed in device order at
+            # the step (not accumulated in arrival order): floating-point sums depend on their
+            # order, and the learning trajectory must not depend on which message came first.
+            params = [p for p in self.server_model.server_part().parameters() if p.requires_grad]
+            grads = torch.autograd.grad(sctx.hL, [sctx.h0_in, *params], grad_outputs=g_hL,
+                                        allow_unused=True)
+            self._server_grads[d] = [None if g is None else g.detach() for g in grads[1:]]
+            return grads[0].detach().clone().contiguous()
+
         def after_backward(g_h0):
             self._server_done.add(d)
             if len(self._server_done) == len(self.device_names):
@@ -164,14 +175,21 @@ class SplitLearning:
             self.sim.send(srv, name, tensor_nbytes(g_h0),
                           lambda msg: self._device_update(d, dctx, g_h0), tag="grad_down")
 
-        self.hosts[srv].submit("server_backward", lambda: server_backward(sctx, g_hL),
-                               after_backward)
+        self.hosts[srv].submit("server_backward", backward, after_backward)
 
     def _server_step(self) -> None:
         """One optimizer step on the blocks' gradients accumulated over the round."""
         self._server_stepping = True
 
         def step():
+            params = [p for p in self.server_model.server_part().parameters() if p.requires_grad]
+            for k, p in enumerate(params):
+                parts = [self._server_grads[d][k] for d in sorted(self._server_grads)
+                         if self._server_grads[d][k] is not None]
+                p.grad = None
+                for g in parts:
+                    p.grad = g.clone() if p.grad is None else p.grad + g
+            self._server_grads = {}
             self.server_opt.step()
             self.server_opt.zero_grad(set_to_none=True)
 

@@ -95,3 +95,14 @@ def test_failed_child_keeps_what_was_written(tmp_path):
     assert s.get("incomplete") is True and "max_time_s" in s["error"]
     assert (tmp_path / "short" / "traces" / "messages.parquet").exists()
     assert json.loads((tmp_path / "short" / "summary.json").read_text())["steps"] < 50
+
+
+def test_learning_trajectory_does_not_depend_on_the_network(tmp_path):
+    # synchronous rounds: the same batches and the same sums in the same order, whichever
+    # radio carries them and in whatever order the messages arrive
+    _, a = run(tmp_path, "nr", "train.steps=8")
+    _, b = run(tmp_path, "ideal", "train.steps=8", "radio.mode=ideal")
+    la = pd.read_parquet(tmp_path / "nr" / "traces" / "metrics.parquet")
+    lb = pd.read_parquet(tmp_path / "ideal" / "traces" / "metrics.parquet")
+    assert la["loss"].tolist() == lb["loss"].tolist()
+    assert a["sim_time_s"] != b["sim_time_s"]  # but not the time it takes
