@@ -121,6 +121,34 @@ class RoundLog:
         return row
 
 
+class RateObserver:
+    """Each device's full-band rate as the network actually delivered it: every message of a
+    scheduled device gives bytes x 8 / latency / share (latency from send to last byte, so TCP,
+    HARQ and queueing are in it), smoothed by an exponential moving average. Devices never
+    observed fall back to a prior (the radio's own estimate)."""
+
+    def __init__(self, n: int, alpha: float = 0.5):
+        import numpy as np
+
+        self.alpha = alpha
+        self.rate = np.full(n, np.nan)
+
+    def observe(self, i: int, nbytes: int, latency_s: float, share: float) -> None:
+        import math
+
+        if latency_s <= 0 or share <= 0:
+            return
+        r = nbytes * 8 / latency_s / share
+        old = self.rate[i]
+        self.rate[i] = r if math.isnan(old) else (1 - self.alpha) * old + self.alpha * r
+
+    def estimate(self, prior):
+        """Observed rates where there are some, ``prior`` elsewhere, bit/s."""
+        import numpy as np
+
+        return np.where(np.isnan(self.rate), prior, self.rate)
+
+
 class RoundFramework:
     """What every round-based training framework has: the device and server hosts on the
     simulated clock, the radio control, the per-round log, and the end of a round (held-out

@@ -36,7 +36,7 @@ from ..models.split_gpt import (device_backward_embed, device_backward_head, dev
 from ..policies import DeviceState, make_policy
 from ..privacy import PrivacyAccountant, private_sum
 from ..sim import Simulation
-from .rounds import Barrier, RoundFramework, RoundLog, device_batches
+from .rounds import Barrier, RateObserver, RoundFramework, RoundLog, device_batches
 
 
 def model_config(cfg: ScenarioConfig):
@@ -89,6 +89,7 @@ class SplitFedLoRA(RoundFramework):
         self.compute_est = np.zeros(n)
         self.participation = np.zeros(n)
         self._round_compute = np.zeros(n)
+        self.observed = RateObserver(n)
 
     # -- bookkeeping ------------------------------------------------------------------------
 
@@ -102,9 +103,12 @@ class SplitFedLoRA(RoundFramework):
     def send(self, src: str, dst: str, t: torch.Tensor, phase: str, up: bool, then) -> None:
         """Send tensor ``t`` as a message of its size; call ``then()`` on delivery."""
         log = self.log
+        i = self.devices.index(src if up else dst)
+        share = dict(zip(log.scheduled, log.shares)).get(i, 0.0)
 
         def delivered(msg):
             log.message(phase, msg, up)
+            self.observed.observe(i, msg.bytes, msg.latency_s, share)
             then()
 
         self.sim.send(src, dst, tensor_nbytes(t), delivered, tag=phase)
@@ -123,7 +127,12 @@ class SplitFedLoRA(RoundFramework):
     # -- one round ----------------------------------------------------------------------------
 
     def _begin_round(self) -> None:
-        state = DeviceState(self.devices, self.radio.full_band_rate_bps(),
+        # lyapunov plans with the rates the network actually delivered (channel_aware ranks by
+        # the radio's link states, as its name says)
+        radio_rates = self.radio.full_band_rate_bps()
+        rates = radio_rates if self.cfg.train.policy == "channel_aware" else \
+            self.observed.estimate(radio_rates)
+        state = DeviceState(self.devices, rates,
                             np.full(len(self.devices), float(self.bits_per_round)),
                             self.compute_est.copy())
         decision = self.policy.select(self.round, state)

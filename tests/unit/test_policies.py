@@ -74,3 +74,17 @@ def test_lyapunov_without_constraint_schedules_for_latency():
 def test_unknown_policy_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown policy 'best'"):
         make_policy("best", 4, 2, 1)
+
+
+def test_rate_observer_turns_message_latency_into_full_band_rate():
+    from edgelam_ns3.frameworks.rounds import RateObserver
+
+    obs = RateObserver(3, alpha=0.5)
+    prior = np.array([1e6, 2e6, 3e6])
+    assert obs.estimate(prior).tolist() == prior.tolist()  # nothing observed yet
+    # 1 MB in 0.2 s with a quarter of the band: 40 Mbit/s on a quarter, 160 on the whole band
+    obs.observe(1, 1_000_000, 0.2, 0.25)
+    assert obs.estimate(prior)[1] == pytest.approx(160e6)
+    obs.observe(1, 1_000_000, 0.4, 0.25)  # then half as fast: the average moves half way
+    assert obs.estimate(prior)[1] == pytest.approx(120e6)
+    assert obs.estimate(prior)[[0, 2]].tolist() == [1e6, 3e6]
