@@ -155,6 +155,7 @@ class Simulation:
         self._pending: dict[int, tuple[Callable[[Message], None] | None, str]] = {}
         self._on_message = on_message
         self.bytes_sent = 0
+        self._streams = 5000  # ns-3 random streams of add_udp_flow's applications
         try:
             for name in network.nodes:
                 self._sim.add_node(name)
@@ -293,7 +294,6 @@ class Simulation:
         sink at dst:port; read what arrived with :meth:`udp_rx_bytes`."""
         if not 1 <= port <= 65535 or port in (19999,) or 20000 <= port < 30000:
             raise ValueError(f"add_udp_flow: port {port} is reserved or invalid (use 30000-65535)")
-        self._streams = getattr(self, "_streams", 5000)
         self._streams += self._sim.add_onoff(self.node_index(src), self.node_index(dst),
                                              float(rate_bps), 1.0, 0.0, int(packet_bytes),
                                              float(start_s), self._streams, int(port))
