@@ -5,6 +5,8 @@
 
 #include <pybind11/pybind11.h>
 
+#include "ns3/nr-channel.h"
+#include "ns3/nr-radio-helper.h"
 #include "ns3/object.h"
 
 #include <string>
@@ -18,6 +20,17 @@ void SetAttrs(ns3::Ptr<ns3::Object> o, const pybind11::dict& attrs);
 /** Check that every attribute exists on a TypeId and its value is valid (ObjectFactory::Set
  *  would abort the process otherwise); ValueError naming the attribute. */
 void CheckAttrs(const std::string& tidName, const pybind11::dict& attrs);
+
+/** An NrRadioHelper with its own, cell (NrCellMac) and device (NrNetDevice) attributes, all
+ *  checked first. */
+ns3::Ptr<ns3::NrRadioHelper> MakeRadioHelper(const pybind11::dict& helperAttrs,
+                                             const pybind11::dict& macAttrs,
+                                             const pybind11::dict& deviceAttrs);
+
+/** A radio channel by kind ("3gpp": ThreeGppNrChannel, "fixed": FixedGainNrChannel) with its
+ *  attributes. */
+ns3::Ptr<ns3::NrChannel> MakeNrChannel(const std::string& kind,
+                                       const pybind11::dict& channelAttrs);
 
 } // namespace edgelam
 

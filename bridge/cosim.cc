@@ -375,39 +375,12 @@ CoSim::SetRadio(const py::dict& helperAttrs, const py::dict& macAttrs, const py:
             throw py::value_error("set_radio: unknown UE node");
         }
     }
-    auto radio = ns3::CreateObject<ns3::NrRadioHelper>();
-    SetAttrs(radio, helperAttrs);
-    CheckAttrs("ns3::NrCellMac", macAttrs);
-    CheckAttrs("ns3::NrNetDevice", deviceAttrs);
     if (py::len(beamAttrs) > 0)
     {
         CheckAttrs("ns3::NrBeamManager", beamAttrs);
     }
-    for (const auto& kv : macAttrs)
-    {
-        radio->SetMacAttribute(py::str(kv.first), ns3::StringValue(py::str(kv.second)));
-    }
-    for (const auto& kv : deviceAttrs)
-    {
-        radio->SetDeviceAttribute(py::str(kv.first), ns3::StringValue(py::str(kv.second)));
-    }
-    std::string tid;
-    if (channel == "3gpp")
-    {
-        tid = "ns3::ThreeGppNrChannel";
-    }
-    else if (channel == "fixed")
-    {
-        tid = "ns3::FixedGainNrChannel";
-    }
-    else
-    {
-        throw py::value_error("radio channel must be '3gpp' or 'fixed', got '" + channel + "'");
-    }
-    ns3::ObjectFactory f;
-    f.SetTypeId(tid);
-    auto ch = f.Create<ns3::NrChannel>();
-    SetAttrs(ch, channelAttrs);
+    auto radio = MakeRadioHelper(helperAttrs, macAttrs, deviceAttrs);
+    auto ch = MakeNrChannel(channel, channelAttrs);
     radio->SetChannel(ch);
     radio->AssignStreams(stream);
     m_bler = ns3::CreateObject<ns3::NrBlerModel>();

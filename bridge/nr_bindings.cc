@@ -72,41 +72,8 @@ class NrRadioTestBed
         {
             throw py::value_error("n_cells must be >= 1");
         }
-        m_helper = ns3::CreateObject<ns3::NrRadioHelper>();
-        SetAttrs(m_helper, helperAttrs);
-        CheckAttrs("ns3::NrCellMac", macAttrs);
-        CheckAttrs("ns3::NrNetDevice", deviceAttrs);
-        for (const auto& kv : macAttrs)
-        {
-            m_helper->SetMacAttribute(py::str(kv.first), ns3::StringValue(py::str(kv.second)));
-        }
-        for (const auto& kv : deviceAttrs)
-        {
-            m_helper->SetDeviceAttribute(py::str(kv.first),
-                                         ns3::StringValue(py::str(kv.second)));
-        }
-        std::string tid;
-        if (channel == "fixed")
-        {
-            tid = "ns3::FixedGainNrChannel";
-        }
-        else if (channel == "3gpp")
-        {
-            tid = "ns3::ThreeGppNrChannel";
-        }
-        else
-        {
-            throw py::value_error("channel must be 'fixed' or '3gpp', got '" + channel + "'");
-        }
-        ns3::TypeId t;
-        if (!ns3::TypeId::LookupByNameFailSafe(tid, &t))
-        {
-            throw py::value_error(tid + " is not built into this module");
-        }
-        ns3::ObjectFactory f;
-        f.SetTypeId(t);
-        m_channel = f.Create<ns3::NrChannel>();
-        SetAttrs(m_channel, channelAttrs);
+        m_helper = MakeRadioHelper(helperAttrs, macAttrs, deviceAttrs);
+        m_channel = MakeNrChannel(channel, channelAttrs);
         m_bler = ns3::CreateObject<ns3::NrBlerModel>();
     }
 
