@@ -533,43 +533,46 @@ RegisterCoSim(py::module_& m)
                  auto radio = s.Radio();
                  const uint32_t n = radio->GetNUes();
                  py::dict out;
-                 const char* dirs[2] = {"dl", "ul"};
                  std::vector<double> cell(n);
                  for (uint32_t u = 0; u < n; ++u)
                  {
                      cell[u] = radio->GetServingCell(u);
                  }
                  out["serving_cell"] = py::array_t<double>(n, cell.data());
+                 using Stats = ns3::NrCellMac::UeStats;
+                 // field name -> value of one UE's stats
+                 const std::pair<const char*, double (*)(const Stats&)> fields[] = {
+                     {"_tb_first", [](const Stats& st) { return double(st.tbFirst); }},
+                     {"_tb_first_err", [](const Stats& st) { return double(st.tbFirstErr); }},
+                     {"_mac_bytes", [](const Stats& st) { return st.bytes; }},
+                     {"_sum_sinr_eff_db", [](const Stats& st) { return st.sumSinrEffDb; }},
+                     {"_sum_mcs", [](const Stats& st) { return st.sumMcs; }},
+                     {"_retx", [](const Stats& st) { return double(st.retx); }},
+                     {"_tb_lost", [](const Stats& st) { return double(st.tbLost); }},
+                     {"_wideband_sinr_db", [](const Stats& st) { return st.widebandSinrDb; }},
+                 };
+                 const char* dirs[2] = {"dl", "ul"};
                  for (uint32_t d = 0; d < 2; ++d)
                  {
-                     std::vector<double> tbFirst(n), tbFirstErr(n), bytes(n), sinr(n), mcs(n),
-                         retx(n), lost(n);
-                     for (uint32_t u = 0; u < n; ++u)
+                     for (const auto& f : fields)
                      {
-                         auto mac = radio->GetCellMac(radio->GetServingCell(u));
-                         const auto& st = mac->GetStats(radio->GetIndexInCell(u),
-                                                        static_cast<ns3::NrCellMac::Direction>(d));
-                         tbFirst[u] = st.tbFirst;
-                         tbFirstErr[u] = st.tbFirstErr;
-                         bytes[u] = st.bytes;
-                         sinr[u] = st.sumSinrEffDb;
-                         mcs[u] = st.sumMcs;
-                         retx[u] = st.retx;
-                         lost[u] = st.tbLost;
+                         std::vector<double> v(n);
+                         for (uint32_t u = 0; u < n; ++u)
+                         {
+                             auto mac = radio->GetCellMac(radio->GetServingCell(u));
+                             v[u] = f.second(mac->GetStats(
+                                 radio->GetIndexInCell(u),
+                                 static_cast<ns3::NrCellMac::Direction>(d)));
+                         }
+                         out[py::str(std::string(dirs[d]) + f.first)] =
+                             py::array_t<double>(n, v.data());
                      }
-                     std::string p = dirs[d];
-                     out[py::str(p + "_tb_first")] = py::array_t<double>(n, tbFirst.data());
-                     out[py::str(p + "_tb_first_err")] = py::array_t<double>(n, tbFirstErr.data());
-                     out[py::str(p + "_mac_bytes")] = py::array_t<double>(n, bytes.data());
-                     out[py::str(p + "_sum_sinr_eff_db")] = py::array_t<double>(n, sinr.data());
-                     out[py::str(p + "_sum_mcs")] = py::array_t<double>(n, mcs.data());
-                     out[py::str(p + "_retx")] = py::array_t<double>(n, retx.data());
-                     out[py::str(p + "_tb_lost")] = py::array_t<double>(n, lost.data());
                  }
                  return out;
              },
-             "Cumulative per-UE MAC counters since the start (first transmissions, their "
-             "errors, decoded bytes, sums of effective SINR and MCS, retransmissions, lost TBs).")
+             "Per-UE MAC counters since the start (first transmissions, their errors, decoded "
+             "bytes, sums of effective SINR and MCS, retransmissions, lost TBs) and the wideband "
+             "SINR of the last CSI measurement, read now (no link-state refresh).")
         .def("set_beam",
              [](CoSim& s, uint32_t u, std::vector<std::complex<double>> w) {
                  auto radio = s.Radio();

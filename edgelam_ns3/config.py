@@ -522,12 +522,12 @@ def apply_override(raw: dict, assignment: str) -> None:
         node[last] = value
 
 
-def _numbers(obj):
+def numbers_from_yaml(obj):
     """YAML 1.1 (PyYAML) reads ``1e9`` and ``2.5e6`` as strings; read them as floats."""
     if isinstance(obj, dict):
-        return {k: _numbers(v) for k, v in obj.items()}
+        return {k: numbers_from_yaml(v) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_numbers(v) for v in obj]
+        return [numbers_from_yaml(v) for v in obj]
     if isinstance(obj, str):
         try:
             if "e" in obj.lower() and obj.strip()[0] in "0123456789.+-":
@@ -568,10 +568,10 @@ def load(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()) -> Scen
 
 def from_dict(raw: dict, overrides: list[str] | tuple[str, ...] = ()) -> ScenarioConfig:
     """Validate a raw dict after applying ``key=value`` overrides (the dict is not modified)."""
-    raw = _numbers(copy.deepcopy(raw))
+    raw = numbers_from_yaml(copy.deepcopy(raw))
     for assignment in overrides:
         apply_override(raw, assignment)
-    return validate(_numbers(raw))
+    return validate(numbers_from_yaml(raw))
 
 
 def to_yaml(cfg: ScenarioConfig) -> str:

@@ -64,8 +64,10 @@ class NrRadioControl:
         """An estimate of each UE's rate with the whole band: usable bandwidth x
         min(log2(1 + SINR), 7.41 bit/s/Hz), from the wideband SINR of its last CSI report
         (before any report: equal for all)."""
-        st = self.sim.link_states().radio
-        sinr_db = np.nan_to_num(np.asarray(st["sinr_db"][: len(self.names)], dtype=float))
+        # read the MAC's counters directly: link_states() would refresh the periodic link-state
+        # tap's window (its throughputs are over the period since the previous refresh)
+        wideband = self.sim.radio_ue_stats()["dl_wideband_sinr_db"]
+        sinr_db = np.nan_to_num(np.asarray(wideband[: len(self.names)], dtype=float))
         se = np.minimum(np.log2(1 + 10 ** (sinr_db / 10)), self.MAX_SE)
         return self.usable_hz * np.maximum(se, 1e-3)
 

@@ -35,7 +35,7 @@ def parse_grid(items: list[str]) -> dict[str, list]:
             raise config_mod.ConfigError(f"--grid {item!r}: expected key=v1,v2,...")
         key, values = item.split("=", 1)
         # YAML values; "1e9" (a string to YAML 1.1) as a number, as in config files
-        grid[key.strip()] = [config_mod._numbers(yaml.safe_load(v))
+        grid[key.strip()] = [config_mod.numbers_from_yaml(yaml.safe_load(v))
                              for v in values.split(",") if v.strip()]
         if not grid[key.strip()]:
             raise config_mod.ConfigError(f"--grid {item!r}: no values")

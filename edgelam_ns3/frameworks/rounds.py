@@ -14,18 +14,20 @@ from ..data import ByteTokens, batch_iterator, device_shards, load_corpus
 HELD_OUT_FRACTION = 0.05
 
 
-def local_data(cfg: ScenarioConfig) -> list[torch.Tensor]:
+def local_data(cfg: ScenarioConfig, held_out: bool = True) -> list[torch.Tensor]:
     """Each device's local dataset: its shard of the training corpus (the corpus less its last
-    5 %, kept for evaluation), IID or not per ``train.non_iid``; token ids [N_d]."""
+    5 %, kept for evaluation, unless ``held_out`` is False), IID or not per ``train.non_iid``;
+    token ids [N_d]."""
     tokens = ByteTokens.encode(load_corpus())
-    train = tokens[: int(len(tokens) * (1 - HELD_OUT_FRACTION))]
+    train = tokens[: int(len(tokens) * (1 - HELD_OUT_FRACTION))] if held_out else tokens
     return device_shards(train, cfg.nodes.n_devices, cfg.train.non_iid, cfg.seed)
 
 
-def device_batches(cfg: ScenarioConfig, batch_size: int | None = None) -> list:
+def device_batches(cfg: ScenarioConfig, batch_size: int | None = None,
+                   held_out: bool = True) -> list:
     """One endless batch iterator per device over its local data; seeded by ``cfg.seed``."""
     out = []
-    for i, shard in enumerate(local_data(cfg)):
+    for i, shard in enumerate(local_data(cfg, held_out)):
         g = torch.Generator().manual_seed(cfg.seed * 1000 + i)
         out.append(batch_iterator(shard, batch_size or cfg.train.batch_size, cfg.model.seq_len, g))
     return out

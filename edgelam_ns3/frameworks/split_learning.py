@@ -26,12 +26,12 @@ import torch
 
 from ..compute import Device
 from ..config import ScenarioConfig
-from ..data import batch_iterator, device_shards, load_corpus, ByteTokens
 from ..models.split_gpt import (SplitGPT, device_backward_embed, device_backward_head,
                                 device_forward, gpt2_config, server_forward,
                                 tensor_nbytes)
 from ..sim import Simulation
 from ..topology import profile
+from .rounds import device_batches
 
 
 @dataclass
@@ -81,12 +81,8 @@ class SplitLearning:
                                            lr=cfg.train.lr)
         self.device_opts = [torch.optim.Adam(m.device_part().parameters(), lr=cfg.train.lr)
                             for m in self.device_models]
-        tokens = ByteTokens.encode(load_corpus())
-        shards = device_shards(tokens, len(self.device_names), cfg.train.non_iid, cfg.seed)
-        self.batches = []
-        for i, shard in enumerate(shards):
-            g = torch.Generator().manual_seed(cfg.seed * 1000 + i)
-            self.batches.append(batch_iterator(shard, cfg.train.batch_size, cfg.model.seq_len, g))
+        # the whole corpus: this framework reports training loss only, no held-out evaluation
+        self.batches = device_batches(cfg, held_out=False)
         self.hosts = {name: Device(name, profile(cfg, name), sim, on_job)
                       for name in self.device_names + [self.server_name]}
         self.round = 0
