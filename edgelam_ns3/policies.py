@@ -19,10 +19,12 @@ share_i x its full-band rate). Built-ins (``train.policy``):
   by Q_i (ties by rate), which contain the optimum when all devices have the same load.
 
 A new policy is a class with ``select(round_index, state) -> Decision``, added to ``POLICIES``.
+:class:`RateObserver` gives the policies the rates the network actually delivered.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -164,3 +166,25 @@ def make_policy(name: str, n: int, k: int, seed: int, **kwargs):
     except KeyError:
         raise ValueError(f"unknown policy '{name}' (known: {', '.join(POLICIES)})") from None
     return cls(n=n, k=min(k, n), seed=seed, **kwargs)
+
+
+class RateObserver:
+    """Each device's full-band rate as the network actually delivered it: every message of a
+    scheduled device gives bytes x 8 / latency / share (latency from send to last byte, so TCP,
+    HARQ and queueing are in it), smoothed by an exponential moving average. Devices never
+    observed fall back to a prior (the radio's own estimate)."""
+
+    def __init__(self, n: int, alpha: float = 0.5):
+        self.alpha = alpha
+        self.rate = np.full(n, np.nan)
+
+    def observe(self, i: int, nbytes: int, latency_s: float, share: float) -> None:
+        if latency_s <= 0 or share <= 0:
+            return
+        r = nbytes * 8 / latency_s / share
+        old = self.rate[i]
+        self.rate[i] = r if math.isnan(old) else (1 - self.alpha) * old + self.alpha * r
+
+    def estimate(self, prior):
+        """Observed rates where there are some, ``prior`` elsewhere, bit/s."""
+        return np.where(np.isnan(self.rate), prior, self.rate)

@@ -14,9 +14,11 @@ from typing import Callable
 import torch
 
 from ..config import ScenarioConfig
+from ..datasets.text import device_batches, local_data
 from ..models.lora_split import adapter_parameters, make_split_lora
 from ..sim import Simulation
-from .rounds import Barrier, RoundFramework, RoundLog, device_batches, local_data
+from .base import Barrier, RoundFramework
+from .round_log import RoundLog
 from .split_fed_lora import lora_config, model_config
 
 

@@ -17,11 +17,13 @@ import numpy as np
 import torch
 
 from ..config import ScenarioConfig
+from ..datasets.text import device_batches
 from ..models.lora_split import (adapter_parameters, adapter_state_dict, fedavg,
                                  load_adapter_state_dict, make_split_lora, state_dict_nbytes)
 from ..policies import DeviceState, make_policy
 from ..sim import Simulation
-from .rounds import Barrier, RoundFramework, RoundLog, device_batches
+from .base import Barrier, RoundFramework
+from .round_log import RoundLog
 from .split_fed_lora import lora_config, model_config
 
 

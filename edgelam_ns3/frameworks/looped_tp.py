@@ -18,11 +18,13 @@ from typing import Callable
 import torch
 
 from ..config import ScenarioConfig
+from ..datasets.text import device_batches
 from ..models.looped_tp import (LoopedConfig, LoopedTPStep, LoopedTransformer, ServerPart,
                                 merge, partition)
 from ..models.split_gpt import tensor_nbytes
 from ..sim import Simulation
-from .rounds import Barrier, RoundFramework, RoundLog, device_batches
+from .base import Barrier, RoundFramework
+from .round_log import RoundLog
 
 
 class LoopedTP(RoundFramework):

@@ -29,14 +29,16 @@ import numpy as np
 import torch
 
 from ..config import ScenarioConfig
+from ..datasets.text import device_batches
 from ..models.lora_split import (adapter_parameters, gpt2_lora_config, make_split_lora,
                                  server_backward_many, server_forward_many)
 from ..models.split_gpt import (device_backward_embed, device_backward_head, device_forward,
                                 gpt2_config, tensor_nbytes)
-from ..policies import DeviceState, make_policy
+from ..policies import DeviceState, RateObserver, make_policy
 from ..privacy import PrivacyAccountant, private_sum
 from ..sim import Simulation
-from .rounds import Barrier, RateObserver, RoundFramework, RoundLog, device_batches
+from .base import Barrier, RoundFramework
+from .round_log import RoundLog
 
 
 def model_config(cfg: ScenarioConfig):

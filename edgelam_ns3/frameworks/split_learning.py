@@ -26,12 +26,12 @@ import torch
 
 from ..compute import Device
 from ..config import ScenarioConfig
+from ..datasets.text import device_batches
 from ..models.split_gpt import (SplitGPT, device_backward_embed, device_backward_head,
                                 device_forward, gpt2_config, server_forward,
                                 tensor_nbytes)
 from ..sim import Simulation
 from ..topology import profile
-from .rounds import device_batches
 
 
 @dataclass

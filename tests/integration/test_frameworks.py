@@ -89,7 +89,7 @@ def test_each_framework_lowers_the_held_out_loss(tmp_path, framework):
 
 
 def test_fed_lora_moves_adapters_and_centralized_moves_raw_data(tmp_path):
-    from edgelam_ns3.frameworks.rounds import local_data
+    from edgelam_ns3.datasets.text import local_data
 
     cfg, s, t = run(tmp_path / "f", "split-finetune", "train.framework=fed_lora",
                     "train.policy=all", "train.steps=2", "nodes.n_devices=2",
@@ -110,7 +110,7 @@ def test_fed_lora_moves_adapters_and_centralized_moves_raw_data(tmp_path):
 
 def test_looped_tp_on_the_network_matches_the_monolithic_model(tmp_path):
     from edgelam_ns3.frameworks.looped_tp import LoopedTP
-    from edgelam_ns3.frameworks.rounds import device_batches
+    from edgelam_ns3.datasets.text import device_batches
     from edgelam_ns3.models.looped_tp import LoopedConfig, LoopedTransformer, merge
     from edgelam_ns3.sim import Simulation
     from edgelam_ns3.topology import network_spec

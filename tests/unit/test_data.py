@@ -6,7 +6,7 @@ from itertools import islice
 import pytest
 import torch
 
-from edgelam_ns3.data import ByteTokens, batch_iterator, device_shards, load_corpus
+from edgelam_ns3.datasets.text import ByteTokens, batch_iterator, device_shards, load_corpus
 
 torch.set_num_threads(1)
 

@@ -77,7 +77,7 @@ def test_unknown_policy_is_a_clear_error():
 
 
 def test_rate_observer_turns_message_latency_into_full_band_rate():
-    from edgelam_ns3.frameworks.rounds import RateObserver
+    from edgelam_ns3.policies import RateObserver
 
     obs = RateObserver(3, alpha=0.5)
     prior = np.array([1e6, 2e6, 3e6])

@@ -1,25 +1,36 @@
-"""Training data for the simulated devices: a shipped text corpus, byte tokens, per-device shards.
+"""Text training data for the simulated devices: a shipped corpus, byte tokens, per-device
+shards, and the loaders the training frameworks use (each device's batches, a held-out batch).
 
-The corpus (``edgelam_ns3/data/corpus.txt``, about 0.5 MB of Python standard-library
-docstrings, PSF License; see ``edgelam_ns3/data/README.md``) is tokenised byte by byte
-(vocabulary 256, matching :func:`edgelam_ns3.models.split_gpt.gpt2_config`'s default), split into
-one local dataset per device (IID or non-IID), and sampled in batches of random windows.
+The corpus (``edgelam_ns3/datasets/text_corpus/corpus.txt``, about 0.5 MB of Python
+standard-library docstrings, PSF License; see ``edgelam_ns3/datasets/text_corpus/README.md``) is
+tokenised byte by byte (vocabulary 256, matching
+:func:`edgelam_ns3.models.split_gpt.gpt2_config`'s default), split into one local dataset per
+device (IID or non-IID), and sampled in batches of random windows. Its last
+``HELD_OUT_FRACTION`` is kept for evaluation.
 
 Every random draw takes an explicit :class:`torch.Generator` or seed; the global RNG is never
-used. This module is standalone: it depends on torch only.
+used. This module depends on torch only (the loaders read a scenario config's fields).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
-__all__ = ["CORPUS_PATH", "load_corpus", "ByteTokens", "device_shards", "batch_iterator"]
+if TYPE_CHECKING:
+    from ..config import ScenarioConfig
 
-CORPUS_PATH = Path(__file__).resolve().parent / "data" / "corpus.txt"
+__all__ = ["CORPUS_PATH", "HELD_OUT_FRACTION", "load_corpus", "ByteTokens", "device_shards",
+           "batch_iterator", "local_data", "device_batches", "held_out_batch"]
+
+CORPUS_PATH = Path(__file__).resolve().parent / "text_corpus" / "corpus.txt"
 """Location of the shipped corpus."""
+
+HELD_OUT_FRACTION = 0.05
+"""Fraction of the corpus, at its end, kept for evaluation."""
 
 
 def load_corpus() -> bytes:
@@ -146,3 +157,31 @@ def batch_iterator(
         input_ids = shard[starts[:, None] + offsets]
         yield input_ids, input_ids.clone()
         produced += 1
+
+
+def local_data(cfg: ScenarioConfig, held_out: bool = True) -> list[torch.Tensor]:
+    """Each device's local dataset: its shard of the training corpus (the corpus less its last
+    ``HELD_OUT_FRACTION``, kept for evaluation, unless ``held_out`` is False), IID or not per
+    ``train.non_iid``; token ids [N_d]."""
+    tokens = ByteTokens.encode(load_corpus())
+    train = tokens[: int(len(tokens) * (1 - HELD_OUT_FRACTION))] if held_out else tokens
+    return device_shards(train, cfg.nodes.n_devices, cfg.train.non_iid, cfg.seed)
+
+
+def device_batches(cfg: ScenarioConfig, batch_size: int | None = None,
+                   held_out: bool = True) -> list[Iterator[tuple[torch.Tensor, torch.Tensor]]]:
+    """One endless batch iterator per device over its local data; seeded by ``cfg.seed``."""
+    out = []
+    for i, shard in enumerate(local_data(cfg, held_out)):
+        g = torch.Generator().manual_seed(cfg.seed * 1000 + i)
+        out.append(batch_iterator(shard, batch_size or cfg.train.batch_size, cfg.model.seq_len, g))
+    return out
+
+
+def held_out_batch(cfg: ScenarioConfig, n: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    """A fixed evaluation batch of ``n`` windows from the held-out end of the corpus (the same
+    for every framework and policy, so their losses compare)."""
+    tokens = ByteTokens.encode(load_corpus())
+    held = tokens[int(len(tokens) * (1 - HELD_OUT_FRACTION)):]
+    g = torch.Generator().manual_seed(12345)
+    return next(batch_iterator(held, n, cfg.model.seq_len, g))

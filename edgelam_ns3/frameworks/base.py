@@ -1,0 +1,91 @@
+"""The base of the round-based training frameworks (:class:`RoundFramework`: hosts, radio
+control, round log, end of a round) and the barrier that waits for several devices."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ..config import ScenarioConfig
+from ..datasets.text import held_out_batch
+from .round_log import RoundLog
+
+
+class Barrier:
+    """Collects one result per expected key, then calls ``fn(results)`` once (results in the
+    order of the keys given)."""
+
+    def __init__(self, keys, fn: Callable[[list], None]):
+        self.keys = list(keys)
+        self.fn = fn
+        self.got: dict = {}
+
+    def arrive(self, key, value=None) -> None:
+        if key in self.got:
+            raise RuntimeError(f"barrier: {key!r} arrived twice")
+        self.got[key] = value
+        if len(self.got) == len(self.keys):
+            self.fn([self.got[k] for k in self.keys])
+
+
+class RoundFramework:
+    """What every round-based training framework has: the device and server hosts on the
+    simulated clock, the radio control, the per-round log, and the end of a round (held-out
+    evaluation, the round's row, the next round or the stop).
+
+    Subclasses implement :meth:`_begin_round` (start round ``self.round``: open ``self.log``)
+    and :meth:`evaluate`, and call :meth:`_end_round` when the round's last job is done.
+
+    :param on_job: trace sink for compute jobs
+    :param on_round: called with the round's row (dict) when a round ends
+    """
+
+    name = ""
+
+    def __init__(self, cfg: ScenarioConfig, sim, on_job: Callable[[dict], None] | None = None,
+                 on_round: Callable[[dict], None] | None = None):
+        from ..compute import Device
+        from ..radio_control import make_radio_control
+        from ..topology import profile
+
+        self.cfg, self.sim, self.on_round, self._on_job = cfg, sim, on_round, on_job
+        self.devices = [f"ue{i}" for i in range(cfg.nodes.n_devices)]
+        self.srv = cfg.train.server
+        self.eval_batch = held_out_batch(cfg)
+        self.hosts = {h: Device(h, profile(cfg, h), sim, self._job)
+                      for h in self.devices + [self.srv]}
+        self.radio = make_radio_control(cfg, sim)
+        self.round = 0
+        self.log: RoundLog | None = None
+        self.finished = False
+
+    def _job(self, rec: dict) -> None:
+        if self._on_job is not None:
+            self._on_job(rec)
+        if self.log is not None:
+            self.log.job(rec["job"], rec)
+
+    def evaluate(self) -> float:
+        """Held-out loss of the model as it stands (measured, not charged)."""
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self._begin_round()
+
+    def _begin_round(self) -> None:
+        raise NotImplementedError
+
+    def _round_extra(self) -> dict:
+        """Extra columns of the round's row (besides the breakdown and ``eval_loss``)."""
+        return {}
+
+    def _end_round(self) -> None:
+        row = self.log.close(self.sim.now, {"eval_loss": self.evaluate(), **self._round_extra()})
+        self.log = None
+        if self.on_round is not None:
+            self.on_round(row)
+        self.round += 1
+        if self.round >= self.cfg.train.steps:
+            self.finished = True
+            self.sim.stop()
+        else:
+            self._begin_round()
