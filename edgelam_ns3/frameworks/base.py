@@ -44,7 +44,7 @@ class RoundFramework:
     def __init__(self, cfg: ScenarioConfig, sim, on_job: Callable[[dict], None] | None = None,
                  on_round: Callable[[dict], None] | None = None):
         from ..compute import Device
-        from ..radio_control import make_radio_control
+        from ..radio.control import make_radio_control
         from ..topology import profile
 
         self.cfg, self.sim, self.on_round, self._on_job = cfg, sim, on_round, on_job

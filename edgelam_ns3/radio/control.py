@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import ScenarioConfig
-from .sim import Simulation
+from ..config import ScenarioConfig
+from ..sim import Simulation
+from .phy import max_spectral_efficiency
 
 
 class IdealRadioControl:
@@ -52,23 +53,22 @@ class IdealRadioControl:
 class NrRadioControl:
     """Radio shares as resource-block reservations in the 6G radio's MAC."""
 
-    # Shannon efficiency capped at the top MCS's (qam256, MCS 27: 7.4 bit/s/Hz)
-    MAX_SE = 7.4063
-
     def __init__(self, cfg: ScenarioConfig, sim: Simulation):
         self.sim = sim
         self.names = [f"ue{i}" for i in range(cfg.nodes.n_devices)]
         self.usable_hz = cfg.radio.bandwidth_hz * (1 - cfg.radio.dl_overhead)
+        # Shannon efficiency is capped at the top MCS's (qam256, MCS 27: 7.41 bit/s/Hz)
+        self.max_se = max_spectral_efficiency(cfg.radio.mcs_table)
 
     def full_band_rate_bps(self) -> np.ndarray:
         """An estimate of each UE's rate with the whole band: usable bandwidth x
-        min(log2(1 + SINR), 7.41 bit/s/Hz), from the wideband SINR of its last CSI report
-        (before any report: equal for all)."""
+        min(log2(1 + SINR), top MCS's spectral efficiency), from the wideband SINR of its last
+        CSI report (before any report: equal for all)."""
         # read the MAC's counters directly: link_states() would refresh the periodic link-state
         # tap's window (its throughputs are over the period since the previous refresh)
         wideband = self.sim.radio_ue_stats()["dl_wideband_sinr_db"]
         sinr_db = np.nan_to_num(np.asarray(wideband[: len(self.names)], dtype=float))
-        se = np.minimum(np.log2(1 + 10 ** (sinr_db / 10)), self.MAX_SE)
+        se = np.minimum(np.log2(1 + 10 ** (sinr_db / 10)), self.max_se)
         return self.usable_hz * np.maximum(se, 1e-3)
 
     def set_shares(self, scheduled: list[int], shares: list[float]) -> None:
