@@ -1,4 +1,4 @@
-r"""Differential privacy for split-federated fine-tuning: the Gaussian mechanism and its accountant.
+r"""Differential privacy for split-federated fine-tuning: the Gaussian mechanism and its accounting.
 
 Mechanism (Dwork & Roth, "The Algorithmic Foundations of Differential Privacy", 2014, §A; as used
 by DP-SGD, Abadi et al., CCS 2016, and DP-FedAvg, McMahan et al., ICLR 2018): an update
@@ -6,31 +6,58 @@ by DP-SGD, Abadi et al., CCS 2016, and DP-FedAvg, McMahan et al., ICLR 2018): an
 :math:`C` (``max_norm``), and Gaussian noise :math:`\mathcal N(0, \sigma^2 C^2 I)` is added, with
 :math:`\sigma` the ``noise_multiplier``.
 
-What the clipping bounds, and so what the reported :math:`(\varepsilon, \delta)` protects:
+What the clipping bounds:
 
 - :func:`private_sum` clips **each device's update** to :math:`C`, sums them, and adds the noise
   once. One device's participation then changes the sum by at most :math:`C` (its L2
-  sensitivity), so the accountant's :math:`(\varepsilon, \delta)` with ``noise_multiplier``
-  :math:`\sigma` and ``sample_rate`` = the probability that a device is scheduled in a round is
-  **device-level** (user-level) DP: it covers everything a device contributes. This is the
-  recommended use (it needs per-device gradients, e.g. from
-  :func:`edgelam_ns3.models.lora_split.server_backward_many` with ``per_device_grads``).
+  sensitivity), so the guarantee is **device-level** (user-level) DP: neighbouring datasets
+  differ in one device's whole local data. It needs per-device gradients, e.g. from
+  :func:`edgelam_ns3.models.lora_split.server_backward_many` with ``per_device_grads``.
 - :func:`clip_and_noise` clips **the update it is given, as a whole**, once. Called on one
   device's update it is the per-device clip plus noise (local DP of that update). Called on an
   already aggregated update, the clipped aggregate can move by up to :math:`2C` when one device
-  joins or leaves, so the device-level guarantee is that of noise multiplier :math:`\sigma / 2`:
-  account with ``PrivacyAccountant(noise_multiplier / 2, ...)``.
+  joins or leaves, so the device-level guarantee is that of noise multiplier :math:`\sigma / 2`.
+
+Accounting (:class:`DeviceAccountant`), per device, from the rounds it actually took part in:
+
+- a policy that chooses devices **deterministically** (``all``, ``round_robin``,
+  ``channel_aware``, ``lyapunov``: the choice follows from the round index, the link states or
+  the participation history, none of it secret) gives no amplification: device :math:`i`'s
+  :math:`\varepsilon_i` is that of :math:`n_i` Gaussian mechanisms composed (sample rate 1),
+  :math:`n_i` the rounds it was scheduled in. A device scheduled every round of 40 with
+  :math:`\sigma = 1`, :math:`\delta = 10^{-5}` has :math:`\varepsilon \approx 48.8`; one
+  scheduled in 10 of them :math:`\approx 19.1`;
+- a policy that chooses **at random with a known rate** (``random``: k of N devices, seeded)
+  gets privacy amplification by subsampling: every device is accounted in every round at sample
+  rate :math:`q = k / N` (40 rounds, :math:`q = 1/4`: :math:`\varepsilon \approx 12.5` for each
+  device). Two assumptions come with it: the adversary does not learn which devices were
+  scheduled (on a radio link, who transmits is observable to whoever watches the air), and
+  Opacus's analysis is that of Poisson sampling, applied to drawing exactly k of N (the usual
+  approximation, as in DP-FedAvg).
+
+The worst device's :math:`\varepsilon` is the run's guarantee; the distribution over devices is
+reported too (:meth:`DeviceAccountant.summary`).
+
+**What ε covers, and what it does not.** ε bounds what the sequence of aggregated adapter
+updates (the noised, clipped sum of the scheduled devices' LoRA gradients, and so the global
+adapters after every round) reveals about any one device's local data, to anyone who sees those
+updates: other devices, anyone given the fine-tuned adapters. It does **not** cover the tensors
+that cross the split every round: the activations a device sends up (the output of its embedding
+and device blocks) and the gradient of its loss with respect to the decoder output (head
+gradients) are sent **in the clear, without noise or clipping**; the edge server (and anyone on
+the link) sees them, so the server must be trusted. Nor does it cover the device-side modules
+(embedding, device blocks, head), which are trained on the device without noise and never leave
+it.
 
 The accountant is Opacus's Rényi-DP accountant for the subsampled Gaussian mechanism
 (:class:`opacus.accountants.RDPAccountant`: Mironov, "Rényi Differential Privacy", CSF 2017;
 Mironov, Talwar & Zhang, "Rényi Differential Privacy of the Sampled Gaussian Mechanism", 2019),
-not a hand-rolled formula. Poisson sampling of devices at ``sample_rate`` is its assumption; a
-fixed number k of N devices per round is usually accounted with ``sample_rate = k / N``.
+not a hand-rolled formula.
 """
-
 from __future__ import annotations
 
 import math
+import statistics
 import warnings
 from collections.abc import Sequence
 
@@ -44,6 +71,7 @@ __all__ = [
     "clip_and_noise",
     "private_sum",
     "PrivacyAccountant",
+    "DeviceAccountant",
 ]
 
 RDP_ORDERS: tuple[float, ...] = (
@@ -208,3 +236,87 @@ class PrivacyAccountant:
             f"PrivacyAccountant(noise_multiplier={self.noise_multiplier}, sample_rate={self.sample_rate}, "
             f"delta={self.delta}, steps={self.steps})"
         )
+
+
+class DeviceAccountant:
+    r"""Each device's (ε, δ), from the rounds it took part in (see the module docstring).
+
+    :param n_devices: number of devices N
+    :param noise_multiplier: :math:`\sigma` of the per-round Gaussian mechanism (noise std over
+        the per-device clipping bound)
+    :param delta: target δ in (0, 1)
+    :param sample_rate: `None` when the scheduling policy chooses deterministically (each device
+        composes its own rounds, without amplification); else the probability q in (0, 1] with
+        which the policy picks each device in a round at random (amplification by subsampling:
+        every device is accounted in every round at rate q)
+    """
+
+    def __init__(self, n_devices: int, noise_multiplier: float, delta: float,
+                 sample_rate: float | None = None):
+        if n_devices < 1:
+            raise ValueError(f"n_devices must be >= 1, got {n_devices}")
+        self.sample_rate = sample_rate
+        self.rounds = 0
+        self.participation = [0] * n_devices
+        if sample_rate is None:
+            self._acc = [PrivacyAccountant(noise_multiplier, 1.0, delta) for _ in range(n_devices)]
+        else:
+            shared = PrivacyAccountant(noise_multiplier, sample_rate, delta)
+            self._acc = [shared] * n_devices
+        self.delta = float(delta)
+        self.noise_multiplier = float(noise_multiplier)
+
+    @property
+    def amplified(self) -> bool:
+        """Whether subsampling amplification is applied (the policy chooses at random)."""
+        return self.sample_rate is not None
+
+    def step(self, scheduled: Sequence[int]) -> None:
+        """Record one round in which the devices ``scheduled`` (indices) contributed."""
+        for i in scheduled:
+            self.participation[i] += 1
+        self.rounds += 1
+        if self.amplified:
+            self._acc[0].step()
+        else:
+            for i in scheduled:
+                self._acc[i].step()
+
+    def epsilons(self) -> list[float]:
+        """ε of each device so far, in device order (0 for a device that never contributed,
+        unless amplified: then every device has spent the same ε from the first round)."""
+        if self.amplified:
+            return [self._acc[0].epsilon()] * len(self._acc)
+        return [a.epsilon() for a in self._acc]
+
+    def row(self) -> dict:
+        """Columns of a round's row: ``epsilon`` (the worst device's), ``epsilon_min``,
+        ``epsilon_median`` and ``epsilon_devices`` (each device's, comma-separated)."""
+        eps = self.epsilons()
+        return {"epsilon": max(eps), "epsilon_min": min(eps),
+                "epsilon_median": statistics.median(eps),
+                "epsilon_devices": ",".join(f"{e:.4f}" for e in eps)}
+
+    def summary(self) -> dict:
+        """The run's accounting: the worst device's ε (the guarantee) and the distribution."""
+        eps = self.epsilons()
+        worst = max(range(len(eps)), key=eps.__getitem__)
+        return {
+            "epsilon": eps[worst],
+            "worst_device": worst,
+            "epsilon_min": min(eps),
+            "epsilon_median": statistics.median(eps),
+            "epsilon_mean": sum(eps) / len(eps),
+            "epsilon_devices": eps,
+            "rounds_taken_part": list(self.participation),
+            "rounds": self.rounds,
+            "delta": self.delta,
+            "noise_multiplier": self.noise_multiplier,
+            "accounting": (f"subsampled Gaussian, sample rate {self.sample_rate:.4g} per round "
+                           "(random scheduling), every round counted for every device"
+                           if self.amplified else
+                           "composition over the rounds each device took part in, no "
+                           "amplification (deterministic scheduling)"),
+            "covers": "the aggregated adapter updates (device-level); not the activations and "
+                      "head gradients sent to the server, which are not noised",
+        }

@@ -46,6 +46,7 @@ __all__ = [
     "adapter_nbytes",
     "state_dict_nbytes",
     "fedavg",
+    "enable_per_sample_grads",
     "BatchedServerContext",
     "server_forward_many",
     "server_backward_many",
@@ -266,16 +267,41 @@ def fedavg(
 # -- the server's step over several devices' batches ------------------------------------------
 
 
+def enable_per_sample_grads(model: SplitGPT) -> None:
+    """Attach Opacus's per-sample gradient hooks to ``model``'s server decoder, in place.
+
+    :class:`opacus.GradSampleModule` registers forward and backward hooks on the decoder's
+    trainable modules (the adapters' ``nn.Linear`` layers); after a backward each adapter
+    parameter holds ``grad_sample``, its gradient per batch row, computed in that same backward
+    (``einsum("n...i,n...j->nij", backprops, activations)``: the multiply-adds of the summed
+    weight gradient, kept per row). :func:`server_backward_many` with ``per_device_grads`` sums
+    them per device. Call it once, before :func:`server_forward_many`. The decoder is not
+    wrapped: it keeps its class and state-dict keys.
+
+    :param model: a :class:`SplitGPT` with adapters (:func:`make_split_lora`)
+    """
+    from opacus import GradSampleModule  # imported lazily: opacus loads in ~1 s
+
+    decoder = _peft_module(model)
+    if "_per_sample" in model.__dict__:
+        return
+    sampler = GradSampleModule(decoder, batch_first=True, loss_reduction="sum", strict=True)
+    # kept outside nn.Module's registry, so that it adds no parameters or state-dict keys
+    model.__dict__["_per_sample"] = sampler
+
+
 @dataclass
 class BatchedServerContext:
     """What the server keeps between :func:`server_forward_many` and :func:`server_backward_many`.
 
     :ivar inner: the context of the one decoder pass over the concatenated batch
     :ivar sizes: batch size of each device's slice, in the order received
+    :ivar per_sample: whether the forward ran with :func:`enable_per_sample_grads`'s hooks
     """
 
     inner: ServerContext
     sizes: list[int]
+    per_sample: bool = False
 
 
 def server_forward_many(
@@ -301,7 +327,8 @@ def server_forward_many(
             )
     sizes = [int(h.shape[0]) for h in h0_wires]
     inner, hL_wire = server_forward(model, torch.cat([h.detach() for h in h0_wires], dim=0))
-    return BatchedServerContext(inner=inner, sizes=sizes), list(torch.split(hL_wire, sizes, dim=0))
+    ctx = BatchedServerContext(inner=inner, sizes=sizes, per_sample="_per_sample" in model.__dict__)
+    return ctx, list(torch.split(hL_wire, sizes, dim=0))
 
 
 def server_backward_many(
@@ -316,11 +343,14 @@ def server_backward_many(
     devices scale their ``grad_hL`` by a weight, for another aggregate. Device ``k`` gets
     :math:`\partial L_k / \partial h_0^{(k)}`, exactly what a step with its batch alone gives.
 
-    With ``per_device_grads`` (e.g. :func:`adapter_parameters`), the backward is run once per
-    device instead (K passes, the graph retained between them), so that each device's own
-    gradient of those parameters is returned as well, as per-device clipping for differential
-    privacy needs; the listed parameters' ``.grad`` then still end up holding the sum (pass all
-    the server's trainable parameters, :func:`adapter_parameters`: others get no ``.grad``).
+    With ``per_device_grads`` (the adapter parameters, :func:`adapter_parameters`), each
+    device's own gradient of those parameters is returned as well, as per-device clipping for
+    differential privacy needs. It comes from the same single backward: autograd computes the
+    input gradient, and Opacus's hooks (:func:`enable_per_sample_grads`, required before the
+    forward) the adapters' per-row gradients, summed here over each device's rows; the
+    parameters' ``.grad`` then hold the sum over devices, as without. The FLOPs are those of
+    the plain backward (the per-row weight gradients replace the summed ones); the extra cost is
+    memory traffic for the per-row gradients.
 
     :input grad_hL_wires: K received payloads, shapes [B_k, T, D], in the order of the forward
     :input per_device_grads: parameters whose per-device gradients to return, or `None`
@@ -337,26 +367,25 @@ def server_backward_many(
     if per_device_grads is None:
         grad_h0 = server_backward(ctx.inner, grad_hL)
         return list(torch.split(grad_h0, ctx.sizes, dim=0)), None
-
+    if not ctx.per_sample:
+        raise ValueError("per-device gradients need enable_per_sample_grads(model) before "
+                         "server_forward_many")
     params = list(per_device_grads)
-    inputs = [ctx.inner.h0_in, *params]
-    grad_h0_parts: list[torch.Tensor] = []
-    device_grads: list[list[torch.Tensor]] = []
-    offsets = [0]
-    for b in ctx.sizes:
-        offsets.append(offsets[-1] + b)
-    for k in range(len(ctx.sizes)):
-        g = torch.zeros_like(grad_hL)
-        g[offsets[k] : offsets[k + 1]] = grad_hL[offsets[k] : offsets[k + 1]]
-        grads = torch.autograd.grad(
-            ctx.inner.hL, inputs, grad_outputs=g, retain_graph=k + 1 < len(ctx.sizes), allow_unused=True
-        )
-        gh0 = grads[0]
-        grad_h0_parts.append(gh0[offsets[k] : offsets[k + 1]].detach().clone().contiguous())
-        gp = [torch.zeros_like(p) if gi is None else gi.detach() for p, gi in zip(params, grads[1:])]
-        device_grads.append(gp)
-    # Accumulate the sum into .grad, as the single-pass path does.
-    for i, p in enumerate(params):
-        total = sum(dg[i] for dg in device_grads)
-        p.grad = total.clone() if p.grad is None else p.grad + total
+    for p in params:
+        p.grad_sample = None
+    # only the input gradient through autograd: the adapters' weight gradients come per row
+    # from the hooks, not a second time summed
+    (grad_h0,) = torch.autograd.grad(ctx.inner.hL, [ctx.inner.h0_in], grad_outputs=grad_hL)
+    device_grads: list[list[torch.Tensor]] = [[] for _ in ctx.sizes]
+    for p in params:
+        rows = p.grad_sample
+        p.grad_sample = None
+        if rows is None:
+            raise ValueError("a parameter in per_device_grads got no per-row gradient: pass "
+                             "the adapters of the model given to enable_per_sample_grads")
+        for k, part in enumerate(torch.split(rows, ctx.sizes, dim=0)):
+            device_grads[k].append(part.sum(dim=0))
+        total = rows.sum(dim=0)
+        p.grad = total if p.grad is None else p.grad + total
+    grad_h0_parts = [g.contiguous() for g in torch.split(grad_h0.detach(), ctx.sizes, dim=0)]
     return grad_h0_parts, device_grads

@@ -3,9 +3,11 @@
 Each round the policy picks devices and radio shares; the server sends the global adapters to
 each scheduled device; the device trains the whole model (its embedding and head, the frozen
 decoder with the adapters) for ``train.local_steps`` steps on local data, and sends its adapters
-back; the server averages them (FedAvg, weighted by samples) into the new global adapters. The
-embedding and head stay on each device (as in split federated LoRA, so the two compare on the
-same trainable parts). Bytes per round: the adapters, down and up, per scheduled device.
+back with the number of samples (sequences) it trained on; the server averages them, each
+weighted by its samples over the round's total (FedAvg, McMahan et al., 2017), into the new
+global adapters. The embedding and head stay on each device (as in split federated LoRA, so the
+two compare on the same trainable parts). Bytes per round, per scheduled device: the adapters
+down, the adapters and the sample count (8 bytes) up.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ from ..sim import Simulation
 from .base import Barrier, RoundFramework
 from .round_log import RoundLog
 from .split_fed_lora import lora_config, model_config
+
+
+SAMPLE_COUNT_BYTES = 8
+"""Size of the sample count a device uploads with its adapters (an int64), bytes."""
 
 
 class FedLoRA(RoundFramework):
@@ -91,7 +97,7 @@ class FedLoRA(RoundFramework):
 
         def train():
             load_adapter_state_dict(model, state)
-            losses = []
+            losses, samples = [], 0
             for _ in range(self.cfg.train.local_steps):
                 ids, labels = next(self.batches[i])
                 opt.zero_grad(set_to_none=True)
@@ -99,20 +105,25 @@ class FedLoRA(RoundFramework):
                 loss.backward()
                 opt.step()
                 losses.append(float(loss.detach()))
-            return losses[0], {k: v.detach().clone() for k, v in adapter_state_dict(model).items()}
+                samples += int(ids.shape[0])
+            local = {k: v.detach().clone() for k, v in adapter_state_dict(model).items()}
+            return losses[0], local, samples
 
         def done(res):
-            loss, local = res
+            loss, local, samples = res
             self.log.losses.append(loss)
             log = self.log
-            self.sim.send(self.devices[i], self.srv, self.adapter_bytes,
+            self.sim.send(self.devices[i], self.srv, self.adapter_bytes + SAMPLE_COUNT_BYTES,
                           lambda msg: (log.message("adapters_up", msg, True),
-                                       barrier.arrive(i, local)), tag="adapters_up")
+                                       barrier.arrive(i, (local, samples))), tag="adapters_up")
 
         self.hosts[self.devices[i]].submit("device_local_train", train, done)
 
-    def _aggregate(self, states: list) -> None:
+    def _aggregate(self, uploads: list) -> None:
+        states = [state for state, _ in uploads]
+        samples = [n for _, n in uploads]
+
         def average():
-            load_adapter_state_dict(self.global_model, fedavg(states))
+            load_adapter_state_dict(self.global_model, fedavg(states, weights=samples))
 
         self.hosts[self.srv].submit("server_fedavg", average, lambda _: self._end_round())

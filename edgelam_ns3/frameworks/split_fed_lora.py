@@ -10,10 +10,14 @@ edge server holds the transformer blocks, frozen, with LoRA adapters (peft). One
    and sends each device its output;
 4. each device runs its head and loss, back-propagates through the head and sends the
    gradient up;
-5. when all have arrived, the server back-propagates through the decoder, aggregates the
-   adapters' gradients over the devices (with ``train.dp.enabled``: clipped per device and
-   noised, DP-FedAvg style), updates the adapters, and sends each device the gradient for its
-   activations;
+5. when all have arrived, the server back-propagates through the decoder once, aggregates the
+   adapters' gradients over the devices, updates the adapters, and sends each device the
+   gradient for its activations. With ``train.dp.enabled`` the same single backward yields each
+   device's adapter gradient (Opacus's per-sample hooks), which is clipped, summed and noised
+   once (DP-FedAvg style); each device's ε is accounted from the rounds it took part in
+   (:class:`~edgelam_ns3.privacy.DeviceAccountant`). ε covers the adapter updates only: the
+   activations and head gradients a device sends are not noised (see
+   :mod:`edgelam_ns3.privacy`);
 6. each device back-propagates through its embedding and updates its modules.
 
 Every tensor crossing the cut is a message of its real size through ns-3; every computation is
@@ -30,15 +34,20 @@ import torch
 
 from ..config import ScenarioConfig
 from ..datasets.text import device_batches
-from ..models.lora_split import (adapter_parameters, gpt2_lora_config, make_split_lora,
-                                 server_backward_many, server_forward_many)
+from ..models.lora_split import (adapter_parameters, enable_per_sample_grads, gpt2_lora_config,
+                                 make_split_lora, server_backward_many, server_forward_many)
 from ..models.split_gpt import (device_backward_embed, device_backward_head, device_forward,
                                 gpt2_config, tensor_nbytes)
 from ..policies import DeviceState, RateObserver, make_policy
-from ..privacy import PrivacyAccountant, private_sum
+from ..privacy import DeviceAccountant, private_sum
 from ..sim import Simulation
 from .base import Barrier, RoundFramework
 from .round_log import RoundLog
+
+
+RANDOM_POLICIES = ("random",)
+"""Policies that pick each device at random with a known rate (k / N): the only ones whose DP
+accounting may use amplification by subsampling."""
 
 
 def model_config(cfg: ScenarioConfig):
@@ -83,9 +92,11 @@ class SplitFedLoRA(RoundFramework):
         self.noise_gen = torch.Generator().manual_seed(cfg.seed + 7)
         self.accountant = None
         if self.dp:
-            expected = n if t.policy == "all" else min(t.k, n)
-            self.accountant = PrivacyAccountant(self.dp.noise_multiplier, expected / n,
-                                                self.dp.delta)
+            # per-device gradients from the one backward (Opacus's per-sample hooks)
+            enable_per_sample_grads(self.server_model)
+            # amplification by subsampling only where the choice is random at a known rate
+            rate = min(t.k, n) / n if t.policy in RANDOM_POLICIES else None
+            self.accountant = DeviceAccountant(n, self.dp.noise_multiplier, self.dp.delta, rate)
         d = cfg.model
         self.bits_per_round = 4 * t.batch_size * d.seq_len * d.n_embd * 4 * 8
         self.compute_est = np.zeros(n)
@@ -210,7 +221,7 @@ class SplitFedLoRA(RoundFramework):
 
         def done(g_h0s):
             if self.accountant is not None:
-                self.accountant.step()
+                self.accountant.step(self.scheduled)
             fin = Barrier(self.scheduled, lambda _: self._end_round())
             for i, g in zip(self.scheduled, g_h0s):
                 self.send(self.srv, self.devices[i], g, "grad_down", False,
@@ -229,4 +240,11 @@ class SplitFedLoRA(RoundFramework):
     def _round_extra(self) -> dict:
         s = self.scheduled
         self.compute_est[s] = 0.5 * self.compute_est[s] + 0.5 * self._round_compute[s]
-        return {"epsilon": self.accountant.epsilon()} if self.accountant is not None else {}
+        return self.accountant.row() if self.accountant is not None else {}
+
+    def summary(self) -> dict:
+        """Entries of the run's ``summary.json``: ``dp`` (each device's ε, the worst, what it
+        covers; see :mod:`edgelam_ns3.privacy`) when DP is on."""
+        if self.accountant is None:
+            return {}
+        return {"dp": {**self.accountant.summary(), "max_norm": self.dp.max_norm}}

@@ -14,6 +14,7 @@ from edgelam_ns3.models.lora_split import (
     adapter_nbytes,
     adapter_parameters,
     adapter_state_dict,
+    enable_per_sample_grads,
     fedavg,
     gpt2_lora_config,
     load_adapter_state_dict,
@@ -226,6 +227,8 @@ def test_multi_device_batched_server_step_equals_sum_of_per_device_steps(cfg, lo
         ref_dev_grads.append([p.grad - (0 if b is None else b) for p, b in zip(params, before)])
 
     # Batched: the server runs once over all three devices' activations.
+    if per_device:
+        enable_per_sample_grads(server)
     ctxs, h0s = zip(*(device_forward(d, ids) for d, ids in zip(devices, batches)))
     sctx, hLs = server_forward_many(server, list(h0s))
     assert [h.shape[0] for h in hLs] == [1, 2, 3]
@@ -260,6 +263,10 @@ def test_batched_server_step_rejects_mismatched_shapes(cfg, lora):
     ctx, _ = server_forward_many(server, [torch.zeros(1, 4, 32), torch.zeros(2, 4, 32)])
     with pytest.raises(ValueError, match="batch"):
         server_backward_many(ctx, [torch.zeros(2, 4, 32), torch.zeros(1, 4, 32)])
+    # per-device gradients come from Opacus's hooks, which must be on before the forward
+    with pytest.raises(ValueError, match="enable_per_sample_grads"):
+        server_backward_many(ctx, [torch.zeros(1, 4, 32), torch.zeros(2, 4, 32)],
+                             per_device_grads=adapter_parameters(server))
 
 
 def test_lora_config_requires_explicit_targets_and_conv1d_layout(cfg):
@@ -269,3 +276,38 @@ def test_lora_config_requires_explicit_targets_and_conv1d_layout(cfg):
         make_split_lora(cfg, LoraConfig(r=2, target_modules=["c_attn"]), seed=0)
     with pytest.raises(ValueError, match="rank"):
         gpt2_lora_config(r=0)
+
+
+def test_per_device_gradients_cost_the_flops_of_one_plain_backward(cfg, lora):
+    """DP needs each device's adapter gradient. Taking them from the one backward (Opacus's
+    per-row weight gradients, summed per device) costs exactly the FLOPs of the plain backward:
+    a per-row weight gradient contracts over the same rows x tokens as the summed one it
+    replaces, and the input gradient is the same. K backwards (the old way) cost K times as
+    much. Memory traffic may grow (per-row gradients are materialised), by less than the
+    forward's."""
+    from edgelam_ns3.compute import measure
+
+    server, _ = make_split_lora(cfg, lora, seed=0)
+    _randomise_adapters(server, seed=1)
+    dp_server = copy.deepcopy(server)
+    enable_per_sample_grads(dp_server)
+    g = torch.Generator().manual_seed(3)
+    h0s = [torch.randn(2, T, cfg.n_embd, generator=g) for _ in range(4)]
+    g_hLs = [torch.randn(2, T, cfg.n_embd, generator=g) for _ in range(4)]
+
+    def costs(model, per_device):
+        fwd = measure(server_forward_many, model, h0s)
+        ctx, _ = fwd.result
+        params = adapter_parameters(model) if per_device else None
+        bwd = measure(server_backward_many, ctx, g_hLs, params)
+        return fwd, bwd
+
+    fwd, bwd = costs(server, False)
+    dp_fwd, dp_bwd = costs(dp_server, True)
+    assert dp_fwd.flops == fwd.flops > 0
+    assert dp_bwd.flops == bwd.flops > 0
+    assert bwd.bytes_moved <= dp_bwd.bytes_moved < bwd.bytes_moved + fwd.bytes_moved
+    # and the per-device gradients sum to the plain backward's summed gradients
+    per_dev = dp_bwd.result[1]
+    for i, p in enumerate(adapter_parameters(server)):
+        torch.testing.assert_close(sum(d[i] for d in per_dev), p.grad, rtol=1e-4, atol=1e-6)

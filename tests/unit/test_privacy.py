@@ -9,6 +9,7 @@ import torch
 
 from edgelam_ns3.privacy import (
     RDP_ORDERS,
+    DeviceAccountant,
     PrivacyAccountant,
     clip_and_noise,
     clip_by_global_norm,
@@ -131,3 +132,86 @@ def test_accountant_rejects_invalid_settings():
         PrivacyAccountant(-1.0, 0.1, 1e-5)
     with pytest.raises(ValueError, match="clipping bound"):
         clip_and_noise(_grads(0), 0.0, 1.0, torch.Generator())
+
+
+def _opacus_epsilon(sigma, q, steps, delta=1e-5):
+    """Opacus's own analysis functions: RDP of the (subsampled) Gaussian, converted to ε."""
+    from opacus.accountants.analysis import rdp
+
+    orders = list(RDP_ORDERS)
+    eps, _ = rdp.get_privacy_spent(
+        orders=orders, rdp=rdp.compute_rdp(q=q, noise_multiplier=sigma, steps=steps, orders=orders),
+        delta=delta)
+    return float(eps)
+
+
+def test_deterministic_schedule_composes_each_devices_rounds_without_amplification():
+    # sigma 1, 8 devices, 2 per round in turn, 40 rounds: each device takes part in 10 rounds
+    from edgelam_ns3.policies import RoundRobinPolicy
+
+    acc = DeviceAccountant(8, noise_multiplier=1.0, delta=1e-5, sample_rate=None)
+    policy = RoundRobinPolicy(n=8, k=2, seed=1)
+    for r in range(40):
+        acc.step(policy.select(r, None).scheduled)
+    assert acc.participation == [10] * 8
+    ten = _opacus_epsilon(1.0, 1.0, 10)
+    assert acc.epsilons() == pytest.approx([ten] * 8, rel=1e-12)
+    assert ten == pytest.approx(19.05, abs=0.01)  # not the 12.5 of a q = k/N analysis
+    # a device scheduled in every round: 40 compositions
+    every = DeviceAccountant(2, 1.0, 1e-5)
+    for _ in range(40):
+        every.step([0])
+    eps = every.epsilons()
+    assert eps[0] == pytest.approx(_opacus_epsilon(1.0, 1.0, 40), rel=1e-12)
+    assert eps[0] == pytest.approx(48.80, abs=0.01)
+    assert eps[1] == 0.0  # never contributed
+    s = every.summary()
+    assert s["epsilon"] == eps[0] and s["worst_device"] == 0 and s["epsilon_min"] == 0.0
+    assert s["rounds_taken_part"] == [40, 0] and "no amplification" in s["accounting"]
+    row = every.row()
+    assert row["epsilon"] == eps[0] and row["epsilon_devices"] == f"{eps[0]:.4f},0.0000"
+
+
+def test_random_schedule_is_amplified_at_its_sample_rate_every_round():
+    acc = DeviceAccountant(8, 1.0, 1e-5, sample_rate=0.25)
+    for r in range(40):
+        acc.step([r % 8, (r + 3) % 8])  # whoever was drawn: each device is accounted every round
+    expect = _opacus_epsilon(1.0, 0.25, 40)
+    assert acc.epsilons() == pytest.approx([expect] * 8, rel=1e-12)
+    assert expect == pytest.approx(12.53, abs=0.01)
+    assert "sample rate 0.25" in acc.summary()["accounting"]
+
+
+@pytest.mark.parametrize("policy", ["round_robin", "lyapunov", "random"])
+def test_split_fed_lora_accounts_each_device_from_the_rounds_it_took_part_in(policy):
+    from edgelam_ns3 import config
+    from edgelam_ns3.frameworks.split_fed_lora import SplitFedLoRA
+    from edgelam_ns3.sim import Simulation
+    from edgelam_ns3.topology import network_spec
+
+    cfg = config.load("split-finetune", [
+        "radio.mode=ideal", "model.n_layer=1", "model.n_embd=16", "model.n_head=2",
+        "model.seq_len=8", "train.batch_size=1", "nodes.n_devices=8", "train.k=2",
+        f"train.policy={policy}", "train.steps=40", "train.dp.enabled=true",
+        "train.dp.noise_multiplier=1.0", "train.dp.delta=1e-5"])
+    rows = []
+    with Simulation(network_spec(cfg), seed=cfg.seed) as sim:
+        fw = SplitFedLoRA(cfg, sim, on_round=rows.append)
+        fw.start()
+        sim.run()
+    assert fw.finished and len(rows) == 40
+    taken = [0] * 8
+    for row in rows:
+        for i in map(int, row["scheduled"].split(",")):
+            taken[i] += 1
+    if policy == "random":
+        expect = [_opacus_epsilon(1.0, 2 / 8, 40)] * 8
+    else:
+        expect = [_opacus_epsilon(1.0, 1.0, n) if n else 0.0 for n in taken]
+    if policy == "round_robin":
+        assert taken == [10] * 8
+    dp = fw.summary()["dp"]
+    assert dp["rounds_taken_part"] == taken
+    assert dp["epsilon_devices"] == pytest.approx(expect, rel=1e-9)
+    assert dp["epsilon"] == rows[-1]["epsilon"] == pytest.approx(max(expect), rel=1e-9)
+    assert rows[-1]["epsilon_min"] == pytest.approx(min(expect), rel=1e-9)
