@@ -90,8 +90,6 @@ class CoSim
     bool m_destroyed{false};
 };
 
-void RegisterCoSim(pybind11::module_& m);
-
 } // namespace edgelam
 
 #endif

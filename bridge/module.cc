@@ -1,22 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// edgelam_ns3._core: the in-process bridge between Python and ns-3 3.37.
-#include "cosim.h"
-#include "radio_bindings.h"
-#include "channel_bindings.h"
-#include "nr_bindings.h"
+// edgelam_ns3._core: the in-process bridge between Python and ns-3 3.37, one area at a time
+// (bindings.h).
+#include "bindings.h"
+#include "cosim.h" // CoSim is complete where its class object is built
 
 #include <pybind11/pybind11.h>
-
-#include "ns3/core-module.h"
-
-namespace py = pybind11;
 
 PYBIND11_MODULE(_core, m)
 {
     m.doc() = "In-process bridge to ns-3 (private; use edgelam_ns3.sim).";
     m.attr("NS3_VERSION") = "3.37";
-    edgelam::RegisterCoSim(m);
-    edgelam::RegisterRadio(m);
-    edgelam::RegisterChannel(m);
-    edgelam::RegisterNr(m);
+    auto cosim = edgelam::register_cosim(m);
+    edgelam::register_cosim_radio(cosim);
+    edgelam::register_phy(m);
+    edgelam::register_channel_test_bed(m);
+    edgelam::register_radio_test_bed(m);
 }

@@ -363,7 +363,16 @@ class Simulation:
         return int(self._sim.radio_slots())
 
     def radio_ue_stats(self) -> dict[str, np.ndarray]:
-        """Cumulative per-UE MAC counters (see ``_core.CoSim.radio_ue_stats``)."""
+        """Per-UE MAC statistics since the start, one float64 array over UEs per key.
+
+        ``serving_cell``, and per direction ``d`` in ``("dl", "ul")`` the raw counters
+        ``{d}_tb_first``, ``{d}_tb_first_err``, ``{d}_tb_tx``, ``{d}_tb_err``, ``{d}_retx``,
+        ``{d}_tb_lost``, ``{d}_mac_bytes`` [bytes], ``{d}_sum_sinr_eff_db``, ``{d}_sum_mcs``,
+        ``{d}_wideband_sinr_db`` (last CSI measurement) [dB], and the figures derived from them
+        in C++ (``ns3::NrMacStats``, the one place they are derived): ``{d}_bler`` (first
+        transmissions) [-], ``{d}_mean_sinr_db`` [dB], ``{d}_mean_mcs`` (NaN for a UE without a
+        first transmission), ``{d}_bler_all`` (all transmissions) and ``{d}_mean_rbg``.
+        """
         return {k: np.asarray(v) for k, v in self._sim.radio_ue_stats().items()}
 
     def _delivered(self, rec) -> None:

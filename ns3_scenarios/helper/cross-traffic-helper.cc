@@ -3,11 +3,14 @@
  */
 #include "cross-traffic-helper.h"
 
+#include "ns3/bulk-send-helper.h"
+#include "ns3/config.h"
 #include "ns3/inet-socket-address.h"
 #include "ns3/on-off-helper.h"
 #include "ns3/packet-sink-helper.h"
 #include "ns3/string.h"
 #include "ns3/trace-replay-source.h"
+#include "ns3/uinteger.h"
 
 #include <algorithm>
 #include <sstream>
@@ -15,9 +18,44 @@
 namespace ns3
 {
 
+namespace
+{
+/// An OnOffHelper toward remote: exponential on/off periods, or always on when meanOff is 0.
+OnOffHelper
+MakeOnOff(const Address& remote, DataRate rate, double meanOn, double meanOff, uint32_t packetSize)
+{
+    OnOffHelper onoff("ns3::UdpSocketFactory", remote);
+    onoff.SetConstantRate(rate, packetSize);
+    std::ostringstream on;
+    std::ostringstream off;
+    if (meanOff > 0)
+    {
+        on << "ns3::ExponentialRandomVariable[Mean=" << meanOn << "]";
+        off << "ns3::ExponentialRandomVariable[Mean=" << meanOff << "]";
+    }
+    else
+    {
+        on << "ns3::ConstantRandomVariable[Constant=1e9]";
+        off << "ns3::ConstantRandomVariable[Constant=0]";
+    }
+    onoff.SetAttribute("OnTime", StringValue(on.str()));
+    onoff.SetAttribute("OffTime", StringValue(off.str()));
+    return onoff;
+}
+} // namespace
+
 CrossTrafficHelper::CrossTrafficHelper()
     : m_port(9)
 {
+}
+
+Ptr<PacketSink>
+CrossTrafficHelper::InstallSink(Ptr<Node> node, uint16_t port, const std::string& socketFactory)
+{
+    PacketSinkHelper sink(socketFactory, InetSocketAddress(Ipv4Address::GetAny(), port));
+    ApplicationContainer apps = sink.Install(node);
+    apps.Start(Seconds(0));
+    return DynamicCast<PacketSink>(apps.Get(0));
 }
 
 void
@@ -28,10 +66,7 @@ CrossTrafficHelper::EnsureSink(Ptr<EdgeNetwork> net, uint32_t dst, uint16_t port
     {
         return;
     }
-    PacketSinkHelper sink("ns3::UdpSocketFactory", InetSocketAddress(Ipv4Address::GetAny(), port));
-    ApplicationContainer apps = sink.Install(net->GetNode(dst));
-    apps.Start(Seconds(0));
-    m_sinks[key] = DynamicCast<PacketSink>(apps.Get(0));
+    m_sinks[key] = InstallSink(net->GetNode(dst), port, "ns3::UdpSocketFactory");
 }
 
 uint64_t
@@ -54,25 +89,47 @@ CrossTrafficHelper::InstallOnOff(Ptr<EdgeNetwork> net,
                                  uint16_t port)
 {
     EnsureSink(net, dst, port);
-    OnOffHelper onoff("ns3::UdpSocketFactory", InetSocketAddress(net->GetAddress(dst), port));
-    onoff.SetConstantRate(rate, packetSize);
-    std::ostringstream on;
-    std::ostringstream off;
-    if (meanOff > 0)
-    {
-        on << "ns3::ExponentialRandomVariable[Mean=" << meanOn << "]";
-        off << "ns3::ExponentialRandomVariable[Mean=" << meanOff << "]";
-    }
-    else
-    {
-        on << "ns3::ConstantRandomVariable[Constant=1e9]";
-        off << "ns3::ConstantRandomVariable[Constant=0]";
-    }
-    onoff.SetAttribute("OnTime", StringValue(on.str()));
-    onoff.SetAttribute("OffTime", StringValue(off.str()));
+    OnOffHelper onoff =
+        MakeOnOff(InetSocketAddress(net->GetAddress(dst), port), rate, meanOn, meanOff, packetSize);
     ApplicationContainer apps = onoff.Install(net->GetNode(src));
     apps.Start(start);
     return onoff.AssignStreams(NodeContainer(net->GetNode(src)), stream);
+}
+
+ApplicationContainer
+CrossTrafficHelper::InstallOnOff(Ptr<Node> src,
+                                 const Address& remote,
+                                 DataRate rate,
+                                 double meanOn,
+                                 double meanOff,
+                                 uint32_t packetSize,
+                                 Time start,
+                                 Time stop)
+{
+    ApplicationContainer apps = MakeOnOff(remote, rate, meanOn, meanOff, packetSize).Install(src);
+    apps.Start(start);
+    if (stop > start)
+    {
+        apps.Stop(stop);
+    }
+    return apps;
+}
+
+ApplicationContainer
+CrossTrafficHelper::InstallBulkSend(Ptr<Node> src,
+                                    const Address& remote,
+                                    Time start,
+                                    uint32_t bufferBytes,
+                                    uint32_t segmentSize)
+{
+    Config::SetDefault("ns3::TcpSocket::SndBufSize", UintegerValue(bufferBytes));
+    Config::SetDefault("ns3::TcpSocket::RcvBufSize", UintegerValue(bufferBytes));
+    Config::SetDefault("ns3::TcpSocket::SegmentSize", UintegerValue(segmentSize));
+    BulkSendHelper bulk("ns3::TcpSocketFactory", remote);
+    bulk.SetAttribute("MaxBytes", UintegerValue(0));
+    ApplicationContainer apps = bulk.Install(src);
+    apps.Start(start);
+    return apps;
 }
 
 void

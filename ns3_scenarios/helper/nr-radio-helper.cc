@@ -400,7 +400,7 @@ NrRadioHelper::Install(NodeContainer gnbs, NodeContainer ues)
     m_state.assign(N_FIELDS, std::vector<double>(ues.GetN(), 0.0));
     for (auto& p : m_prev)
     {
-        p.assign(ues.GetN(), NrCellMac::UeStats());
+        p.assign(ues.GetN(), NrMacStats());
     }
     m_ueAddr.assign(ues.GetN(), Ipv4Address());
     m_gnbAddr.assign(gnbs.GetN(), Ipv4Address());
@@ -603,37 +603,67 @@ NrRadioHelper::GetFieldName(Field f)
     return names[f];
 }
 
+const NrMacStats&
+NrRadioHelper::GetMacStats(uint32_t u, NrCellMac::Direction dir) const
+{
+    return m_cells.at(m_serving.at(u))->GetStats(m_indexInCell[u], dir);
+}
+
+NrRadioHelper::Columns
+NrRadioHelper::GetMacStatsColumns() const
+{
+    const uint32_t n = m_ues.GetN();
+    Columns out;
+    out.emplace_back("serving_cell", std::vector<double>(m_serving.begin(), m_serving.end()));
+    const char* dirs[2] = {"dl_", "ul_"};
+    for (uint32_t d = 0; d < 2; ++d)
+    {
+        const size_t first = out.size();
+        for (uint32_t u = 0; u < n; ++u)
+        {
+            const auto values = GetMacStats(u, static_cast<NrCellMac::Direction>(d))
+                                    .GetNamedValues();
+            for (size_t k = 0; k < values.size(); ++k)
+            {
+                if (u == 0)
+                {
+                    out.emplace_back(dirs[d] + values[k].first, std::vector<double>(n));
+                }
+                out[first + k].second[u] = values[k].second;
+            }
+        }
+    }
+    return out;
+}
+
 void
 NrRadioHelper::RefreshLinkStates()
 {
     const double period = (Simulator::Now() - m_lastRefresh).GetSeconds();
-    const double nan = std::numeric_limits<double>::quiet_NaN();
     for (uint32_t u = 0; u < m_ues.GetN(); ++u)
     {
-        const auto& cell = m_cells[m_serving[u]];
         const uint32_t i = m_indexInCell[u];
-        const auto& dl = cell->GetStats(i, NrCellMac::DL);
-        const auto& ul = cell->GetStats(i, NrCellMac::UL);
-        auto& pdl = m_prev[0][u];
-        auto& pul = m_prev[1][u];
+        const auto& cell = m_cells[m_serving[u]];
+        const auto& dl = GetMacStats(u, NrCellMac::DL);
+        const auto& ul = GetMacStats(u, NrCellMac::UL);
+        const NrMacStats pdl = dl.Since(m_prev[0][u]);
+        const NrMacStats pul = ul.Since(m_prev[1][u]);
         m_state[SERVING_CELL][u] = m_serving[u];
         m_state[SINR_DB][u] = dl.widebandSinrDb;
         m_state[MCS_DL][u] = dl.lastMcs;
         m_state[MCS_UL][u] = ul.lastMcs;
-        const double nDl = double(dl.tbFirst - pdl.tbFirst);
-        const double nUl = double(ul.tbFirst - pul.tbFirst);
-        m_state[BLER_DL][u] = nDl > 0 ? (dl.tbFirstErr - pdl.tbFirstErr) / nDl : nan;
-        m_state[BLER_UL][u] = nUl > 0 ? (ul.tbFirstErr - pul.tbFirstErr) / nUl : nan;
-        m_state[DL_BYTES][u] = dl.bytes - pdl.bytes;
-        m_state[UL_BYTES][u] = ul.bytes - pul.bytes;
+        m_state[BLER_DL][u] = pdl.GetBler();
+        m_state[BLER_UL][u] = pul.GetBler();
+        m_state[DL_BYTES][u] = pdl.bytes;
+        m_state[UL_BYTES][u] = pul.bytes;
         m_state[DL_THROUGHPUT_BPS][u] = period > 0 ? m_state[DL_BYTES][u] * 8 / period : 0;
         m_state[UL_THROUGHPUT_BPS][u] = period > 0 ? m_state[UL_BYTES][u] * 8 / period : 0;
         m_state[DL_QUEUE_BYTES][u] = double(cell->GetQueuedBytes(i, NrCellMac::DL));
         m_state[UL_QUEUE_BYTES][u] = double(cell->GetQueuedBytes(i, NrCellMac::UL));
-        m_state[HARQ_RETX][u] = double(dl.retx - pdl.retx + ul.retx - pul.retx);
+        m_state[HARQ_RETX][u] = double(pdl.retx + pul.retx);
         m_state[DL_SINR_EFF_DB][u] = dl.lastSinrEffDb;
-        pdl = dl;
-        pul = ul;
+        m_prev[0][u] = dl;
+        m_prev[1][u] = ul;
     }
     m_lastRefresh = Simulator::Now();
 }

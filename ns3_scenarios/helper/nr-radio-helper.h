@@ -13,6 +13,7 @@
 #include "ns3/nr-bler-model.h"
 #include "ns3/nr-cell-mac.h"
 #include "ns3/nr-channel.h"
+#include "ns3/nr-mac-stats.h"
 #include "ns3/nr-net-device.h"
 #include "ns3/object-factory.h"
 #include "ns3/random-variable-stream.h"
@@ -136,6 +137,16 @@ class NrRadioHelper : public Object
     Ipv4Address GetUeAddress(uint32_t u) const;
     /** \param g gNB index \return its radio interface's IPv4 address */
     Ipv4Address GetGnbAddress(uint32_t g) const;
+    /** \param u UE index \param dir direction \return its MAC counters since the start */
+    const NrMacStats& GetMacStats(uint32_t u, NrCellMac::Direction dir) const;
+    /** Named per-UE columns, each a value per UE. */
+    typedef std::vector<std::pair<std::string, std::vector<double>>> Columns;
+    /**
+     * The MAC statistics of every UE since the start, by name: serving_cell, then for d in
+     * (dl, ul) each name n of NrMacStats::GetNamedValues() as "d_n" (e.g. dl_bler).
+     * \return the columns
+     */
+    Columns GetMacStatsColumns() const;
     /** \return slots simulated */
     uint64_t GetNSlots() const;
     /** \return slot duration */
@@ -216,7 +227,7 @@ class NrRadioHelper : public Object
     std::vector<Ipv4Address> m_ueAddr;         //!< UE addresses
     std::vector<Ipv4Address> m_gnbAddr;        //!< gNB radio addresses
     std::vector<std::vector<double>> m_state;  //!< link-state arrays
-    std::vector<NrCellMac::UeStats> m_prev[2]; //!< stats at the previous refresh
+    std::vector<NrMacStats> m_prev[2];         //!< stats at the previous refresh
     Time m_lastRefresh;                        //!< time of the previous refresh
     Ptr<UniformRandomVariable> m_layoutRng;    //!< UE drops
     Ptr<UniformRandomVariable> m_mobilityRng;  //!< UE directions

@@ -26,8 +26,9 @@ NS_OBJECT_ENSURE_REGISTERED(NrCellMac);
 
 namespace
 {
-/// Highest spectral efficiency of the 256-QAM table (MCS 27: 8 x 948/1024), bit/RE.
-constexpr double kMaxSe = 7.40625;
+/// Highest spectral efficiency of the 256-QAM table (MCS 27), bit/RE: the cap of the rate
+/// estimates of PF and of the bytes-per-RBG estimate, whatever the configured table.
+const double kMaxSe = NrMcsTable::GetMaxSpectralEfficiency(NrMcsTable::QAM256);
 /// Lowest SINR a power-limited UE is scheduled at per PRB in UL, dB. The lowest MCS with a
 /// Sionna BLER curve (qam256 MCS 2, QPSK 308/1024; the tables have no MCS 0-1) reaches 10 %
 /// BLER at about -2 dB; 2 dB of margin.
@@ -368,7 +369,7 @@ NrCellMac::SetRbgRange(uint32_t first, uint32_t n)
     m_rbgEnd = first + n;
 }
 
-const NrCellMac::UeStats&
+const NrMacStats&
 NrCellMac::GetStats(uint32_t i, Direction dir) const
 {
     return m_ues.at(i).link[dir].stats;
@@ -930,7 +931,7 @@ NrCellMac::Transmit(uint64_t n)
             h.decoded = ok;
             h.awaiting = true;
             h.readySlot = n + m_k1;
-            UeStats& s = l.stats;
+            NrMacStats& s = l.stats;
             ++s.tbTx;
             s.sumRbg += l.rbgs.size();
             if (!ok)

@@ -9,6 +9,7 @@
 
 #include "nr-bler-model.h"
 #include "nr-channel.h"
+#include "nr-mac-stats.h"
 #include "nr-mcs-table.h"
 #include "nr-net-device.h"
 
@@ -114,24 +115,6 @@ class NrCellMac : public Object
         UL = 1, //!< uplink
     };
 
-    /** Counters of one UE and direction (cumulative). */
-    struct UeStats
-    {
-        uint64_t tbFirst{0};      //!< first transmissions
-        uint64_t tbFirstErr{0};   //!< failed first transmissions
-        uint64_t tbTx{0};         //!< transmissions (incl. retransmissions)
-        uint64_t tbErr{0};        //!< failed transmissions
-        uint64_t retx{0};         //!< retransmissions
-        uint64_t tbLost{0};       //!< TBs that failed their last transmission
-        double bytes{0};          //!< payload bytes of decoded TBs (padding excluded)
-        double sumSinrEffDb{0};   //!< sum of first-transmission effective SINRs, dB
-        double sumMcs{0};         //!< sum of first-transmission MCS indices
-        double sumRbg{0};         //!< RBGs allocated (all transmissions)
-        double lastMcs{-1};       //!< MCS of the last first transmission
-        double lastSinrEffDb{0};  //!< effective SINR of the last first transmission, dB
-        double widebandSinrDb{0}; //!< mean of the last CSI measurement over the RBGs, dB
-    };
-
     /** TracedCallback signature of TbTrace. */
     typedef void (*TbTracedCallback)(const NrTbTraceParams& params);
 
@@ -207,7 +190,7 @@ class NrCellMac : public Object
     void SetRbgRange(uint32_t first, uint32_t n);
 
     /** \param i UE index \param dir direction \return the counters */
-    const UeStats& GetStats(uint32_t i, Direction dir) const;
+    const NrMacStats& GetStats(uint32_t i, Direction dir) const;
     /** \param i UE index \param dir direction \return bytes queued (untransmitted) */
     uint64_t GetQueuedBytes(uint32_t i, Direction dir);
     /** \param i UE index \param dir direction \return current OLLA offset, dB */
@@ -265,7 +248,7 @@ class NrCellMac : public Object
         uint32_t laNPrb{0};                        //!< its N_PRB
         uint32_t laNSymb{0};                       //!< its N_symb
         NrBlerModel::McsChoice laChoice;           //!< its output
-        UeStats stats;                             //!< counters
+        NrMacStats stats;                          //!< counters
     };
 
     /** One attached UE. */

@@ -75,6 +75,12 @@ NrMcsTable::Get(Table table, uint32_t mcs)
     return out;
 }
 
+double
+NrMcsTable::GetMaxSpectralEfficiency(Table table)
+{
+    return Get(table, GetNumMcs(table) - 1).spectralEfficiency;
+}
+
 uint32_t
 NrMcsTable::GetRateX2048(Table table, uint32_t mcs)
 {

@@ -53,6 +53,13 @@ class NrMcsTable
     static NrMcs Get(Table table, uint32_t mcs);
 
     /**
+     * \param table the MCS table
+     * \return the highest spectral efficiency Q_m x R of the table (its last index) [bits per
+     *         resource element and layer], e.g. 8 x 948/1024 = 7.40625 for qam256
+     */
+    static double GetMaxSpectralEfficiency(Table table);
+
+    /**
      * Exact target code rate R x 2048 as an integer (the half values of the 256-QAM and
      * 1024-QAM tables make R x 1024 non-integer), for exact TBS arithmetic.
      * \param table the MCS table

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "channel_bindings.h"
+// register_channel_test_bed: the TR 38.901 channel (ThreeGppNrChannel), its beam policies
+// (NrBeamManager) and the NrChannelTestBed helper that owns the nodes.
+#include "bindings.h"
 
 // pybind11 first: ns-3's three-gpp-channel-model.h includes C's <complex.h>, whose macro I
 // breaks pybind11's templates.
@@ -7,6 +9,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include "conversions.h"
 #include "cosim.h"
 
 #include "ns3/nr-beam-manager.h"
@@ -36,7 +39,7 @@ using ns3::NrChannelTestBed;
 using ns3::ThreeGppNrChannel;
 
 ns3::Vector
-ToVector(const std::array<double, 3>& v)
+ToPosition(const std::array<double, 3>& v)
 {
     return ns3::Vector(v[0], v[1], v[2]);
 }
@@ -49,32 +52,6 @@ ToTime(double s)
         throw py::value_error("a period must be >= 0 s");
     }
     return ns3::Seconds(s);
-}
-
-std::vector<Complex>
-ToWeights(const py::array_t<Complex, py::array::c_style | py::array::forcecast>& w)
-{
-    if (w.ndim() != 1)
-    {
-        throw py::value_error("a beam is a 1-D array of complex weights, one per element");
-    }
-    return std::vector<Complex>(w.data(), w.data() + w.size());
-}
-
-py::array_t<Complex>
-ToArray(const std::vector<Complex>& v)
-{
-    py::array_t<Complex> a(static_cast<py::ssize_t>(v.size()));
-    std::copy(v.begin(), v.end(), a.mutable_data());
-    return a;
-}
-
-py::array_t<double>
-ToArray(const std::vector<double>& v)
-{
-    py::array_t<double> a(static_cast<py::ssize_t>(v.size()));
-    std::copy(v.begin(), v.end(), a.mutable_data());
-    return a;
 }
 
 /** The test bed with its beam manager, as Python holds it. */
@@ -116,7 +93,7 @@ class PyChannelTestBed
 } // namespace
 
 void
-RegisterChannel(py::module_& m)
+register_channel_test_bed(py::module_& m)
 {
     py::class_<PyChannelTestBed>(
         m,
@@ -135,7 +112,7 @@ RegisterChannel(py::module_& m)
             "add_gnb",
             [](PyChannelTestBed& b, std::array<double, 3> pos, uint32_t rows, uint32_t cols,
                double txPowerDbm, double bearingRad) {
-                return b.Bed().AddGnb(ToVector(pos), rows, cols, txPowerDbm, bearingRad);
+                return b.Bed().AddGnb(ToPosition(pos), rows, cols, txPowerDbm, bearingRad);
             },
             py::arg("pos"), py::arg("rows") = 8, py::arg("cols") = 8,
             py::arg("tx_power_dbm") = 43.0, py::arg("bearing_rad") = 0.0,
@@ -144,7 +121,7 @@ RegisterChannel(py::module_& m)
             "add_ue",
             [](PyChannelTestBed& b, std::array<double, 3> pos, std::array<double, 3> vel,
                uint32_t rows, uint32_t cols, double txPowerDbm, double nfDb) {
-                return b.Bed().AddUe(ToVector(pos), ToVector(vel), rows, cols, txPowerDbm, nfDb);
+                return b.Bed().AddUe(ToPosition(pos), ToPosition(vel), rows, cols, txPowerDbm, nfDb);
             },
             py::arg("pos"), py::arg("velocity") = py::make_tuple(0.0, 0.0, 0.0),
             py::arg("rows") = 1, py::arg("cols") = 1, py::arg("tx_power_dbm") = 23.0,
@@ -153,7 +130,7 @@ RegisterChannel(py::module_& m)
         .def(
             "set_ue_position",
             [](PyChannelTestBed& b, uint32_t u, std::array<double, 3> pos) {
-                b.Bed().SetUePosition(u, ToVector(pos));
+                b.Bed().SetUePosition(u, ToPosition(pos));
             },
             py::arg("ue"), py::arg("pos"))
         .def(
@@ -227,7 +204,7 @@ RegisterChannel(py::module_& m)
         .def(
             "set_gnb_beam",
             [](PyChannelTestBed& b, uint32_t g, uint32_t u,
-               py::array_t<Complex, py::array::c_style | py::array::forcecast> w) {
+               const ComplexArray& w) {
                 b.Ch().SetGnbBeam(g, u, ToWeights(w));
             },
             py::arg("gnb"), py::arg("ue"), py::arg("w"))
@@ -244,7 +221,7 @@ RegisterChannel(py::module_& m)
         .def(
             "set_ue_beam",
             [](PyChannelTestBed& b, uint32_t u,
-               py::array_t<Complex, py::array::c_style | py::array::forcecast> w) {
+               const ComplexArray& w) {
                 b.Ch().SetUeBeam(u, ToWeights(w));
             },
             py::arg("ue"), py::arg("w"))
@@ -295,7 +272,7 @@ RegisterChannel(py::module_& m)
         .def(
             "set_beam",
             [](PyChannelTestBed& b, uint32_t u,
-               py::array_t<Complex, py::array::c_style | py::array::forcecast> w) {
+               const ComplexArray& w) {
                 b.Beams().SetBeam(u, ToWeights(w));
             },
             py::arg("ue"), py::arg("w"),

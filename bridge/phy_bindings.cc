@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "radio_bindings.h"
+// register_phy: the NR PHY abstraction (ns3_scenarios/model/nr-mcs-table.h, nr-tbs.h,
+// nr-bandwidth.h, nr-bler-model.h): MCS tables, TBS, PRBs per bandwidth, BLER model.
+#include "bindings.h"
+#include "conversions.h"
 
 #include "ns3/double.h"
 #include "ns3/nr-bandwidth.h"
@@ -24,42 +27,6 @@ namespace
 using ns3::NrBlerModel;
 using ns3::NrMcsTable;
 
-/// An MCS table given as its number (1..4) or its RRC name ("qam64", "qam256", ...).
-NrMcsTable::Table
-ToTable(const py::object& t)
-{
-    if (py::isinstance<py::str>(t))
-    {
-        return NrMcsTable::FromString(t.cast<std::string>());
-    }
-    return NrMcsTable::FromIndex(t.cast<uint32_t>());
-}
-
-/// A channel given as Sionna's mcs_category (0 PUSCH, 1 PDSCH) or as "pusch" / "pdsch".
-NrBlerModel::Channel
-ToChannel(const py::object& c)
-{
-    if (py::isinstance<py::str>(c))
-    {
-        const auto s = c.cast<std::string>();
-        if (s == "pdsch" || s == "PDSCH")
-        {
-            return NrBlerModel::PDSCH;
-        }
-        if (s == "pusch" || s == "PUSCH")
-        {
-            return NrBlerModel::PUSCH;
-        }
-        throw py::value_error("channel must be 'pdsch' or 'pusch' (or 1 / 0), got '" + s + "'");
-    }
-    const auto v = c.cast<uint32_t>();
-    if (v > 1)
-    {
-        throw py::value_error("channel must be 0 (PUSCH) or 1 (PDSCH), as Sionna's mcs_category");
-    }
-    return static_cast<NrBlerModel::Channel>(v);
-}
-
 py::dict
 TbsInfoToDict(const ns3::NrTbsInfo& i)
 {
@@ -76,16 +43,56 @@ TbsInfoToDict(const ns3::NrTbsInfo& i)
     return d;
 }
 
-std::vector<double>
-ToVector(const py::array_t<double, py::array::c_style | py::array::forcecast>& a)
+/// The arguments of TS 38.214 §5.1.3.2 shared by the TBS functions (after n_prb, mcs, table).
+struct TbsArgs
 {
-    return std::vector<double>(a.data(), a.data() + a.size());
+    uint32_t nSymb;   //!< N_symb^sh
+    uint32_t nDmrs;   //!< N_DMRS^PRB
+    uint32_t nOh;     //!< N_oh^PRB
+    uint32_t layers;  //!< v
+};
+
+/**
+ * Define a function f(n_prb, mcs, table, n_symb=14, n_dmrs_per_prb=12, n_oh_per_prb=0,
+ * layers=1) on the module; fn(nPrb, mcs, table, TbsArgs) computes its result.
+ */
+template <typename Fn>
+void
+DefTbs(py::module_& m, const char* name, Fn fn, const char* doc)
+{
+    m.def(
+        name,
+        [fn](uint32_t nPrb, uint32_t mcs, const py::object& table, uint32_t nSymb, uint32_t nDmrs,
+             uint32_t nOh, uint32_t layers) {
+            return fn(nPrb, mcs, ToTable(table), TbsArgs{nSymb, nDmrs, nOh, layers});
+        },
+        py::arg("n_prb"),
+        py::arg("mcs"),
+        py::arg("table"),
+        py::arg("n_symb") = 14,
+        py::arg("n_dmrs_per_prb") = 12,
+        py::arg("n_oh_per_prb") = 0,
+        py::arg("layers") = 1,
+        doc);
+}
+
+py::dict
+McsChoiceToDict(const NrBlerModel::McsChoice& c)
+{
+    py::dict d;
+    d["mcs"] = c.mcs;
+    d["meets_target"] = c.meetsTarget;
+    d["sinr_eff_db"] = c.sinrEffDb;
+    d["cbler"] = c.cbler;
+    d["tbler"] = c.tbler;
+    d["tbs"] = TbsInfoToDict(c.tbs);
+    return d;
 }
 
 /// Apply f elementwise to a float array (or scalar), keeping its shape.
 template <typename F>
 py::object
-Map(const py::array_t<double, py::array::c_style | py::array::forcecast>& x, F f)
+Map(const DoubleArray& x, F f)
 {
     py::array_t<double> out(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
     const double* in = x.data();
@@ -153,10 +160,8 @@ class PyBlerModel
     ns3::Ptr<NrBlerModel> m_model;
 };
 
-} // namespace
-
 void
-RegisterRadio(py::module_& m)
+RegisterTables(py::module_& m)
 {
     m.def(
         "nr_mcs",
@@ -173,33 +178,25 @@ RegisterRadio(py::module_& m)
         py::arg("table"),
         "Number of non-reserved MCS indices of a TS 38.214 MCS table.");
     m.def(
+        "nr_max_spectral_efficiency",
+        [](const py::object& table) { return NrMcsTable::GetMaxSpectralEfficiency(ToTable(table)); },
+        py::arg("table"),
+        "Highest spectral efficiency Q_m x R of a TS 38.214 MCS table [bit/RE/layer] (the one "
+        "the MAC's rate estimates saturate at, for qam256).");
+    DefTbs(
+        m,
         "nr_tbs",
-        [](uint32_t nPrb, uint32_t mcs, const py::object& table, uint32_t nSymb, uint32_t nDmrs,
-           uint32_t nOh, uint32_t layers) {
-            return ns3::NrTbs::Compute(nPrb, mcs, ToTable(table), nSymb, nDmrs, nOh, layers);
+        [](uint32_t nPrb, uint32_t mcs, NrMcsTable::Table t, const TbsArgs& a) {
+            return ns3::NrTbs::Compute(nPrb, mcs, t, a.nSymb, a.nDmrs, a.nOh, a.layers);
         },
-        py::arg("n_prb"),
-        py::arg("mcs"),
-        py::arg("table"),
-        py::arg("n_symb") = 14,
-        py::arg("n_dmrs_per_prb") = 12,
-        py::arg("n_oh_per_prb") = 0,
-        py::arg("layers") = 1,
         "Transport block size [bits], TS 38.214 §5.1.3.2.");
-    m.def(
+    DefTbs(
+        m,
         "nr_tbs_info",
-        [](uint32_t nPrb, uint32_t mcs, const py::object& table, uint32_t nSymb, uint32_t nDmrs,
-           uint32_t nOh, uint32_t layers) {
+        [](uint32_t nPrb, uint32_t mcs, NrMcsTable::Table t, const TbsArgs& a) {
             return TbsInfoToDict(
-                ns3::NrTbs::ComputeInfo(nPrb, mcs, ToTable(table), nSymb, nDmrs, nOh, layers));
+                ns3::NrTbs::ComputeInfo(nPrb, mcs, t, a.nSymb, a.nDmrs, a.nOh, a.layers));
         },
-        py::arg("n_prb"),
-        py::arg("mcs"),
-        py::arg("table"),
-        py::arg("n_symb") = 14,
-        py::arg("n_dmrs_per_prb") = 12,
-        py::arg("n_oh_per_prb") = 0,
-        py::arg("layers") = 1,
         "TBS with N_RE, N_info, N'_info and code-block segmentation (TS 38.212 §5.2.2).");
     m.def("nr_num_prb",
           &ns3::NrBandwidth::GetNumPrb,
@@ -220,12 +217,17 @@ RegisterRadio(py::module_& m)
           "Subcarrier spacing 15 kHz x 2^mu [Hz].");
     m.def(
         "nr_eesm",
-        [](const py::array_t<double, py::array::c_style | py::array::forcecast>& sinr,
-           double beta) { return NrBlerModel::Eesm(sinr.data(), sinr.size(), beta); },
+        [](const DoubleArray& sinr, double beta) {
+            return NrBlerModel::Eesm(sinr.data(), sinr.size(), beta);
+        },
         py::arg("sinr"),
         py::arg("beta"),
         "EESM effective SINR (linear) of linear SINRs with parameter beta.");
+}
 
+void
+RegisterBlerModel(py::module_& m)
+{
     py::class_<PyBlerModel>(m,
                             "NrBlerModel",
                             "SINR -> BLER of NR transport blocks from AWGN tables, with EESM, "
@@ -237,17 +239,9 @@ RegisterRadio(py::module_& m)
         .def(
             "add_curve",
             [](PyBlerModel& self, const py::object& channel, const py::object& table,
-               uint32_t mcs,
-               const py::array_t<double, py::array::c_style | py::array::forcecast>& snrDb,
-               const py::array_t<double, py::array::c_style | py::array::forcecast>& cbSizes,
-               const py::array_t<double, py::array::c_style | py::array::forcecast>& bler) {
-                if (bler.ndim() != 2 || bler.shape(0) != cbSizes.size() ||
-                    bler.shape(1) != snrDb.size())
-                {
-                    throw py::value_error("bler must have shape [len(cb_sizes), len(snr_db)]");
-                }
-                (*self).AddCurve(ToChannel(channel), ToTable(table), mcs, ToVector(snrDb),
-                                 ToVector(cbSizes), ToVector(bler));
+               uint32_t mcs, const DoubleArray& snrDb, const DoubleArray& cbSizes,
+               const DoubleArray& bler) {
+                AddBlerCurve(*self, channel, table, mcs, snrDb, cbSizes, bler);
             },
             py::arg("channel"),
             py::arg("table"),
@@ -257,8 +251,7 @@ RegisterRadio(py::module_& m)
             py::arg("bler"))
         .def(
             "set_eesm_betas",
-            [](PyBlerModel& self, const py::object& table,
-               const py::array_t<double, py::array::c_style | py::array::forcecast>& betas) {
+            [](PyBlerModel& self, const py::object& table, const DoubleArray& betas) {
                 (*self).SetEesmBetas(ToTable(table), ToVector(betas));
             },
             py::arg("table"),
@@ -274,8 +267,7 @@ RegisterRadio(py::module_& m)
         .def(
             "cbler",
             [](PyBlerModel& self, const py::object& channel, const py::object& table,
-               uint32_t mcs, double cbSize,
-               const py::array_t<double, py::array::c_style | py::array::forcecast>& sinrDb) {
+               uint32_t mcs, double cbSize, const DoubleArray& sinrDb) {
                 const auto c = ToChannel(channel);
                 const auto t = ToTable(table);
                 return Map(sinrDb,
@@ -290,8 +282,7 @@ RegisterRadio(py::module_& m)
         .def(
             "tbler",
             [](PyBlerModel& self, const py::object& channel, const py::object& table,
-               uint32_t mcs, double cbSize, uint32_t nCb,
-               const py::array_t<double, py::array::c_style | py::array::forcecast>& sinrDb) {
+               uint32_t mcs, double cbSize, uint32_t nCb, const DoubleArray& sinrDb) {
                 const auto c = ToChannel(channel);
                 const auto t = ToTable(table);
                 return Map(sinrDb, [&](double s) {
@@ -314,9 +305,8 @@ RegisterRadio(py::module_& m)
             py::arg("mcs"))
         .def(
             "effective_sinr",
-            [](PyBlerModel& self,
-               const py::array_t<double, py::array::c_style | py::array::forcecast>& sinr,
-               const py::object& table, uint32_t mcs) {
+            [](PyBlerModel& self, const DoubleArray& sinr, const py::object& table,
+               uint32_t mcs) {
                 return (*self).GetEffectiveSinr(ToVector(sinr), ToTable(table), mcs);
             },
             py::arg("sinr"),
@@ -326,20 +316,11 @@ RegisterRadio(py::module_& m)
         .def(
             "select_mcs",
             [](PyBlerModel& self, const py::object& channel, const py::object& table,
-               const py::array_t<double, py::array::c_style | py::array::forcecast>& sinr,
-               uint32_t nPrb, uint32_t nSymb, uint32_t nDmrs, uint32_t nOh, uint32_t layers,
-               std::optional<double> target) {
-                const auto c = (*self).SelectMcs(ToChannel(channel), ToTable(table),
-                                                 ToVector(sinr), nPrb, nSymb, nDmrs, nOh, layers,
-                                                 target.value_or(-1.0));
-                py::dict d;
-                d["mcs"] = c.mcs;
-                d["meets_target"] = c.meetsTarget;
-                d["sinr_eff_db"] = c.sinrEffDb;
-                d["cbler"] = c.cbler;
-                d["tbler"] = c.tbler;
-                d["tbs"] = TbsInfoToDict(c.tbs);
-                return d;
+               const DoubleArray& sinr, uint32_t nPrb, uint32_t nSymb, uint32_t nDmrs,
+               uint32_t nOh, uint32_t layers, std::optional<double> target) {
+                return McsChoiceToDict((*self).SelectMcs(ToChannel(channel), ToTable(table),
+                                                         ToVector(sinr), nPrb, nSymb, nDmrs,
+                                                         nOh, layers, target.value_or(-1.0)));
             },
             py::arg("channel"),
             py::arg("table"),
@@ -351,6 +332,14 @@ RegisterRadio(py::module_& m)
             py::arg("layers") = 1,
             py::arg("target_bler") = py::none(),
             "Highest MCS whose TBLER at its EESM effective SINR is <= the target.");
+}
+} // namespace
+
+void
+register_phy(py::module_& m)
+{
+    RegisterTables(m);
+    RegisterBlerModel(m);
 }
 
 } // namespace edgelam

@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The areas of the _core extension module, each registered by one function (module.cc calls
+// them in order). Bindings only: conversions between Python and the ns3_scenarios/ classes.
+#ifndef EDGELAM_BRIDGE_BINDINGS_H
+#define EDGELAM_BRIDGE_BINDINGS_H
+
+#include <pybind11/pybind11.h>
+
+namespace edgelam
+{
+
+class CoSim;
+
+/** CoSim: simulator clock, topology, message transport, cross traffic, link views
+ *  (cosim_bindings.cc). \return the class, for register_cosim_radio */
+pybind11::class_<CoSim> register_cosim(pybind11::module_& m);
+
+/** The 6G radio of a CoSim: set-up, link-state views, MAC statistics, shares, beams, CSI
+ *  (cosim_radio_bindings.cc). \param cls the CoSim class */
+void register_cosim_radio(pybind11::class_<CoSim>& cls);
+
+/** NR PHY abstraction: MCS tables, TBS, PRBs per bandwidth, BLER model with EESM and link
+ *  adaptation (phy_bindings.cc). */
+void register_phy(pybind11::module_& m);
+
+/** NrChannelTestBed: the TR 38.901 channel and its beam manager (channel_test_bed_bindings.cc). */
+void register_channel_test_bed(pybind11::module_& m);
+
+/** NrRadioTestBed: a radio network with traffic and results (radio_test_bed_bindings.cc). */
+void register_radio_test_bed(pybind11::module_& m);
+
+} // namespace edgelam
+
+#endif

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// register_cosim_radio: the 6G radio (NrRadioHelper) inside the CoSim, as Python sees it.
+#include "bindings.h"
+#include "conversions.h"
+#include "cosim.h"
+
+#include <pybind11/stl.h>
+
+#include <complex>
+#include <string>
+#include <vector>
+
+namespace py = pybind11;
+
+namespace edgelam
+{
+
+namespace
+{
+/// The radio's UE u; ValueError naming the call if there is no such UE.
+uint32_t
+CheckUe(CoSim& s, uint32_t u, const char* call)
+{
+    if (u >= s.Radio()->GetNUes())
+    {
+        throw py::value_error(std::string(call) + ": unknown UE");
+    }
+    return u;
+}
+
+void
+SetBeam(CoSim& s, uint32_t u, const std::vector<std::complex<double>>& w)
+{
+    auto radio = s.Radio();
+    CheckUe(s, u, "set_beam");
+    if (s.Beams())
+    {
+        s.Beams()->SetBeam(u, w); // pauses the beam policy for this UE
+    }
+    else
+    {
+        radio->GetChannel()->SetGnbBeam(radio->GetServingCell(u), u, w);
+    }
+}
+
+py::array_t<std::complex<double>>
+Csi(CoSim& s, uint32_t u)
+{
+    auto radio = s.Radio();
+    CheckUe(s, u, "csi");
+    auto ch = radio->GetChannel();
+    const uint32_t g = radio->GetServingCell(u);
+    const auto& h = ch->GetChannelMatrix(g, u);
+    const py::ssize_t rx = ch->GetNUeAntennas(u);
+    const py::ssize_t tx = ch->GetNGnbAntennas(g);
+    const py::ssize_t sb = ch->GetNSubbands();
+    py::array_t<std::complex<double>> out({rx, tx, sb});
+    std::copy(h.begin(), h.end(), out.mutable_data());
+    return out;
+}
+
+py::dict
+RadioViews(py::object self)
+{
+    auto radio = self.cast<CoSim&>().Radio();
+    py::dict d;
+    for (uint32_t k = 0; k < ns3::NrRadioHelper::N_FIELDS; ++k)
+    {
+        const auto f = static_cast<ns3::NrRadioHelper::Field>(k);
+        d[py::str(ns3::NrRadioHelper::GetFieldName(f))] = View(radio->GetLinkState(f), self);
+    }
+    return d;
+}
+} // namespace
+
+void
+register_cosim_radio(py::class_<CoSim>& cls)
+{
+    cls.def("set_radio", &CoSim::SetRadio, py::arg("helper_attrs"), py::arg("mac_attrs"),
+            py::arg("device_attrs"), py::arg("channel_attrs"), py::arg("channel"),
+            py::arg("beam_attrs"), py::arg("gnbs"), py::arg("ues"), py::arg("stream"),
+            "Devices reach the gNBs through the 6G radio (before finalize). Attributes are "
+            "strings, checked before ns-3 sees them.")
+        .def("add_bler_curve", &CoSim::AddBlerCurve, py::arg("channel"), py::arg("table"),
+             py::arg("mcs"), py::arg("snr_db"), py::arg("cb_sizes"), py::arg("bler_flat"))
+        .def("set_eesm_betas", &CoSim::SetEesmBetas, py::arg("table"), py::arg("betas"))
+        .def("radio_views", &RadioViews,
+             "Zero-copy numpy views of the per-UE radio link states (refresh_radio() updates "
+             "them; values are over the period since the previous refresh).")
+        .def("refresh_radio", [](CoSim& s) { s.Radio()->RefreshLinkStates(); })
+        .def(
+            "set_ue_share",
+            [](CoSim& s, uint32_t u, double share) {
+                if (!(share >= 0 && share <= 1))
+                {
+                    throw py::value_error("share must be in [0, 1]");
+                }
+                s.Radio()->SetUeShare(u, share);
+            },
+            py::arg("ue"), py::arg("share"))
+        .def(
+            "set_ue_weight",
+            [](CoSim& s, uint32_t u, double w) {
+                if (!(w > 0))
+                {
+                    throw py::value_error("weight must be > 0");
+                }
+                s.Radio()->SetUeWeight(u, w);
+            },
+            py::arg("ue"), py::arg("weight"))
+        .def("radio_slots", [](CoSim& s) { return s.Radio()->GetNSlots(); })
+        .def(
+            "radio_ue_stats",
+            [](CoSim& s) { return ToDict(s.Radio()->GetMacStatsColumns()); },
+            "Per-UE MAC statistics since the start, read now (no link-state refresh): "
+            "serving_cell and, per direction d in (dl, ul), the counters d_tb_first, "
+            "d_tb_first_err, d_tb_tx, d_tb_err, d_retx, d_tb_lost, d_mac_bytes, "
+            "d_sum_sinr_eff_db, d_sum_mcs, the wideband SINR of the last CSI measurement "
+            "d_wideband_sinr_db, and the figures derived from them (ns3::NrMacStats): d_bler, "
+            "d_bler_all, d_mean_mcs, d_mean_sinr_db (NaN without a first transmission) and "
+            "d_mean_rbg.")
+        .def("set_beam", &SetBeam, py::arg("ue"), py::arg("weights"),
+             "Set the serving gNB's beam toward a UE from now on (one weight per gNB antenna).")
+        .def(
+            "set_codeword",
+            [](CoSim& s, uint32_t u, uint32_t k) {
+                if (!s.Beams())
+                {
+                    throw py::value_error("set_codeword: no beam policy installed");
+                }
+                s.Beams()->SetCodeword(u, k);
+            },
+            py::arg("ue"), py::arg("index"))
+        .def("csi", &Csi, py::arg("ue"),
+             "The small-scale channel from the serving gNB to a UE now, complex128 "
+             "[rx_ant, tx_ant, subband] (a copy; large-scale loss excluded).");
+}
+
+} // namespace edgelam
