@@ -636,33 +636,42 @@ NrCellMac::Schedule(uint64_t n)
 }
 
 void
-NrCellMac::ScheduleDir(uint64_t n, Direction dir, uint32_t nSymb)
+NrCellMac::ScheduleDir(uint64_t /*n*/, Direction dir, uint32_t nSymb)
+{
+    Allocation a{dir, nSymb, m_rbgFirst, m_rbgEnd - m_rbgFirst};
+    AllocateRetransmissions(a);
+    AllocateNewDataShares(a);
+    AllocateByScheduler(a);
+    FormTransportBlocks(a);
+}
+
+void
+NrCellMac::TakeRbgs(Allocation& a, uint32_t i, uint32_t k)
+{
+    auto& owner = m_owner[a.dir];
+    Link& l = m_ues[i].link[a.dir];
+    while (k > 0 && a.nextFree < m_rbgEnd)
+    {
+        if (owner[a.nextFree] < 0)
+        {
+            owner[a.nextFree] = m_ues[i].id;
+            m_ownerLocal[a.dir][a.nextFree] = i;
+            l.rbgs.push_back(a.nextFree);
+            --k;
+            --a.freeLeft;
+        }
+        ++a.nextFree;
+    }
+}
+
+void
+NrCellMac::AllocateRetransmissions(Allocation& a)
 {
     const uint32_t nUe = m_ues.size();
-    auto& owner = m_owner[dir];
-    auto& ownerLocal = m_ownerLocal[dir];
-    uint32_t nextFree = m_rbgFirst;
-    uint32_t freeLeft = m_rbgEnd - m_rbgFirst;
-    auto take = [&](uint32_t i, uint32_t k) {
-        Link& l = m_ues[i].link[dir];
-        while (k > 0 && nextFree < m_rbgEnd)
-        {
-            if (owner[nextFree] < 0)
-            {
-                owner[nextFree] = m_ues[i].id;
-                ownerLocal[nextFree] = i;
-                l.rbgs.push_back(nextFree);
-                --k;
-                --freeLeft;
-            }
-            ++nextFree;
-        }
-    };
-    // (1) HARQ retransmissions first
-    for (uint32_t k = 0; k < nUe && freeLeft > 0; ++k)
+    for (uint32_t k = 0; k < nUe && a.freeLeft > 0; ++k)
     {
         const uint32_t i = (k + m_rrStart) % nUe;
-        Link& l = m_ues[i].link[dir];
+        Link& l = m_ues[i].link[a.dir];
         int32_t best = -1;
         for (uint32_t p = 0; p < l.harq.size(); ++p)
         {
@@ -672,212 +681,253 @@ NrCellMac::ScheduleDir(uint64_t n, Direction dir, uint32_t nSymb)
                 best = p;
             }
         }
-        if (best < 0 || l.harq[best].nRbg > freeLeft)
+        if (best < 0 || l.harq[best].nRbg > a.freeLeft)
         {
             continue;
         }
         l.harq[best].needRetx = false;
         l.proc = best;
-        take(i, l.harq[best].nRbg);
+        TakeRbgs(a, i, l.harq[best].nRbg);
     }
-    // candidates for new data: no retransmission now, a free process, data, CSI
+}
+
+double
+NrCellMac::NewDataNeed(uint32_t i, Direction dir, uint32_t nSymb)
+{
+    const Link& l = m_ues[i].link[dir];
+    if (l.proc >= 0 || l.csiCount == 0)
+    {
+        return 0;
+    }
+    bool freeProc = false;
+    for (const auto& h : l.harq)
+    {
+        if (!h.busy)
+        {
+            freeProc = true;
+            break;
+        }
+    }
+    const uint64_t backlog = freeProc ? Backlog(i, dir) : 0;
+    if (backlog == 0)
+    {
+        return 0;
+    }
+    double need = backlog >= kFullBuffer ? 1e18 : std::ceil(backlog / BytesPerRbg(i, dir, nSymb));
+    if (dir == UL)
+    {
+        need = std::min(need, UlRbgCap(i));
+    }
+    return need;
+}
+
+void
+NrCellMac::AllocateNewDataShares(Allocation& a)
+{
     m_cand.clear();
     m_candNeed.clear();
+    const uint32_t nUe = m_ues.size();
     const double nUsable = m_rbgEnd - m_rbgFirst;
     for (uint32_t k = 0; k < nUe; ++k)
     {
         const uint32_t i = (k + m_rrStart) % nUe; // no UE is always served last
-        Link& l = m_ues[i].link[dir];
-        if (l.proc >= 0 || l.csiCount == 0)
+        const double need = NewDataNeed(i, a.dir, a.nSymb);
+        if (need <= 0)
         {
             continue;
-        }
-        bool freeProc = false;
-        for (const auto& h : l.harq)
-        {
-            if (!h.busy)
-            {
-                freeProc = true;
-                break;
-            }
-        }
-        const uint64_t backlog = freeProc ? Backlog(i, dir) : 0;
-        if (backlog == 0)
-        {
-            continue;
-        }
-        double need =
-            backlog >= kFullBuffer ? 1e18 : std::ceil(backlog / BytesPerRbg(i, dir, nSymb));
-        if (dir == UL)
-        {
-            need = std::min(need, UlRbgCap(i));
         }
         Ue& u = m_ues[i];
-        if (u.share >= 0)
+        if (u.share < 0)
         {
-            // (2) resource shares
-            // credit left over (RBGs taken by retransmissions, rounding) carries over for
-            // at most one slot's worth of RBGs
-            l.credit = std::min(l.credit + u.share * nUsable, u.share * nUsable + nUsable);
-            const auto k = static_cast<uint32_t>(
-                std::min({std::floor(l.credit + 1e-9), need, double(freeLeft)}));
-            if (k > 0)
-            {
-                take(i, k);
-                l.credit -= k;
-            }
+            m_cand.push_back(i);
+            m_candNeed.push_back(need);
             continue;
         }
-        m_cand.push_back(i);
-        m_candNeed.push_back(need);
-    }
-    // (3) RR or PF over the remaining RBGs
-    if (!m_cand.empty() && freeLeft > 0)
-    {
-        const size_t nc = m_cand.size();
-        m_candMetric.resize(nc);
-        if (!m_pf)
+        // credit left over (RBGs taken by retransmissions, rounding) carries over for at most
+        // one slot's worth of RBGs
+        Link& l = u.link[a.dir];
+        l.credit = std::min(l.credit + u.share * nUsable, u.share * nUsable + nUsable);
+        const auto n = static_cast<uint32_t>(
+            std::min({std::floor(l.credit + 1e-9), need, double(a.freeLeft)}));
+        if (n > 0)
         {
-            // weighted round robin: a UE that was idle rejoins at the virtual time of the
-            // others, so it does not catch up on what it did not ask for
-            for (size_t c = 0; c < nc; ++c)
-            {
-                Link& l = m_ues[m_cand[c]].link[dir];
-                l.served = std::max(l.served, m_vtime[dir]);
-            }
+            TakeRbgs(a, i, n);
+            l.credit -= n;
         }
-        for (uint32_t r = m_rbgFirst; r < m_rbgEnd; ++r)
+    }
+}
+
+double
+NrCellMac::SchedulerMetric(size_t c, uint32_t r, Direction dir) const
+{
+    const Ue& u = m_ues[m_cand[c]];
+    const Link& l = u.link[dir];
+    if (m_pf)
+    {
+        const auto& rep = Reported(m_cand[c], dir);
+        const double rate = std::min(kMaxSe, std::log2(1.0 + rep[r]));
+        return u.weight * rate / std::max(l.pfAvg, 1e-9);
+    }
+    return -(l.served + m_rbgPrbs[r] / u.weight);
+}
+
+void
+NrCellMac::AllocateByScheduler(Allocation& a)
+{
+    if (m_cand.empty() || a.freeLeft == 0)
+    {
+        return;
+    }
+    const size_t nc = m_cand.size();
+    if (!m_pf)
+    {
+        // weighted round robin: a UE that was idle rejoins at the virtual time of the others,
+        // so it does not catch up on what it did not ask for
+        for (size_t c = 0; c < nc; ++c)
         {
-            if (owner[r] >= 0)
+            Link& l = m_ues[m_cand[c]].link[a.dir];
+            l.served = std::max(l.served, m_vtime[a.dir]);
+        }
+    }
+    for (uint32_t r = m_rbgFirst; r < m_rbgEnd; ++r)
+    {
+        if (m_owner[a.dir][r] >= 0)
+        {
+            continue;
+        }
+        int32_t best = -1;
+        double bestMetric = 0;
+        for (size_t c0 = 0; c0 < nc; ++c0)
+        {
+            const size_t c = (c0 + m_rrStart) % nc;
+            if (m_candNeed[c] < 1)
             {
                 continue;
             }
-            int32_t best = -1;
-            double bestMetric = 0;
-            for (size_t c0 = 0; c0 < nc; ++c0)
+            const double metric = SchedulerMetric(c, r, a.dir);
+            if (best < 0 || metric > bestMetric)
             {
-                const size_t c = (c0 + m_rrStart) % nc;
-                if (m_candNeed[c] < 1)
-                {
-                    continue;
-                }
-                const Ue& u = m_ues[m_cand[c]];
-                const Link& l = u.link[dir];
-                double metric;
-                if (m_pf)
-                {
-                    const auto& rep = Reported(m_cand[c], dir);
-                    const double rate = std::min(kMaxSe, std::log2(1.0 + rep[r]));
-                    metric = u.weight * rate / std::max(l.pfAvg, 1e-9);
-                }
-                else
-                {
-                    metric = -(l.served + m_rbgPrbs[r] / u.weight);
-                }
-                if (best < 0 || metric > bestMetric)
-                {
-                    best = static_cast<int32_t>(c);
-                    bestMetric = metric;
-                }
+                best = static_cast<int32_t>(c);
+                bestMetric = metric;
             }
-            if (best < 0)
-            {
-                break;
-            }
-            const uint32_t i = m_cand[best];
-            Link& l = m_ues[i].link[dir];
-            owner[r] = m_ues[i].id;
-            ownerLocal[r] = i;
-            l.rbgs.push_back(r);
-            l.served += m_rbgPrbs[r] / m_ues[i].weight;
-            m_candNeed[best] -= 1;
         }
-        if (!m_pf)
+        if (best < 0)
         {
-            double v = std::numeric_limits<double>::infinity();
-            for (size_t c = 0; c < nc; ++c)
-            {
-                v = std::min(v, m_ues[m_cand[c]].link[dir].served);
-            }
-            m_vtime[dir] = v;
+            break;
+        }
+        const uint32_t i = m_cand[best];
+        Link& l = m_ues[i].link[a.dir];
+        m_owner[a.dir][r] = m_ues[i].id;
+        m_ownerLocal[a.dir][r] = i;
+        l.rbgs.push_back(r);
+        l.served += m_rbgPrbs[r] / m_ues[i].weight;
+        m_candNeed[best] -= 1;
+    }
+    if (!m_pf)
+    {
+        double v = std::numeric_limits<double>::infinity();
+        for (size_t c = 0; c < nc; ++c)
+        {
+            v = std::min(v, m_ues[m_cand[c]].link[a.dir].served);
+        }
+        m_vtime[a.dir] = v;
+    }
+}
+
+const NrBlerModel::McsChoice&
+NrCellMac::AdaptLink(uint32_t i, Direction dir, uint32_t nSymb, uint32_t nPrb)
+{
+    Link& l = m_ues[i].link[dir];
+    const auto& rep = Reported(i, dir);
+    // UL: the report is measured with the UE's power over the whole carrier; the PUSCH
+    // concentrates it on the allocated PRBs (see ComputeSinr)
+    const double concentration = dir == UL ? double(m_nPrb) / std::max(nPrb, 1u) : 1.0;
+    const double olla = std::pow(10.0, -l.ollaDb / 10.0) * concentration;
+    m_scratch.resize(l.rbgs.size());
+    for (size_t k = 0; k < l.rbgs.size(); ++k)
+    {
+        m_scratch[k] = rep[l.rbgs[k]] * olla;
+    }
+    if (!(l.laNPrb == nPrb && l.laNSymb == nSymb && l.laSinr == m_scratch))
+    {
+        const NrBlerModel::Channel phy = dir == DL ? NrBlerModel::PDSCH : NrBlerModel::PUSCH;
+        l.laChoice = m_bler->SelectMcs(phy, m_table, m_scratch, nPrb, nSymb, m_dmrsRe,
+                                       OverheadRe(dir, nSymb), 1, m_targetBler);
+        l.laSinr = m_scratch;
+        l.laNPrb = nPrb;
+        l.laNSymb = nSymb;
+    }
+    return l.laChoice;
+}
+
+void
+NrCellMac::ReleaseRbgs(uint32_t i, Direction dir)
+{
+    Link& l = m_ues[i].link[dir];
+    for (uint32_t r : l.rbgs)
+    {
+        m_owner[dir][r] = -1;
+        m_ownerLocal[dir][r] = -1;
+    }
+    l.rbgs.clear();
+}
+
+void
+NrCellMac::FormTb(uint32_t i, Direction dir, const NrBlerModel::McsChoice& choice, uint32_t nPrb)
+{
+    Link& l = m_ues[i].link[dir];
+    int32_t p = -1;
+    for (uint32_t q = 0; q < l.harq.size(); ++q)
+    {
+        if (!l.harq[q].busy)
+        {
+            p = q;
+            break;
         }
     }
-    // link adaptation and TB formation for the UEs with new RBGs
-    const NrBlerModel::Channel phy = dir == DL ? NrBlerModel::PDSCH : NrBlerModel::PUSCH;
-    const uint32_t nOh = OverheadRe(dir, nSymb);
-    for (uint32_t i = 0; i < nUe; ++i)
+    Harq& h = l.harq[p];
+    h = Harq();
+    h.busy = true;
+    h.mcs = choice.mcs;
+    h.tbsBits = choice.tbs.tbs;
+    h.nPrb = nPrb;
+    h.nRbg = l.rbgs.size();
+    h.cbSize = choice.tbs.codeBlockSize;
+    h.nCb = std::max(1u, choice.tbs.numCodeBlocks);
+    const uint64_t cap = h.tbsBits / 8;
+    if ((dir == DL && m_fullBufferDl) || (dir == UL && m_fullBufferUl))
     {
-        Link& l = m_ues[i].link[dir];
+        h.payload = cap;
+    }
+    else
+    {
+        auto range = Flow(i, dir).Segment(cap);
+        h.a = range.first;
+        h.b = range.second;
+        h.payload = h.b - h.a;
+    }
+    l.proc = p;
+    l.slotBytes = h.payload;
+}
+
+void
+NrCellMac::FormTransportBlocks(const Allocation& a)
+{
+    for (uint32_t i = 0; i < m_ues.size(); ++i)
+    {
+        const Link& l = m_ues[i].link[a.dir];
         if (l.proc >= 0 || l.rbgs.empty())
         {
             continue;
         }
-        const auto& rep = Reported(i, dir);
-        m_scratch.resize(l.rbgs.size());
-        uint32_t nPrb = 0;
-        for (size_t k = 0; k < l.rbgs.size(); ++k)
-        {
-            nPrb += m_rbgPrbs[l.rbgs[k]];
-        }
-        // UL: the report is measured with the UE's power over the whole carrier; the PUSCH
-        // concentrates it on the allocated PRBs (see ComputeSinr)
-        const double concentration = dir == UL ? double(m_nPrb) / std::max(nPrb, 1u) : 1.0;
-        const double olla = std::pow(10.0, -l.ollaDb / 10.0) * concentration;
-        for (size_t k = 0; k < l.rbgs.size(); ++k)
-        {
-            m_scratch[k] = rep[l.rbgs[k]] * olla;
-        }
-        if (!(l.laNPrb == nPrb && l.laNSymb == nSymb && l.laSinr == m_scratch))
-        {
-            l.laChoice = m_bler->SelectMcs(phy, m_table, m_scratch, nPrb, nSymb, m_dmrsRe, nOh,
-                                           1, m_targetBler);
-            l.laSinr = m_scratch;
-            l.laNPrb = nPrb;
-            l.laNSymb = nSymb;
-        }
-        const auto& choice = l.laChoice;
+        const auto nPrb = static_cast<uint32_t>(AllocatedPrbs(l.rbgs));
+        const auto& choice = AdaptLink(i, a.dir, a.nSymb, nPrb);
         if (choice.mcs < 0)
         {
-            for (uint32_t r : l.rbgs)
-            {
-                owner[r] = -1;
-                ownerLocal[r] = -1;
-            }
-            l.rbgs.clear();
+            ReleaseRbgs(i, a.dir);
             continue;
         }
-        int32_t p = -1;
-        for (uint32_t q = 0; q < l.harq.size(); ++q)
-        {
-            if (!l.harq[q].busy)
-            {
-                p = q;
-                break;
-            }
-        }
-        Harq& h = l.harq[p];
-        h = Harq();
-        h.busy = true;
-        h.mcs = choice.mcs;
-        h.tbsBits = choice.tbs.tbs;
-        h.nPrb = nPrb;
-        h.nRbg = l.rbgs.size();
-        h.cbSize = choice.tbs.codeBlockSize;
-        h.nCb = std::max(1u, choice.tbs.numCodeBlocks);
-        const uint64_t cap = h.tbsBits / 8;
-        if ((dir == DL && m_fullBufferDl) || (dir == UL && m_fullBufferUl))
-        {
-            h.payload = cap;
-        }
-        else
-        {
-            auto range = Flow(i, dir).Segment(cap);
-            h.a = range.first;
-            h.b = range.second;
-            h.payload = h.b - h.a;
-        }
-        l.proc = p;
-        l.slotBytes = h.payload;
+        FormTb(i, a.dir, choice, nPrb);
     }
 }
 

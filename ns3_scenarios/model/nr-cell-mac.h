@@ -95,15 +95,18 @@ struct NrTbTraceParams
  * effective SINR of the combined TB is the sum of the transmissions' linear effective SINRs. A
  * TB that fails its last transmission loses the packets it overlaps (see NrRlcFlow).
  *
- * Scheduling each slot and direction, over the cell's free RBGs: (1) HARQ retransmissions;
- * (2) UEs with a resource share s (SetUeShare()) get s of the RBGs on average (credit-based:
- * the credit grows by s N_RBG per slot, each RBG costs 1); (3) the rest, by "RR" (weighted
+ * Scheduling each slot and direction, over the cell's free RBGs, in steps (ScheduleDir):
+ * (1) HARQ retransmissions (AllocateRetransmissions); (2) UEs with a resource share s (SetUeShare()) get s of the RBGs on average (credit-based:
+ * the credit grows by s N_RBG per slot, each RBG costs 1; AllocateNewDataShares); (3) the
+ * rest (AllocateByScheduler), by "RR" (weighted
  * round robin over RBGs: each RBG goes to the UE with the least PRBs served / weight, so the
  * smaller last RBG is shared fairly too) or "PF"
  * (each RBG to the UE with the highest weight x achievable rate / average throughput, the
- * achievable rate min(log2(1 + SINR), 7.4063) from the reported SINR, the average an
+ * achievable rate min(log2(1 + SINR), SE_max) from the reported SINR, SE_max the top spectral
+ * efficiency of the 256-QAM table (NrMcsTable::GetMaxSpectralEfficiency), the average an
  * exponential moving average over PfWindowSlots slots). A UE gets no more RBGs than its queue
- * needs (estimate from its reported SINR), one TB per slot and direction.
+ * needs (estimate from its reported SINR), one TB per slot and direction; (4) link adaptation
+ * and a new TB for each UE with new RBGs (FormTransportBlocks: AdaptLink, FormTb).
  */
 class NrCellMac : public Object
 {
@@ -271,6 +274,10 @@ class NrCellMac : public Object
     uint32_t SymbolsIn(uint64_t n, Direction dir) const;
     /** \param dir direction \param nSymb data symbols \return N_oh^PRB */
     uint32_t OverheadRe(Direction dir, uint32_t nSymb) const;
+    /** \return the most RBGs UE i may get in UL before its power per PRB is too thin */
+    double UlRbgCap(uint32_t i) const;
+    /** \return PRBs in a set of RBGs */
+    double AllocatedPrbs(const std::vector<uint32_t>& rbgs) const;
     /**
      * Per-RBG SINR of UE i under the current slot's allocations.
      * \param i UE index
@@ -278,16 +285,62 @@ class NrCellMac : public Object
      * \param rbgs the RBGs (nullptr: all)
      * \param out output, one per RBG of rbgs (or per RBG)
      */
-    /** \return the most RBGs UE i may get in UL before its power per PRB is too thin */
-    double UlRbgCap(uint32_t i) const;
-    /** \return PRBs in a set of RBGs */
-    double AllocatedPrbs(const std::vector<uint32_t>& rbgs) const;
     void ComputeSinr(uint32_t i, Direction dir, const std::vector<uint32_t>* rbgs,
                      std::vector<double>& out);
     /** Process HARQ feedback due at slot n. \param n slot \param dir direction */
     void ProcessFeedback(uint64_t n, Direction dir);
-    /** Schedule direction dir in slot n. \param n slot \param dir direction \param nSymb symbols */
+
+    /** One slot's allocation in one direction, as it passes through the scheduling steps. */
+    struct Allocation
+    {
+        Direction dir;     //!< direction
+        uint32_t nSymb;    //!< data symbols of the slot
+        uint32_t nextFree; //!< lowest RBG that may still be free
+        uint32_t freeLeft; //!< RBGs still free
+    };
+
+    /**
+     * Schedule direction dir in slot n, in steps: AllocateRetransmissions,
+     * AllocateNewDataShares, AllocateByScheduler, FormTransportBlocks.
+     * \param n slot \param dir direction \param nSymb data symbols
+     */
     void ScheduleDir(uint64_t n, Direction dir, uint32_t nSymb);
+    /** Give UE i up to k free RBGs, lowest first. \param a the allocation \param i UE \param k RBGs */
+    void TakeRbgs(Allocation& a, uint32_t i, uint32_t k);
+    /** Step 1: each UE's oldest NACKed TB, on as many RBGs as its first transmission, ahead of
+     *  new data (UEs in rotating order). \param a the allocation */
+    void AllocateRetransmissions(Allocation& a);
+    /**
+     * Step 2: the UEs that can take new data (no retransmission now, a free HARQ process, data,
+     * CSI), in rotating order: a UE with a resource share gets its credit's RBGs now, the
+     * others become the candidates of step 3 (m_cand, m_candNeed).
+     * \param a the allocation
+     */
+    void AllocateNewDataShares(Allocation& a);
+    /** \return the RBGs UE i could use for new data now (0: not a candidate) \param i UE
+     *  \param dir direction \param nSymb data symbols */
+    double NewDataNeed(uint32_t i, Direction dir, uint32_t nSymb);
+    /** Step 3: the free RBGs, one by one, to the candidate of the highest RR or PF metric.
+     *  \param a the allocation */
+    void AllocateByScheduler(Allocation& a);
+    /** \return the RR or PF metric of candidate c on RBG r (higher wins) \param c candidate
+     *  \param r RBG \param dir direction */
+    double SchedulerMetric(size_t c, uint32_t r, Direction dir) const;
+    /** Step 4: link adaptation and a new TB for each UE with new RBGs. \param a the allocation */
+    void FormTransportBlocks(const Allocation& a);
+    /**
+     * Link adaptation of UE i over its RBGs (NrBlerModel::SelectMcs over the reported SINRs
+     * less the OLLA offset, cached while its input is unchanged).
+     * \param i UE \param dir direction \param nSymb data symbols \param nPrb allocated PRBs
+     * \return the choice
+     */
+    const NrBlerModel::McsChoice& AdaptLink(uint32_t i, Direction dir, uint32_t nSymb,
+                                            uint32_t nPrb);
+    /** Put a new TB of UE i in a free HARQ process. \param i UE \param dir direction
+     *  \param choice its MCS and TBS \param nPrb its PRBs */
+    void FormTb(uint32_t i, Direction dir, const NrBlerModel::McsChoice& choice, uint32_t nPrb);
+    /** Give back the RBGs of UE i. \param i UE \param dir direction */
+    void ReleaseRbgs(uint32_t i, Direction dir);
     /** \param i UE \param dir direction \return the reported per-RBG SINR (may be empty) */
     const std::vector<double>& Reported(uint32_t i, Direction dir) const;
     /** \param i UE \param dir direction \return backlog bytes (huge in full-buffer mode) */
@@ -355,7 +408,6 @@ class NrCellMac : public Object
     double m_vtime[2]{0, 0};           //!< RR virtual time per direction
     std::vector<double> m_scratch;     //!< scratch SINR vector
     std::vector<uint32_t> m_cand;      //!< scratch candidate list
-    std::vector<double> m_candMetric;  //!< scratch per-candidate value
     std::vector<double> m_candNeed;    //!< scratch: RBGs a candidate may still take
 };
 
