@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from . import frameworks
 from .compute import BUILTIN_PROFILES
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
@@ -301,7 +302,7 @@ class LoopedTrainConfig(_Strict):
     d_ff: Annotated[int, Field(ge=1)] = Field(512, description="MLP hidden size")
 
 
-FRAMEWORKS = ("split_learning", "split_fed_lora", "fed_lora", "centralized", "looped_tp", "none")
+FRAMEWORKS = (*frameworks.FRAMEWORKS, "none")  # "none": traffic only
 POLICIES = ("all", "random", "round_robin", "channel_aware", "lyapunov")
 
 
@@ -342,7 +343,8 @@ class TrafficConfig(_Strict):
     source: str = Field("edge0", description="node at the far end of the traffic")
     rate_bps: PositiveFloat | None = Field(
         None, description="offered rate per UE and direction, bit/s (default: 1.2 x the "
-        "carrier's peak, bandwidth x 7.4 bit/s/Hz x 1.2)")
+        "carrier's peak, bandwidth x the top MCS's spectral efficiency in radio.mcs_table; "
+        "radio.mode ideal: 1.2 x the fastest UE's full-band rate)")
     packet_bytes: Annotated[int, Field(ge=64, le=1472)] = Field(
         1472, description="UDP payload per packet, bytes")
     start_s: NonNegFloat = Field(0.01, description="traffic start (after attach), s")

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
-from edgelam_ns3 import config, runner
+from edgelam_ns3 import config
+from edgelam_ns3.scenario import run_scenario
 
 B, T, D = 4, 32, 64  # a small model keeps these runs to seconds
 # the 'ideal' radio: its rates are configured, so latencies have closed forms
@@ -18,7 +19,7 @@ SMALL = [f"train.batch_size={B}", f"model.seq_len={T}", f"model.n_embd={D}", "mo
 def run(tmp_path, scenario, *overrides):
     cfg = config.load(scenario, SMALL + list(overrides))
     out = tmp_path / "run"
-    summary = runner.run_in_process(cfg, out)
+    summary = run_scenario(cfg, out)
     t = {p.stem: pd.read_parquet(p) for p in (out / "traces").glob("*.parquet")}
     return cfg, summary, t
 
@@ -163,7 +164,7 @@ def test_split_fed_lora_runs_over_the_6g_radio(tmp_path):
                                          "train.policy=round_robin", "train.k=2",
                                          "train.steps=3", "nodes.n_devices=4"])
     assert cfg.radio.mode == "nr"
-    s = runner.run_in_process(cfg, tmp_path / "nr")
+    s = run_scenario(cfg, tmp_path / "nr")
     assert s["rounds"] == 3 and s["radio"] == "nr" and s["slots_simulated"] > 0
     rounds = pd.read_parquet(tmp_path / "nr" / "traces" / "rounds.parquet")
     assert rounds["scheduled"].tolist() == ["0,1", "2,3", "0,1"]

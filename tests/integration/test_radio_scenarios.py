@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from edgelam_ns3 import config, runner
+from edgelam_ns3.scenario import run_scenario
 from edgelam_ns3.sim import Simulation
 from edgelam_ns3.topology import network_spec
 
@@ -24,7 +25,7 @@ def test_udp_goodput_of_one_near_ue_reaches_the_ts38306_rate(tmp_path):
     cfg = config.load("radio-saturation", [
         "radio.carrier_hz=3.5e9", "radio.tdd_pattern=D", "radio.n_ues=1", "radio.ue_distance_m=30",
         "radio.shadowing=false", "traffic.duration_s=0.3"])
-    s = runner.run_in_process(cfg, tmp_path / "r")
+    s = run_scenario(cfg, tmp_path / "r")
     peak = ts38306_rate_bps()  # 584.25 Mbit/s
     udp_share = 1472 / 1500    # IPv4 (20) + UDP (8) headers per 1500-byte packet
     assert s["ues"]["ue0"]["dl_mean_sinr_db"] > 30
@@ -108,7 +109,7 @@ def test_csi_is_recorded_as_complex_matrices_per_ue_and_tap(tmp_path):
     cfg = config.load("radio-saturation", ["radio.n_ues=3", "traffic.duration_s=0.05",
                                             "trace.csi=true", "trace.link_state_period_s=0.01"])
     out = tmp_path / "c"
-    s = runner.run_in_process(cfg, out)
+    s = run_scenario(cfg, out)
     assert s["csi_file"] == "traces/csi.npz"
     z = np.load(out / "traces" / "csi.npz")
     h, t = z["h"], z["t_s"]
@@ -122,7 +123,7 @@ def test_several_cells_attach_ues_to_the_strongest_and_interfere(tmp_path):
     cfg = config.load("radio-saturation", ["radio.n_cells=3", "radio.n_ues=9",
                                             "traffic.duration_s=0.1"])
     assert cfg.gnb_names() == ["gnb0", "gnb1", "gnb2"]
-    s = runner.run_in_process(cfg, tmp_path / "m")
+    s = run_scenario(cfg, tmp_path / "m")
     serving = {u["serving_cell"] for u in s["ues"].values()}
     assert serving == {"gnb0", "gnb1", "gnb2"}  # UE u is dropped around gNB u mod 3
     assert sum(c["dl_goodput_bps"] for c in s["cells"].values()) == \

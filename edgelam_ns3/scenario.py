@@ -1,0 +1,214 @@
+"""Assemble and run one scenario in this process, and summarise it.
+
+:func:`run_scenario` builds the :class:`~edgelam_ns3.sim.Simulation` of the config's network,
+installs its traffic (:mod:`edgelam_ns3.traffic`), wires the traces (:class:`Recorder`:
+messages, compute jobs, rounds and metrics, link states, CSI), starts the framework (by name,
+:mod:`edgelam_ns3.frameworks`), runs until it finishes or ``sim.max_time_s``, and returns the
+run's summary. :mod:`edgelam_ns3.runner` calls it in a child process.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from . import traces as traces_mod
+from .config import ScenarioConfig
+from .frameworks.round_log import has_breakdown, rounds_summary
+
+LINK_COLS = ("rate_bps", "queue_bytes", "delivered_bytes", "dropped_packets")
+"""Columns of a wired link's row in ``link_states.parquet`` (NaN in a radio UE's row)."""
+RADIO_COLS = ("sinr_db", "dl_sinr_eff_db", "mcs_dl", "mcs_ul", "bler_dl", "bler_ul",
+              "dl_throughput_bps", "ul_throughput_bps", "dl_queue_bytes", "ul_queue_bytes",
+              "harq_retx")
+"""Columns of a radio UE's row in ``link_states.parquet`` (NaN in a wired link's row)."""
+
+
+class Recorder:
+    """The run's trace sinks: messages, compute jobs, rounds and metrics, link states (wired
+    links and radio UEs in one table), and each UE's channel matrices (``trace.csi``)."""
+
+    def __init__(self, cfg: ScenarioConfig, trace_dir: Path):
+        self.cfg = cfg
+        self.tw = traces_mod.TraceWriter(trace_dir)
+        self.servers = {cfg.train.server}
+        self.bytes_by_tag: dict[str, int] = {}
+        self.flow = {"up": 0, "down": 0}
+        self.rows: list[dict] = []
+        self.csi_t: list[float] = []
+        self.csi_h: list[np.ndarray] = []
+        self.gnb_names = cfg.gnb_names()
+        self.sim = None
+        self.t_wall0 = time.perf_counter()
+
+    def attach(self, sim) -> None:
+        """Tap ``sim``'s link states every ``trace.link_state_period_s``."""
+        self.sim = sim
+        sim.every(self.cfg.trace.link_state_period_s, self.on_links)
+
+    def on_message(self, m) -> None:
+        tag = m.tag.split(":")[0]
+        self.bytes_by_tag[tag] = self.bytes_by_tag.get(tag, 0) + m.bytes
+        self.flow["up" if m.dst in self.servers else "down"] += m.bytes
+        self.tw.append("messages", {
+            "id": m.id, "src": m.src, "dst": m.dst, "bytes": m.bytes, "tag": m.tag,
+            "protocol": m.protocol, "t_send_s": m.t_send_s, "t_first_byte_s": m.t_first_byte_s,
+            "t_delivered_s": m.t_delivered_s})
+
+    def on_job(self, rec: dict) -> None:
+        self.tw.append("compute", dict(rec))
+
+    def on_round(self, row: dict) -> None:
+        self.rows.append(row)
+        metric = {"step": row["round"], "t_s": row["t_end_s"], "loss": row["loss"]}
+        if "eval_loss" in row:
+            metric["eval_loss"] = row["eval_loss"]
+        self.tw.append("metrics", metric)
+        if has_breakdown(row):
+            self.tw.append("rounds", row)
+        extra = f"  eval {row['eval_loss']:7.4f}" if "eval_loss" in row else ""
+        if "epsilon" in row:
+            extra += f"  eps {row['epsilon']:.2f}"
+        print(f"[sim {row['t_end_s']:9.4f} s] round {row['round'] + 1:4d}/{self.cfg.train.steps}  "
+              f"loss {row['loss']:7.4f}{extra}  (wall {time.perf_counter() - self.t_wall0:6.1f} s)",
+              flush=True)
+
+    def on_links(self, st) -> None:
+        nan = float("nan")
+        if self.cfg.trace.csi and st.radio is not None:
+            self.csi_t.append(st.t_s)
+            self.csi_h.append(np.stack([self.sim.csi(str(u)) for u in st.radio["ue"]])
+                              .astype(np.complex64))
+        for i in range(len(st.src)):
+            row = {"t_s": st.t_s, "kind": "link", "src": str(st.src[i]), "dst": str(st.dst[i])}
+            row.update({c: float(getattr(st, c)[i]) for c in LINK_COLS})
+            row.update({c: nan for c in RADIO_COLS})
+            self.tw.append("link_states", row)
+        if st.radio is not None:
+            r = st.radio
+            for u in range(len(r["ue"])):
+                row = {"t_s": st.t_s, "kind": "ue",
+                       "src": self.gnb_names[int(r["serving_cell"][u])], "dst": str(r["ue"][u])}
+                row.update({c: nan for c in LINK_COLS})
+                row.update({c: float(r[c][u]) for c in RADIO_COLS})
+                self.tw.append("link_states", row)
+
+    def close(self) -> None:
+        self.tw.close()
+
+    def write_csi(self, out: Path) -> dict:
+        """Save the recorded channel matrices to ``traces/csi.npz``; :return: its summary
+        entry (empty when none were recorded)."""
+        if not self.csi_h:
+            return {}
+        np.savez(out / "traces" / "csi.npz", t_s=np.array(self.csi_t), h=np.stack(self.csi_h),
+                 ue=np.array([f"ue{u}" for u in range(self.cfg.n_ues())]))
+        return {"csi_file": "traces/csi.npz"}
+
+
+def provenance(cfg: ScenarioConfig) -> dict:
+    """What makes the run reproducible: versions, seed and run number, a run id, the start."""
+    import torch
+
+    from . import __version__, _load_core
+
+    return {
+        "edgelam_ns3": __version__,
+        "ns3": _load_core().NS3_VERSION,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "seed": cfg.seed,
+        "run": cfg.run,
+        "run_id": uuid.uuid4().hex,
+        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def start_framework(cfg: ScenarioConfig, sim, rec: Recorder):
+    """Create the scenario's framework (or the traffic-only run), say what runs, start it."""
+    if cfg.train.framework == "none":
+        from .traffic import TrafficOnly
+
+        framework = TrafficOnly(cfg, sim)
+        print(f"edgelam: {cfg.name}: traffic only, {cfg.n_ues()} UEs, radio "
+              f"{cfg.radio.mode}, {cfg.traffic.duration_s} s", flush=True)
+    else:
+        from .frameworks import framework_class
+
+        framework = framework_class(cfg.train.framework)(cfg, sim, on_job=rec.on_job,
+                                                         on_round=rec.on_round)
+        print(f"edgelam: {cfg.name}: {cfg.train.framework} (policy {cfg.train.policy}), "
+              f"{cfg.nodes.n_devices} devices, server {cfg.train.server}, radio "
+              f"{cfg.radio.mode}, {cfg.train.steps} rounds", flush=True)
+    framework.start()
+    return framework
+
+
+def run_scenario(cfg: ScenarioConfig, out: Path) -> dict:
+    """Run the scenario in this process, traces under ``out/traces``; :return: the summary
+    (``status`` "ok", or "incomplete" when it stopped at ``sim.max_time_s``)."""
+    import torch
+
+    from .radio.summary import radio_summary, traffic_summary
+    from .sim import Simulation
+    from .topology import network_spec
+    from .traffic import install_traffic
+
+    torch.set_num_threads(cfg.sim.torch_threads)
+    torch.manual_seed(cfg.seed)
+    rec = Recorder(cfg, out / "traces")
+    summary = {"scenario": cfg.name, "radio": cfg.radio.mode, "framework": cfg.train.framework,
+               "policy": cfg.train.policy, "provenance": provenance(cfg)}
+    with Simulation(network_spec(cfg), seed=cfg.seed, run=cfg.run,
+                    on_message=rec.on_message) as sim:
+        flows = install_traffic(cfg, sim)
+        rec.attach(sim)
+        framework = start_framework(cfg, sim, rec)
+        try:
+            sim.run(until_s=cfg.sim.max_time_s)
+        finally:
+            rec.close()
+        if sim.has_radio:
+            _merge(summary, radio_summary(cfg, sim))
+        summary.update(rec.write_csi(out))
+        if flows:
+            serving = {ue: e["serving_cell"] for ue, e in summary.get("ues", {}).items()}
+            _merge(summary, traffic_summary(cfg, sim, flows, serving))
+        summary.update(_run_figures(cfg, sim, framework, rec))
+    if not framework.finished:
+        summary["error"] = (f"stopped at sim.max_time_s={cfg.sim.max_time_s} s after "
+                            f"{len(rec.rows)} of {cfg.train.steps} rounds")
+    summary["wall_time_s"] = time.perf_counter() - rec.t_wall0
+    return summary
+
+
+def _run_figures(cfg: ScenarioConfig, sim, framework, rec: Recorder) -> dict:
+    """Status, simulated time, bytes, and the training figures of the rounds."""
+    rows, n = rec.rows, len(rec.rows)
+    out = dict(status="ok" if framework.finished else "incomplete", sim_time_s=sim.now,
+               steps=n, rounds=n, bytes_sent=sim.bytes_sent, bytes_up=rec.flow["up"],
+               bytes_down=rec.flow["down"], bytes_by_tag=rec.bytes_by_tag,
+               mean_round_s=(sim.now / n) if n else None)
+    out.update(rounds_summary(rows, cfg.train.target_loss))
+    if rows and "epsilon" in rows[-1]:
+        out["dp"] = {"epsilon": rows[-1]["epsilon"], "delta": cfg.train.dp.delta,
+                     "noise_multiplier": cfg.train.dp.noise_multiplier}
+    if rows and has_breakdown(rows[0]):
+        out["bytes_per_round"] = {"up": rec.flow["up"] / n, "down": rec.flow["down"] / n}
+    if hasattr(framework, "participation"):
+        out["participation"] = (framework.participation / max(n, 1)).tolist()
+    return out
+
+
+def _merge(summary: dict, part: dict) -> None:
+    """Add ``part`` to ``summary``, merging the entries both have (per-UE and per-cell
+    figures of the radio and of the traffic)."""
+    for k, v in part.items():
+        if isinstance(v, dict) and isinstance(summary.get(k), dict):
+            _merge(summary[k], v)
+        else:
+            summary[k] = v
