@@ -268,6 +268,15 @@ class ModelConfig(_Strict):
     n_embd: Annotated[int, Field(ge=8)] = Field(128, description="hidden size")
     n_head: Annotated[int, Field(ge=1)] = Field(4, description="attention heads")
     seq_len: Annotated[int, Field(ge=2)] = Field(64, description="tokens per sample")
+    device_layers: Annotated[int, Field(ge=0)] = Field(
+        1, description="transformer blocks on each device, with the token and positional "
+        "embeddings (split_learning, split_fed_lora; fed_lora and centralized freeze these "
+        "blocks and adapt the others, as split_fed_lora does); 0: only the token embedding "
+        "(the cut tensor is then a codebook lookup, the text readable)")
+    base: Literal["pretrained", "random"] | None = Field(
+        None, description="weights fine-tuning starts from (split_fed_lora, fed_lora, "
+        "centralized): 'pretrained' (the shipped base, see edgelam_ns3.pretrained) or "
+        "'random'; default: the pretrained base when the model has its shape, else random")
 
     @model_validator(mode="after")
     def _heads_divide(self):
@@ -465,7 +474,36 @@ class ScenarioConfig(_Strict):
             raise ValueError(f"traffic.source: unknown node '{self.traffic.source}' (known: {known})")
         if self.model.seq_len > 1024:
             raise ValueError("model.seq_len: at most 1024 positions")
+        _check_model_use(self.model, self.train.framework)
         return self
+
+
+SPLIT_MODEL_FRAMEWORKS = ("split_learning", "split_fed_lora", "fed_lora", "centralized")
+"""Frameworks that build the split GPT-2 and so use ``model.device_layers``."""
+FINETUNE_FRAMEWORKS = ("split_fed_lora", "fed_lora", "centralized")
+"""Frameworks that fine-tune a base model and so use ``model.base``."""
+
+
+def _check_model_use(m: ModelConfig, framework: str) -> None:
+    """``model.device_layers`` and ``model.base`` only where the framework uses them."""
+    default_cut = ModelConfig.model_fields["device_layers"].default
+    if framework in SPLIT_MODEL_FRAMEWORKS:
+        if m.device_layers >= m.n_layer:
+            raise ValueError(f"model.device_layers: {m.device_layers} blocks on the device but "
+                             f"model.n_layer is {m.n_layer} (the server keeps at least one)")
+    elif m.device_layers != default_cut:
+        raise ValueError(f"model.device_layers: train.framework {framework} does not split "
+                         "the GPT-2 model")
+    if framework not in FINETUNE_FRAMEWORKS and m.base == "pretrained":
+        raise ValueError(f"model.base: train.framework {framework} trains from random weights "
+                         f"(the pretrained base is for {', '.join(FINETUNE_FRAMEWORKS)})")
+    if m.base == "pretrained":
+        from .pretrained import base_mismatch
+
+        why = base_mismatch(m.n_layer, m.n_embd, m.n_head, m.seq_len)
+        if why:
+            raise ValueError(f"model.base: the pretrained base does not fit: {why} (set "
+                             "model.base=random, or pretrain one: scripts/pretrain_base.py)")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 The collaborative fine-tuning framework of "Edge Large AI Models" (Wang et al., 2025) keeps the
 embedding and the task module (LM head) on each device and the transformer blocks on the edge
 server, frozen, with low-rank adapters (LoRA, Hu et al., 2021) as the only trainable server
-weights. This module builds that split from a :class:`~models.split_gpt.SplitGPT`:
+weights. The first ``device_layers`` blocks run on the device, frozen, with the positional
+embedding (see :class:`~models.split_gpt.SplitGPT`); adapters sit on the server's blocks. This
+module builds that split from a :class:`~models.split_gpt.SplitGPT`:
 
 - :func:`make_split_lora` injects peft LoRA adapters into the server's ``"decoder"`` part
   (:func:`peft.inject_adapter_in_model`, in place, so :meth:`SplitGPT.decode` runs unchanged);
@@ -31,9 +33,10 @@ import torch
 from peft import LoraConfig, get_peft_model_state_dict, inject_adapter_in_model
 from peft import set_peft_model_state_dict
 from torch import nn
-from transformers import GPT2Config
+from transformers import GPT2Config, GPT2LMHeadModel
 
-from .split_gpt import ServerContext, SplitGPT, server_backward, server_forward, tensor_nbytes
+from .split_gpt import (DEFAULT_DEVICE_LAYERS, ServerContext, SplitGPT, server_backward,
+                        server_forward, tensor_nbytes)
 
 __all__ = [
     "GPT2_LORA_TARGETS",
@@ -131,31 +134,65 @@ def add_lora(model: SplitGPT, lora: LoraConfig) -> SplitGPT:
 
 
 def make_split_lora(
-    config: GPT2Config, lora: LoraConfig, seed: int
+    config: GPT2Config,
+    lora: LoraConfig,
+    seed: int,
+    device_layers: int = DEFAULT_DEVICE_LAYERS,
+    base: GPT2LMHeadModel | None = None,
 ) -> tuple[SplitGPT, SplitGPT]:
     """Build the server model (frozen decoder + LoRA) and a device template with the same weights.
 
-    Both come from one :class:`SplitGPT` initialised under ``seed`` (the global RNG is left as it
-    was): the server's decoder gets adapters (:func:`add_lora`); the device template is an
-    adapter-free copy whose ``"embed"`` and ``"head"`` parts are trainable. Make one
-    ``copy.deepcopy(device)`` per device; a device runs only :meth:`SplitGPT.embed` and
-    :meth:`SplitGPT.head_loss` (the template's decoder is the base decoder, unused in the split
-    but handy for the FedAvg baseline, where each device holds the whole model).
+    Both come from one :class:`SplitGPT`, cut after ``device_layers`` blocks: a copy of ``base``
+    (e.g. the pretrained base, :mod:`edgelam_ns3.pretrained`), or without it initialised at
+    random under ``seed``. The server's decoder gets adapters (:func:`add_lora`), seeded by
+    ``seed`` too (the global RNG is left as it was); the device template is an adapter-free copy
+    whose tied ``"embed"``/``"head"`` weight is trainable and whose ``"device_blocks"`` are frozen
+    (part of the frozen base). Make one ``copy.deepcopy(device)`` per device; a device runs only
+    :meth:`SplitGPT.embed` and :meth:`SplitGPT.head_loss` (the template's decoder is the base
+    decoder, unused in the split but handy for the FedAvg baseline, where each device holds the
+    whole model).
 
     :param config: model configuration, e.g. from :func:`~models.split_gpt.gpt2_config`
     :param lora: adapter configuration, e.g. from :func:`gpt2_lora_config`
-    :param seed: seed of the weight initialisation (base weights and adapter ``A`` matrices)
+    :param seed: seed of the random base weights (without ``base``) and the adapters' ``A``
+    :param device_layers: blocks on the device, see :class:`~models.split_gpt.SplitGPT`
+    :param base: weights of the base model, or `None` for random ones; its config must match
+        ``config`` in ``n_layer``, ``n_embd``, ``n_head`` and ``vocab_size``, with at least
+        ``config.n_positions`` positions (the first ``config.n_positions`` are used)
     :output server: :class:`SplitGPT` whose decoder has adapters; only they require grad
-    :output device: :class:`SplitGPT` without adapters; embed/head trainable, decoder frozen
+    :output device: :class:`SplitGPT` without adapters; embed/head trainable, the rest frozen
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        base = SplitGPT(config)
-        device = copy.deepcopy(base)
-        server = add_lora(base, lora)
-    for p in device.server_part().parameters():
+        if base is None:
+            model = SplitGPT(config, device_layers)
+        else:
+            model = SplitGPT.from_lm(_fit_positions(base, config), device_layers)
+        device = copy.deepcopy(model)
+        server = add_lora(model, lora)
+    for p in device.parameters():
         p.requires_grad_(False)
+    device.parts["embed"].weight.requires_grad_(True)  # tied with the head
     return server, device
+
+
+def _fit_positions(base: GPT2LMHeadModel, config: GPT2Config) -> GPT2LMHeadModel:
+    """``base`` with its positional embedding cut to ``config.n_positions`` rows (a copy), after
+    checking that the shapes match."""
+    b = base.config
+    for key in ("n_layer", "n_embd", "n_head", "vocab_size"):
+        if getattr(b, key) != getattr(config, key):
+            raise ValueError(f"the base model has {key}={getattr(b, key)}, the config "
+                             f"{getattr(config, key)}")
+    if b.n_positions < config.n_positions:
+        raise ValueError(f"the base model has {b.n_positions} positions, the config needs "
+                         f"{config.n_positions}")
+    with torch.random.fork_rng(devices=[]):
+        lm = GPT2LMHeadModel(config)
+    state = dict(base.state_dict())
+    state["transformer.wpe.weight"] = state["transformer.wpe.weight"][: config.n_positions]
+    lm.load_state_dict(state)
+    return lm
 
 
 # -- adapter weights ------------------------------------------------------------------------

@@ -1,26 +1,33 @@
 """A GPT-2-style decoder split for U-shaped split learning.
 
 The model is cut twice, as in the collaborative fine-tuning framework of "Edge Large AI Models"
-(Wang et al., 2025): the token embedding and the language-model head stay on the device (so
-neither the raw tokens nor the labels leave it), and the transformer blocks run on the edge
+(Wang et al., 2025): the bottom of the model (token and positional embeddings and the first
+``device_layers`` transformer blocks) and the language-model head stay on the device (so
+neither the raw tokens nor the labels leave it), and the remaining blocks run on the edge
 server::
 
-    device                      edge server                     device
-    input_ids --embed--> h0 ==> decode (blocks, ln_f) --> hL ==> head --> loss
-              <--------- dh0 <==  backward          <-- dhL <== backward
+    device                        edge server                     device
+    input_ids --bottom--> h0 ==> decode (blocks, ln_f) --> hL ==> head --> loss
+              <---------- dh0 <==  backward          <-- dhL <== backward
 
-``==>`` and ``<==`` are the cuts. What crosses them are plain, detached tensors
-(:class:`CutTensor` payloads); their size in bytes is what the network carries.
+``==>`` and ``<==`` are the cuts. What crosses them are plain, detached tensors; their size in
+bytes is what the network carries. With
+``device_layers = 0`` (the old cut) ``h0`` is the token embedding alone: a lookup in a
+256-entry codebook, from which the text is read back exactly. Putting the positional embedding
+and at least one block on the device (the default, 1) sends contextual hidden states instead;
+that is harder to invert, not a formal guarantee.
 
-The parts are held in an :class:`torch.nn.ModuleDict` keyed ``"embed"``, ``"decoder"`` and
-``"head"``, and every method runs with only the parts one side owns. Weights are random
-(built from a :class:`~transformers.GPT2Config`); nothing is downloaded. Users with local
-pretrained weights can load a :class:`~transformers.GPT2LMHeadModel` themselves and use
-:meth:`SplitGPT.from_lm`.
+The parts are held in an :class:`torch.nn.ModuleDict` keyed ``"embed"``, ``"device_blocks"``
+(when ``device_layers >= 1``), ``"decoder"`` and ``"head"``, and every method runs with only the
+parts one side owns. Weights are random (built from a :class:`~transformers.GPT2Config`) unless
+loaded with :meth:`SplitGPT.from_lm` from a :class:`~transformers.GPT2LMHeadModel` (e.g. the
+shipped pretrained base, :mod:`edgelam_ns3.pretrained`); nothing is downloaded.
 """
 
 from __future__ import annotations
 
+import copy
+import re
 from dataclasses import dataclass
 
 import torch
@@ -30,6 +37,7 @@ from transformers import GPT2Config, GPT2LMHeadModel, GPT2Model
 
 __all__ = [
     "IGNORE_INDEX",
+    "DEFAULT_DEVICE_LAYERS",
     "gpt2_config",
     "SplitGPT",
     "DeviceContext",
@@ -44,6 +52,9 @@ __all__ = [
 
 IGNORE_INDEX = -100
 """Label value excluded from the loss, as in :class:`~transformers.GPT2LMHeadModel`."""
+
+DEFAULT_DEVICE_LAYERS = 1
+"""Transformer blocks on the device by default (with the token and positional embeddings)."""
 
 
 def gpt2_config(
@@ -98,71 +109,171 @@ def tensor_nbytes(t: torch.Tensor) -> int:
     return t.numel() * t.element_size()
 
 
+class NoPositionEmbedding(nn.Module):
+    """Stands in for ``wpe`` in the server's :class:`~transformers.GPT2Model` when the positional
+    embedding is on the device: it adds nothing (a zero scalar, broadcast)."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("zero", torch.zeros(()), persistent=False)
+
+    def forward(self, position_ids: torch.Tensor) -> torch.Tensor:
+        return self.zero
+
+
+def _unused_embedding(config: GPT2Config) -> nn.Embedding:
+    placeholder = nn.Embedding(0, config.n_embd)
+    placeholder.weight.requires_grad_(False)
+    return placeholder
+
+
 class SplitGPT(nn.Module):
     r"""GPT-2 language model split into device and edge-server parts.
 
     Parts (``self.parts``, an :class:`~torch.nn.ModuleDict`):
 
     - ``"embed"`` (device): token embedding, weight [vocab_size, D];
+    - ``"device_blocks"`` (device, when ``device_layers >= 1``): a
+      :class:`~transformers.GPT2Model` run on ``inputs_embeds``: positional embedding, dropout
+      and blocks ``0 .. device_layers - 1``, no final layer norm;
     - ``"decoder"`` (edge server): a :class:`~transformers.GPT2Model` run on ``inputs_embeds``:
-      positional embedding, dropout, ``n_layer`` blocks and the final layer norm. Its own token
-      embedding ``wte`` is replaced by an empty ``nn.Embedding(0, D)`` so the server holds no
-      vocabulary-sized matrix;
+      the other blocks and the final layer norm (and, with ``device_layers = 0``, the positional
+      embedding and dropout). Its token embedding ``wte`` is an empty ``nn.Embedding(0, D)``, so
+      the server holds no vocabulary-sized matrix;
     - ``"head"`` (device): the LM head, ``nn.Linear(D, vocab_size, bias=False)`` whose weight *is*
       the embedding weight (tied, as in GPT-2).
 
     With the same weights, :meth:`forward` computes exactly what
-    :class:`~transformers.GPT2LMHeadModel` computes (same loss, same gradients).
+    :class:`~transformers.GPT2LMHeadModel` computes (same loss, same gradients), for any cut.
+    The initial weights do not depend on the cut (the same seed gives the same model).
 
     :param config: model configuration, e.g. from :func:`gpt2_config`
+    :param device_layers: transformer blocks on the device, in [0, n_layer); 0 puts only the
+        token embedding there (no positional embedding: the cut tensor is a codebook lookup)
     """
 
-    def __init__(self, config: GPT2Config):
+    def __init__(self, config: GPT2Config, device_layers: int = DEFAULT_DEVICE_LAYERS):
         super().__init__()
+        if not 0 <= device_layers < config.n_layer:
+            raise ValueError(
+                f"device_layers must be in [0, n_layer={config.n_layer}) (the server keeps at "
+                f"least one block), got {device_layers}"
+            )
         self.config = config
+        self.device_layers = device_layers
         decoder = GPT2Model(config)
         # Take the (GPT-2-initialised) token embedding out of the server part.
         embed = decoder.get_input_embeddings()
-        placeholder = nn.Embedding(0, config.n_embd)
-        placeholder.weight.requires_grad_(False)
-        decoder.set_input_embeddings(placeholder)
+        decoder.set_input_embeddings(_unused_embedding(config))
         head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         head.weight = embed.weight  # tied: one Parameter, owned by the device
-        self.parts = nn.ModuleDict({"embed": embed, "decoder": decoder, "head": head})
+        parts = {"embed": embed}
+        if device_layers:
+            parts["device_blocks"] = self._move_bottom(decoder, device_layers)
+        parts.update(decoder=decoder, head=head)
+        self.parts = nn.ModuleDict(parts)
+
+    @staticmethod
+    def _move_bottom(decoder: GPT2Model, k: int) -> GPT2Model:
+        """Move the positional embedding, the dropout and the first ``k`` blocks of ``decoder``
+        into a new :class:`~transformers.GPT2Model` shell, in place."""
+        cfg = copy.deepcopy(decoder.config)
+        cfg.n_layer = k
+        with torch.random.fork_rng(devices=[]):  # the shell's own init draws are discarded
+            bottom = GPT2Model(cfg)
+        bottom.set_input_embeddings(_unused_embedding(cfg))
+        bottom.wpe, bottom.drop = decoder.wpe, decoder.drop
+        bottom.h = nn.ModuleList(decoder.h[:k])
+        bottom.ln_f = nn.Identity()
+        decoder.h = nn.ModuleList(decoder.h[k:])
+        decoder.wpe, decoder.drop = NoPositionEmbedding(), nn.Identity()
+        decoder.config = copy.deepcopy(decoder.config)
+        decoder.config.n_layer = decoder.config.n_layer - k
+        return bottom
+
+    def _part_key(self, key: str) -> tuple[str, str]:
+        """Where a :class:`~transformers.GPT2Model` state-dict key of the unsplit model lives:
+        (part, key within the part)."""
+        k = self.device_layers
+        m = re.match(r"h\.(\d+)\.(.*)", key)
+        if m:
+            i = int(m.group(1))
+            return ("device_blocks", key) if i < k else ("decoder", f"h.{i - k}.{m.group(2)}")
+        if key.startswith("wpe.") and k:
+            return "device_blocks", key
+        return "decoder", key
 
     @classmethod
-    def from_lm(cls, lm: GPT2LMHeadModel) -> "SplitGPT":
+    def from_lm(cls, lm: GPT2LMHeadModel,
+                device_layers: int = DEFAULT_DEVICE_LAYERS) -> "SplitGPT":
         """Split a :class:`~transformers.GPT2LMHeadModel`, copying its weights.
 
         :param lm: the unsplit model; it is left unchanged and shares no storage with the result
+        :param device_layers: blocks on the device, see :class:`SplitGPT`
         :output model: :class:`SplitGPT` that computes the same function as ``lm``
         """
-        model = cls(lm.config)
+        if lm.lm_head.weight is not lm.transformer.wte.weight:
+            raise ValueError(
+                "SplitGPT ties the LM head to the token embedding (GPT-2); "
+                "lm has untied lm_head and wte weights"
+            )
+        with torch.random.fork_rng(devices=[]):
+            model = cls(lm.config, device_layers)
+        states: dict[str, dict[str, torch.Tensor]] = {"device_blocks": {}, "decoder": {}}
+        for key, value in lm.transformer.state_dict().items():
+            if not key.startswith("wte."):
+                part, sub = model._part_key(key)
+                states[part][sub] = value
         with torch.no_grad():
             model.parts["embed"].weight.copy_(lm.transformer.wte.weight)
-            if lm.lm_head.weight is not lm.transformer.wte.weight:
-                raise ValueError(
-                    "SplitGPT ties the LM head to the token embedding (GPT-2); "
-                    "lm has untied lm_head and wte weights"
-                )
-            state = {k: v for k, v in lm.transformer.state_dict().items() if not k.startswith("wte.")}
-            missing, unexpected = model.parts["decoder"].load_state_dict(state, strict=False)
-            missing = [k for k in missing if not k.startswith("wte.")]
-            if missing or unexpected:
-                raise ValueError(
-                    f"decoder weights do not match lm.transformer: missing {missing}, unexpected {unexpected}"
-                )
+            for part, state in states.items():
+                if part not in model.parts:
+                    continue
+                missing, unexpected = model.parts[part].load_state_dict(state, strict=False)
+                missing = [k for k in missing if not k.startswith("wte.")]
+                if missing or unexpected:
+                    raise ValueError(f"{part} weights do not match lm.transformer: missing "
+                                     f"{missing}, unexpected {unexpected}")
         return model
+
+    def to_lm(self) -> GPT2LMHeadModel:
+        """The unsplit :class:`~transformers.GPT2LMHeadModel` with this model's weights (the
+        inverse of :meth:`from_lm`), e.g. to save or evaluate the whole model. Needs a decoder
+        without adapters.
+
+        :output lm: a new model, sharing no storage with this one
+        """
+        k = self.device_layers
+        state = {"wte.weight": self.parts["embed"].weight}
+        for part in ("device_blocks", "decoder"):
+            if part not in self.parts:
+                continue
+            for key, value in self.parts[part].state_dict().items():
+                if key.startswith("wte."):
+                    continue
+                if "lora_" in key or "base_layer" in key:
+                    raise ValueError("to_lm needs a decoder without LoRA adapters")
+                m = re.match(r"h\.(\d+)\.(.*)", key)
+                if m and part == "decoder":
+                    key = f"h.{int(m.group(1)) + k}.{m.group(2)}"
+                state[key] = value
+        with torch.random.fork_rng(devices=[]):
+            lm = GPT2LMHeadModel(self.config)
+        with torch.no_grad():
+            lm.transformer.load_state_dict({k_: v.clone() for k_, v in state.items()})
+        return lm
 
     # -- parts -------------------------------------------------------------------------------
 
     def device_part(self) -> nn.ModuleDict:
-        """The modules the device owns: ``"embed"`` and ``"head"`` (sharing one weight).
+        """The modules the device owns: ``"embed"``, ``"device_blocks"`` (if any) and ``"head"``
+        (``"head"`` and ``"embed"`` share one weight).
 
         ``device_part().parameters()`` yields the tied weight once, so it is the right argument
         for the device's optimizer and parameter count.
         """
-        return nn.ModuleDict({"embed": self.parts["embed"], "head": self.parts["head"]})
+        names = ("embed", "device_blocks", "head")
+        return nn.ModuleDict({k: self.parts[k] for k in names if k in self.parts})
 
     def server_part(self) -> nn.Module:
         """The module the edge server owns: the ``"decoder"`` (no vocabulary-sized weight)."""
@@ -171,18 +282,24 @@ class SplitGPT(nn.Module):
     # -- computations, each with one side's parts ---------------------------------------------
 
     def embed(self, input_ids: torch.Tensor) -> torch.Tensor:
-        """Token embedding (device).
+        """The device's bottom of the model, up to the cut: token embedding, then (with
+        ``device_layers >= 1``) positional embedding and the device's blocks.
 
-        :input input_ids: token ids, shape [B, T], int64, values in [0, vocab_size)
-        :output h0: token embeddings, shape [B, T, D], float32 (without positional embedding,
-            which the decoder adds)
+        :input input_ids: token ids, shape [B, T], int64, values in [0, vocab_size),
+            T <= n_positions
+        :output h0: the cut activations, shape [B, T, D], float32 (with ``device_layers = 0``
+            the token embeddings, without positional embedding, which the decoder then adds)
         """
-        return self.parts["embed"](input_ids)
+        h0 = self.parts["embed"](input_ids)
+        if "device_blocks" in self.parts:
+            h0 = self.parts["device_blocks"](inputs_embeds=h0).last_hidden_state
+        return h0
 
     def decode(self, h0: torch.Tensor) -> torch.Tensor:
-        """Positional embedding, transformer blocks and final layer norm (edge server).
+        """The server's part: its transformer blocks and the final layer norm (and, with
+        ``device_layers = 0``, the positional embedding first).
 
-        :input h0: token embeddings, shape [B, T, D], T <= n_positions
+        :input h0: the cut activations, shape [B, T, D], T <= n_positions
         :output hL: final hidden states, shape [B, T, D]
         """
         return self.parts["decoder"](inputs_embeds=h0).last_hidden_state
@@ -256,7 +373,7 @@ class ServerContext:
 
 
 def device_forward(model: SplitGPT, input_ids: torch.Tensor) -> tuple[DeviceContext, torch.Tensor]:
-    """Step 1 (device): embed the tokens.
+    """Step 1 (device): run the device's bottom of the model (:meth:`SplitGPT.embed`).
 
     :input input_ids: shape [B, T], int64
     :output ctx: kept on the device for :func:`device_backward_embed`

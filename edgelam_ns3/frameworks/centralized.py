@@ -2,7 +2,8 @@
 
 First every device uploads its raw local data (its corpus shard, one byte per token) to the
 server, over the radio with equal shares; then the server alone fine-tunes the same model as
-split federated LoRA (embedding and head trainable, the decoder frozen with LoRA adapters) on
+split federated LoRA (from the same base, embedding and head trainable, the first
+``model.device_layers`` blocks frozen, the others frozen with LoRA adapters) on
 batches of K x ``train.batch_size`` drawn from all devices' data, one server job per round. The
 upload is round 0's uplink time; no data leave the server afterwards.
 """
@@ -15,11 +16,10 @@ import torch
 
 from ..config import ScenarioConfig
 from ..datasets.text import device_batches, local_data
-from ..models.lora_split import adapter_parameters, make_split_lora
 from ..sim import Simulation
 from .base import Barrier, RoundFramework
 from .round_log import RoundLog
-from .split_fed_lora import lora_config, model_config
+from .split_fed_lora import base_summary, build_split_lora
 
 
 class Centralized(RoundFramework):
@@ -31,13 +31,16 @@ class Centralized(RoundFramework):
                  on_job: Callable[[dict], None] | None = None,
                  on_round: Callable[[dict], None] | None = None):
         super().__init__(cfg, sim, on_job, on_round)
-        self.model, _ = make_split_lora(model_config(cfg), lora_config(cfg), cfg.seed)
-        for p in self.model.device_part().parameters():
-            p.requires_grad_(True)
-        params = list(self.model.device_part().parameters()) + adapter_parameters(self.model)
+        self.model, _ = build_split_lora(cfg)
+        self.model.parts["embed"].weight.requires_grad_(True)  # tied with the head
+        params = [p for p in self.model.parameters() if p.requires_grad]  # + the adapters
         self.opt = torch.optim.Adam(params, lr=cfg.train.lr)
         self.batches = device_batches(cfg)
         self.shard_bytes = [int(s.numel()) for s in local_data(cfg)]  # 1 byte per token
+
+    def summary(self) -> dict:
+        """Entries of ``summary.json``: ``model_base``, the weights fine-tuning started from."""
+        return base_summary(self.cfg)
 
     def evaluate(self) -> float:
         ids, labels = self.eval_batch

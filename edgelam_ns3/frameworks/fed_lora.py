@@ -20,13 +20,13 @@ import torch
 
 from ..config import ScenarioConfig
 from ..datasets.text import device_batches
-from ..models.lora_split import (adapter_parameters, adapter_state_dict, fedavg,
-                                 load_adapter_state_dict, make_split_lora, state_dict_nbytes)
+from ..models.lora_split import (adapter_state_dict, fedavg, load_adapter_state_dict,
+                                 state_dict_nbytes)
 from ..policies import DeviceState, make_policy
 from ..sim import Simulation
 from .base import Barrier, RoundFramework
 from .round_log import RoundLog
-from .split_fed_lora import lora_config, model_config
+from .split_fed_lora import base_summary, build_split_lora
 
 
 SAMPLE_COUNT_BYTES = 8
@@ -43,15 +43,14 @@ class FedLoRA(RoundFramework):
                  on_round: Callable[[dict], None] | None = None):
         super().__init__(cfg, sim, on_job, on_round)
         n = cfg.nodes.n_devices
-        self.global_model, _ = make_split_lora(model_config(cfg), lora_config(cfg), cfg.seed)
+        self.global_model, _ = build_split_lora(cfg)
         self.device_models = []
         self.device_opts = []
         for _ in range(n):
             m = copy.deepcopy(self.global_model)
-            for p in m.device_part().parameters():
-                p.requires_grad_(True)
+            m.parts["embed"].weight.requires_grad_(True)  # tied with the head
             self.device_models.append(m)
-            params = list(m.device_part().parameters()) + adapter_parameters(m)
+            params = [p for p in m.parameters() if p.requires_grad]  # embedding/head, adapters
             self.device_opts.append(torch.optim.Adam(params, lr=cfg.train.lr))
         self.batches = device_batches(cfg)
         t = cfg.train
@@ -59,6 +58,10 @@ class FedLoRA(RoundFramework):
                                   v=t.lyapunov_v)
         self.adapter_bytes = state_dict_nbytes(adapter_state_dict(self.global_model))
         self.compute_est = np.zeros(n)
+
+    def summary(self) -> dict:
+        """Entries of ``summary.json``: ``model_base``, the weights fine-tuning started from."""
+        return base_summary(self.cfg)
 
     def evaluate(self) -> float:
         """Mean held-out loss over the devices' models with the global adapters."""

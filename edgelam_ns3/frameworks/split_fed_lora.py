@@ -1,11 +1,14 @@
 """Collaborative fine-tuning: split federated LoRA (the paper's first training framework).
 
-Each device holds the token embedding and the task module (LM head) and its local data; the
-edge server holds the transformer blocks, frozen, with LoRA adapters (peft). One round:
+Each device holds the bottom of the model (token and positional embeddings and the first
+``model.device_layers`` blocks, frozen), the task module (LM head) and its local data; the edge
+server holds the other transformer blocks, frozen, with LoRA adapters (peft). The frozen
+weights are the pretrained base by default (``model.base``, :mod:`edgelam_ns3.pretrained`). The
+device trains its (tied) token embedding and head. One round:
 
 1. the policy (``train.policy``) picks the devices and their radio shares, which the radio
    applies from that instant;
-2. each scheduled device embeds a local batch and sends the activations up;
+2. each scheduled device runs its bottom on a local batch and sends the activations up;
 3. when all have arrived, the server runs the decoder forward over all their batches at once
    and sends each device its output;
 4. each device runs its head and loss, back-propagates through the head and sends the
@@ -18,7 +21,7 @@ edge server holds the transformer blocks, frozen, with LoRA adapters (peft). One
    (:class:`~edgelam_ns3.privacy.DeviceAccountant`). ε covers the adapter updates only: the
    activations and head gradients a device sends are not noised (see
    :mod:`edgelam_ns3.privacy`);
-6. each device back-propagates through its embedding and updates its modules.
+6. each device back-propagates through its bottom and updates its embedding and head.
 
 Every tensor crossing the cut is a message of its real size through ns-3; every computation is
 charged on its host. The round's latency breakdown goes to ``rounds.parquet``.
@@ -64,6 +67,25 @@ def lora_config(cfg: ScenarioConfig):
                             target_modules=tuple(lo.target_modules))
 
 
+def build_split_lora(cfg: ScenarioConfig):
+    """The server model (frozen decoder with adapters) and the device template of a scenario:
+    cut after ``model.device_layers`` blocks, from the base ``model.base`` selects (the shipped
+    pretrained base, or random weights seeded by ``cfg.seed``)."""
+    from ..pretrained import load_base, resolve_base
+
+    base = load_base() if resolve_base(cfg.model) == "pretrained" else None
+    return make_split_lora(model_config(cfg), lora_config(cfg), cfg.seed,
+                           cfg.model.device_layers, base)
+
+
+def base_summary(cfg: ScenarioConfig) -> dict:
+    """``summary.json``'s ``model_base``: the weights fine-tuning started from, with their
+    provenance (:func:`edgelam_ns3.pretrained.provenance`)."""
+    from ..pretrained import provenance
+
+    return {"model_base": provenance(cfg.model, cfg.seed)}
+
+
 class SplitFedLoRA(RoundFramework):
     """Runs ``cfg.train.steps`` rounds of split federated LoRA fine-tuning on ``sim``.
 
@@ -78,12 +100,12 @@ class SplitFedLoRA(RoundFramework):
                  on_round: Callable[[dict], None] | None = None):
         super().__init__(cfg, sim, on_job, on_round)
         n = cfg.nodes.n_devices
-        self.server_model, template = make_split_lora(model_config(cfg), lora_config(cfg), cfg.seed)
+        self.server_model, template = build_split_lora(cfg)
         self.device_models = [copy.deepcopy(template) for _ in range(n)]
         self.adapters = adapter_parameters(self.server_model)
         self.server_opt = torch.optim.Adam(self.adapters, lr=cfg.train.lr)
-        self.device_opts = [torch.optim.Adam(m.device_part().parameters(), lr=cfg.train.lr)
-                            for m in self.device_models]
+        self.device_opts = [torch.optim.Adam([p for p in m.parameters() if p.requires_grad],
+                                             lr=cfg.train.lr) for m in self.device_models]
         self.batches = device_batches(cfg)
         t = cfg.train
         self.policy = make_policy(t.policy, n, t.k, cfg.seed, min_participation=t.min_participation,
@@ -243,8 +265,10 @@ class SplitFedLoRA(RoundFramework):
         return self.accountant.row() if self.accountant is not None else {}
 
     def summary(self) -> dict:
-        """Entries of the run's ``summary.json``: ``dp`` (each device's ε, the worst, what it
-        covers; see :mod:`edgelam_ns3.privacy`) when DP is on."""
-        if self.accountant is None:
-            return {}
-        return {"dp": {**self.accountant.summary(), "max_norm": self.dp.max_norm}}
+        """Entries of the run's ``summary.json``: ``model_base`` (the weights fine-tuning started
+        from) and, when DP is on, ``dp`` (each device's ε, the worst, what it covers; see
+        :mod:`edgelam_ns3.privacy`)."""
+        out = base_summary(self.cfg)
+        if self.accountant is not None:
+            out["dp"] = {**self.accountant.summary(), "max_norm": self.dp.max_norm}
+        return out

@@ -14,7 +14,7 @@ from edgelam_ns3.topology import network_spec
 def test_fedavg_weights_each_devices_adapters_by_the_samples_it_used():
     cfg = config.load("split-finetune", [
         "radio.mode=ideal", "train.framework=fed_lora", "train.policy=all", "train.steps=1",
-        "nodes.n_devices=2", "radio.ideal.spectral_efficiency_bps_hz=[4, 4]", "model.n_layer=1",
+        "nodes.n_devices=2", "radio.ideal.spectral_efficiency_bps_hz=[4, 4]", "model.n_layer=2",
         "model.n_embd=32", "model.seq_len=16", "train.batch_size=4", "train.local_steps=2",
         "train.lr=1e-2"])
     sent = []

@@ -67,29 +67,32 @@ def _split_step(server, device, ids):
 
 
 def _unsplit_reference(server, device, lora):
-    """GPT2LMHeadModel with the same base weights, wrapped by peft with the same adapters."""
-    lm = GPT2LMHeadModel(server.config)
-    with torch.no_grad():
-        lm.transformer.wte.weight.copy_(device.parts["embed"].weight)
-        dec = {k: v for k, v in device.server_part().state_dict().items() if not k.startswith("wte.")}
-        missing, unexpected = lm.transformer.load_state_dict(dec, strict=False)
-        assert [k for k in missing if not k.startswith("wte.")] == [] and unexpected == []
-    plm = get_peft_model(lm, copy.deepcopy(lora))
-    # Copy the split model's adapters (keys "h.0.attn.c_attn.lora_A.weight") into the peft model
-    # (keys "base_model.model.transformer.h.0.attn.c_attn.lora_A.default.weight").
-    ours = adapter_state_dict(server)
+    """GPT2LMHeadModel with the same base weights, wrapped by peft with the same adapters (on
+    the blocks the server holds: those after the device's)."""
+    k = device.device_layers
+    lm = device.to_lm()
+    ref_lora = copy.deepcopy(lora)
+    ref_lora.layers_to_transform = list(range(k, server.config.n_layer))
+    ref_lora.layers_pattern = "h"
+    plm = get_peft_model(lm, ref_lora)
+    # Copy the split model's adapters (keys "h.0.attn.c_attn.lora_A.weight", server block 0 =
+    # block k) into the peft model (keys "base_model.model.transformer.h.<k>.attn.c_attn.lora_A.
+    # default.weight").
     named = dict(plm.named_parameters())
+    assert len([n for n in named if "lora_" in n]) == len(adapter_parameters(server))
     with torch.no_grad():
-        for k, v in ours.items():
-            mod, leaf = k.rsplit(".", 1)
-            named[f"base_model.model.transformer.{mod}.default.{leaf}"].copy_(v)
+        for key, v in adapter_state_dict(server).items():
+            _, i, rest = key.split(".", 2)
+            mod, leaf = rest.rsplit(".", 1)
+            named[f"base_model.model.transformer.h.{int(i) + k}.{mod}.default.{leaf}"].copy_(v)
     # peft freezes everything but the adapters; the device's embedding/head (tied) trains too.
     plm.base_model.model.transformer.wte.weight.requires_grad_(True)
     return plm
 
 
-def test_split_lora_parity_loss_and_grads(cfg, lora):
-    server, device = make_split_lora(cfg, lora, seed=0)
+@pytest.mark.parametrize("device_layers", [0, 1])
+def test_split_lora_parity_loss_and_grads(cfg, lora, device_layers):
+    server, device = make_split_lora(cfg, lora, seed=0, device_layers=device_layers)
     _randomise_adapters(server, seed=1)
     plm = _unsplit_reference(server, device, lora)
     ids = _tokens(2)
@@ -104,7 +107,8 @@ def test_split_lora_parity_loss_and_grads(cfg, lora):
     for n, p in server.server_part().named_parameters():
         if "lora_" not in n:
             continue
-        q = ref[f"base_model.model.transformer.{n}"]
+        _, i, rest = n.split(".", 2)
+        q = ref[f"base_model.model.transformer.h.{int(i) + device_layers}.{rest}"]
         assert p.grad is not None and p.grad.abs().sum() > 0, n
         assert torch.allclose(p.grad, q.grad, rtol=1e-5, atol=1e-6), n
     # Device (tied embedding/head) gradient.
@@ -114,18 +118,21 @@ def test_split_lora_parity_loss_and_grads(cfg, lora):
 
 def test_server_base_weights_frozen_only_adapters_trainable(cfg, lora):
     server, device = make_split_lora(cfg, lora, seed=0)
+    k = device.device_layers
+    assert k == 1  # the default cut: one block on the device
     trainable = [n for n, p in server.named_parameters() if p.requires_grad]
     assert trainable and all("lora_A" in n or "lora_B" in n for n in trainable)
-    # Every GPT-2 block has adapters on attn.c_attn, attn.c_proj and mlp.c_proj (A and B each).
-    assert len(trainable) == cfg.n_layer * 3 * 2
+    # Every server block has adapters on attn.c_attn, attn.c_proj and mlp.c_proj (A and B each).
+    assert len(trainable) == (cfg.n_layer - k) * 3 * 2
     # After a step, no base weight of the server has a gradient.
     _split_step(server, device, _tokens(3))
     for n, p in server.named_parameters():
         if "lora_" not in n:
             assert p.grad is None, n
-    # The device template trains its embedding/head, not the decoder.
-    assert all(p.requires_grad for p in device.device_part().parameters())
-    assert not any(p.requires_grad for p in device.server_part().parameters())
+    # The device template trains its embedding/head, not its (frozen, base) blocks or the decoder.
+    trained = [n for n, p in device.named_parameters() if p.requires_grad]
+    assert trained == ["parts.embed.weight"]
+    assert device.parts["device_blocks"].h[0].attn.c_attn.weight.grad is None
 
 
 def test_initial_lora_output_equals_base_model(cfg, lora):
@@ -158,9 +165,11 @@ def test_adapter_state_dict_holds_only_lora_weights(cfg, lora):
     n_params = sum(p.numel() for p in adapter_parameters(server))
     assert sum(v.numel() for v in sd.values()) == n_params
     assert adapter_nbytes(server) == 4 * n_params  # float32
-    # r * (in + out) per adapted projection: c_attn D->3D, attn.c_proj D->D, mlp.c_proj 4D->D.
+    # r * (in + out) per adapted projection: c_attn D->3D, attn.c_proj D->D, mlp.c_proj 4D->D,
+    # on each of the server's blocks
     D, r = cfg.n_embd, 4
-    assert n_params == cfg.n_layer * r * ((D + 3 * D) + (D + D) + (4 * D + D))
+    server_blocks = cfg.n_layer - server.device_layers
+    assert n_params == server_blocks * r * ((D + 3 * D) + (D + D) + (4 * D + D))
     # Copies, not views of the live weights; and they load back.
     _randomise_adapters(server, seed=3)
     load_adapter_state_dict(server, sd)

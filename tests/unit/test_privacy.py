@@ -190,7 +190,7 @@ def test_split_fed_lora_accounts_each_device_from_the_rounds_it_took_part_in(pol
     from edgelam_ns3.topology import network_spec
 
     cfg = config.load("split-finetune", [
-        "radio.mode=ideal", "model.n_layer=1", "model.n_embd=16", "model.n_head=2",
+        "radio.mode=ideal", "model.n_layer=2", "model.n_embd=16", "model.n_head=2",
         "model.seq_len=8", "train.batch_size=1", "nodes.n_devices=8", "train.k=2",
         f"train.policy={policy}", "train.steps=40", "train.dp.enabled=true",
         "train.dp.noise_multiplier=1.0", "train.dp.delta=1e-5"])
