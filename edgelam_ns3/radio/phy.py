@@ -64,8 +64,8 @@ def num_mcs(table: int | str) -> int:
 
 def max_spectral_efficiency(table: int | str = "qam256") -> float:
     """:return: the spectral efficiency of the top MCS of ``table`` [bits per RE and layer]
-    (qam256: MCS 27, Q_m R = 8 x 948/1024 = 7.406)."""
-    return max(mcs(table, i).spectral_efficiency for i in range(num_mcs(table)))
+    (qam256: MCS 27, Q_m R = 8 x 948/1024 = 7.406), as the C++ MAC's rate estimates use it."""
+    return _core.nr_max_spectral_efficiency(table)
 
 
 def tbs(

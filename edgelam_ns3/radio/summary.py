@@ -6,8 +6,6 @@ started (goodput of the full-buffer flows of :mod:`edgelam_ns3.traffic`).
 
 from __future__ import annotations
 
-import math
-
 from ..config import ScenarioConfig
 from ..sim import Simulation
 from ..traffic import Flow
@@ -15,8 +13,9 @@ from ..traffic import Flow
 
 def radio_summary(cfg: ScenarioConfig, sim: Simulation) -> dict:
     """The radio's figures: slots simulated, and per UE its serving cell, mean effective SINR
-    and MCS of first transmissions, their BLER, and MAC throughput, per direction
-    (``ues``; ``cell``: the MAC throughputs summed over the UEs)."""
+    and MCS of first transmissions, their BLER (as :meth:`Simulation.radio_ue_stats` derives
+    them; NaN without a first transmission), HARQ retransmissions, lost TBs and MAC throughput,
+    per direction (``ues``; ``cell``: the MAC throughputs summed over the UEs)."""
     st = sim.radio_ue_stats()
     elapsed = max(sim.now, 1e-12)
     ues = {}
@@ -25,10 +24,8 @@ def radio_summary(cfg: ScenarioConfig, sim: Simulation) -> dict:
     for u in range(len(st["serving_cell"])):
         e = {"serving_cell": gnbs[int(st["serving_cell"][u])]}
         for d in ("dl", "ul"):
-            n = st[f"{d}_tb_first"][u]
-            e[f"{d}_mean_sinr_db"] = st[f"{d}_sum_sinr_eff_db"][u] / n if n else math.nan
-            e[f"{d}_mean_mcs"] = st[f"{d}_sum_mcs"][u] / n if n else math.nan
-            e[f"{d}_bler"] = st[f"{d}_tb_first_err"][u] / n if n else math.nan
+            for k in (f"{d}_mean_sinr_db", f"{d}_mean_mcs", f"{d}_bler"):  # derived in C++
+                e[k] = float(st[k][u])
             e[f"{d}_mac_bps"] = st[f"{d}_mac_bytes"][u] * 8 / elapsed
             e[f"{d}_harq_retx"] = int(st[f"{d}_retx"][u])
             e[f"{d}_tb_lost"] = int(st[f"{d}_tb_lost"][u])
