@@ -121,7 +121,8 @@ register_channel_test_bed(py::module_& m)
             "add_ue",
             [](PyChannelTestBed& b, std::array<double, 3> pos, std::array<double, 3> vel,
                uint32_t rows, uint32_t cols, double txPowerDbm, double nfDb) {
-                return b.Bed().AddUe(ToPosition(pos), ToPosition(vel), rows, cols, txPowerDbm, nfDb);
+                return b.Bed().AddUe(ToPosition(pos), ToPosition(vel), rows, cols, txPowerDbm,
+                                     nfDb);
             },
             py::arg("pos"), py::arg("velocity") = py::make_tuple(0.0, 0.0, 0.0),
             py::arg("rows") = 1, py::arg("cols") = 1, py::arg("tx_power_dbm") = 23.0,

@@ -135,7 +135,8 @@ CoSim::Finalize(uint32_t tcpSegmentSize, uint32_t tcpBufBytes, uint32_t frameHea
     m_transport->SetAttribute("TcpRcvBufSize", ns3::UintegerValue(tcpBufBytes));
     m_transport->SetAttribute("FrameHeaderBytes", ns3::UintegerValue(frameHeaderBytes));
     m_transport->SetNetwork(m_net);
-    m_transport->TraceConnectWithoutContext("Delivered", ns3::MakeCallback(&CoSim::OnDelivered, this));
+    m_transport->TraceConnectWithoutContext("Delivered",
+                                            ns3::MakeCallback(&CoSim::OnDelivered, this));
     m_finalized = true;
 }
 
@@ -195,7 +196,8 @@ CoSim::Schedule(double delayS, py::object fn)
     {
         throw py::value_error("schedule: delay must be >= 0 s");
     }
-    ns3::Simulator::Schedule(ns3::Seconds(delayS), ns3::Ptr<ns3::EventImpl>(new PyEvent(std::move(fn)), false));
+    ns3::Simulator::Schedule(ns3::Seconds(delayS),
+                             ns3::Ptr<ns3::EventImpl>(new PyEvent(std::move(fn)), false));
 }
 
 uint32_t
@@ -208,7 +210,8 @@ CoSim::Every(double periodS, py::object fn, py::object arg, bool refreshLinks)
     }
     uint32_t id = m_everyActive.size();
     m_everyActive.push_back(true);
-    ns3::Simulator::Schedule(ns3::Seconds(periodS), &CoSim::Tick, this, id, periodS, fn, arg, refreshLinks);
+    ns3::Simulator::Schedule(ns3::Seconds(periodS), &CoSim::Tick, this, id, periodS, fn, arg,
+                             refreshLinks);
     return id;
 }
 
@@ -242,7 +245,8 @@ CoSim::Tick(uint32_t id, double periodS, py::object fn, py::object arg, bool ref
     }
     if (m_everyActive[id])
     {
-        ns3::Simulator::Schedule(ns3::Seconds(periodS), &CoSim::Tick, this, id, periodS, fn, arg, refresh);
+        ns3::Simulator::Schedule(ns3::Seconds(periodS), &CoSim::Tick, this, id, periodS, fn, arg,
+                                 refresh);
     }
 }
 
@@ -322,7 +326,8 @@ CoSim::OnDelivered(const ns3::MessageRecord& r)
     {
         return;
     }
-    py::tuple t = py::make_tuple(r.id, r.src, r.dst, r.bytes, r.udp, r.tSend, r.tFirstByte, r.tDelivered);
+    py::tuple t = py::make_tuple(r.id, r.src, r.dst, r.bytes, r.udp, r.tSend, r.tFirstByte,
+                                 r.tDelivered);
     InvokePython(m_deliveryHandler, t);
 }
 

@@ -35,7 +35,8 @@ class CoSim
     int64_t AddOnOff(uint32_t src, uint32_t dst, double rateBps, double meanOnS, double meanOffS,
                      uint32_t packetSize, double startS, int64_t stream, uint16_t port);
     uint64_t SinkRxBytes(uint32_t dst, uint16_t port) const;
-    void AddReplay(uint32_t src, uint32_t dst, std::vector<double> times, std::vector<double> bytes);
+    void AddReplay(uint32_t src, uint32_t dst, std::vector<double> times,
+                   std::vector<double> bytes);
 
     // clock
     double Now() const;

@@ -179,7 +179,9 @@ RegisterTables(py::module_& m)
         "Number of non-reserved MCS indices of a TS 38.214 MCS table.");
     m.def(
         "nr_max_spectral_efficiency",
-        [](const py::object& table) { return NrMcsTable::GetMaxSpectralEfficiency(ToTable(table)); },
+        [](const py::object& table) {
+            return NrMcsTable::GetMaxSpectralEfficiency(ToTable(table));
+        },
         py::arg("table"),
         "Highest spectral efficiency Q_m x R of a TS 38.214 MCS table [bit/RE/layer] (the one "
         "the MAC's rate estimates saturate at, for qam256).");

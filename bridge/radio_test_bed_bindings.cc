@@ -200,6 +200,13 @@ RegisterTraffic(py::class_<PyRadioTestBed>& cls)
              [](PyRadioTestBed& b) { b.Built().GetHelper()->RefreshLinkStates(); });
 }
 
+/// The first cell's MAC (all cells share the numerology), once built.
+ns3::NrCellMac&
+Cell0(PyRadioTestBed& b)
+{
+    return *b.Built().GetHelper()->GetCellMac(0);
+}
+
 /// Scheduler controls and the cell's numerology.
 void
 RegisterCell(py::class_<PyRadioTestBed>& cls)
@@ -222,13 +229,10 @@ RegisterCell(py::class_<PyRadioTestBed>& cls)
                 b.Built().GetHelper()->GetCellMac(g)->SetRbgRange(first, n);
             },
             py::arg("cell"), py::arg("first"), py::arg("n"))
-        .def_property_readonly(
-            "n_prb", [](PyRadioTestBed& b) { return b.Built().GetHelper()->GetCellMac(0)->GetNPrb(); })
-        .def_property_readonly(
-            "n_rbg", [](PyRadioTestBed& b) { return b.Built().GetHelper()->GetCellMac(0)->GetNRbg(); })
-        .def_property_readonly(
-            "rbg_size",
-            [](PyRadioTestBed& b) { return b.Built().GetHelper()->GetCellMac(0)->GetRbgSize(); })
+        .def_property_readonly("n_prb", [](PyRadioTestBed& b) { return Cell0(b).GetNPrb(); })
+        .def_property_readonly("n_rbg", [](PyRadioTestBed& b) { return Cell0(b).GetNRbg(); })
+        .def_property_readonly("rbg_size",
+                               [](PyRadioTestBed& b) { return Cell0(b).GetRbgSize(); })
         .def_property_readonly(
             "slot_s",
             [](PyRadioTestBed& b) {

@@ -70,76 +70,20 @@ FixedGainNrChannel::Configure(const std::string& /*scenario*/,
     {
         throw std::invalid_argument("FixedGainNrChannel: carrier, bandwidth > 0, nSubbands >= 1");
     }
-    m_carrierHz = carrierHz;
-    m_bandwidthHz = bandwidthHz;
-    m_nSubbands = nSubbands;
+    SetBand(carrierHz, bandwidthHz, nSubbands);
     m_fresh = false;
 }
 
-uint32_t
-FixedGainNrChannel::AddGnb(Ptr<Node> node,
-                           uint32_t rows,
-                           uint32_t cols,
-                           double txPowerDbm,
-                           double bearingRad)
+void
+FixedGainNrChannel::DoAddGnb(uint32_t /*g*/)
 {
-    Terminal t;
-    t.node = node;
-    t.rows = std::max(1u, rows);
-    t.cols = std::max(1u, cols);
-    t.txPowerW = std::pow(10.0, (txPowerDbm - 30.0) / 10.0);
-    t.bearing = bearingRad;
-    m_gnbs.push_back(t);
     m_fresh = false;
-    return m_gnbs.size() - 1;
 }
 
-uint32_t
-FixedGainNrChannel::AddUe(Ptr<Node> node,
-                          uint32_t rows,
-                          uint32_t cols,
-                          double txPowerDbm,
-                          double noiseFigureDb)
+void
+FixedGainNrChannel::DoAddUe(uint32_t /*u*/)
 {
-    Terminal t;
-    t.node = node;
-    t.rows = std::max(1u, rows);
-    t.cols = std::max(1u, cols);
-    t.txPowerW = std::pow(10.0, (txPowerDbm - 30.0) / 10.0);
-    t.noiseFigureDb = noiseFigureDb;
-    m_ues.push_back(t);
     m_fresh = false;
-    return m_ues.size() - 1;
-}
-
-uint32_t
-FixedGainNrChannel::GetNGnbs() const
-{
-    return m_gnbs.size();
-}
-
-uint32_t
-FixedGainNrChannel::GetNUes() const
-{
-    return m_ues.size();
-}
-
-uint32_t
-FixedGainNrChannel::GetNSubbands() const
-{
-    return m_nSubbands;
-}
-
-uint32_t
-FixedGainNrChannel::GetNGnbAntennas(uint32_t g) const
-{
-    return m_gnbs.at(g).rows * m_gnbs.at(g).cols;
-}
-
-uint32_t
-FixedGainNrChannel::GetNUeAntennas(uint32_t u) const
-{
-    return m_ues.at(u).rows * m_ues.at(u).cols;
 }
 
 std::vector<NrChannel::Complex>
@@ -165,8 +109,8 @@ FixedGainNrChannel::Steering(uint32_t rows, uint32_t cols, double bearing, doubl
 std::vector<NrChannel::Complex>
 FixedGainNrChannel::GetGnbSteeringVector(uint32_t g, double azimuth, double inclination) const
 {
-    const auto& t = m_gnbs.at(g);
-    return Steering(t.rows, t.cols, t.bearing, azimuth, inclination);
+    const Terminal& t = GetGnb(g);
+    return Steering(t.rows, t.cols, t.bearingRad, azimuth, inclination);
 }
 
 void
@@ -184,10 +128,10 @@ FixedGainNrChannel::Refresh()
     {
         return;
     }
-    const uint32_t nG = m_gnbs.size();
-    const uint32_t nU = m_ues.size();
+    const uint32_t nG = GetNGnbs();
+    const uint32_t nU = GetNUes();
     const bool first = m_pgDb.size() != static_cast<size_t>(nG) * nU;
-    const double bSb = m_bandwidthHz / m_nSubbands;
+    const double bSb = GetSubbandWidth();
     if (first)
     {
         m_pgDb.assign(nG * nU, 0.0);
@@ -209,17 +153,16 @@ FixedGainNrChannel::Refresh()
             }
         }
     }
+    m_gnbNoiseW.assign(nG, kBoltzmann * kT0 * bSb * std::pow(10.0, m_gnbNoiseFigureDb / 10.0));
+    const double lambda = kC / GetCarrierHz();
     for (uint32_t g = 0; g < nG; ++g)
     {
-        m_gnbs[g].noiseW = kBoltzmann * kT0 * bSb * std::pow(10.0, m_gnbNoiseFigureDb / 10.0);
-    }
-    const double lambda = kC / m_carrierHz;
-    for (uint32_t g = 0; g < nG; ++g)
-    {
-        const Vector pg = m_gnbs[g].node->GetObject<MobilityModel>()->GetPosition();
+        const Terminal& gnb = GetGnb(g);
+        const Vector pg = gnb.mobility->GetPosition();
         for (uint32_t u = 0; u < nU; ++u)
         {
-            const Vector pu = m_ues[u].node->GetObject<MobilityModel>()->GetPosition();
+            const Terminal& ue = GetUe(u);
+            const Vector pu = ue.mobility->GetPosition();
             const Vector d = pu - pg;
             const double dist = std::max(1e-3, d.GetLength());
             const double az = std::atan2(d.y, d.x);
@@ -238,17 +181,18 @@ FixedGainNrChannel::Refresh()
             {
                 m_pgDb[k] = m_defaultPgDb;
             }
-            m_aG[k] = Steering(m_gnbs[g].rows, m_gnbs[g].cols, m_gnbs[g].bearing, az, incl);
-            m_aU[k] = Steering(m_ues[u].rows, m_ues[u].cols, 0.0, az + M_PI, M_PI - incl);
+            m_aG[k] = Steering(gnb.rows, gnb.cols, gnb.bearingRad, az, incl);
+            m_aU[k] = Steering(ue.rows, ue.cols, 0.0, az + M_PI, M_PI - incl);
             if (!m_beamSet[k])
             {
                 m_gnbBeam[k] = m_aG[k];
             }
         }
     }
-    for (auto& t : m_ues)
+    m_ueNoiseW.resize(nU);
+    for (uint32_t u = 0; u < nU; ++u)
     {
-        t.noiseW = kBoltzmann * kT0 * bSb * std::pow(10.0, t.noiseFigureDb / 10.0);
+        m_ueNoiseW[u] = kBoltzmann * kT0 * bSb * std::pow(10.0, GetUe(u).noiseFigureDb / 10.0);
     }
     InvalidateGains();
     m_lastUpdate = now;
@@ -264,7 +208,7 @@ const std::vector<NrChannel::Complex>&
 FixedGainNrChannel::GetChannelMatrix(uint32_t g, uint32_t u)
 {
     Refresh();
-    const uint32_t nU = m_ues.size();
+    const uint32_t nU = GetNUes();
     const uint32_t k = g * nU + u;
     if (!m_hValid[k])
     {
@@ -273,16 +217,16 @@ FixedGainNrChannel::GetChannelMatrix(uint32_t g, uint32_t u)
         const double scale = std::sqrt(double(aU.size() * aG.size()));
         auto it = m_sbGain.find({g, u});
         auto& h = m_h[k];
-        h.resize(aU.size() * aG.size() * m_nSubbands);
+        h.resize(aU.size() * aG.size() * GetNSubbands());
         for (size_t r = 0; r < aU.size(); ++r)
         {
             for (size_t t = 0; t < aG.size(); ++t)
             {
                 const Complex v = scale * aU[r] * std::conj(aG[t]);
-                for (uint32_t sb = 0; sb < m_nSubbands; ++sb)
+                for (uint32_t sb = 0; sb < GetNSubbands(); ++sb)
                 {
                     const double s = it != m_sbGain.end() ? std::sqrt(it->second.at(sb)) : 1.0;
-                    h[(r * aG.size() + t) * m_nSubbands + sb] = v * s;
+                    h[(r * aG.size() + t) * GetNSubbands() + sb] = v * s;
                 }
             }
         }
@@ -295,7 +239,7 @@ double
 FixedGainNrChannel::GetPathGainDb(uint32_t g, uint32_t u)
 {
     Refresh();
-    return m_pgDb.at(g * m_ues.size() + u);
+    return m_pgDb.at(g * GetNUes() + u);
 }
 
 bool
@@ -307,38 +251,22 @@ FixedGainNrChannel::IsLos(uint32_t /*g*/, uint32_t /*u*/)
 std::pair<double, double>
 FixedGainNrChannel::GetLosAngles(uint32_t g, uint32_t u)
 {
-    const Vector d = m_ues.at(u).node->GetObject<MobilityModel>()->GetPosition() -
-                     m_gnbs.at(g).node->GetObject<MobilityModel>()->GetPosition();
+    const Vector d = GetUe(u).mobility->GetPosition() - GetGnb(g).mobility->GetPosition();
     const double dist = std::max(1e-3, d.GetLength());
     return {std::atan2(d.y, d.x), std::acos(std::clamp(d.z / dist, -1.0, 1.0))};
 }
 
 namespace
 {
-/// Normalise w to unit norm; throws on a zero vector or a wrong size.
-std::vector<NrChannel::Complex>
-Normalised(const std::vector<NrChannel::Complex>& w, size_t n)
+/// Throw std::invalid_argument unless w has n weights.
+void
+CheckBeamSize(const std::vector<NrChannel::Complex>& w, size_t n)
 {
     if (w.size() != n)
     {
         throw std::invalid_argument("beam: one weight per antenna element expected (" +
                                     std::to_string(n) + "), got " + std::to_string(w.size()));
     }
-    double e = 0;
-    for (const auto& x : w)
-    {
-        e += std::norm(x);
-    }
-    if (e <= 0)
-    {
-        throw std::invalid_argument("beam: the weight vector is zero");
-    }
-    std::vector<NrChannel::Complex> out(w);
-    for (auto& x : out)
-    {
-        x /= std::sqrt(e);
-    }
-    return out;
 }
 } // namespace
 
@@ -346,8 +274,10 @@ void
 FixedGainNrChannel::SetGnbBeam(uint32_t g, uint32_t u, const std::vector<Complex>& w)
 {
     Refresh();
-    const uint32_t k = g * m_ues.size() + u;
-    m_gnbBeam.at(k) = Normalised(w, GetNGnbAntennas(g));
+    const uint32_t k = g * GetNUes() + u;
+    CheckBeamSize(w, GetNGnbAntennas(g));
+    m_gnbBeam.at(k) = w;
+    Normalise(m_gnbBeam[k]);
     m_beamSet[k] = true;
     InvalidateGains();
 }
@@ -355,14 +285,16 @@ FixedGainNrChannel::SetGnbBeam(uint32_t g, uint32_t u, const std::vector<Complex
 const std::vector<NrChannel::Complex>&
 FixedGainNrChannel::GetGnbBeam(uint32_t g, uint32_t u) const
 {
-    return m_gnbBeam.at(g * m_ues.size() + u);
+    return m_gnbBeam.at(g * GetNUes() + u);
 }
 
 void
 FixedGainNrChannel::SetUeBeam(uint32_t u, const std::vector<Complex>& w)
 {
     Refresh();
-    m_ueBeam.at(u) = Normalised(w, GetNUeAntennas(u));
+    CheckBeamSize(w, GetNUeAntennas(u));
+    m_ueBeam.at(u) = w;
+    Normalise(m_ueBeam[u]);
     InvalidateGains();
 }
 
@@ -376,7 +308,7 @@ const std::vector<double>&
 FixedGainNrChannel::GetBeamGain(uint32_t g, uint32_t v, uint32_t u)
 {
     Refresh();
-    const uint32_t nU = m_ues.size();
+    const uint32_t nU = GetNUes();
     const size_t idx = (static_cast<size_t>(g) * nU + v) * nU + u;
     if (m_gainValid[idx])
     {
@@ -400,11 +332,11 @@ FixedGainNrChannel::GetBeamGain(uint32_t g, uint32_t v, uint32_t u)
     const double g0 = std::norm(tx) * aG.size() * std::norm(rx) * aU.size() *
                       std::pow(10.0, m_pgDb[k] / 10.0);
     auto& out = m_gain[idx];
-    out.assign(m_nSubbands, g0);
+    out.assign(GetNSubbands(), g0);
     auto it = m_sbGain.find({g, u});
     if (it != m_sbGain.end())
     {
-        for (uint32_t sb = 0; sb < m_nSubbands; ++sb)
+        for (uint32_t sb = 0; sb < GetNSubbands(); ++sb)
         {
             out[sb] *= it->second.at(sb);
         }
@@ -414,29 +346,17 @@ FixedGainNrChannel::GetBeamGain(uint32_t g, uint32_t v, uint32_t u)
 }
 
 double
-FixedGainNrChannel::GetGnbTxPowerW(uint32_t g) const
-{
-    return m_gnbs.at(g).txPowerW;
-}
-
-double
-FixedGainNrChannel::GetUeTxPowerW(uint32_t u) const
-{
-    return m_ues.at(u).txPowerW;
-}
-
-double
 FixedGainNrChannel::GetUeNoiseW(uint32_t u) const
 {
     const_cast<FixedGainNrChannel*>(this)->Refresh();
-    return m_ues.at(u).noiseW;
+    return m_ueNoiseW.at(u);
 }
 
 double
 FixedGainNrChannel::GetGnbNoiseW(uint32_t g) const
 {
     const_cast<FixedGainNrChannel*>(this)->Refresh();
-    return m_gnbs.at(g).noiseW;
+    return m_gnbNoiseW.at(g);
 }
 
 int64_t
@@ -455,7 +375,7 @@ FixedGainNrChannel::SetPathGainDb(uint32_t g, uint32_t u, double db)
 void
 FixedGainNrChannel::SetSubbandGain(uint32_t g, uint32_t u, const std::vector<double>& gain)
 {
-    if (gain.size() != m_nSubbands)
+    if (gain.size() != GetNSubbands())
     {
         throw std::invalid_argument("SetSubbandGain: one gain per subband expected");
     }

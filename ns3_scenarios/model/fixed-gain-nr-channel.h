@@ -50,21 +50,6 @@ class FixedGainNrChannel : public NrChannel
                    double carrierHz,
                    double bandwidthHz,
                    uint32_t nSubbands) override;
-    uint32_t AddGnb(Ptr<Node> node,
-                    uint32_t rows,
-                    uint32_t cols,
-                    double txPowerDbm,
-                    double bearingRad) override;
-    uint32_t AddUe(Ptr<Node> node,
-                   uint32_t rows,
-                   uint32_t cols,
-                   double txPowerDbm,
-                   double noiseFigureDb) override;
-    uint32_t GetNGnbs() const override;
-    uint32_t GetNUes() const override;
-    uint32_t GetNSubbands() const override;
-    uint32_t GetNGnbAntennas(uint32_t g) const override;
-    uint32_t GetNUeAntennas(uint32_t u) const override;
     const std::vector<Complex>& GetChannelMatrix(uint32_t g, uint32_t u) override;
     double GetPathGainDb(uint32_t g, uint32_t u) override;
     bool IsLos(uint32_t g, uint32_t u) override;
@@ -77,8 +62,6 @@ class FixedGainNrChannel : public NrChannel
                                               double azimuth,
                                               double inclination) const override;
     const std::vector<double>& GetBeamGain(uint32_t g, uint32_t v, uint32_t u) override;
-    double GetGnbTxPowerW(uint32_t g) const override;
-    double GetUeTxPowerW(uint32_t u) const override;
     double GetUeNoiseW(uint32_t u) const override;
     double GetGnbNoiseW(uint32_t g) const override;
     int64_t AssignStreams(int64_t stream) override;
@@ -97,6 +80,12 @@ class FixedGainNrChannel : public NrChannel
      * \param gain one linear power gain per subband [-]
      */
     void SetSubbandGain(uint32_t g, uint32_t u, const std::vector<double>& gain);
+
+  protected:
+    /** Geometry and caches are recomputed at the next query. \param g gNB index */
+    void DoAddGnb(uint32_t g) override;
+    /** Geometry and caches are recomputed at the next query. \param u UE index */
+    void DoAddUe(uint32_t u) override;
 
   private:
     /** Recompute geometry (positions, steering vectors) if due. */
@@ -117,20 +106,6 @@ class FixedGainNrChannel : public NrChannel
                                          double az,
                                          double incl);
 
-    /** A gNB or UE terminal. */
-    struct Terminal
-    {
-        Ptr<Node> node;        //!< the node
-        uint32_t rows{1};      //!< array rows
-        uint32_t cols{1};      //!< array columns
-        double txPowerW{0};    //!< transmit power, W
-        double noiseW{0};      //!< noise power per subband, W
-        double noiseFigureDb{0}; //!< receiver noise figure, dB (UEs)
-        double bearing{0};     //!< array bearing, rad
-    };
-
-    std::vector<Terminal> m_gnbs;                             //!< gNBs
-    std::vector<Terminal> m_ues;                              //!< UEs
     std::map<std::pair<uint32_t, uint32_t>, double> m_fixedPg; //!< SetPathGainDb values
     std::map<std::pair<uint32_t, uint32_t>, std::vector<double>> m_sbGain; //!< profiles
     std::vector<double> m_pgDb;                     //!< path gain [g * nUe + u], dB
@@ -143,9 +118,8 @@ class FixedGainNrChannel : public NrChannel
     std::vector<bool> m_gainValid;                  //!< cache flags of m_gain
     std::vector<bool> m_hValid;                     //!< cache flags of m_h
     std::vector<bool> m_beamSet;                    //!< gNB beam set explicitly [g * nUe + u]
-    double m_carrierHz{3.5e9};                      //!< carrier frequency, Hz
-    double m_bandwidthHz{100e6};                    //!< bandwidth, Hz
-    uint32_t m_nSubbands{1};                        //!< subbands
+    std::vector<double> m_gnbNoiseW;                //!< noise per subband per gNB, W
+    std::vector<double> m_ueNoiseW;                 //!< noise per subband per UE, W
     double m_gnbNoiseFigureDb;                      //!< gNB noise figure, dB
     double m_defaultPgDb;                           //!< default path gain, dB
     bool m_freeSpace;                               //!< free-space path gain by distance

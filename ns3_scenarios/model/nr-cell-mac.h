@@ -96,17 +96,17 @@ struct NrTbTraceParams
  * TB that fails its last transmission loses the packets it overlaps (see NrRlcFlow).
  *
  * Scheduling each slot and direction, over the cell's free RBGs, in steps (ScheduleDir):
- * (1) HARQ retransmissions (AllocateRetransmissions); (2) UEs with a resource share s (SetUeShare()) get s of the RBGs on average (credit-based:
- * the credit grows by s N_RBG per slot, each RBG costs 1; AllocateNewDataShares); (3) the
- * rest (AllocateByScheduler), by "RR" (weighted
- * round robin over RBGs: each RBG goes to the UE with the least PRBs served / weight, so the
- * smaller last RBG is shared fairly too) or "PF"
- * (each RBG to the UE with the highest weight x achievable rate / average throughput, the
- * achievable rate min(log2(1 + SINR), SE_max) from the reported SINR, SE_max the top spectral
- * efficiency of the 256-QAM table (NrMcsTable::GetMaxSpectralEfficiency), the average an
- * exponential moving average over PfWindowSlots slots). A UE gets no more RBGs than its queue
- * needs (estimate from its reported SINR), one TB per slot and direction; (4) link adaptation
- * and a new TB for each UE with new RBGs (FormTransportBlocks: AdaptLink, FormTb).
+ * (1) HARQ retransmissions (AllocateRetransmissions); (2) UEs with a resource share s
+ * (SetUeShare()) get s of the RBGs on average (credit-based: the credit grows by s N_RBG per
+ * slot, each RBG costs 1; AllocateNewDataShares); (3) the rest (AllocateByScheduler), by "RR"
+ * (weighted round robin over RBGs: each RBG goes to the UE with the least PRBs served / weight,
+ * so the smaller last RBG is shared fairly too) or "PF" (each RBG to the UE with the highest
+ * weight x achievable rate / average throughput, the achievable rate min(log2(1 + SINR),
+ * SE_max) from the reported SINR, SE_max the top spectral efficiency of the 256-QAM table
+ * (NrMcsTable::GetMaxSpectralEfficiency), the average an exponential moving average over
+ * PfWindowSlots slots). A UE gets no more RBGs than its queue needs (estimate from its reported
+ * SINR), one TB per slot and direction; (4) link adaptation and a new TB for each UE with new
+ * RBGs (FormTransportBlocks: AdaptLink, FormTb).
  */
 class NrCellMac : public Object
 {
@@ -305,7 +305,8 @@ class NrCellMac : public Object
      * \param n slot \param dir direction \param nSymb data symbols
      */
     void ScheduleDir(uint64_t n, Direction dir, uint32_t nSymb);
-    /** Give UE i up to k free RBGs, lowest first. \param a the allocation \param i UE \param k RBGs */
+    /** Give UE i up to k free RBGs, lowest first. \param a the allocation \param i UE
+     *  \param k RBGs */
     void TakeRbgs(Allocation& a, uint32_t i, uint32_t k);
     /** Step 1: each UE's oldest NACKed TB, on as many RBGs as its first transmission, ahead of
      *  new data (UEs in rotating order). \param a the allocation */

@@ -8,6 +8,7 @@
 #ifndef NR_CHANNEL_H
 #define NR_CHANNEL_H
 
+#include "ns3/mobility-model.h"
 #include "ns3/node.h"
 #include "ns3/nstime.h"
 #include "ns3/object.h"
@@ -22,11 +23,14 @@ namespace ns3
 
 /**
  * \ingroup edgelam
- * The radio channel of a set of gNBs and UEs (nodes with a MobilityModel). The TR 38.901
- * implementation (ThreeGppNrChannel) works
- * (V17.0.0 §7.5-7.6), computed with ns-3's ThreeGppChannelModel, ThreeGpp*PropagationLossModel
- * and ThreeGpp*ChannelConditionModel for the scenario, and UniformPlanarArray antennas with the
- * 3GPP element pattern (ThreeGppAntennaModel, TR 38.901 Table 7.3-1) at the gNB.
+ * The radio channel of a set of gNBs and UEs (nodes with a MobilityModel). This base class
+ * holds what every implementation shares: the band and its subbands, the gNBs and UEs as added
+ * (node, array shape, powers, noise figure) and the Updated trace; an implementation adds its
+ * channel, path gain and beams (DoAddGnb / DoAddUe for its per-terminal state). The TR 38.901
+ * implementation (ThreeGppNrChannel, V17.0.0 §7.5-7.6) computes them with ns-3's
+ * ThreeGppChannelModel, ThreeGpp*PropagationLossModel and ThreeGpp*ChannelConditionModel for the
+ * scenario, and UniformPlanarArray antennas with the 3GPP element pattern (ThreeGppAntennaModel,
+ * TR 38.901 Table 7.3-1) at the gNB.
  *
  * The band [carrier - bandwidth/2, carrier + bandwidth/2] is cut into NumSubbands subbands of
  * equal width; channel matrices, gains and noise are given per subband (the MAC maps its RBs to
@@ -55,42 +59,49 @@ class NrChannel : public Object
      * \param nSubbands number of subbands (frequency granularity of CSI and SINR), >= 1
      */
     virtual void Configure(const std::string& scenario, double carrierHz, double bandwidthHz,
-                   uint32_t nSubbands) = 0;
+                           uint32_t nSubbands) = 0;
 
     /**
-     * Add a gNB.
+     * Add a gNB (after Configure).
      * \param node a node with a MobilityModel
-     * \param rows antenna rows of its uniform planar array (3GPP element pattern)
+     * \param rows antenna rows of its uniform planar array (1 to 1024 elements in all)
      * \param cols antenna columns
      * \param txPowerDbm total transmit power over the whole bandwidth, dBm
      * \param bearingRad azimuth the array faces, rad
-     * \return the gNB index
+     * \return the gNB index; throws std::invalid_argument for a node without mobility or an
+     *         array size out of range, std::logic_error before Configure
      */
-    virtual uint32_t AddGnb(Ptr<Node> node, uint32_t rows, uint32_t cols, double txPowerDbm,
-                    double bearingRad) = 0;
+    uint32_t AddGnb(Ptr<Node> node, uint32_t rows, uint32_t cols, double txPowerDbm,
+                    double bearingRad);
 
     /**
-     * Add a UE.
+     * Add a UE (after Configure).
      * \param node a node with a MobilityModel
-     * \param rows antenna rows (isotropic elements)
+     * \param rows antenna rows (1 to 64 elements in all)
      * \param cols antenna columns
      * \param txPowerDbm uplink transmit power, dBm
      * \param noiseFigureDb receiver noise figure, dB
-     * \return the UE index
+     * \return the UE index; throws as AddGnb
      */
-    virtual uint32_t AddUe(Ptr<Node> node, uint32_t rows, uint32_t cols, double txPowerDbm,
-                   double noiseFigureDb) = 0;
+    uint32_t AddUe(Ptr<Node> node, uint32_t rows, uint32_t cols, double txPowerDbm,
+                   double noiseFigureDb);
 
     /** \return number of gNBs */
-    virtual uint32_t GetNGnbs() const = 0;
+    uint32_t GetNGnbs() const;
     /** \return number of UEs */
-    virtual uint32_t GetNUes() const = 0;
+    uint32_t GetNUes() const;
     /** \return number of subbands */
-    virtual uint32_t GetNSubbands() const = 0;
+    uint32_t GetNSubbands() const;
+    /** \return subband width, Hz */
+    double GetSubbandWidth() const;
     /** \param g gNB index \return its number of antenna elements */
-    virtual uint32_t GetNGnbAntennas(uint32_t g) const = 0;
+    uint32_t GetNGnbAntennas(uint32_t g) const;
     /** \param u UE index \return its number of antenna elements */
-    virtual uint32_t GetNUeAntennas(uint32_t u) const = 0;
+    uint32_t GetNUeAntennas(uint32_t u) const;
+    /** \return gNB g's transmit power, W (spread evenly over the bandwidth) */
+    double GetGnbTxPowerW(uint32_t g) const;
+    /** \return UE u's transmit power, W */
+    double GetUeTxPowerW(uint32_t u) const;
 
     /**
      * The small-scale channel from gNB g to UE u now (large-scale loss excluded), per subband.
@@ -117,7 +128,9 @@ class NrChannel : public Object
     /** \return UE u's current beam (default: uniform weights) */
     virtual const std::vector<Complex>& GetUeBeam(uint32_t u) const = 0;
     /** \return steering vector of gNB g's array toward (azimuth, inclination), unit norm */
-    virtual std::vector<Complex> GetGnbSteeringVector(uint32_t g, double azimuth, double inclination) const = 0;
+    virtual std::vector<Complex> GetGnbSteeringVector(uint32_t g,
+                                                      double azimuth,
+                                                      double inclination) const = 0;
 
     /**
      * Beamformed power gain per subband (linear, path gain included) from gNB g, using its beam
@@ -128,10 +141,6 @@ class NrChannel : public Object
      */
     virtual const std::vector<double>& GetBeamGain(uint32_t g, uint32_t v, uint32_t u) = 0;
 
-    /** \return gNB g's transmit power, W (spread evenly over the bandwidth) */
-    virtual double GetGnbTxPowerW(uint32_t g) const = 0;
-    /** \return UE u's transmit power, W */
-    virtual double GetUeTxPowerW(uint32_t u) const = 0;
     /** \return thermal noise power of one subband at UE u (kT B F), W */
     virtual double GetUeNoiseW(uint32_t u) const = 0;
     /** \return thermal noise power of one subband at gNB g (kT B F with the gNB noise figure), W */
@@ -148,12 +157,72 @@ class NrChannel : public Object
     typedef void (*UpdatedTracedCallback)(Time now);
 
   protected:
+    void DoDispose() override;
+
+    /** A gNB or UE as added: the set-up every implementation shares. */
+    struct Terminal
+    {
+        Ptr<Node> node;              //!< the node
+        Ptr<MobilityModel> mobility; //!< its mobility model
+        uint32_t rows{1};            //!< array rows
+        uint32_t cols{1};            //!< array columns
+        double txPowerW{0};          //!< transmit power, W
+        double bearingRad{0};        //!< azimuth the array faces, rad (UEs: 0)
+        double noiseFigureDb{0};     //!< receiver noise figure, dB (UEs)
+    };
+
+    /**
+     * Store the band (implementations call it from Configure, after checking it).
+     * \param carrierHz carrier frequency, Hz
+     * \param bandwidthHz bandwidth, Hz
+     * \param nSubbands subbands (>= 1)
+     */
+    void SetBand(double carrierHz, double bandwidthHz, uint32_t nSubbands);
+    /** \return the carrier frequency, Hz */
+    double GetCarrierHz() const;
+    /** \return the bandwidth, Hz */
+    double GetBandwidthHz() const;
+    /** \param g gNB index \return its terminal; throws std::out_of_range for no such gNB */
+    const Terminal& GetGnb(uint32_t g) const;
+    /** \param u UE index \return its terminal; throws std::out_of_range for no such UE */
+    const Terminal& GetUe(uint32_t u) const;
+
+    /** The implementation's part of AddGnb, after the terminal is stored. \param g its index */
+    virtual void DoAddGnb(uint32_t g);
+    /** The implementation's part of AddUe, after the terminal is stored. \param u its index */
+    virtual void DoAddUe(uint32_t u);
+
     /** Fire the Updated trace (implementations call it after recomputing channels). */
     void NotifyUpdated();
 
+    /**
+     * Scale beam weights to unit norm.
+     * \param w the weights; throws std::invalid_argument if their norm is zero
+     */
+    static void Normalise(std::vector<Complex>& w);
+    /** \param dbm a power, dBm \return it in W */
+    static double DbmToW(double dbm);
+
   private:
+    /**
+     * Check a terminal and store it.
+     * \param terminals where
+     * \param what "AddGnb" or "AddUe", for the error messages
+     * \param maxElements largest array
+     * \param t the terminal
+     * \return its index
+     */
+    uint32_t Add(std::vector<Terminal>& terminals, const std::string& what, uint32_t maxElements,
+                 const Terminal& t);
+
     TracedCallback<Time> m_updatedTrace; //!< channels recomputed
+    double m_carrierHz{0};               //!< carrier frequency, Hz
+    double m_bandwidthHz{0};             //!< bandwidth, Hz
+    uint32_t m_nSubbands{0};             //!< subbands (0: band not set yet)
+    std::vector<Terminal> m_gnbs;        //!< gNBs as added
+    std::vector<Terminal> m_ues;         //!< UEs as added
 };
+
 
 } // namespace ns3
 

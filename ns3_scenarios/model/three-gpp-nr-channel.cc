@@ -42,12 +42,6 @@ Dot(const Vector& a, const Vector& b)
 {
     return a.x * b.x + a.y * b.y + a.z * b.z;
 }
-
-double
-DbmToW(double dbm)
-{
-    return std::pow(10.0, (dbm - 30.0) / 10.0);
-}
 } // namespace
 
 TypeId
@@ -100,7 +94,7 @@ ThreeGppNrChannel::~ThreeGppNrChannel() = default;
 void
 ThreeGppNrChannel::DoDispose()
 {
-    m_gnbs.clear();
+    m_gnbArrays.clear();
     m_ues.clear();
     m_links.clear();
     m_gain.clear();
@@ -172,9 +166,7 @@ ThreeGppNrChannel::Configure(const std::string& scenario, double carrierHz, doub
                                     m_condition + "'");
     }
     m_scenario = scenario;
-    m_carrierHz = carrierHz;
-    m_bandwidthHz = bandwidthHz;
-    m_nSubbands = nSubbands;
+    SetBand(carrierHz, bandwidthHz, nSubbands);
     m_subbandHz.resize(nSubbands);
     for (uint32_t sb = 0; sb < nSubbands; ++sb)
     {
@@ -205,92 +197,52 @@ ThreeGppNrChannel::RequireConfigured() const
 void
 ThreeGppNrChannel::CheckGnb(uint32_t g) const
 {
-    if (g >= m_gnbs.size())
-    {
-        throw std::out_of_range("no gNB " + std::to_string(g));
-    }
+    GetGnb(g);
 }
 
 void
 ThreeGppNrChannel::CheckUe(uint32_t u) const
 {
-    if (u >= m_ues.size())
-    {
-        throw std::out_of_range("no UE " + std::to_string(u));
-    }
+    GetUe(u);
 }
 
-uint32_t
-ThreeGppNrChannel::AddGnb(Ptr<Node> node, uint32_t rows, uint32_t cols, double txPowerDbm,
-                          double bearingRad)
+void
+ThreeGppNrChannel::DoAddGnb(uint32_t g)
 {
-    RequireConfigured();
-    Ptr<MobilityModel> mob = node->GetObject<MobilityModel>();
-    if (!mob)
-    {
-        throw std::invalid_argument("AddGnb: the node has no MobilityModel");
-    }
-    if (rows == 0 || cols == 0 || rows * cols > 1024)
-    {
-        throw std::invalid_argument("AddGnb: array of 1 to 1024 elements");
-    }
-    GnbState s;
-    s.node = node;
-    s.mob = mob;
-    s.rows = rows;
-    s.cols = cols;
-    s.txW = DbmToW(txPowerDbm);
-    s.array = CreateObjectWithAttributes<UniformPlanarArray>(
-        "NumRows", UintegerValue(rows),
-        "NumColumns", UintegerValue(cols),
+    const Terminal& t = GetGnb(g);
+    m_gnbArrays.push_back(CreateObjectWithAttributes<UniformPlanarArray>(
+        "NumRows", UintegerValue(t.rows),
+        "NumColumns", UintegerValue(t.cols),
         "AntennaHorizontalSpacing", DoubleValue(0.5),
         "AntennaVerticalSpacing", DoubleValue(0.5),
-        "BearingAngle", DoubleValue(bearingRad),
-        "AntennaElement", PointerValue(CreateObject<ThreeGppAntennaModel>()));
-    m_gnbs.push_back(s);
+        "BearingAngle", DoubleValue(t.bearingRad),
+        "AntennaElement", PointerValue(CreateObject<ThreeGppAntennaModel>())));
     ResizeCaches();
-    return m_gnbs.size() - 1;
 }
 
-uint32_t
-ThreeGppNrChannel::AddUe(Ptr<Node> node, uint32_t rows, uint32_t cols, double txPowerDbm,
-                         double noiseFigureDb)
+void
+ThreeGppNrChannel::DoAddUe(uint32_t u)
 {
-    RequireConfigured();
-    Ptr<MobilityModel> mob = node->GetObject<MobilityModel>();
-    if (!mob)
-    {
-        throw std::invalid_argument("AddUe: the node has no MobilityModel");
-    }
-    if (rows == 0 || cols == 0 || rows * cols > 64)
-    {
-        throw std::invalid_argument("AddUe: array of 1 to 64 elements");
-    }
+    const Terminal& t = GetUe(u);
     UeState s;
-    s.node = node;
-    s.mob = mob;
-    s.rows = rows;
-    s.cols = cols;
-    s.txW = DbmToW(txPowerDbm);
-    s.noiseW = DbmToW(-174.0 + 10 * std::log10(GetSubbandWidth()) + noiseFigureDb);
+    s.noiseW = DbmToW(-174.0 + 10 * std::log10(GetSubbandWidth()) + t.noiseFigureDb);
     s.array = CreateObjectWithAttributes<UniformPlanarArray>(
-        "NumRows", UintegerValue(rows),
-        "NumColumns", UintegerValue(cols),
+        "NumRows", UintegerValue(t.rows),
+        "NumColumns", UintegerValue(t.cols),
         "AntennaHorizontalSpacing", DoubleValue(0.5),
         "AntennaVerticalSpacing", DoubleValue(0.5),
         "AntennaElement", PointerValue(CreateObject<IsotropicAntennaModel>()));
-    s.beam.assign(rows * cols, Complex(1.0, 0.0));
+    s.beam.assign(t.rows * t.cols, Complex(1.0, 0.0));
     Normalise(s.beam);
     m_ues.push_back(s);
     ResizeCaches();
-    return m_ues.size() - 1;
 }
 
 void
 ThreeGppNrChannel::ResizeCaches()
 {
-    const uint32_t nG = m_gnbs.size();
-    const uint32_t nU = m_ues.size();
+    const uint32_t nG = GetNGnbs();
+    const uint32_t nU = GetNUes();
     m_links.resize(nG);
     m_gain.resize(nG);
     for (uint32_t g = 0; g < nG; ++g)
@@ -305,55 +257,17 @@ ThreeGppNrChannel::ResizeCaches()
     m_dirty = true;
 }
 
-uint32_t
-ThreeGppNrChannel::GetNGnbs() const
-{
-    return m_gnbs.size();
-}
-
-uint32_t
-ThreeGppNrChannel::GetNUes() const
-{
-    return m_ues.size();
-}
-
-uint32_t
-ThreeGppNrChannel::GetNSubbands() const
-{
-    return m_nSubbands;
-}
-
-uint32_t
-ThreeGppNrChannel::GetNGnbAntennas(uint32_t g) const
-{
-    CheckGnb(g);
-    return m_gnbs[g].rows * m_gnbs[g].cols;
-}
-
-uint32_t
-ThreeGppNrChannel::GetNUeAntennas(uint32_t u) const
-{
-    CheckUe(u);
-    return m_ues[u].rows * m_ues[u].cols;
-}
-
 std::pair<uint32_t, uint32_t>
 ThreeGppNrChannel::GetGnbArrayShape(uint32_t g) const
 {
-    CheckGnb(g);
-    return {m_gnbs[g].rows, m_gnbs[g].cols};
+    const Terminal& t = GetGnb(g);
+    return {t.rows, t.cols};
 }
 
 double
 ThreeGppNrChannel::GetSubbandFrequency(uint32_t sb) const
 {
     return m_subbandHz.at(sb);
-}
-
-double
-ThreeGppNrChannel::GetSubbandWidth() const
-{
-    return m_bandwidthHz / m_nSubbands;
 }
 
 uint64_t
@@ -395,9 +309,9 @@ ThreeGppNrChannel::Update()
     RequireConfigured();
     const int64_t epoch = CurrentEpoch();
     bool any = false;
-    for (uint32_t g = 0; g < m_gnbs.size(); ++g)
+    for (uint32_t g = 0; g < GetNGnbs(); ++g)
     {
-        for (uint32_t u = 0; u < m_ues.size(); ++u)
+        for (uint32_t u = 0; u < GetNUes(); ++u)
         {
             if (m_links[g][u].epoch != epoch)
             {
@@ -419,32 +333,34 @@ ThreeGppNrChannel::Update()
 void
 ThreeGppNrChannel::ComputeLink(uint32_t g, uint32_t u)
 {
-    const GnbState& gnb = m_gnbs[g];
-    const UeState& ue = m_ues[u];
+    const Terminal& gnb = GetGnb(g);
+    const Terminal& ue = GetUe(u);
+    const Ptr<UniformPlanarArray>& gnbArray = m_gnbArrays[g];
+    const Ptr<UniformPlanarArray>& ueArray = m_ues[u].array;
     Link& L = m_links[g][u];
 
-    Ptr<ChannelCondition> cond = m_conditionModel->GetChannelCondition(gnb.mob, ue.mob);
+    Ptr<ChannelCondition> cond = m_conditionModel->GetChannelCondition(gnb.mobility, ue.mobility);
     L.los = cond->IsLos();
-    L.pathGainDb = m_lossModel->CalcRxPower(0.0, gnb.mob, ue.mob);
-    Angles los(ue.mob->GetPosition(), gnb.mob->GetPosition());
+    L.pathGainDb = m_lossModel->CalcRxPower(0.0, gnb.mobility, ue.mobility);
+    Angles los(ue.mobility->GetPosition(), gnb.mobility->GetPosition());
     L.losAngles = {los.GetAzimuth(), los.GetInclination()};
 
-    auto m = m_channelModel->GetChannel(gnb.mob, ue.mob, gnb.array, ue.array);
-    auto p = m_channelModel->GetParams(gnb.mob, ue.mob);
+    auto m = m_channelModel->GetChannel(gnb.mobility, ue.mobility, gnbArray, ueArray);
+    auto p = m_channelModel->GetParams(gnb.mobility, ue.mobility);
     // H_n is generated as [u-node antenna][s-node antenna][cluster]; we want [UE][gNB].
-    const bool reverse = m->IsReverse(gnb.array->GetId(), ue.array->GetId());
+    const bool reverse = m->IsReverse(gnbArray->GetId(), ueArray->GetId());
     const bool paramsReverse = p->m_nodeIds.first != gnb.node->GetId();
     const uint32_t nRx = ue.rows * ue.cols;
     const uint32_t nTx = gnb.rows * gnb.cols;
     const uint32_t nCl = std::min<size_t>(m->m_channel[0][0].size(), p->m_delay.size());
-    const uint32_t nSb = m_nSubbands;
+    const uint32_t nSb = GetNSubbands();
 
     // Per-cluster Doppler phase (as ThreeGppSpectrumPropagationLossModel::CalcBeamformingGain,
     // with t counted from the realization's generation) times the delay phase per subband.
     const double t = (Simulator::Now() - m->m_generatedTime).GetSeconds();
-    const double factor = 2 * M_PI * t * m_carrierHz / kSpeedOfLight;
-    const Vector vUe = ue.mob->GetVelocity();
-    const Vector vGnb = gnb.mob->GetVelocity();
+    const double factor = 2 * M_PI * t * GetCarrierHz() / kSpeedOfLight;
+    const Vector vUe = ue.mobility->GetVelocity();
+    const Vector vGnb = gnb.mobility->GetVelocity();
     const auto& ang = p->m_angle;
     const uint8_t iAoa = paramsReverse ? MatrixBasedChannelModel::AOD_INDEX
                                        : MatrixBasedChannelModel::AOA_INDEX;
@@ -489,7 +405,7 @@ ThreeGppNrChannel::ComputeLink(uint32_t g, uint32_t u)
         }
     }
     L.combinedValid = false;
-    for (uint32_t v = 0; v < m_ues.size(); ++v)
+    for (uint32_t v = 0; v < GetNUes(); ++v)
     {
         m_gain[g][v][u].valid = false;
     }
@@ -537,25 +453,6 @@ ThreeGppNrChannel::GetLosAngles(uint32_t g, uint32_t u)
 }
 
 void
-ThreeGppNrChannel::Normalise(std::vector<Complex>& w)
-{
-    double n2 = 0;
-    for (const auto& x : w)
-    {
-        n2 += std::norm(x);
-    }
-    if (!(n2 > 0))
-    {
-        throw std::invalid_argument("a beam must have a nonzero norm");
-    }
-    const double inv = 1.0 / std::sqrt(n2);
-    for (auto& x : w)
-    {
-        x *= inv;
-    }
-}
-
-void
 ThreeGppNrChannel::InvalidateGnbBeam(uint32_t g, uint32_t v)
 {
     for (auto& entry : m_gain[g][v])
@@ -588,7 +485,7 @@ ThreeGppNrChannel::ResetGnbBeam(uint32_t g, uint32_t u)
     CheckUe(u);
     Link& L = m_links[g][u];
     L.beamDefault = true;
-    Angles los(m_ues[u].mob->GetPosition(), m_gnbs[g].mob->GetPosition());
+    Angles los(GetUe(u).mobility->GetPosition(), GetGnb(g).mobility->GetPosition());
     L.gnbBeam = GetGnbSteeringVector(g, los.GetAzimuth(), los.GetInclination());
     InvalidateGnbBeam(g, u);
 }
@@ -610,7 +507,7 @@ ThreeGppNrChannel::GetGnbBeam(uint32_t g, uint32_t u) const
     if (L.gnbBeam.empty())
     {
         // not computed yet: the default, toward the current LOS direction
-        Angles los(m_ues[u].mob->GetPosition(), m_gnbs[g].mob->GetPosition());
+        Angles los(GetUe(u).mobility->GetPosition(), GetGnb(g).mobility->GetPosition());
         const_cast<Link&>(L).gnbBeam =
             GetGnbSteeringVector(g, los.GetAzimuth(), los.GetInclination());
     }
@@ -627,10 +524,10 @@ ThreeGppNrChannel::SetUeBeam(uint32_t u, const std::vector<Complex>& w)
     }
     m_ues[u].beam = w;
     Normalise(m_ues[u].beam);
-    for (uint32_t g = 0; g < m_gnbs.size(); ++g)
+    for (uint32_t g = 0; g < GetNGnbs(); ++g)
     {
         m_links[g][u].combinedValid = false;
-        for (uint32_t v = 0; v < m_ues.size(); ++v)
+        for (uint32_t v = 0; v < GetNUes(); ++v)
         {
             m_gain[g][v][u].valid = false;
         }
@@ -651,7 +548,7 @@ ThreeGppNrChannel::GetGnbSteeringVector(uint32_t g, double azimuth, double incli
     // ns-3's array response: H_n carries exp(+j 2 pi r.d) for element location d (in
     // wavelengths); the transmit weights that add up coherently are its conjugate, which is
     // PhasedArrayModel::GetSteeringVector, normalised.
-    auto w = m_gnbs[g].array->GetSteeringVector(Angles(azimuth, inclination));
+    auto w = m_gnbArrays[g]->GetSteeringVector(Angles(azimuth, inclination));
     std::vector<Complex> out(w.begin(), w.end());
     Normalise(out);
     return out;
@@ -684,7 +581,7 @@ ThreeGppNrChannel::GetCombinedChannel(uint32_t g, uint32_t u)
     {
         const uint32_t nRx = GetNUeAntennas(u);
         const uint32_t nTx = GetNGnbAntennas(g);
-        const uint32_t nSb = m_nSubbands;
+        const uint32_t nSb = GetNSubbands();
         const auto& wu = m_ues[u].beam;
         L.combined.assign(nSb * nTx, Complex(0, 0));
         for (uint32_t r = 0; r < nRx; ++r)
@@ -720,8 +617,9 @@ ThreeGppNrChannel::GetBeamGain(uint32_t g, uint32_t v, uint32_t u)
     const auto& w = GetGnbBeam(g, v);
     const uint32_t nTx = w.size();
     const double pg = std::pow(10.0, m_links[g][u].pathGainDb / 10.0);
-    entry.gain.resize(m_nSubbands);
-    for (uint32_t sb = 0; sb < m_nSubbands; ++sb)
+    const uint32_t nSb = GetNSubbands();
+    entry.gain.resize(nSb);
+    for (uint32_t sb = 0; sb < nSb; ++sb)
     {
         Complex y(0, 0);
         const Complex* row = &c[sb * nTx];
@@ -733,20 +631,6 @@ ThreeGppNrChannel::GetBeamGain(uint32_t g, uint32_t v, uint32_t u)
     }
     entry.valid = true;
     return entry.gain;
-}
-
-double
-ThreeGppNrChannel::GetGnbTxPowerW(uint32_t g) const
-{
-    CheckGnb(g);
-    return m_gnbs[g].txW;
-}
-
-double
-ThreeGppNrChannel::GetUeTxPowerW(uint32_t u) const
-{
-    CheckUe(u);
-    return m_ues[u].txW;
 }
 
 double

@@ -65,15 +65,6 @@ class ThreeGppNrChannel : public NrChannel
 
     void Configure(const std::string& scenario, double carrierHz, double bandwidthHz,
                    uint32_t nSubbands) override;
-    uint32_t AddGnb(Ptr<Node> node, uint32_t rows, uint32_t cols, double txPowerDbm,
-                    double bearingRad) override;
-    uint32_t AddUe(Ptr<Node> node, uint32_t rows, uint32_t cols, double txPowerDbm,
-                   double noiseFigureDb) override;
-    uint32_t GetNGnbs() const override;
-    uint32_t GetNUes() const override;
-    uint32_t GetNSubbands() const override;
-    uint32_t GetNGnbAntennas(uint32_t g) const override;
-    uint32_t GetNUeAntennas(uint32_t u) const override;
     const std::vector<Complex>& GetChannelMatrix(uint32_t g, uint32_t u) override;
     double GetPathGainDb(uint32_t g, uint32_t u) override;
     bool IsLos(uint32_t g, uint32_t u) override;
@@ -85,8 +76,6 @@ class ThreeGppNrChannel : public NrChannel
     std::vector<Complex> GetGnbSteeringVector(uint32_t g, double azimuth,
                                               double inclination) const override;
     const std::vector<double>& GetBeamGain(uint32_t g, uint32_t v, uint32_t u) override;
-    double GetGnbTxPowerW(uint32_t g) const override;
-    double GetUeTxPowerW(uint32_t u) const override;
     double GetUeNoiseW(uint32_t u) const override;
     double GetGnbNoiseW(uint32_t g) const override;
     int64_t AssignStreams(int64_t stream) override;
@@ -109,8 +98,6 @@ class ThreeGppNrChannel : public NrChannel
     const std::vector<Complex>& GetCombinedChannel(uint32_t g, uint32_t u);
     /** \return centre frequency of subband sb, Hz */
     double GetSubbandFrequency(uint32_t sb) const;
-    /** \return subband width, Hz */
-    double GetSubbandWidth() const;
     /** \return gNB g's array rows and columns */
     std::pair<uint32_t, uint32_t> GetGnbArrayShape(uint32_t g) const;
     /** \return number of channel updates so far (each fires the Updated trace) */
@@ -122,28 +109,18 @@ class ThreeGppNrChannel : public NrChannel
 
   protected:
     void DoDispose() override;
+    /** The gNB's array: 3GPP elements (TR 38.901 Table 7.3-1), its bearing. \param g index */
+    void DoAddGnb(uint32_t g) override;
+    /** The UE's array (isotropic elements), uniform beam and noise. \param u index */
+    void DoAddUe(uint32_t u) override;
 
   private:
-    struct GnbState
-    {
-        Ptr<Node> node;
-        Ptr<MobilityModel> mob;
-        Ptr<UniformPlanarArray> array;
-        uint32_t rows;
-        uint32_t cols;
-        double txW;
-    };
-
+    /** What this channel keeps per UE besides NrChannel's Terminal. */
     struct UeState
     {
-        Ptr<Node> node;
-        Ptr<MobilityModel> mob;
-        Ptr<UniformPlanarArray> array;
-        uint32_t rows;
-        uint32_t cols;
-        double txW;
-        double noiseW;
-        std::vector<Complex> beam;
+        Ptr<UniformPlanarArray> array; //!< antenna array
+        double noiseW{0};              //!< noise per subband, W
+        std::vector<Complex> beam;     //!< combining weights
     };
 
     struct Link
@@ -166,14 +143,15 @@ class ThreeGppNrChannel : public NrChannel
     };
 
     void RequireConfigured() const;
+    /** Throw std::out_of_range unless gNB g exists. \param g index */
     void CheckGnb(uint32_t g) const;
+    /** Throw std::out_of_range unless UE u exists. \param u index */
     void CheckUe(uint32_t u) const;
     int64_t CurrentEpoch() const;
     void MaybeUpdate();
     void ComputeLink(uint32_t g, uint32_t u);
     void InvalidateGnbBeam(uint32_t g, uint32_t v);
     void ResizeCaches();
-    static void Normalise(std::vector<Complex>& w);
 
     // attributes
     Time m_updatePeriod;
@@ -185,16 +163,13 @@ class ThreeGppNrChannel : public NrChannel
     // configuration
     bool m_configured{false};
     std::string m_scenario;
-    double m_carrierHz{0};
-    double m_bandwidthHz{0};
-    uint32_t m_nSubbands{0};
     std::vector<double> m_subbandHz;
     Ptr<ThreeGppChannelModel> m_channelModel;
     Ptr<ThreeGppPropagationLossModel> m_lossModel;
     Ptr<ChannelConditionModel> m_conditionModel;
 
-    std::vector<GnbState> m_gnbs;
-    std::vector<UeState> m_ues;
+    std::vector<Ptr<UniformPlanarArray>> m_gnbArrays; //!< per gNB
+    std::vector<UeState> m_ues;                       //!< per UE
     std::vector<std::vector<Link>> m_links;                  //!< [g][u]
     std::vector<std::vector<std::vector<GainEntry>>> m_gain; //!< [g][v][u]
     int64_t m_epoch{-1};
