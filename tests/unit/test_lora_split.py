@@ -292,8 +292,9 @@ def test_per_device_gradients_cost_the_flops_of_one_plain_backward(cfg, lora):
     per-row weight gradients, summed per device) costs exactly the FLOPs of the plain backward:
     a per-row weight gradient contracts over the same rows x tokens as the summed one it
     replaces, and the input gradient is the same. K backwards (the old way) cost K times as
-    much. Memory traffic may grow (per-row gradients are materialised), by less than the
-    forward's."""
+    much. The real overhead is memory traffic: the per-row gradients (rows x adapter size) are
+    zero-filled, written, accumulated, read back and summed per device and in total, at most 8
+    passes over them."""
     from edgelam_ns3.compute import measure
 
     server, _ = make_split_lora(cfg, lora, seed=0)
@@ -315,7 +316,8 @@ def test_per_device_gradients_cost_the_flops_of_one_plain_backward(cfg, lora):
     dp_fwd, dp_bwd = costs(dp_server, True)
     assert dp_fwd.flops == fwd.flops > 0
     assert dp_bwd.flops == bwd.flops > 0
-    assert bwd.bytes_moved <= dp_bwd.bytes_moved < bwd.bytes_moved + fwd.bytes_moved
+    per_row_bytes = 8 * sum(p.numel() for p in adapter_parameters(server)) * 4  # 8 rows, fp32
+    assert 0 <= dp_bwd.bytes_moved - bwd.bytes_moved <= 8 * per_row_bytes
     # and the per-device gradients sum to the plain backward's summed gradients
     per_dev = dp_bwd.result[1]
     for i, p in enumerate(adapter_parameters(server)):
