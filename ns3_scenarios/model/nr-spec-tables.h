@@ -3,7 +3,8 @@
  *
  * Small table header: the 3GPP NR tables that the PHY abstraction needs as plain data.
  * Values are transcribed from the cited specifications (Rel-17 versions); the tests in
- * tests/unit/test_nr_phy.py hold them against Sionna 2.x and hand-computed spec cases.
+ * tests/unit/test_nr_phy.py hold them against Sionna 2.x, the ns-3 suites of ns3_scenarios/test/
+ * against rows as printed and TBS cases worked by hand.
  */
 #ifndef NR_SPEC_TABLES_H
 #define NR_SPEC_TABLES_H

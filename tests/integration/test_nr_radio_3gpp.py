@@ -5,7 +5,7 @@ determinism.
 
 References: TR 38.901 V17.0.0 Table 7.4.1-1 (UMa path loss), Table 7.3-1 (element pattern);
 TS 38.306 V17 §4.1.2 (maximum data rate); the array factor of a half-wavelength UPA (the
-steering-vector convention of test_nr_channel.py, which checks it against the C++ code).
+upa_response of tests/conftest.py, which test_nr_channel.py checks against the C++ code).
 
 Geometry: the helper's single gNB faces +x (bearing 0) and drops each UE at a random azimuth
 within its sector; the tests narrow the sector to +-10 deg (SectorWidthDeg 20) so that the UE is
@@ -22,44 +22,33 @@ CARRIER_HZ = 7e9  # the project's default 6G upper mid-band carrier
 FRONT_STREAMS = (1038, 1026)
 
 
-def _load_bler(tb):
-    """Sionna's PDSCH curves for PDSCH and CP-OFDM PUSCH, and the EESM betas."""
-    from edgelam_ns3.radio.phy_tables import feed_bler_curves
+@pytest.fixture
+def bed(load_bler):
+    """bed(sim, n_ues=1, helper=None, mac=None, channel=None, stream=1038): one cell over the
+    TR 38.901 channel (UMa, 7 GHz, 43 dBm, UEs within +-10 deg of the panel's normal),
+    all-downlink full buffer, Sionna's BLER curves; built without IPv4."""
 
-    feed_bler_curves(tb.add_bler_curve, tb.set_eesm_betas)
+    def make(sim, n_ues=1, helper=None, mac=None, channel=None, stream=1038):
+        h = {"CarrierHz": repr(CARRIER_HZ), "Scenario": "UMa", "GnbTxPowerDbm": "43",
+             "SectorWidthDeg": "20"}
+        h.update(helper or {})
+        m = {"TddPattern": "D", "McsTable": "qam256", "FullBufferDl": "true"}
+        m.update(mac or {})
+        tb = _core.NrRadioTestBed(sim, 1, n_ues, helper=h, mac=m, channel_attrs=channel or {},
+                                  channel="3gpp", stream=stream)
+        load_bler(tb)
+        tb.build(ipv4=False)
+        return tb
 
-
-def _bed(sim, n_ues=1, helper=None, mac=None, channel=None, stream=1038):
-    h = {"CarrierHz": repr(CARRIER_HZ), "Scenario": "UMa", "GnbTxPowerDbm": "43",
-         "SectorWidthDeg": "20"}
-    h.update(helper or {})
-    m = {"TddPattern": "D", "McsTable": "qam256", "FullBufferDl": "true"}
-    m.update(mac or {})
-    tb = _core.NrRadioTestBed(sim, 1, n_ues, helper=h, mac=m, channel_attrs=channel or {},
-                              channel="3gpp", stream=stream)
-    _load_bler(tb)
-    tb.build(ipv4=False)
-    return tb
-
-
-def ts38306_rate_bps(mu=1, n_prb=273, oh=0.14, qm=8, rmax=948 / 1024, layers=1):
-    """TS 38.306 §4.1.2 for one carrier (f = 1)."""
-    return layers * qm * rmax * n_prb * 12 / (1e-3 / (14 * 2**mu)) * (1 - oh)
+    return make
 
 
-def upa_response(rows, cols, az, incl):
-    """Half-wavelength UPA response (rows along z, columns along y of the panel facing +x)."""
-    r, c = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
-    ph = 2 * np.pi * 0.5 * (c * math.sin(incl) * math.sin(az) + r * math.cos(incl))
-    return np.exp(-1j * ph).reshape(-1)
-
-
-def _at_distance(d_m, stream, gnb_array, power_dbm, duration_s=0.2):
+def _at_distance(bed, d_m, stream, gnb_array, power_dbm, duration_s=0.2):
     sim = _core.CoSim(1)
     try:
-        tb = _bed(sim, helper={"UeDistanceM": str(d_m), "GnbArrayRows": str(gnb_array),
-                               "GnbArrayCols": str(gnb_array), "GnbTxPowerDbm": str(power_dbm)},
-                  channel={"Condition": "los", "ShadowingEnabled": "false"}, stream=stream)
+        tb = bed(sim, helper={"UeDistanceM": str(d_m), "GnbArrayRows": str(gnb_array),
+                              "GnbArrayCols": str(gnb_array), "GnbTxPowerDbm": str(power_dbm)},
+                 channel={"Condition": "los", "ShadowingEnabled": "false"}, stream=stream)
         az, incl = tb.los_angles(0, 0)
         assert tb.is_los(0, 0) and abs(math.degrees(az)) < 15, "UE not in front of the panel"
         pg = tb.path_gain_db(0, 0)
@@ -76,7 +65,7 @@ DISTANCES_M = (50.0, 200.0, 800.0)
 
 
 @pytest.mark.parametrize("stream", FRONT_STREAMS)
-def test_goodput_falls_as_distance_grows(stream):
+def test_goodput_falls_as_distance_grows(bed, ts38306_rate_bps, stream):
     """UMa LOS forced, no shadowing, full-buffer DL, one UE at 50, 200 and 800 m.
 
     The path loss grows by 12.4 and 13.2 dB (Table 7.4.1-1, below the 1.1 km breakpoint at
@@ -88,7 +77,7 @@ def test_goodput_falls_as_distance_grows(stream):
     """
     peak = ts38306_rate_bps()
     # low power, one element: across the MCS range
-    res = [_at_distance(d, stream, 1, 23) for d in DISTANCES_M]
+    res = [_at_distance(bed, d, stream, 1, 23) for d in DISTANCES_M]
     for d, x in zip(DISTANCES_M, res):
         print(f"1x1 23 dBm, {d:5.0f} m: PG {x['pg_db']:7.1f} dB, SINR {x['sinr_db']:5.1f} dB, "
               f"MCS {x['mcs']:4.1f}, {x['bps'] / 1e6:6.1f} Mbit/s ({x['bps'] / peak:.2f} of "
@@ -108,7 +97,7 @@ def test_goodput_falls_as_distance_grows(stream):
     assert sinr[0] > 28 and bps[0] >= 0.9 * peak
 
     # the UMa power with an 8x8 array: all at the peak rate, no fall to see
-    high = [_at_distance(d, stream, 8, 43) for d in DISTANCES_M]
+    high = [_at_distance(bed, d, stream, 8, 43) for d in DISTANCES_M]
     for d, x in zip(DISTANCES_M, high):
         print(f"8x8 43 dBm, {d:5.0f} m: SINR {x['sinr_db']:5.1f} dB, {x['bps'] / 1e6:6.1f} Mbit/s")
     assert all(x["sinr_db"] > 40 for x in high)
@@ -117,18 +106,18 @@ def test_goodput_falls_as_distance_grows(stream):
 
 
 @pytest.mark.parametrize("distance_m,speed_kmh", [(300.0, 3.0), (500.0, 30.0)])
-def test_bler_holds_the_target_with_olla_on_a_fading_channel(distance_m, speed_kmh):
+def test_bler_holds_the_target_with_olla_on_a_fading_channel(bed, distance_m, speed_kmh):
     """UMa NLOS forced (frequency-selective, Table 7.5-6 clusters), UE moving at constant
     velocity, channel updated every 1 ms (Doppler phases, eq. 7.6-9), CSI 2 slots late: OLLA
     holds the first-transmission BLER at the 10 % target while the SINR stays within the MCS
     range (no outage below MCS 0, no cap at MCS 27)."""
     sim = _core.CoSim(1)
     try:
-        tb = _bed(sim, helper={"UeDistanceM": str(distance_m), "Mobility": "constant-velocity",
-                               "UeSpeedKmh": str(speed_kmh)},
-                  mac={"Olla": "true", "TargetBler": "0.1"},
-                  channel={"Condition": "nlos", "ShadowingEnabled": "false",
-                           "UpdatePeriod": "1ms"}, stream=1026)
+        tb = bed(sim, helper={"UeDistanceM": str(distance_m), "Mobility": "constant-velocity",
+                              "UeSpeedKmh": str(speed_kmh)},
+                 mac={"Olla": "true", "TargetBler": "0.1"},
+                 channel={"Condition": "nlos", "ShadowingEnabled": "false",
+                          "UpdatePeriod": "1ms"}, stream=1026)
         assert not tb.is_los(0, 0)
         tb.enable_tb_log()
         tb.start()
@@ -163,7 +152,8 @@ def _mean_wideband_sinr_db(sim, tb, t0, t1, n=20):
 
 
 @pytest.mark.parametrize("gnb_array,off_deg", [(8, 25.0), (4, 60.0)])
-def test_beam_steered_away_lowers_the_mac_sinr_by_the_array_factor(gnb_array, off_deg):
+def test_beam_steered_away_lowers_the_mac_sinr_by_the_array_factor(bed, upa_response, gnb_array,
+                                                                  off_deg):
     """UMa LOS forced (K-factor 9 dB), no shadowing, UE 200 m in front of the panel. The default
     gNB beam is the LOS steering vector; at 0.1 s it is steered off_deg away in azimuth (the
     radio's beam API). The mean SINR the MAC measures must fall by the array factor
@@ -172,9 +162,9 @@ def test_beam_steered_away_lowers_the_mac_sinr_by_the_array_factor(gnb_array, of
     n = gnb_array * gnb_array
     sim = _core.CoSim(1)
     try:
-        tb = _bed(sim, helper={"UeDistanceM": "200", "GnbArrayRows": str(gnb_array),
-                               "GnbArrayCols": str(gnb_array), "GnbTxPowerDbm": "13"},
-                  channel={"Condition": "los", "ShadowingEnabled": "false"}, stream=1038)
+        tb = bed(sim, helper={"UeDistanceM": "200", "GnbArrayRows": str(gnb_array),
+                              "GnbArrayCols": str(gnb_array), "GnbTxPowerDbm": "13"},
+                 channel={"Condition": "los", "ShadowingEnabled": "false"}, stream=1038)
         az, incl = tb.los_angles(0, 0)
         assert abs(math.degrees(az)) < 15
         a_ue = upa_response(gnb_array, gnb_array, az, incl)
@@ -205,15 +195,15 @@ def test_beam_steered_away_lowers_the_mac_sinr_by_the_array_factor(gnb_array, of
     assert mcs_off < mcs_on - 3
 
 
-def _run(seed, stream=1000, duration_s=0.2):
+def _run(bed, seed, stream=1000, duration_s=0.2):
     sim = _core.CoSim(seed)
     try:
-        tb = _bed(sim, n_ues=4,
-                  helper={"UeDistanceM": "-1", "MinUeDistanceM": "35",
-                          "Mobility": "constant-velocity", "UeSpeedKmh": "30"},
-                  mac={"Olla": "true", "Scheduler": "PF", "TddPattern": "DDDSU",
-                       "FullBufferUl": "true"},
-                  channel={"UpdatePeriod": "1ms"}, stream=stream)
+        tb = bed(sim, n_ues=4,
+                 helper={"UeDistanceM": "-1", "MinUeDistanceM": "35",
+                         "Mobility": "constant-velocity", "UeSpeedKmh": "30"},
+                 mac={"Olla": "true", "Scheduler": "PF", "TddPattern": "DDDSU",
+                      "FullBufferUl": "true"},
+                 channel={"UpdatePeriod": "1ms"}, stream=stream)
         pg = [tb.path_gain_db(0, u) for u in range(4)]
         tb.enable_tb_log()
         tb.start()
@@ -223,12 +213,12 @@ def _run(seed, stream=1000, duration_s=0.2):
         sim.destroy()
 
 
-def test_same_seed_same_results_different_seed_different_results():
+def test_same_seed_same_results_different_seed_different_results(bed):
     """TR 38.901 condition draws, shadowing, clusters, UE drops and directions, TB error draws:
     all from the seed and streams."""
-    pg_a, a, la = _run(1)
-    pg_b, b, lb = _run(1)
-    pg_c, c, lc = _run(2)
+    pg_a, a, la = _run(bed, 1)
+    pg_b, b, lb = _run(bed, 1)
+    pg_c, c, lc = _run(bed, 2)
     assert pg_a == pg_b
     for k in la:
         np.testing.assert_array_equal(la[k], lb[k])

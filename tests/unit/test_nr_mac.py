@@ -13,47 +13,33 @@ import pytest
 
 from edgelam_ns3 import _core, radio
 
-MU = 1
 N_PRB_100MHZ_30KHZ = 273  # TS 38.101-1 Table 5.3.2-1
 
 
 @pytest.fixture
-def sim():
-    s = _core.CoSim(1)
-    yield s
-    s.destroy()
+def make_testbed(load_bler):
+    """make_testbed(sim, n_cells=1, n_ues=1, pg_db=-60.0, ...): an NrRadioTestBed over the
+    fixed-gain channel with Sionna's BLER curves, every UE at path gain pg_db to its cell."""
+
+    def make(sim, n_cells=1, n_ues=1, pg_db=-60.0, mac=None, helper=None, stream=1000,
+             build=True):
+        h = {"GnbArrayRows": "1", "GnbArrayCols": "1", "UeDistanceM": "50"}
+        h.update(helper or {})
+        m = {"TddPattern": "D", "McsTable": "qam256"}
+        m.update(mac or {})
+        tb = _core.NrRadioTestBed(sim, n_cells, n_ues, helper=h, mac=m, stream=stream)
+        load_bler(tb)
+        if pg_db is not None:
+            for u in range(n_ues):
+                tb.set_path_gain_db(u % n_cells, u, pg_db)
+        if build:
+            tb.build()
+        return tb
+
+    return make
 
 
-def load_bler(tb):
-    """Sionna's PDSCH curves for PDSCH and CP-OFDM PUSCH (as radio.make_bler_model)."""
-    from edgelam_ns3.radio.phy_tables import feed_bler_curves
-
-    feed_bler_curves(tb.add_bler_curve, tb.set_eesm_betas)
-
-
-def make_testbed(sim, n_cells=1, n_ues=1, pg_db=-60.0, mac=None, helper=None, stream=1000,
-            build=True):
-    h = {"GnbArrayRows": "1", "GnbArrayCols": "1", "UeDistanceM": "50"}
-    h.update(helper or {})
-    m = {"TddPattern": "D", "McsTable": "qam256"}
-    m.update(mac or {})
-    tb = _core.NrRadioTestBed(sim, n_cells, n_ues, helper=h, mac=m, stream=stream)
-    load_bler(tb)
-    if pg_db is not None:
-        for u in range(n_ues):
-            tb.set_path_gain_db(u % n_cells, u, pg_db)
-    if build:
-        tb.build()
-    return tb
-
-
-def ts38306_rate_bps(mu=MU, n_prb=N_PRB_100MHZ_30KHZ, oh=0.14, qm=8, rmax=948 / 1024,
-                     layers=1, f=1.0):
-    ts = 1e-3 / (14 * 2**mu)
-    return layers * qm * f * rmax * n_prb * 12 / ts * (1 - oh)
-
-
-def test_udp_goodput_matches_ts38306_peak_rate(sim):
+def test_udp_goodput_matches_ts38306_peak_rate(sim, make_testbed, ts38306_rate_bps):
     tb = make_testbed(sim, pg_db=-60.0)  # SNR ~ 73 dB
     assert tb.n_prb == N_PRB_100MHZ_30KHZ
     assert tb.rbg_size == 16 and tb.n_rbg == 18  # Table 5.1.2.2.1-1, configuration 1
@@ -75,7 +61,7 @@ def test_udp_goodput_matches_ts38306_peak_rate(sim):
     assert r["dl_bler"][0] == 0.0
 
 
-def test_tbs_equals_ts38214_for_each_allocation(sim):
+def test_tbs_equals_ts38214_for_each_allocation(sim, make_testbed):
     tb = make_testbed(sim, n_ues=3, pg_db=-110.0, mac={"FullBufferDl": "true"})
     tb.enable_tb_log()
     tb.start()
@@ -88,10 +74,10 @@ def test_tbs_equals_ts38214_for_each_allocation(sim):
         assert tbs == radio.tbs(int(prb), int(mcs), "qam256", 14, 12, 12)
 
 
-def test_bler_hits_target_with_olla(sim):
+def test_bler_hits_target_with_olla(sim, make_testbed):
     # SNR = 46 dBm - 10 log10(273 12 30 kHz) + PG + 167 dBm/Hz (7 dB NF) ~ 15 dB
     tb = make_testbed(sim, pg_db=-118.0, mac={"FullBufferDl": "true", "Olla": "true",
-                                          "TargetBler": "0.1"})
+                                              "TargetBler": "0.1"})
     tb.start()
     sim.run(2.0)
     r = tb.results()
@@ -103,7 +89,7 @@ def test_bler_hits_target_with_olla(sim):
     assert r["dl_tb_lost"][0] == 0
 
 
-def test_bler_without_olla_stays_below_target(sim):
+def test_bler_without_olla_stays_below_target(sim, make_testbed):
     tb = make_testbed(sim, pg_db=-118.0, mac={"FullBufferDl": "true"})
     tb.start()
     sim.run(1.0)
@@ -111,7 +97,7 @@ def test_bler_without_olla_stays_below_target(sim):
     assert r["dl_bler"][0] <= 0.1 + 0.03
 
 
-def test_rr_gives_equal_rbg_shares(sim):
+def test_rr_gives_equal_rbg_shares(sim, make_testbed):
     tb = make_testbed(sim, n_ues=4, pg_db=-100.0, mac={"FullBufferDl": "true", "Scheduler": "RR"})
     tb.start()
     sim.run(0.5)
@@ -123,9 +109,9 @@ def test_rr_gives_equal_rbg_shares(sim):
 
 
 @pytest.mark.parametrize("scheduler", ["RR", "PF"])
-def test_weights_are_respected(sim, scheduler):
+def test_weights_are_respected(sim, make_testbed, scheduler):
     tb = make_testbed(sim, n_ues=2, pg_db=-100.0,
-                 mac={"FullBufferDl": "true", "Scheduler": scheduler})
+                      mac={"FullBufferDl": "true", "Scheduler": scheduler})
     tb.set_ue_weight(0, 1.0)
     tb.set_ue_weight(1, 3.0)
     tb.start()
@@ -136,7 +122,7 @@ def test_weights_are_respected(sim, scheduler):
     assert ratio == pytest.approx(3.0, rel=0.1)
 
 
-def test_shares_are_respected_and_settable_at_any_instant(sim):
+def test_shares_are_respected_and_settable_at_any_instant(sim, make_testbed):
     tb = make_testbed(sim, n_ues=3, pg_db=-100.0, mac={"FullBufferDl": "true", "Scheduler": "PF"})
     tb.set_ue_share(0, 0.25)
     tb.set_ue_share(1, 0.5)
@@ -154,7 +140,7 @@ def test_shares_are_respected_and_settable_at_any_instant(sim):
     assert second / second.sum() == pytest.approx([0.5, 0.25, 0.25], abs=0.02)
 
 
-def test_harq_delivers_each_packet_once_in_order(sim):
+def test_harq_delivers_each_packet_once_in_order(sim, make_testbed):
     # aggressive link adaptation: many first transmissions fail, retransmissions recover
     tb = make_testbed(sim, pg_db=-118.0, mac={"TargetBler": "0.3", "Olla": "true"})
     rate, size, stop = 50e6, 1000, 0.4
@@ -176,11 +162,11 @@ def test_harq_delivers_each_packet_once_in_order(sim):
     assert r["dl_app_bytes"][0] == len(rx["uid"]) * size
 
 
-def _two_cells(pg_serving=-100.0, pg_cross=-110.0, orthogonal=False, seed=1):
+def _two_cells(make_testbed, pg_serving=-100.0, pg_cross=-110.0, orthogonal=False, seed=1):
     s = _core.CoSim(seed)
     try:
         tb = make_testbed(s, n_cells=2, n_ues=2, pg_db=None, mac={"FullBufferDl": "true"},
-                     build=False)
+                          build=False)
         for u in range(2):
             tb.set_path_gain_db(u, u, pg_serving)
             tb.set_path_gain_db(1 - u, u, pg_cross)
@@ -196,9 +182,9 @@ def _two_cells(pg_serving=-100.0, pg_cross=-110.0, orthogonal=False, seed=1):
         s.destroy()
 
 
-def test_two_cells_interfere_on_shared_blocks_not_on_orthogonal_ones():
-    shared = _two_cells()
-    orth = _two_cells(orthogonal=True)
+def test_two_cells_interfere_on_shared_blocks_not_on_orthogonal_ones(make_testbed):
+    shared = _two_cells(make_testbed)
+    orth = _two_cells(make_testbed, orthogonal=True)
     snr_db = 46 - 10 * math.log10(273 * 12 * 30e3) - 100 + 174 - 7  # ~33 dB
     sir_db = 10.0  # serving -100 dB against cross -110 dB, same power and PSD
     sinr_db = -10 * math.log10(10 ** (-snr_db / 10) + 10 ** (-sir_db / 10))
@@ -209,12 +195,12 @@ def test_two_cells_interfere_on_shared_blocks_not_on_orthogonal_ones():
     assert np.all(orth["dl_mean_mcs"] > shared["dl_mean_mcs"])
 
 
-def _moderate_run(seed, stream=1000):
+def _moderate_run(make_testbed, seed, stream=1000):
     s = _core.CoSim(seed)
     try:
         tb = make_testbed(s, n_ues=4, pg_db=-118.0, stream=stream,
-                     mac={"FullBufferDl": "true", "Olla": "true", "TddPattern": "DDDSU",
-                          "FullBufferUl": "true"})
+                          mac={"FullBufferDl": "true", "Olla": "true", "TddPattern": "DDDSU",
+                               "FullBufferUl": "true"})
         tb.enable_tb_log()
         tb.start()
         s.run(0.2)
@@ -223,10 +209,10 @@ def _moderate_run(seed, stream=1000):
         s.destroy()
 
 
-def test_same_seed_same_results():
-    a, la = _moderate_run(1)
-    b, lb = _moderate_run(1)
-    c, _ = _moderate_run(2)
+def test_same_seed_same_results(make_testbed):
+    a, la = _moderate_run(make_testbed, 1)
+    b, lb = _moderate_run(make_testbed, 1)
+    c, _ = _moderate_run(make_testbed, 2)
     for k in la:
         np.testing.assert_array_equal(la[k], lb[k])
     for k in ("dl_mac_bytes", "ul_mac_bytes", "dl_bler", "dl_mean_mcs"):
@@ -235,7 +221,7 @@ def test_same_seed_same_results():
     assert np.all(a["ul_tb_first"] > 0)  # DDDSU carries uplink too
 
 
-def test_uplink_udp_over_the_radio(sim):
+def test_uplink_udp_over_the_radio(sim, make_testbed):
     tb = make_testbed(sim, n_ues=2, pg_db=-90.0, mac={"TddPattern": "DDDSU"})
     tb.add_udp(downlink=False, rate_bps=20e6, packet_size=1200)
     tb.start()
@@ -245,7 +231,7 @@ def test_uplink_udp_over_the_radio(sim):
 
 
 @pytest.mark.parametrize("pg_db", [-60.0, -118.0])
-def test_tcp_runs_over_the_radio(sim, pg_db):
+def test_tcp_runs_over_the_radio(sim, make_testbed, pg_db):
     # -118 dB: ~15 dB SINR with OLLA at 10 % BLER; HARQ hides the TB errors from TCP
     tb = make_testbed(sim, n_ues=2, pg_db=pg_db, mac={"TddPattern": "DDDSU", "Olla": "true"})
     tb.add_tcp(downlink=True)
@@ -261,10 +247,10 @@ def test_tcp_runs_over_the_radio(sim, pg_db):
     assert np.all(r["dl_goodput_bps"] > (100e6 if pg_db > -100 else 10e6))
 
 
-def test_speed_16_ues_full_buffer(sim):
+def test_speed_16_ues_full_buffer(sim, make_testbed):
     tb = make_testbed(sim, n_ues=16, pg_db=-105.0,
-                 helper={"GnbArrayRows": "8", "GnbArrayCols": "8", "UeDistanceM": "-1"},
-                 mac={"FullBufferDl": "true", "Scheduler": "PF"})
+                      helper={"GnbArrayRows": "8", "GnbArrayCols": "8", "UeDistanceM": "-1"},
+                      mac={"FullBufferDl": "true", "Scheduler": "PF"})
     tb.start()
     t0 = time.perf_counter()
     sim.run(1.0)

@@ -34,32 +34,9 @@ def curves():
 # ----------------------------------------------------------------------------------- TBS
 
 
-# (n_prb, mcs, table, n_symb, n_dmrs_per_prb, n_oh_per_prb, layers) -> (TBS, C, K'), worked by
-# hand from TS 38.214 §5.1.3.2 steps 1-4 and TS 38.212 §5.2.2.
-WORKED_TBS = [
-    # N_RE=156, N_info=36.56, n=3, N'=32 -> Table 5.1.3.2-1: 32
-    ((1, 0, "qam64", 14, 12, 0, 1), (32, 1, 48)),
-    # N_RE=1560, N_info=2068.8, n=5, N'=2048 -> table: 2088
-    ((10, 9, "qam64", 14, 12, 0, 1), (2088, 1, 2104)),
-    # N'_RE=144-12-6=126, N_RE=630, N_info=740.7, n=3, N'=736 -> table: 736
-    ((5, 4, "qam256", 12, 12, 6, 1), (736, 1, 752)),
-    # MCS 22 (Q_m 6, R 666): N_info=6087.7 > 3824: n=7, N'=128*round(47.37)=6016,
-    # R > 1/4 and N' <= 8424: TBS = 8*ceil(6040/8)-24
-    ((10, 22, "qam64", 14, 12, 0, 1), (6016, 1, 6040)),
-    # N_info=315417.4: n=13, N'=8192*round(38.50)=319488 > 8424: C=ceil(319512/8424)=38,
-    # TBS=8*38*ceil(319512/304)-24=319784, K'=(319784+24)/38+24=8440
-    ((273, 27, "qam256", 14, 12, 0, 1), (319784, 38, 8440)),
-    # R=30/1024<=1/4, 4 layers: N_info=9981.6, n=8, N'=9984, C=ceil(10008/3816)=3,
-    # TBS=24*ceil(10008/24)-24=9984, K'=10008/3+24=3360
-    ((273, 0, "qam64LowSE", 14, 12, 0, 4), (9984, 3, 3360)),
-]
-
-
-def test_tbs_matches_ts38214_worked_cases():
-    for args, (tbs, n_cb, k) in WORKED_TBS:
-        info = radio.tbs_info(*args)
-        assert radio.tbs(*args) == tbs, args
-        assert (info["tbs"], info["num_code_blocks"], info["code_block_size"]) == (tbs, n_cb, k)
+# The TBS worked by hand from TS 38.214 §5.1.3.2 and the rows of the MCS tables as printed are
+# ns-3 test cases (ns3_scenarios/test/nr-tbs-test.cc, nr-mcs-table-test.cc, run by
+# test_ns3_suites.py); here the C++ is held against Sionna over whole sweeps.
 
 
 def test_tbs_matches_sionna_calculate_tb_size_sweep():
@@ -134,10 +111,6 @@ def test_mcs_tables_match_sionna_decode_mcs_index():
             assert m.qm == qm[i].item(), (table, i)
             assert m.rate_x1024 == pytest.approx(rate[i].item() * 1024, abs=1e-3), (table, i)
             assert m.spectral_efficiency == pytest.approx(m.qm * m.rate_x1024 / 1024)
-    # spectral efficiencies as printed in TS 38.214 Tables 5.1.3.1-1 and -2
-    assert radio.mcs("qam64", 28).spectral_efficiency == pytest.approx(5.5547, abs=1e-4)
-    assert radio.mcs("qam256", 20).spectral_efficiency == pytest.approx(5.3320, abs=1e-4)
-    assert radio.mcs("qam256", 27).spectral_efficiency == pytest.approx(7.4063, abs=1e-4)
 
 
 # ------------------------------------------------------------------------------- N_RB
