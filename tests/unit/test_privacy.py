@@ -215,3 +215,32 @@ def test_split_fed_lora_accounts_each_device_from_the_rounds_it_took_part_in(pol
     assert dp["epsilon_devices"] == pytest.approx(expect, rel=1e-9)
     assert dp["epsilon"] == rows[-1]["epsilon"] == pytest.approx(max(expect), rel=1e-9)
     assert rows[-1]["epsilon_min"] == pytest.approx(min(expect), rel=1e-9)
+
+
+def test_dp_charges_the_server_the_flops_of_the_plain_round():
+    """With DP the server's jobs take per-device gradients from the one backward: the FLOPs
+    charged equal those without DP, job by job (the old K backwards charged K times the
+    backward). Only memory traffic grows, by the per-row gradients (bounded in
+    test_lora_split.py)."""
+    from edgelam_ns3 import config
+    from edgelam_ns3.frameworks.split_fed_lora import SplitFedLoRA
+    from edgelam_ns3.sim import Simulation
+    from edgelam_ns3.topology import network_spec
+
+    flops = {}
+    for dp in ("false", "true"):
+        cfg = config.load("split-finetune", [
+            "radio.mode=ideal", "model.n_layer=2", "model.n_embd=32", "model.n_head=2",
+            "model.seq_len=16", "train.batch_size=2", "nodes.n_devices=4", "train.policy=all",
+            "radio.ideal.spectral_efficiency_bps_hz=[4, 4, 4, 4]",
+            "train.steps=2", f"train.dp.enabled={dp}"])
+        jobs = []
+        with Simulation(network_spec(cfg), seed=cfg.seed) as sim:
+            fw = SplitFedLoRA(cfg, sim, on_job=jobs.append)
+            fw.start()
+            sim.run()
+        assert fw.finished
+        flops[dp] = [(j["job"], j["flops"]) for j in jobs if j["device"] == cfg.train.server]
+    assert [job for job, _ in flops["true"]] == ["server_forward", "server_backward"] * 2
+    assert flops["true"] == flops["false"]
+    assert all(f > 0 for _, f in flops["true"])
