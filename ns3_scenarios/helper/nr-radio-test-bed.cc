@@ -79,21 +79,29 @@ NrRadioTestBed::Build(bool ipv4)
     m_built = true;
 }
 
+NrRadioTestBed::Endpoints
+NrRadioTestBed::GetEndpoints(uint32_t u, bool downlink) const
+{
+    const uint32_t g = m_helper->GetServingCell(u);
+    Endpoints e;
+    e.src = downlink ? m_helper->GetGnbNode(g) : m_helper->GetUeNode(u);
+    e.dst = downlink ? m_helper->GetUeNode(u) : m_helper->GetGnbNode(g);
+    e.to = downlink ? m_helper->GetUeAddress(u) : m_helper->GetGnbAddress(g);
+    return e;
+}
+
 void
 NrRadioTestBed::AddUdp(bool downlink, DataRate rate, uint32_t packetSize, Time start, Time stop)
 {
     RequireBuilt(true);
     for (uint32_t u = 0; u < m_nUes; ++u)
     {
-        const uint32_t g = m_helper->GetServingCell(u);
-        Ptr<Node> src = downlink ? m_helper->GetGnbNode(g) : m_helper->GetUeNode(u);
-        Ptr<Node> dst = downlink ? m_helper->GetUeNode(u) : m_helper->GetGnbNode(g);
-        const Ipv4Address to = downlink ? m_helper->GetUeAddress(u) : m_helper->GetGnbAddress(g);
+        const Endpoints e = GetEndpoints(u, downlink);
         const uint16_t port = downlink ? kUdpPort : static_cast<uint16_t>(kUdpPort + 1 + u);
-        CrossTrafficHelper::InstallOnOff(src, InetSocketAddress(to, port), rate, 0.0, 0.0,
+        CrossTrafficHelper::InstallOnOff(e.src, InetSocketAddress(e.to, port), rate, 0.0, 0.0,
                                          packetSize, start, stop);
         m_sinks[downlink ? 0 : 1].push_back(
-            CrossTrafficHelper::InstallSink(dst, port, "ns3::UdpSocketFactory"));
+            CrossTrafficHelper::InstallSink(e.dst, port, "ns3::UdpSocketFactory"));
     }
     m_appStart = start.GetSeconds();
 }
@@ -104,15 +112,12 @@ NrRadioTestBed::AddTcp(bool downlink, Time start, uint32_t bufferBytes, uint32_t
     RequireBuilt(true);
     for (uint32_t u = 0; u < m_nUes; ++u)
     {
-        const uint32_t g = m_helper->GetServingCell(u);
-        Ptr<Node> src = downlink ? m_helper->GetGnbNode(g) : m_helper->GetUeNode(u);
-        Ptr<Node> dst = downlink ? m_helper->GetUeNode(u) : m_helper->GetGnbNode(g);
-        const Ipv4Address to = downlink ? m_helper->GetUeAddress(u) : m_helper->GetGnbAddress(g);
+        const Endpoints e = GetEndpoints(u, downlink);
         const uint16_t port = static_cast<uint16_t>(kTcpPort + u);
-        CrossTrafficHelper::InstallBulkSend(src, InetSocketAddress(to, port), start, bufferBytes,
-                                            segmentSize);
+        CrossTrafficHelper::InstallBulkSend(e.src, InetSocketAddress(e.to, port), start,
+                                            bufferBytes, segmentSize);
         m_sinks[downlink ? 0 : 1].push_back(
-            CrossTrafficHelper::InstallSink(dst, port, "ns3::TcpSocketFactory"));
+            CrossTrafficHelper::InstallSink(e.dst, port, "ns3::TcpSocketFactory"));
     }
     m_appStart = start.GetSeconds();
 }

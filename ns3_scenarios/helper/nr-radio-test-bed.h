@@ -109,6 +109,16 @@ class NrRadioTestBed
     Ptr<NrChannel> GetChannel() const;
 
   private:
+    /** The two ends of UE u's traffic in one direction. */
+    struct Endpoints
+    {
+        Ptr<Node> src;   //!< source node
+        Ptr<Node> dst;   //!< sink node
+        Ipv4Address to;  //!< the sink's address
+    };
+
+    /** \return the ends of UE u's traffic \param u UE \param downlink direction */
+    Endpoints GetEndpoints(uint32_t u, bool downlink) const;
     /** Throw std::logic_error unless Build() has (built) or has not (!built) run. */
     void RequireBuilt(bool built) const;
     /** TbTrace sink. */

@@ -86,9 +86,8 @@ NrChannel::Add(std::vector<Terminal>& terminals,
     return terminals.size() - 1;
 }
 
-uint32_t
-NrChannel::AddGnb(Ptr<Node> node, uint32_t rows, uint32_t cols, double txPowerDbm,
-                  double bearingRad)
+NrChannel::Terminal
+NrChannel::MakeTerminal(Ptr<Node> node, uint32_t rows, uint32_t cols, double txPowerDbm)
 {
     Terminal t;
     t.node = node;
@@ -96,6 +95,14 @@ NrChannel::AddGnb(Ptr<Node> node, uint32_t rows, uint32_t cols, double txPowerDb
     t.rows = rows;
     t.cols = cols;
     t.txPowerW = DbmToW(txPowerDbm);
+    return t;
+}
+
+uint32_t
+NrChannel::AddGnb(Ptr<Node> node, uint32_t rows, uint32_t cols, double txPowerDbm,
+                  double bearingRad)
+{
+    Terminal t = MakeTerminal(node, rows, cols, txPowerDbm);
     t.bearingRad = bearingRad;
     const uint32_t g = Add(m_gnbs, "AddGnb", 1024, t);
     DoAddGnb(g);
@@ -106,12 +113,7 @@ uint32_t
 NrChannel::AddUe(Ptr<Node> node, uint32_t rows, uint32_t cols, double txPowerDbm,
                  double noiseFigureDb)
 {
-    Terminal t;
-    t.node = node;
-    t.mobility = node->GetObject<MobilityModel>();
-    t.rows = rows;
-    t.cols = cols;
-    t.txPowerW = DbmToW(txPowerDbm);
+    Terminal t = MakeTerminal(node, rows, cols, txPowerDbm);
     t.noiseFigureDb = noiseFigureDb;
     const uint32_t u = Add(m_ues, "AddUe", 64, t);
     DoAddUe(u);

@@ -204,6 +204,9 @@ class NrChannel : public Object
     static double DbmToW(double dbm);
 
   private:
+    /** \return a terminal of node (its mobility model may be null) with these array and power
+     *  \param node the node \param rows rows \param cols columns \param txPowerDbm dBm */
+    static Terminal MakeTerminal(Ptr<Node> node, uint32_t rows, uint32_t cols, double txPowerDbm);
     /**
      * Check a terminal and store it.
      * \param terminals where

@@ -15,6 +15,7 @@
 #include "ns3/three-gpp-nr-channel.h"
 
 #include <cmath>
+#include <string>
 
 namespace ns3
 {
@@ -32,13 +33,31 @@ NodeAt(const Vector& pos)
     return node;
 }
 
+/// A test case that builds nodes and channels: the simulator is destroyed after it.
+class NrChannelTestCase : public TestCase
+{
+  public:
+    /** \param name the test case's name */
+    explicit NrChannelTestCase(const std::string& name)
+        : TestCase(name)
+    {
+    }
+
+  private:
+    void DoTeardown() override
+    {
+        Simulator::Destroy();
+    }
+};
+
 /// UMa LOS path loss, TR 38.901 Table 7.4.1-1 (PL1 up to the breakpoint d'_BP = 4 h'_BS h'_UT
 /// f_c / c, PL2 beyond; h_E = 1 m), h_BS 25 m, h_UT 1.5 m.
-class NrUmaLosPathGainTestCase : public TestCase
+class NrUmaLosPathGainTestCase : public NrChannelTestCase
 {
   public:
     NrUmaLosPathGainTestCase()
-        : TestCase("ThreeGppNrChannel path gain = -(TR 38.901 Table 7.4.1-1 UMa LOS path loss)")
+        : NrChannelTestCase("ThreeGppNrChannel path gain = -(TR 38.901 Table 7.4.1-1 UMa LOS "
+                            "path loss)")
     {
     }
 
@@ -82,19 +101,15 @@ class NrUmaLosPathGainTestCase : public TestCase
         }
     }
 
-    void DoTeardown() override
-    {
-        Simulator::Destroy();
-    }
 };
 
 /// Noise and transmit powers of both channels.
-class NrNoiseAndPowerTestCase : public TestCase
+class NrNoiseAndPowerTestCase : public NrChannelTestCase
 {
   public:
     NrNoiseAndPowerTestCase()
-        : TestCase("noise per subband k T B F (ThreeGppNrChannel: -174 dBm per Hz; "
-                   "FixedGainNrChannel: T = 290 K) and transmit powers")
+        : NrChannelTestCase("noise per subband k T B F (ThreeGppNrChannel: -174 dBm per Hz; "
+                            "FixedGainNrChannel: T = 290 K) and transmit powers")
     {
     }
 
@@ -136,19 +151,15 @@ class NrNoiseAndPowerTestCase : public TestCase
         fixed->Dispose();
     }
 
-    void DoTeardown() override
-    {
-        Simulator::Destroy();
-    }
 };
 
 /// Friis and the array gain of the fixed-gain channel's rank-1 LOS channel.
-class NrFixedGainFreeSpaceTestCase : public TestCase
+class NrFixedGainFreeSpaceTestCase : public NrChannelTestCase
 {
   public:
     NrFixedGainFreeSpaceTestCase()
-        : TestCase("FixedGainNrChannel: Friis path gain, beam gain = N_gNB x path gain with "
-                   "the default beam")
+        : NrChannelTestCase("FixedGainNrChannel: Friis path gain, beam gain = N_gNB x path "
+                            "gain with the default beam")
     {
     }
 
@@ -176,10 +187,6 @@ class NrFixedGainFreeSpaceTestCase : public TestCase
         ch->Dispose();
     }
 
-    void DoTeardown() override
-    {
-        Simulator::Destroy();
-    }
 };
 
 /// The suite.
