@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from . import _load_core
+from .arq import UdpArq
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,10 @@ class NetworkSpec:
     tcp_buffer_bytes: int = 1 << 20
     frame_header_bytes: int = 16
     radio: RadioSpec | None = None
+    udp_timeout_s: float | None = None
+    """Timeout of a UDP message's first copy, s (None: adaptive; see :mod:`edgelam_ns3.arq`)."""
+    udp_max_tries: int = 6
+    """Copies of a UDP message sent before it is lost (:class:`~edgelam_ns3.arq.MessageLost`)."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +162,8 @@ class Simulation:
         self.bytes_sent = 0
         self._streams = 5000  # ns-3 random streams of add_udp_flow's applications
         try:
+            self._arq = UdpArq(self._sim, network.nodes, network.udp_timeout_s,
+                               network.udp_max_tries)
             for name in network.nodes:
                 self._sim.add_node(name)
             for link in network.links:
@@ -270,15 +277,21 @@ class Simulation:
         """Send an application message of ``nbytes`` bytes from ``src`` to ``dst`` now.
 
         ``on_delivered(msg)`` fires at the instant its last byte arrives. Over TCP (default)
-        messages between one pair share one connection and arrive in order; over UDP a message
-        is lost if any of its datagrams is. Returns the message id."""
+        messages between one pair share one connection and arrive in order. Over UDP a copy of
+        the message is lost if any of its datagrams is: the receiver acknowledges each copy and
+        the sender retransmits after a timeout (:class:`~edgelam_ns3.arq.UdpArq`); a message
+        lost ``udp_max_tries`` times raises :class:`~edgelam_ns3.arq.MessageLost` from
+        :meth:`run`. ``msg.t_send_s`` is the first copy's send instant. Returns the message
+        id."""
         protocol = protocol or self.network.protocol
         if protocol not in ("tcp", "udp"):
             raise ValueError(f"send: protocol 'tcp' or 'udp', not {protocol!r}")
         nbytes = int(nbytes)
         if nbytes < 1:
             raise ValueError(f"send: nbytes must be >= 1, got {nbytes}")
-        mid = self._sim.send(self.node_index(src), self.node_index(dst), nbytes, protocol == "udp")
+        s, d = self.node_index(src), self.node_index(dst)
+        mid = self._arq.send(s, d, nbytes, tag) if protocol == "udp" else \
+            self._sim.send(s, d, nbytes, False)
         self._pending[mid] = (on_delivered, tag)
         self.bytes_sent += nbytes
         return mid
@@ -287,6 +300,10 @@ class Simulation:
     def in_flight(self) -> int:
         """Messages sent and not yet delivered."""
         return len(self._pending)
+
+    def udp_stats(self) -> dict[str, int]:
+        """The UDP retransmissions so far (:meth:`edgelam_ns3.arq.UdpArq.stats`)."""
+        return self._arq.stats()
 
     def add_udp_flow(self, src: str, dst: str, rate_bps: float, packet_bytes: int = 1472,
                      start_s: float = 0.0, port: int = 9) -> None:
@@ -376,6 +393,10 @@ class Simulation:
         return {k: np.asarray(v) for k, v in self._sim.radio_ue_stats().items()}
 
     def _delivered(self, rec) -> None:
+        if rec[4]:  # UDP: an ACK or a duplicate copy stays in the transport
+            rec = self._arq.on_delivery(rec)
+            if rec is None:
+                return
         mid, src, dst, nbytes, udp, t_send, t_first, t_last = rec
         cb, tag = self._pending.pop(mid, (None, ""))
         msg = Message(mid, self.network.nodes[src], self.network.nodes[dst], nbytes, tag,

@@ -220,3 +220,82 @@ def test_only_one_simulation_per_process_at_a_time():
     with Simulation(one_link()):
         with pytest.raises(RuntimeError, match="already alive"):
             Simulation(one_link())
+
+
+# -- UDP messages over a lossy link: acknowledged, retransmitted, or lost with a clear error ----
+
+def lossy_link(queue=5, burst_times=(), burst_bytes=30 * UDP_PAYLOAD, reverse=False, **arq):
+    """a -> b at 10 Mbit/s with a queue of ``queue`` packets per direction; replayed UDP bursts
+    (a -> b, or b -> a with ``reverse``) overflow it at ``burst_times``."""
+    src, dst = ("b", "a") if reverse else ("a", "b")
+    cross = (CrossTrafficSpec(src, dst, "replay", times_s=tuple(burst_times),
+                              bytes=(float(burst_bytes),) * len(burst_times)),) if burst_times else ()
+    return NetworkSpec(("a", "b"), (LinkSpec("a", "b", 10e6, 0.001, queue),), cross,
+                       protocol="udp", **arq)
+
+
+def test_udp_message_dropped_by_a_full_queue_is_retransmitted_after_its_timeout():
+    # the burst at 0.1 s fills the queue; the message's 3 datagrams sent right after are dropped.
+    # The queue drains in ~7 ms; the copy sent at the timeout (0.2 s later) gets through.
+    got = []
+    with Simulation(lossy_link(burst_times=(0.1,), udp_timeout_s=0.2)) as sim:
+        sim.schedule(0.1001, lambda: sim.send("a", "b", 3000, got.append, tag="x"))
+        sim.run()
+        stats = sim.udp_stats()
+    (msg,) = got
+    assert msg.t_send_s == pytest.approx(0.1001)  # the latency includes the wait for the timeout
+    assert msg.latency_s == pytest.approx(
+        0.2 + wire_time_s(3000, UDP_PAYLOAD, UDP_OVERHEAD, 10e6) + 0.001, rel=1e-3)
+    assert (msg.tag, msg.bytes) == ("x", 3000)
+    assert stats["retransmissions"] == 1 and stats["retransmitted_bytes"] == 3000
+    assert stats["duplicates"] == 0
+
+
+def test_udp_message_the_network_always_drops_fails_clearly_after_its_tries():
+    # 20 datagrams at once into a queue of 5: every copy loses datagrams. Tries at 0, 0.1 and
+    # 0.3 s (the timeout doubles); the last one expires at 0.7 s.
+    from edgelam_ns3.arq import MessageLost
+
+    got = []
+    with Simulation(lossy_link(udp_timeout_s=0.1, udp_max_tries=3)) as sim:
+        sim.send("a", "b", 20 * UDP_PAYLOAD, got.append, tag="act_up")
+        with pytest.raises(MessageLost) as exc:
+            sim.run()
+        assert sim.now == pytest.approx(0.7)
+    assert got == []
+    text = str(exc.value)
+    assert "'act_up' a->b" in text and "not delivered after 3 tries" in text
+    assert "\n" not in text
+
+
+def test_copy_whose_ack_was_lost_reaches_the_application_once():
+    # bursts b -> a every 50 us keep the reverse queue full for 20 ms: the first ACK is dropped,
+    # the sender retransmits at its timeout, the receiver drops the duplicate and acknowledges it
+    # again.
+    got = []
+    bursts = [0.1 + 0.00005 * i for i in range(400)]
+    with Simulation(lossy_link(burst_times=bursts, burst_bytes=2 * UDP_PAYLOAD, reverse=True,
+                               udp_timeout_s=0.2)) as sim:
+        sim.schedule(0.1001, lambda: sim.send("a", "b", 1000, got.append))
+        sim.run()
+        stats = sim.udp_stats()
+    assert len(got) == 1
+    assert got[0].latency_s == pytest.approx((1000 + UDP_OVERHEAD) * 8 / 10e6 + 0.001, rel=1e-3)
+    assert stats["retransmissions"] == 1 and stats["duplicates"] == 1 and stats["acks"] == 2
+
+
+def test_adaptive_udp_timeout_follows_rfc6298_from_the_measured_round_trips():
+    # two messages of 3000 B measure the round trip R (message, then an 8-byte ACK back);
+    # RFC 6298: SRTT = R, RTTVAR = R/2, then RTTVAR = 3/4 R/2, SRTT = R; RTO = SRTT + 4 RTTVAR,
+    # at least 0.2 s. A third copy, dropped by a burst, is retransmitted RTO after its send.
+    from edgelam_ns3.arq import ACK_BYTES, MIN_RTO_S
+
+    got = []
+    with Simulation(lossy_link(burst_times=(1.0,))) as sim:
+        for t in (0.1, 0.5, 1.0001):
+            sim.schedule(t, lambda: sim.send("a", "b", 3000, got.append))
+        sim.run()
+    r = wire_time_s(3000, UDP_PAYLOAD, UDP_OVERHEAD, 10e6) + 0.001
+    rtt = r + (ACK_BYTES + UDP_OVERHEAD) * 8 / 10e6 + 0.001
+    rto = max(rtt + 4 * (0.75 * rtt / 2), MIN_RTO_S)
+    assert [m.latency_s for m in got] == pytest.approx([r, r, rto + r], rel=1e-3)
