@@ -18,7 +18,7 @@ import numpy as np
 
 from . import traces as traces_mod
 from .config import ScenarioConfig
-from .frameworks.round_log import has_breakdown, rounds_summary
+from .frameworks.round_log import rounds_summary
 
 LINK_COLS = ("rate_bps", "queue_bytes", "delivered_bytes", "dropped_packets")
 """Columns of a wired link's row in ``link_states.parquet`` (NaN in a radio UE's row)."""
@@ -64,13 +64,10 @@ class Recorder:
 
     def on_round(self, row: dict) -> None:
         self.rows.append(row)
-        metric = {"step": row["round"], "t_s": row["t_end_s"], "loss": row["loss"]}
-        if "eval_loss" in row:
-            metric["eval_loss"] = row["eval_loss"]
-        self.tw.append("metrics", metric)
-        if has_breakdown(row):
-            self.tw.append("rounds", row)
-        extra = f"  eval {row['eval_loss']:7.4f}" if "eval_loss" in row else ""
+        self.tw.append("metrics", {"step": row["round"], "t_s": row["t_end_s"],
+                                   "loss": row["loss"], "eval_loss": row["eval_loss"]})
+        self.tw.append("rounds", row)
+        extra = f"  eval {row['eval_loss']:7.4f}"
         if "epsilon" in row:
             extra += f"  eps {row['epsilon']:.2f}"
         print(f"[sim {row['t_end_s']:9.4f} s] round {row['round'] + 1:4d}/{self.cfg.train.steps}  "
@@ -187,20 +184,19 @@ def run_scenario(cfg: ScenarioConfig, out: Path) -> dict:
 
 
 def _run_figures(cfg: ScenarioConfig, sim, framework, rec: Recorder) -> dict:
-    """Status, simulated time, bytes, and the training figures of the rounds."""
+    """Status, simulated time, bytes, the training figures of the rounds, and the framework's
+    own entries (its ``summary()``)."""
     rows, n = rec.rows, len(rec.rows)
     out = dict(status="ok" if framework.finished else "incomplete", sim_time_s=sim.now,
                steps=n, rounds=n, bytes_sent=sim.bytes_sent, bytes_up=rec.flow["up"],
                bytes_down=rec.flow["down"], bytes_by_tag=rec.bytes_by_tag,
                mean_round_s=(sim.now / n) if n else None)
     out.update(rounds_summary(rows, cfg.train.target_loss))
-    if rows and "epsilon" in rows[-1]:
-        out["dp"] = {"epsilon": rows[-1]["epsilon"], "delta": cfg.train.dp.delta,
-                     "noise_multiplier": cfg.train.dp.noise_multiplier}
-    if rows and has_breakdown(rows[0]):
+    if rows:
         out["bytes_per_round"] = {"up": rec.flow["up"] / n, "down": rec.flow["down"] / n}
     if hasattr(framework, "participation"):
         out["participation"] = (framework.participation / max(n, 1)).tolist()
+    out.update(framework.summary())
     return out
 
 

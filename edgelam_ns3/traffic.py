@@ -77,3 +77,7 @@ class TrafficOnly:
             self.sim.stop()
 
         self.sim.schedule(self.cfg.traffic.start_s + self.cfg.traffic.duration_s, stop)
+
+    def summary(self) -> dict:
+        """No entries of its own in ``summary.json``."""
+        return {}

@@ -64,9 +64,25 @@ class RoundFramework:
         if self.log is not None:
             self.log.job(rec["job"], rec)
 
+    def send_message(self, src: str, dst: str, nbytes: int, phase: str, up: bool,
+                     then: Callable) -> None:
+        """Send a message of ``nbytes`` for this round's ``phase`` (``up``: towards the
+        server), account its delivery in this round's log, then call ``then(msg)``."""
+        log = self.log
+
+        def delivered(msg):
+            log.message(phase, msg, up)
+            then(msg)
+
+        self.sim.send(src, dst, nbytes, delivered, tag=phase)
+
     def evaluate(self) -> float:
         """Held-out loss of the model as it stands (measured, not charged)."""
         raise NotImplementedError
+
+    def summary(self) -> dict:
+        """The framework's own entries of the run's ``summary.json`` (none by default)."""
+        return {}
 
     def start(self) -> None:
         self._begin_round()

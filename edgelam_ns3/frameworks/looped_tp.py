@@ -67,17 +67,13 @@ class LoopedTP(RoundFramework):
         self.hosts[self.srv].submit(job, fn, then)
 
     def _broadcast(self, t: torch.Tensor, phase: str, on_device) -> None:
-        log = self.log
         for k, dev in enumerate(self.devices):
-            self.sim.send(self.srv, dev, tensor_nbytes(t),
-                          lambda msg, k=k: (log.message(phase, msg, False), on_device(k)),
-                          tag=phase)
+            self.send_message(self.srv, dev, tensor_nbytes(t), phase, False,
+                              lambda msg, k=k: on_device(k))
 
     def _upload(self, k: int, t: torch.Tensor, phase: str, barrier: Barrier) -> None:
-        log = self.log
-        self.sim.send(self.devices[k], self.srv, tensor_nbytes(t),
-                      lambda msg: (log.message(phase, msg, True), barrier.arrive(k, t)),
-                      tag=phase)
+        self.send_message(self.devices[k], self.srv, tensor_nbytes(t), phase, True,
+                          lambda msg: barrier.arrive(k, t))
 
     def _begin_round(self) -> None:
         n = len(self.devices)

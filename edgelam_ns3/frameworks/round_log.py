@@ -74,25 +74,19 @@ BREAKDOWN = ("latency_s", "device_compute_s", "uplink_s", "server_compute_s", "d
 """The latency breakdown of a round's row, seconds: the whole round and its phases."""
 
 
-def has_breakdown(row: dict) -> bool:
-    """Whether a round's row carries the latency breakdown (a :meth:`RoundLog.close` row)."""
-    return all(k in row for k in BREAKDOWN)
-
-
 def rounds_summary(rows: list[dict], target_loss: float | None) -> dict:
-    """The run summary's training figures from the rounds' rows: first and last (held-out)
-    loss, the simulated time at which the watched loss (held-out where measured) first
-    reached ``target_loss``, the last round's privacy budget and the mean latency breakdown."""
-    out = {"loss_first": rows[0]["loss"] if rows else None,
-           "loss_last": rows[-1]["loss"] if rows else None,
-           "time_to_target_s": None, "target_loss": target_loss}
+    """The run summary's training figures from the rounds' rows (:meth:`RoundLog.close` rows
+    with ``eval_loss``): first and last training and held-out loss, the simulated time at which
+    the held-out loss first reached ``target_loss``, and the mean latency breakdown."""
+    out = {"loss_first": None, "loss_last": None, "time_to_target_s": None,
+           "target_loss": target_loss}
+    if not rows:
+        return out
+    out.update(loss_first=rows[0]["loss"], loss_last=rows[-1]["loss"],
+               eval_loss_first=rows[0]["eval_loss"], eval_loss_last=rows[-1]["eval_loss"],
+               round_breakdown_mean_s={k: sum(r[k] for r in rows) / len(rows)
+                                       for k in BREAKDOWN})
     if target_loss is not None:
         out["time_to_target_s"] = next((r["t_end_s"] for r in rows
-                                        if r.get("eval_loss", r["loss"]) <= target_loss), None)
-    if rows and "eval_loss" in rows[0]:
-        out["eval_loss_first"] = rows[0]["eval_loss"]
-        out["eval_loss_last"] = rows[-1]["eval_loss"]
-    if rows and has_breakdown(rows[0]):
-        out["round_breakdown_mean_s"] = {k: sum(r[k] for r in rows) / len(rows)
-                                         for k in BREAKDOWN}
+                                        if r["eval_loss"] <= target_loss), None)
     return out

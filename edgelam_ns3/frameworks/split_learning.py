@@ -1,114 +1,108 @@
 """U-shaped split learning of a GPT-style model over the simulated network.
 
-Each of K devices holds the token embedding and the LM head (tied, as in GPT-2) and its own
-local data; the edge server holds the transformer blocks. One round, for every device d in
-parallel, on the simulated clock:
+Each of K devices holds the token embedding, the first ``model.device_layers`` transformer
+blocks, the LM head (tied to the embedding, as in GPT-2) and its own local data; the edge
+server holds the other blocks. One round, for every device d in parallel, on the simulated
+clock:
 
-1. d embeds a local batch (compute on d) and sends the activations h0 up;
-2. the server runs the blocks (compute on the server) and sends hL down;
+1. d embeds a local batch through its blocks (compute on d) and sends the activations h0 up;
+2. the server runs its blocks (compute on the server) and sends hL down;
 3. d runs the head, the loss and the head's backward (compute on d), sends dL/dhL up;
-4. the server back-propagates through the blocks (compute on the server), sends dL/dh0 down;
-5. d back-propagates through the embedding and updates its parameters (compute on d).
+4. the server back-propagates through its blocks (compute on the server), sends dL/dh0 down;
+5. d back-propagates through its blocks and the embedding and updates its parameters
+   (compute on d).
 
 The labels never leave the device. The server accumulates the blocks' gradients of all K
 devices and takes one optimizer step when the round is complete (synchronous, as SplitFed);
 forward requests of the next round wait for that step. Every tensor crossing the cut is sent
 as a message of its real size (``numel * element_size``) through ns-3, and every computation
-is charged on its host's clock by :mod:`edgelam_ns3.compute`.
+is charged on its host's clock by :mod:`edgelam_ns3.compute`. The radio is not reserved
+(no shares: the MAC scheduler shares the cell). The round's latency breakdown and the held-out
+loss go to ``rounds.parquet``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
 
-from ..compute import Device
 from ..config import ScenarioConfig
 from ..datasets.text import device_batches
 from ..models.split_gpt import (SplitGPT, device_backward_embed, device_backward_head,
                                 device_forward, gpt2_config, server_forward,
                                 tensor_nbytes)
 from ..sim import Simulation
-from ..topology import profile
-
-
-@dataclass
-class RoundStats:
-    """Per-round bookkeeping (simulated seconds)."""
-
-    t_start_s: float
-    losses: dict[str, float] = field(default_factory=dict)
-    finished: set[int] = field(default_factory=set)
-    t_end_s: float | None = None
+from .base import Barrier, RoundFramework
+from .round_log import RoundLog
 
 
 def build_models(cfg: ScenarioConfig) -> tuple[SplitGPT, list[SplitGPT]]:
     """The server's model and one model per device, all from the same random initialisation
-    (seeded by ``cfg.seed``). The server uses only the decoder, devices only embed and head."""
+    (seeded by ``cfg.seed``), cut after ``model.device_layers`` blocks. The server uses only
+    its blocks, the devices only theirs (embedding, their blocks, head)."""
     from transformers import GPT2LMHeadModel
 
     torch.manual_seed(cfg.seed)
     m = cfg.model
     lm = GPT2LMHeadModel(gpt2_config(n_positions=max(m.seq_len, 8), n_embd=m.n_embd,
                                      n_layer=m.n_layer, n_head=m.n_head))
-    server = SplitGPT.from_lm(lm)
-    devices = [SplitGPT.from_lm(lm) for _ in range(cfg.nodes.n_devices)]
+    server = SplitGPT.from_lm(lm, m.device_layers)
+    devices = [SplitGPT.from_lm(lm, m.device_layers) for _ in range(cfg.nodes.n_devices)]
     return server, devices
 
 
-class SplitLearning:
+class SplitLearning(RoundFramework):
     """Runs ``cfg.train.steps`` rounds of split learning on ``sim``.
 
     :param cfg: the scenario
     :param sim: the simulation (its nodes include ue0.., gnb, the server)
     :param on_job: trace sink for finished compute jobs
-    :param on_round: called with the round's row (``round``, ``t_end_s``, ``loss``) when a round
-        ends
+    :param on_round: called with the round's row (dict) when a round ends
     """
+
+    name = "split_learning"
 
     def __init__(self, cfg: ScenarioConfig, sim: Simulation,
                  on_job: Callable[[dict], None] | None = None,
                  on_round: Callable[[dict], None] | None = None):
-        self.cfg = cfg
-        self.sim = sim
-        self.on_round = on_round
-        self.server_name = cfg.train.server
-        self.device_names = [f"ue{i}" for i in range(cfg.nodes.n_devices)]
+        super().__init__(cfg, sim, on_job, on_round)
         self.server_model, self.device_models = build_models(cfg)
         self.server_opt = torch.optim.Adam(self.server_model.server_part().parameters(),
                                            lr=cfg.train.lr)
         self.device_opts = [torch.optim.Adam(m.device_part().parameters(), lr=cfg.train.lr)
                             for m in self.device_models]
-        # the whole corpus: this framework reports training loss only, no held-out evaluation
-        self.batches = device_batches(cfg, held_out=False)
-        self.hosts = {name: Device(name, profile(cfg, name), sim, on_job)
-                      for name in self.device_names + [self.server_name]}
-        self.round = 0
-        self.rounds: list[RoundStats] = []
-        self._server_done: set[int] = set()
+        self.batches = device_batches(cfg)
         self._server_grads: dict[int, list] = {}
         self._waiting_forward: list[Callable[[], None]] = []
         self._server_stepping = False
-        self.finished = False
 
-    # -- driver -----------------------------------------------------------------------------
-
-    def start(self) -> None:
-        """Begin round 0 on every device at the current instant."""
-        self._begin_round()
+    def evaluate(self) -> float:
+        """Mean held-out loss over the devices' models (each device's embedding and head with
+        the server's blocks); measured, not charged to simulated time."""
+        ids, labels = self.eval_batch
+        with torch.no_grad():
+            h = [self.server_model.decode(m.embed(ids)) for m in self.device_models]
+            losses = [float(m.head_loss(hL, labels)[0]) for m, hL in zip(self.device_models, h)]
+        return sum(losses) / len(losses)
 
     def _begin_round(self) -> None:
-        self.rounds.append(RoundStats(t_start_s=self.sim.now))
-        self._server_done = set()
-        for d in range(len(self.device_names)):
+        n = len(self.devices)
+        self.log = RoundLog(self.round, self.sim.now, list(range(n)))
+        self._server_done = Barrier(range(n), lambda _: self._server_step())
+        self._device_done = Barrier(range(n), lambda _: self._end_round())
+        for d in range(n):
             self._device_step(d)
 
     # -- one device's step, as a chain of jobs and messages ---------------------------------
 
+    def _exchange(self, d: int, t: torch.Tensor, phase: str, up: bool, then) -> None:
+        """Send tensor ``t`` between device ``d`` and the server (``up``: to the server) as a
+        message of its size; call ``then()`` on delivery."""
+        src, dst = (self.devices[d], self.srv) if up else (self.srv, self.devices[d])
+        self.send_message(src, dst, tensor_nbytes(t), phase, up, lambda msg: then())
+
     def _device_step(self, d: int) -> None:
-        name, srv = self.device_names[d], self.server_name
         model, opt = self.device_models[d], self.device_opts[d]
         input_ids, labels = next(self.batches[d])
 
@@ -118,42 +112,35 @@ class SplitLearning:
 
         def after_embed(res):
             dctx, h0 = res
-            self.sim.send(name, srv, tensor_nbytes(h0),
-                          lambda msg: self._server_forward(d, dctx, labels, h0), tag="act_up")
+            self._exchange(d, h0, "act_up", True, lambda: self._server_forward(d, dctx, labels, h0))
 
-        self.hosts[name].submit("device_embed", embed, after_embed)
+        self.hosts[self.devices[d]].submit("device_embed", embed, after_embed)
 
     def _server_forward(self, d, dctx, labels, h0) -> None:
         if self._server_stepping:  # the round's update is not applied yet
             self._waiting_forward.append(lambda: self._server_forward(d, dctx, labels, h0))
             return
-        name, srv = self.device_names[d], self.server_name
 
         def after_forward(res):
             sctx, hL = res
-            self.sim.send(srv, name, tensor_nbytes(hL),
-                          lambda msg: self._device_head(d, dctx, labels, sctx, hL),
-                          tag="act_down")
+            self._exchange(d, hL, "act_down", False,
+                           lambda: self._device_head(d, dctx, labels, sctx, hL))
 
-        self.hosts[srv].submit("server_forward",
-                               lambda: server_forward(self.server_model, h0), after_forward)
+        self.hosts[self.srv].submit("server_forward",
+                                    lambda: server_forward(self.server_model, h0), after_forward)
 
     def _device_head(self, d, dctx, labels, sctx, hL) -> None:
-        name, srv = self.device_names[d], self.server_name
-
         def after_head(res):
             loss, g_hL = res
-            self.rounds[-1].losses[name] = float(loss)
-            self.sim.send(name, srv, tensor_nbytes(g_hL),
-                          lambda msg: self._server_backward(d, dctx, sctx, g_hL), tag="grad_up")
+            self.log.losses.append(float(loss))
+            self._exchange(d, g_hL, "grad_up", True,
+                           lambda: self._server_backward(d, dctx, sctx, g_hL))
 
-        self.hosts[name].submit("device_head",
-                                lambda: device_backward_head(self.device_models[d], hL, labels),
-                                after_head)
+        self.hosts[self.devices[d]].submit(
+            "device_head", lambda: device_backward_head(self.device_models[d], hL, labels),
+            after_head)
 
     def _server_backward(self, d, dctx, sctx, g_hL) -> None:
-        name, srv = self.device_names[d], self.server_name
-
         def backward():
             # The blocks' gradients of each device are kept apart and summed in device order at
             # the step (not accumulated in arrival order): floating-point sums depend on their
@@ -165,13 +152,10 @@ class SplitLearning:
             return grads[0].detach().clone().contiguous()
 
         def after_backward(g_h0):
-            self._server_done.add(d)
-            if len(self._server_done) == len(self.device_names):
-                self._server_step()
-            self.sim.send(srv, name, tensor_nbytes(g_h0),
-                          lambda msg: self._device_update(d, dctx, g_h0), tag="grad_down")
+            self._server_done.arrive(d)
+            self._exchange(d, g_h0, "grad_down", False, lambda: self._device_update(d, dctx, g_h0))
 
-        self.hosts[srv].submit("server_backward", backward, after_backward)
+        self.hosts[self.srv].submit("server_backward", backward, after_backward)
 
     def _server_step(self) -> None:
         """One optimizer step on the blocks' gradients accumulated over the round."""
@@ -195,31 +179,12 @@ class SplitLearning:
             for fn in waiting:
                 fn()
 
-        self.hosts[self.server_name].submit("server_optimizer_step", step, after_step)
+        self.hosts[self.srv].submit("server_optimizer_step", step, after_step)
 
     def _device_update(self, d, dctx, g_h0) -> None:
-        name = self.device_names[d]
-
         def update():
             device_backward_embed(dctx, g_h0)
             self.device_opts[d].step()
 
-        self.hosts[name].submit("device_update", update, lambda _: self._device_finished(d))
-
-    def _device_finished(self, d: int) -> None:
-        stats = self.rounds[-1]
-        stats.finished.add(d)
-        if len(stats.finished) < len(self.device_names):
-            return
-        stats.t_end_s = self.sim.now
-        loss = sum(stats.losses.values()) / len(stats.losses)
-        if self.on_round is not None:
-            self.on_round({"round": self.round, "t_start_s": stats.t_start_s,
-                           "t_end_s": self.sim.now, "latency_s": self.sim.now - stats.t_start_s,
-                           "loss": loss})
-        self.round += 1
-        if self.round >= self.cfg.train.steps:
-            self.finished = True
-            self.sim.stop()
-        else:
-            self._begin_round()
+        done = self._device_done
+        self.hosts[self.devices[d]].submit("device_update", update, lambda _: done.arrive(d))

@@ -79,7 +79,8 @@ def test_radio_share_sets_the_rate_each_device_gets(tmp_path):
     assert whole == pytest.approx(tcp_latency(nbytes, 40e6, 0.002), rel=0.01)
 
 
-@pytest.mark.parametrize("framework", ["split_fed_lora", "fed_lora", "centralized"])
+@pytest.mark.parametrize("framework", ["split_learning", "split_fed_lora", "fed_lora",
+                                       "centralized"])
 def test_each_framework_lowers_the_held_out_loss(tmp_path, framework):
     _, s, t = run(tmp_path, "split-finetune", f"train.framework={framework}",
                   "train.policy=all", "train.steps=8", "nodes.n_devices=2",
@@ -87,6 +88,46 @@ def test_each_framework_lowers_the_held_out_loss(tmp_path, framework):
     assert s["rounds"] == 8
     assert s["eval_loss_last"] < s["eval_loss_first"] - 0.3
     assert (t["rounds"]["t_end_s"].diff().dropna() > 0).all()
+
+
+def test_split_learning_writes_its_round_breakdown_and_held_out_loss(tmp_path):
+    cfg, s, t = run(tmp_path, "quickstart", "train.steps=3", "nodes.n_devices=2")
+    r = t["rounds"]
+    assert list(r["round"]) == [0, 1, 2]
+    # every device every round; no radio reservation (the MAC scheduler shares the cell)
+    assert r["scheduled"].tolist() == ["0,1"] * 3 and r["shares"].tolist() == [""] * 3
+    for k in ("device_compute_s", "uplink_s", "server_compute_s", "downlink_s"):
+        assert (r[k] > 0).all(), k
+    # per device and round: activations and head gradients up, their counterparts down
+    assert (r["bytes_up"] == 2 * 2 * B * T * D * 4).all()
+    assert (r["bytes_down"] == 2 * 2 * B * T * D * 4).all()
+    assert r["eval_loss"].notna().all()
+    assert t["metrics"]["eval_loss"].tolist() == r["eval_loss"].tolist()
+    assert s["eval_loss_first"] == r["eval_loss"].iloc[0]
+    assert set(s["round_breakdown_mean_s"]) == {"latency_s", "device_compute_s", "uplink_s",
+                                                "server_compute_s", "downlink_s"}
+
+
+def test_split_learning_evaluates_the_unsplit_model_on_the_held_out_batch():
+    from transformers import GPT2LMHeadModel
+
+    from edgelam_ns3.datasets.text import held_out_batch
+    from edgelam_ns3.frameworks.split_learning import SplitLearning
+    from edgelam_ns3.models.split_gpt import gpt2_config
+    from edgelam_ns3.sim import Simulation
+    from edgelam_ns3.topology import network_spec
+
+    cfg = config.load("quickstart", SMALL + ["nodes.n_devices=2"])
+    with Simulation(network_spec(cfg), seed=cfg.seed) as sim:
+        fw = SplitLearning(cfg, sim)
+        got = fw.evaluate()
+    # the same initial weights, unsplit, as transformers computes the loss
+    torch.manual_seed(cfg.seed)
+    lm = GPT2LMHeadModel(gpt2_config(n_positions=T, n_embd=D, n_layer=2, n_head=4))
+    ids, labels = held_out_batch(cfg)
+    with torch.no_grad():
+        want = float(lm(input_ids=ids, labels=labels).loss)
+    assert got == pytest.approx(want, rel=1e-5)
 
 
 def test_fed_lora_moves_adapters_and_centralized_moves_raw_data(tmp_path):
@@ -110,8 +151,8 @@ def test_fed_lora_moves_adapters_and_centralized_moves_raw_data(tmp_path):
 
 
 def test_looped_tp_on_the_network_matches_the_monolithic_model(tmp_path):
-    from edgelam_ns3.frameworks.looped_tp import LoopedTP
     from edgelam_ns3.datasets.text import device_batches
+    from edgelam_ns3.frameworks.looped_tp import LoopedTP
     from edgelam_ns3.models.looped_tp import LoopedConfig, LoopedTransformer, merge
     from edgelam_ns3.sim import Simulation
     from edgelam_ns3.topology import network_spec

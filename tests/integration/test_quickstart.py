@@ -41,7 +41,7 @@ def test_quickstart_cli_writes_report_traces_and_falling_loss(tmp_path):
     assert list(t["messages"].columns[:9]) == ["id", "src", "dst", "bytes", "tag", "protocol",
                                                "t_send_s", "t_first_byte_s", "t_delivered_s"]
     assert {"device", "job", "t_start_s", "t_end_s", "flops"} <= set(t["compute"].columns)
-    assert list(t["metrics"].columns) == ["step", "t_s", "loss"]
+    assert list(t["metrics"].columns) == ["step", "t_s", "loss", "eval_loss"]
     # every byte the framework sent was delivered and traced
     assert t["messages"]["bytes"].sum() == s["bytes_sent"]
     # 4 devices x 4 tensors per round, each B*T*D fp32 = 8*64*128*4 bytes
