@@ -12,14 +12,7 @@ from edgelam_ns3.sim import Simulation
 from edgelam_ns3.topology import network_spec
 
 
-def ts38306_rate_bps(n_prb=273, mu=1, qm=8, r=948 / 1024, overhead=0.14, layers=1, f=1.0):
-    """TS 38.306 V17 §4.1.2: 1e-6 * layers * Qm * f * Rmax * (N_PRB * 12 / T_s) * (1 - OH),
-    T_s = 1e-3 / (14 * 2^mu), returned in bit/s."""
-    t_s = 1e-3 / (14 * 2 ** mu)
-    return layers * qm * f * r * n_prb * 12 / t_s * (1 - overhead)
-
-
-def test_udp_goodput_of_one_near_ue_reaches_the_ts38306_rate(tmp_path):
+def test_udp_goodput_of_one_near_ue_reaches_the_ts38306_rate(tmp_path, ts38306_rate_bps):
     # one UE 30 m from the gNB in LOS (SINR far above MCS 27's), all-downlink slots, 100 MHz,
     # mu=1 (273 PRBs), 256-QAM, one layer, 3.5 GHz
     cfg = config.load("radio-saturation", [
@@ -33,7 +26,7 @@ def test_udp_goodput_of_one_near_ue_reaches_the_ts38306_rate(tmp_path):
     assert s["slots_simulated"] == pytest.approx((0.3 + 0.01) / 0.5e-3, abs=2)
 
 
-def test_radio_saturation_summary_has_cell_and_per_ue_figures(tmp_path):
+def test_radio_saturation_summary_has_cell_and_per_ue_figures(tmp_path, ts38306_rate_bps):
     cfg = config.load("radio-saturation", ["radio.n_ues=4", "traffic.duration_s=0.2",
                                             "traffic.full_buffer_ul=true"])
     out = tmp_path / "s"
