@@ -259,6 +259,13 @@ class TransportConfig(_Strict):
         1 << 20, description="TCP send and receive buffers, bytes")
     frame_header_bytes: Annotated[int, Field(ge=0)] = Field(
         16, description="framing bytes per message on a TCP stream")
+    udp_timeout_s: PositiveFloat | None = Field(
+        None, description="UDP: wait this long for a message's acknowledgement before sending "
+        "it again, doubled at each retry, s (default: adaptive, RFC 6298 from the measured "
+        "round trips; see edgelam_ns3.arq)")
+    udp_max_tries: Annotated[int, Field(ge=1, le=16)] = Field(
+        6, description="UDP: copies of a message sent at most; if none arrives the run fails "
+        "(status failed, MessageLost naming the message)")
 
 
 class ModelConfig(_Strict):
@@ -328,8 +335,9 @@ class TrainConfig(_Strict):
     server: str = Field("edge0", description="node hosting the server side")
     non_iid: bool = Field(False, description="each device gets its own region of the corpus")
     target_loss: PositiveFloat | None = Field(None, description="loss target for time-to-target")
-    policy: Literal[POLICIES] = Field(
-        "all", description="device scheduling and bandwidth policy per round")
+    policy: Literal[POLICIES] | None = Field(
+        None, description="device scheduling and bandwidth policy per round (split_fed_lora, "
+        "fed_lora: default all; the other frameworks schedule no devices and reject it)")
     k: Annotated[int, Field(ge=1)] = Field(
         2, description="devices per round for random, round_robin and channel_aware")
     min_participation: Annotated[float, Field(ge=0, le=1)] = Field(
@@ -474,29 +482,22 @@ class ScenarioConfig(_Strict):
             raise ValueError(f"traffic.source: unknown node '{self.traffic.source}' (known: {known})")
         if self.model.seq_len > 1024:
             raise ValueError("model.seq_len: at most 1024 positions")
-        _check_model_use(self.model, self.train.framework)
+        unused = frameworks.unused_option(self)
+        if unused:
+            raise ValueError(unused)
+        if t.policy is None and t.framework in frameworks.SCHEDULING:
+            t.policy = "all"
+        _check_model_fits(self.model, t.framework)
         return self
 
 
-SPLIT_MODEL_FRAMEWORKS = ("split_learning", "split_fed_lora", "fed_lora", "centralized")
-"""Frameworks that build the split GPT-2 and so use ``model.device_layers``."""
-FINETUNE_FRAMEWORKS = ("split_fed_lora", "fed_lora", "centralized")
-"""Frameworks that fine-tune a base model and so use ``model.base``."""
-
-
-def _check_model_use(m: ModelConfig, framework: str) -> None:
-    """``model.device_layers`` and ``model.base`` only where the framework uses them."""
-    default_cut = ModelConfig.model_fields["device_layers"].default
-    if framework in SPLIT_MODEL_FRAMEWORKS:
-        if m.device_layers >= m.n_layer:
-            raise ValueError(f"model.device_layers: {m.device_layers} blocks on the device but "
-                             f"model.n_layer is {m.n_layer} (the server keeps at least one)")
-    elif m.device_layers != default_cut:
-        raise ValueError(f"model.device_layers: train.framework {framework} does not split "
-                         "the GPT-2 model")
-    if framework not in FINETUNE_FRAMEWORKS and m.base == "pretrained":
-        raise ValueError(f"model.base: train.framework {framework} trains from random weights "
-                         f"(the pretrained base is for {', '.join(FINETUNE_FRAMEWORKS)})")
+def _check_model_fits(m: ModelConfig, framework: str) -> None:
+    """The cut leaves the server a block, and the pretrained base fits the model (whether the
+    framework reads ``model.device_layers`` and ``model.base`` at all is
+    :func:`edgelam_ns3.frameworks.unused_option`'s)."""
+    if framework in frameworks.SPLIT_GPT and m.device_layers >= m.n_layer:
+        raise ValueError(f"model.device_layers: {m.device_layers} blocks on the device but "
+                         f"model.n_layer is {m.n_layer} (the server keeps at least one)")
     if m.base == "pretrained":
         from .pretrained import base_mismatch
 

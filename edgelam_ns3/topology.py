@@ -65,7 +65,8 @@ def network_spec(cfg: ScenarioConfig) -> NetworkSpec:
                                           times_s=times, bytes=sizes))
     t = cfg.transport
     return NetworkSpec(nodes, tuple(links), tuple(cross), t.protocol, t.tcp_segment_bytes,
-                       t.tcp_buffer_bytes, t.frame_header_bytes, radio)
+                       t.tcp_buffer_bytes, t.frame_header_bytes, radio, t.udp_timeout_s,
+                       t.udp_max_tries)
 
 
 def profile(cfg: ScenarioConfig, node: str) -> DeviceProfile:

@@ -75,3 +75,71 @@ def test_resolved_config_round_trips_through_yaml():
 def test_replay_csv_must_exist(tmp_path):
     with pytest.raises(ConfigError, match="csv: no such file"):
         load("backhaul.cross_traffic=[{src: gnb, dst: edge0, mode: replay, csv: /nonexistent.csv}]")
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (["train.framework=split_learning", "train.dp.enabled=true"],
+     "config: train.dp.enabled: train.framework split_learning has no differential privacy "
+     "(train.dp is read by split_fed_lora only)"),
+    (["train.framework=fed_lora", "train.dp.noise_multiplier=2"],
+     "config: train.dp.noise_multiplier: train.framework fed_lora has no differential privacy"),
+    (["train.framework=centralized", "train.dp.enabled=true"],
+     "config: train.dp.enabled: train.framework centralized has no differential privacy"),
+    (["train.framework=looped_tp", "train.dp.enabled=true"],
+     "config: train.dp.enabled: train.framework looped_tp has no differential privacy"),
+    (["train.framework=split_learning", "train.policy=all"],
+     "config: train.policy: train.framework split_learning does not schedule devices "
+     "(train.policy is read by split_fed_lora, fed_lora only)"),
+    (["train.framework=looped_tp", "train.policy=random"],
+     "config: train.policy: train.framework looped_tp does not schedule devices"),
+    (["train.framework=centralized", "train.policy=round_robin"],
+     "config: train.policy: train.framework centralized does not schedule devices"),
+    (["train.framework=centralized", "train.k=3"],
+     "config: train.k: train.framework centralized does not schedule devices"),
+    (["train.framework=looped_tp", "model.device_layers=2"],
+     "config: model.device_layers: train.framework looped_tp does not split the GPT-2 model"),
+    (["train.framework=looped_tp", "model.n_layer=6"],
+     "config: model.n_layer: train.framework looped_tp does not build the GPT-2 model"),
+    (["train.framework=split_learning", "train.lora.r=4"],
+     "config: train.lora.r: train.framework split_learning has no LoRA adapters"),
+    (["train.framework=split_fed_lora", "train.local_steps=3"],
+     "config: train.local_steps: train.framework split_fed_lora takes one step per round"),
+    (["train.framework=fed_lora", "train.looped.d_ff=256"],
+     "config: train.looped.d_ff: train.framework fed_lora has no looped transformer"),
+    (["train.framework=none", "train.policy=all"],
+     "config: train.policy: train.framework none does not schedule devices"),
+])
+def test_option_the_framework_does_not_read_is_rejected_naming_the_field_and_its_readers(
+        overrides, message):
+    with pytest.raises(ConfigError) as exc:
+        load(*overrides)
+    assert str(exc.value).startswith(message) and "\n" not in str(exc.value)
+
+
+def test_switching_a_scenario_to_a_framework_lists_every_option_it_would_ignore():
+    # split-finetune sets the scheduling of split_fed_lora (lyapunov, k, min_participation)
+    with pytest.raises(ConfigError) as exc:
+        config.load("split-finetune", ["train.framework=centralized"])
+    assert str(exc.value) == (
+        "config: train.policy: train.framework centralized does not schedule devices "
+        "(train.policy is read by split_fed_lora, fed_lora only); also unused here: train.k, "
+        "train.min_participation")
+    cfg = config.load("split-finetune", ["train.framework=centralized", "train.policy=null",
+                                         "train.k=2", "train.min_participation=0.3"])
+    assert cfg.train.framework == "centralized"
+
+
+@pytest.mark.parametrize("framework,policy", [
+    ("split_learning", None), ("looped_tp", None), ("centralized", None), ("none", None),
+    ("split_fed_lora", "all"), ("fed_lora", "all")])
+def test_policy_is_null_unless_the_framework_schedules_devices(framework, policy):
+    cfg = load(f"train.framework={framework}")
+    assert cfg.train.policy == policy
+    if framework in ("split_fed_lora", "fed_lora"):
+        assert load(f"train.framework={framework}", "train.policy=lyapunov").train.policy == \
+            "lyapunov"
+
+
+def test_builtin_scenarios_set_only_options_their_framework_reads():
+    for name in config.builtin_scenarios():
+        config.load(name)  # raises ConfigError naming any unused option
