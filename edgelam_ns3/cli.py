@@ -21,14 +21,14 @@ def _cmd_run(args) -> int:
 
     try:
         cfg = config.load(args.scenario, args.set or [])
-    except config.ConfigError as exc:
-        print(f"edgelam: {exc}", file=sys.stderr)
-        return 2
-    summary = runner.launch(cfg, args.out, quiet=args.quiet)
+        summary = runner.launch(cfg, args.out, quiet=args.quiet, force=args.force)
+    except (config.ConfigError, runner.RunDirError) as exc:
+        return _fail(exc)
+    code = runner.exit_code(summary)
     if summary.get("status") != "ok":
-        print(f"edgelam: run failed: {summary.get('error')}\n  partial results in "
-              f"{summary['run_dir']}", file=sys.stderr)
-        return 1
+        print(f"edgelam: run {summary.get('status')}: {summary.get('error')}\n"
+              f"edgelam: partial results: {summary['run_dir']}/report.md", file=sys.stderr)
+        return code
     line = f"simulated {summary.get('sim_time_s'):.3f} s in {summary['launcher_wall_time_s']:.1f} s wall"
     if summary.get("loss_first") is not None:
         line = (f"{summary.get('steps')} rounds, loss {summary['loss_first']:.3f} -> "
@@ -40,7 +40,13 @@ def _cmd_run(args) -> int:
                 + line)
     print(f"edgelam: {line}")
     print(f"edgelam: report: {summary['run_dir']}/report.md")
-    return 0
+    return code
+
+
+def _fail(exc: Exception, code: int = 2) -> int:
+    """Print a one-line error; :return: ``code``."""
+    print(f"edgelam: {exc}", file=sys.stderr)
+    return code
 
 
 def _cmd_scenarios(args) -> int:
@@ -127,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="run directory (default runs/<name>-<time>)")
     r.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a config value, e.g. --set train.steps=10 (repeatable)")
+    r.add_argument("--force", action="store_true",
+                   help="replace the previous run in --out (its files are deleted)")
     r.add_argument("--quiet", action="store_true", help="no progress lines")
     r.set_defaults(fn=_cmd_run)
     s = sub.add_parser("scenarios", help="list the built-in scenarios")
@@ -161,7 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.fn(args)
+    try:
+        return args.fn(args)
+    except KeyboardInterrupt:  # Ctrl-C outside a run (a run reports its own)
+        print("edgelam: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -381,6 +381,12 @@ class SimConfig(_Strict):
     """Simulation limits."""
 
     max_time_s: PositiveFloat = Field(3600.0, description="stop at this simulated time, s")
+    stall_warn_s: PositiveFloat | None = Field(
+        10.0, description="warn when the framework makes no progress (no message delivered, "
+        "no compute job or round finished) for this long, simulated s (null: never)")
+    stall_stop_s: PositiveFloat | None = Field(
+        120.0, description="stop the run (status incomplete) after this long without "
+        "progress, simulated s (null: run on to max_time_s)")
     torch_threads: Annotated[int, Field(ge=1)] = Field(1, description="torch threads")
 
 
@@ -488,7 +494,29 @@ class ScenarioConfig(_Strict):
         if t.policy is None and t.framework in frameworks.SCHEDULING:
             t.policy = "all"
         _check_model_fits(self.model, t.framework)
+        _check_tdd_directions(self)
         return self
+
+
+def _check_tdd_directions(cfg: ScenarioConfig) -> None:
+    """The 6G radio's TDD pattern has slots for each direction the run sends in (S slots carry
+    both: DL symbols, a guard, UL symbols)."""
+    r, t = cfg.radio, cfg.train
+    if r.mode != "nr":
+        return
+    if t.framework == "none":
+        needs = [("U", "uplink", "traffic.full_buffer_ul")] if cfg.traffic.full_buffer_ul else []
+        if cfg.traffic.full_buffer_dl:
+            needs.append(("D", "downlink", "traffic.full_buffer_dl"))
+    else:
+        why = f"train.framework {t.framework}"
+        needs = [("U", "uplink", f"{why} (devices send to the server)")]
+        if not (t.framework == "centralized" and cfg.transport.protocol == "udp"):
+            needs.append(("D", "downlink", f"{why} (the server answers; TCP acknowledges)"))
+    for slot, direction, why in needs:
+        if slot not in r.tdd_pattern and "S" not in r.tdd_pattern:
+            raise ValueError(f"radio.tdd_pattern: '{r.tdd_pattern}' has no {direction} slot "
+                             f"({slot} or S), but {why} needs the {direction}")
 
 
 def _check_model_fits(m: ModelConfig, framework: str) -> None:

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 
-def plots(run_dir: Path, tables: dict[str, Path]) -> list[str]:
+def plots(run_dir: Path, tables: dict[str, Path], summary: dict | None = None) -> list[str]:
     """Draw the run's figures; returns their file names."""
     run_dir = Path(run_dir)
     made = []

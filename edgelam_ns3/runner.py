@@ -1,117 +1,352 @@
 """Run one scenario into a run directory: the run's lifecycle.
 
-The parent (:func:`launch`) validates the config, writes ``config.yaml`` and runs the
+The parent (:func:`launch`) prepares the run directory, writes ``config.yaml`` and runs the
 simulation (:func:`edgelam_ns3.scenario.run_scenario`) in a child process (``python -m
 edgelam_ns3.runner RUN_DIR``): ns-3's simulator is a process singleton, and a fatal ns-3 error
 aborts the whole process, so the caller must not share it. The child streams progress and
-writes traces incrementally; the parent tees the child's output to ``stdout.log``, then merges
-the traces, draws the plots and writes ``summary.json`` and ``report.md`` — also when the child
-failed, so nothing written is lost.
+writes traces incrementally (flushed every few seconds); the parent tees the child's output to
+``stdout.log``, then merges the traces, draws the plots and writes ``summary.json`` and
+``report.md``, also when the child failed or was killed, so nothing written is lost.
+
+Signals: SIGINT (Ctrl-C) or SIGTERM to the parent is forwarded to the child, which stops the
+simulation after the current event and writes its summary and traces (status "interrupted");
+a second signal, or a child that has not stopped after :data:`GRACE_S` seconds, gets SIGKILL.
+The child receives SIGTERM if the parent dies (Linux), so it never runs on as an orphan.
+
+Status of a run (``summary["status"]``) and exit code of ``edgelam run`` (:func:`exit_code`):
+"ok" 0, "failed" 1 (an error, a crash, killed by a signal), "incomplete" 3 (the framework did
+not finish: ``sim.max_time_s`` reached or stalled for ``sim.stall_stop_s``), "interrupted"
+128 + the signal's number (130 for SIGINT, 143 for SIGTERM). Bad input is 2.
 
 A run directory holds: ``config.yaml`` (resolved), ``summary.json``, ``traces/*.parquet``,
-``loss.png``, ``report.md``, ``stdout.log``.
+plots (``*.png``), ``report.md``, ``stdout.log``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
+import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import config as config_mod
-from . import scenario
-from . import traces as traces_mod
+from .run_control import signal_name
 
 RESULT_FILE = ".child_result.json"
+PARENT_ENV = "EDGELAM_PARENT_PID"
+GRACE_S = 30.0
+"""Wall seconds an interrupted child has to write its results before it gets SIGKILL."""
+EXIT_CODES = {"ok": 0, "failed": 1, "incomplete": 3}
+EXIT_USAGE = 2
+RUN_MARKERS = ("config.yaml", "summary.json", "stdout.log")
+"""Files that mark a directory as a previous run (which ``--force`` may clear)."""
+
+
+class RunDirError(ValueError):
+    """The run directory cannot be used; the message is one line naming it."""
+
+
+def exit_code(summary: dict) -> int:
+    """The exit code of a run with this summary (see the module's docstring)."""
+    if summary.get("status") == "interrupted":
+        return 128 + int(summary.get("signal") or signal.SIGINT)
+    return EXIT_CODES.get(summary.get("status"), 1)
+
+
+def safe_name(name: str) -> str:
+    """``name`` as one path component: letters, digits, ``.``, ``_`` and ``-`` kept, runs of
+    anything else (``/``, ``..`` at the ends, spaces) replaced by ``_``."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "run"
 
 
 def default_run_dir(cfg: config_mod.ScenarioConfig) -> Path:
-    """``runs/<name>-<UTC time>`` under the current directory."""
+    """``runs/<name>-<UTC time>-<4 hex>`` under the current directory (the name sanitised)."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    return Path("runs") / f"{cfg.name}-{stamp}-{uuid.uuid4().hex[:4]}"
+    return Path("runs") / f"{safe_name(cfg.name)}-{stamp}-{uuid.uuid4().hex[:4]}"
+
+
+def prepare_run_dir(out: str | Path, force: bool = False) -> Path:
+    """Create the directory ``out`` for a run (or a sweep). A non-empty directory is refused,
+    unless ``force`` and it holds a previous run (one of :data:`RUN_MARKERS`, or
+    ``sweep.parquet``): then it is emptied. Raises :class:`RunDirError`."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise RunDirError(f"--out {out}: is a file, not a directory")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise RunDirError(f"--out {out}: not empty (a previous run?); give --force to "
+                              "replace it, or another --out")
+        if not any((out / m).exists() for m in (*RUN_MARKERS, "sweep.parquet")):
+            raise RunDirError(f"--out {out}: --force empties only a previous run or sweep "
+                              f"directory, and this one has none of {', '.join(RUN_MARKERS)}, "
+                              "sweep.parquet")
+        for p in out.iterdir():
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise RunDirError(f"--out {out}: cannot write there ({exc.strerror})") from None
+    return out
 
 
 def launch(cfg: config_mod.ScenarioConfig, out_dir: str | Path | None = None,
-           quiet: bool = False) -> dict:
-    """Run ``cfg`` in a child process; return the summary (``summary["status"]`` is "ok" or
-    "failed")."""
-    out = Path(out_dir) if out_dir else default_run_dir(cfg)
-    out.mkdir(parents=True, exist_ok=True)
+           quiet: bool = False, force: bool = False) -> dict:
+    """Run ``cfg`` in a child process into ``out_dir`` (see :func:`prepare_run_dir`; default
+    :func:`default_run_dir`); return the summary, also written to ``summary.json``."""
+    out = prepare_run_dir(out_dir if out_dir else default_run_dir(cfg), force)
     (out / "config.yaml").write_text(config_mod.to_yaml(cfg))
     (out / RESULT_FILE).unlink(missing_ok=True)
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", str(cfg.sim.torch_threads))
     env.setdefault("MKL_NUM_THREADS", str(cfg.sim.torch_threads))
+    env[PARENT_ENV] = str(os.getpid())
     t0 = time.perf_counter()
-    with (out / "stdout.log").open("w") as log:
-        with subprocess.Popen([sys.executable, "-u", "-m", "edgelam_ns3.runner", str(out)],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              env=env) as proc:
-            for line in proc.stdout:
-                log.write(line)
-                log.flush()
-                if not quiet:
-                    sys.stdout.write(line)
-                    sys.stdout.flush()
-            rc = proc.wait()
-    wall = time.perf_counter() - t0
-    result_path = out / RESULT_FILE
-    summary = json.loads(result_path.read_text()) if result_path.exists() else {}
-    result_path.unlink(missing_ok=True)
-    tables = traces_mod.merge(out / "traces") if (out / "traces").exists() else {}
-    if rc != 0 or summary.get("status") != "ok":
-        tail = (out / "stdout.log").read_text().strip().splitlines()[-5:]
-        summary.update(status="failed", exit_code=rc,
-                       error=summary.get("error") or (tail[-1] if tail else f"exit code {rc}"))
-    summary["wall_time_s"] = summary.get("wall_time_s", wall)
-    summary["launcher_wall_time_s"] = wall
-    summary["run_dir"] = str(out)
-    from . import report
-    try:
-        summary["plots"] = report.plots(out, tables)
-    except Exception as exc:  # a plot must not lose the run's results
-        summary["plots_error"] = f"{type(exc).__name__}: {exc}"
-    (out / "summary.json").write_text(json.dumps(_json_safe(summary), indent=2, default=str) + "\n")
-    report.write_report(out, summary)
+    child = _Child([sys.executable, "-u", "-m", "edgelam_ns3.runner", str(out)], env)
+    with _forwarding_signals():
+        rc = child.run(out / "stdout.log", None if quiet else sys.stdout)
+        summary = _collect(cfg, out, rc, child)
+        summary["wall_time_s"] = summary.get("wall_time_s", time.perf_counter() - t0)
+        summary["launcher_wall_time_s"] = time.perf_counter() - t0
+        summary["run_dir"] = str(out)
+        _write_outputs(out, summary)
     return summary
 
 
-def _json_safe(obj):
-    """NaN and infinities as null: summary.json stays standard JSON."""
-    import math
+# -- the child process, seen from the parent ------------------------------------------------
 
+_LIVE: set[_Child] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+class _Child:
+    """The simulation's child process: output teed to a log, interruptible."""
+
+    def __init__(self, argv: list[str], env: dict):
+        self.argv, self.env = argv, env
+        self.proc: subprocess.Popen | None = None
+        self.signum: int | None = None  # the signal forwarded to it
+        self.killed = False  # SIGKILL sent by us
+        self._timer: threading.Timer | None = None
+
+    def run(self, log_path: Path, echo) -> int:
+        """Start the child, tee its output to ``log_path`` (and ``echo``), wait for it;
+        :return: its exit code (negative: killed by that signal)."""
+        with log_path.open("w") as log:
+            self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE,
+                                         stderr=subprocess.STDOUT, text=True, env=self.env)
+            with _LIVE_LOCK:
+                _LIVE.add(self)
+            try:
+                for line in self.proc.stdout:
+                    log.write(line)
+                    log.flush()
+                    if echo is not None:
+                        echo.write(line)
+                        echo.flush()
+                return self.proc.wait()
+            finally:
+                with _LIVE_LOCK:
+                    _LIVE.discard(self)
+                if self._timer is not None:
+                    self._timer.cancel()
+                if self.proc.poll() is None:  # the parent itself is failing: no orphan
+                    self.kill()
+                    self.proc.wait()
+                self.proc.stdout.close()
+
+    def interrupt(self, signum: int) -> None:
+        """Forward ``signum`` (the first time; SIGKILL later or after :data:`GRACE_S`)."""
+        if self.signum is not None:
+            self.kill()
+            return
+        self.signum = signum
+        try:
+            self.proc.send_signal(signum)
+        except ProcessLookupError:
+            return
+        self._timer = threading.Timer(GRACE_S, self.kill)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.killed = True
+            self.proc.kill()
+
+
+def interrupt_all(signum: int = signal.SIGINT) -> None:
+    """Forward ``signum`` to every running child of this process (see :meth:`_Child.interrupt`)."""
+    with _LIVE_LOCK:
+        children = list(_LIVE)
+    for child in children:
+        child.interrupt(signum)
+
+
+@contextmanager
+def _forwarding_signals():
+    """While inside, SIGINT and SIGTERM go to the children (main thread only; elsewhere the
+    caller forwards them, e.g. the sweep with :func:`interrupt_all`)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    sigs = (signal.SIGINT, signal.SIGTERM)
+    before = {s: signal.getsignal(s) for s in sigs}
+    for s in sigs:
+        signal.signal(s, lambda signum, frame: interrupt_all(signum))
+    try:
+        yield
+    finally:
+        for s in sigs:
+            signal.signal(s, before[s])
+
+
+def _collect(cfg: config_mod.ScenarioConfig, out: Path, rc: int, child: _Child) -> dict:
+    """The run's summary from the child's result file, or from its traces and exit code when
+    it left none (killed, crashed)."""
+    from . import traces as traces_mod
+
+    result_path = out / RESULT_FILE
+    try:
+        summary = json.loads(result_path.read_text())
+    except (OSError, ValueError):
+        summary = None
+    result_path.unlink(missing_ok=True)
+    traces_error = None
+    try:
+        tables = traces_mod.merge(out / "traces") if (out / "traces").exists() else {}
+    except Exception as exc:  # noqa: BLE001 - the summary says what happened
+        tables, traces_error = {}, f"{type(exc).__name__}: {exc}"
+    if summary is None:
+        summary = summary_from_traces(cfg, tables)
+        summary.update(status="failed", error=_death(out, rc, child))
+        if child.signum is not None:
+            summary.update(status="interrupted", signal=child.signum)
+    if traces_error:
+        summary["traces_error"] = traces_error
+    summary["exit_code"] = rc
+    return summary
+
+
+def _death(out: Path, rc: int, child: _Child) -> str:
+    """Why a child that left no result ended: the signal that killed it, or its last line."""
+    lines = (out / "stdout.log").read_text(errors="replace").strip().splitlines()
+    last = next((ln for ln in reversed(lines) if ln.strip()), "")
+    if child.signum is not None:
+        why = f"interrupted by {signal_name(child.signum)}"
+        if child.killed:
+            why += f"; the simulation had not stopped {GRACE_S:g} s later and was killed"
+        return why
+    if rc < 0:
+        why = f"killed by signal {-rc} ({signal_name(-rc)})"
+        return f"{why}; last output: {last}" if last and rc != -signal.SIGKILL else why
+    return last or f"exit code {rc}"
+
+
+def summary_from_traces(cfg: config_mod.ScenarioConfig, tables: dict[str, Path]) -> dict:
+    """What the traces tell when the child left no summary: the rounds done, their first and
+    last loss, the last simulated instant traced."""
+    import pandas as pd
+
+    s = {"scenario": cfg.name, "radio": cfg.radio.mode, "framework": cfg.train.framework,
+         "policy": cfg.train.policy, "from_traces": True}
+    t_last = 0.0
+    for name, col in (("metrics", "t_s"), ("link_states", "t_s"), ("messages", "t_delivered_s"),
+                      ("compute", "t_end_s")):
+        if name in tables:
+            try:
+                df = pd.read_parquet(tables[name])
+            except Exception:  # noqa: BLE001 - an unreadable table adds nothing
+                continue
+            if len(df) and col in df:
+                t_last = max(t_last, float(df[col].max()))
+            if name == "metrics":
+                s["steps"] = s["rounds"] = len(df)
+                if len(df):
+                    s["loss_first"], s["loss_last"] = float(df["loss"].iloc[0]), \
+                        float(df["loss"].iloc[-1])
+    s["sim_time_s"] = t_last
+    return s
+
+
+def _write_outputs(out: Path, summary: dict) -> None:
+    """Plots, ``summary.json`` and ``report.md`` (a plot that fails must not lose the run)."""
+    from . import report
+    from . import traces as traces_mod
+
+    try:
+        summary["plots"] = report.plots(out, traces_mod.merge(out / "traces")
+                                        if (out / "traces").is_dir() else {}, summary)
+    except Exception as exc:  # noqa: BLE001
+        summary["plots_error"] = f"{type(exc).__name__}: {exc}"
+    (out / "summary.json").write_text(json.dumps(json_safe(summary), indent=2, default=str) + "\n")
+    report.write_report(out, summary)
+
+
+def json_safe(obj):
+    """NaN and infinities as null: summary.json stays standard JSON."""
     if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
+        return {k: json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
+        return [json_safe(v) for v in obj]
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj
 
 
-def _child(out: Path) -> int:
-    import yaml
+# -- the child process -------------------------------------------------------------------------
 
-    result = out / RESULT_FILE
+
+def _die_with_parent() -> None:
+    """Have the kernel send this process SIGTERM when its parent dies (Linux prctl
+    PR_SET_PDEATHSIG), so that a simulation never runs on as an orphan."""
     try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))
+    except (OSError, AttributeError):  # not Linux
+        return
+    parent = os.environ.get(PARENT_ENV)
+    if parent and os.getppid() != int(parent):  # the parent died before prctl
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _child(out: Path) -> int:
+    from .run_control import Interrupted, RunControl
+
+    control = RunControl()
+    control.install()
+    _die_with_parent()
+    try:
+        import yaml
+
+        from . import scenario
+
         cfg = config_mod.from_dict(yaml.safe_load((out / "config.yaml").read_text()))
-        summary = scenario.run_scenario(cfg, out)
-        if summary["status"] == "incomplete":
-            summary["status"] = "ok"  # ran to its time limit: a result, with the reason noted
-            summary["incomplete"] = True
-    except BaseException as exc:
+        control.stall_warn_s, control.stall_stop_s = cfg.sim.stall_warn_s, cfg.sim.stall_stop_s
+        summary = scenario.run_scenario(cfg, out, control)
+    except Interrupted as exc:
+        summary = {"status": "interrupted", "error": f"{exc} before the simulation started"}
+    except BaseException as exc:  # noqa: BLE001 - reported in the result and the log
         import traceback
 
         traceback.print_exc()
-        result.write_text(json.dumps({"status": "failed",
-                                      "error": f"{type(exc).__name__}: {exc}"}))
-        return 1
-    result.write_text(json.dumps(summary, default=str))
-    return 0
+        summary = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+    if control.signum is not None:
+        summary["signal"] = control.signum
+    (out / RESULT_FILE).write_text(json.dumps(json_safe(summary), default=str))
+    return exit_code(summary)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import numpy as np
 from . import traces as traces_mod
 from .config import ScenarioConfig
 from .frameworks.round_log import rounds_summary
+from .run_control import RunControl, signal_name
 
 LINK_COLS = ("rate_bps", "queue_bytes", "delivered_bytes", "dropped_packets")
 """Columns of a wired link's row in ``link_states.parquet`` (NaN in a radio UE's row)."""
@@ -44,6 +45,7 @@ class Recorder:
         self.gnb_names = cfg.gnb_names()
         self.sim = None
         self.t_wall0 = time.perf_counter()
+        self.events = 0  # messages delivered, compute jobs and rounds finished: the progress
 
     def attach(self, sim) -> None:
         """Tap ``sim``'s link states every ``trace.link_state_period_s``."""
@@ -51,6 +53,7 @@ class Recorder:
         sim.every(self.cfg.trace.link_state_period_s, self.on_links)
 
     def on_message(self, m) -> None:
+        self.events += 1
         tag = m.tag.split(":")[0]
         self.bytes_by_tag[tag] = self.bytes_by_tag.get(tag, 0) + m.bytes
         self.flow["up" if m.dst in self.servers else "down"] += m.bytes
@@ -60,9 +63,11 @@ class Recorder:
             "t_delivered_s": m.t_delivered_s})
 
     def on_job(self, rec: dict) -> None:
+        self.events += 1
         self.tw.append("compute", dict(rec))
 
     def on_round(self, row: dict) -> None:
+        self.events += 1
         self.rows.append(row)
         self.tw.append("metrics", {"step": row["round"], "t_s": row["t_end_s"],
                                    "loss": row["loss"], "eval_loss": row["eval_loss"]})
@@ -145,9 +150,11 @@ def start_framework(cfg: ScenarioConfig, sim, rec: Recorder):
     return framework
 
 
-def run_scenario(cfg: ScenarioConfig, out: Path) -> dict:
-    """Run the scenario in this process, traces under ``out/traces``; :return: the summary
-    (``status`` "ok", or "incomplete" when it stopped at ``sim.max_time_s``)."""
+def run_scenario(cfg: ScenarioConfig, out: Path, control: RunControl | None = None) -> dict:
+    """Run the scenario in this process, traces under ``out/traces``; ``control`` (signals, the
+    stall watchdog) may end it early. :return: the summary: ``status`` "ok", "incomplete" (the
+    framework did not finish: ``sim.max_time_s`` reached, or stalled for ``sim.stall_stop_s``)
+    or "interrupted" (a signal), with the reason in ``error``."""
     import torch
 
     from .radio.summary import radio_summary, traffic_summary
@@ -165,9 +172,14 @@ def run_scenario(cfg: ScenarioConfig, out: Path) -> dict:
         flows = install_traffic(cfg, sim)
         rec.attach(sim)
         framework = start_framework(cfg, sim, rec)
+        control = control or RunControl()
+        control.attach(sim, None if cfg.train.framework == "none" else lambda: rec.events,
+                       check_period(cfg))
         try:
-            sim.run(until_s=cfg.sim.max_time_s)
+            if control.signum is None:
+                sim.run(until_s=cfg.sim.max_time_s)
         finally:
+            control.detach()
             rec.close()
         if sim.has_radio:
             _merge(summary, radio_summary(cfg, sim))
@@ -177,10 +189,30 @@ def run_scenario(cfg: ScenarioConfig, out: Path) -> dict:
             _merge(summary, traffic_summary(cfg, sim, flows, serving))
         summary.update(_run_figures(cfg, sim, framework, rec))
     if not framework.finished:
-        summary["error"] = (f"stopped at sim.max_time_s={cfg.sim.max_time_s} s after "
-                            f"{len(rec.rows)} of {cfg.train.steps} rounds")
+        summary["status"], summary["error"] = unfinished(cfg, control, len(rec.rows),
+                                                         summary["sim_time_s"])
     summary["wall_time_s"] = time.perf_counter() - rec.t_wall0
     return summary
+
+
+def check_period(cfg: ScenarioConfig) -> float:
+    """Simulated seconds between two checks of the stall watchdog: a tenth of its shortest
+    limit (at most 1 s)."""
+    limits = [x for x in (cfg.sim.stall_warn_s, cfg.sim.stall_stop_s) if x]
+    return min(limits + [10.0]) / 10
+
+
+def unfinished(cfg: ScenarioConfig, control: RunControl, rounds: int, t_s: float) \
+        -> tuple[str, str]:
+    """The status and reason of a run whose framework did not finish."""
+    done = (f" after {rounds} of {cfg.train.steps} rounds" if cfg.train.framework != "none"
+            else "")
+    if control.signum is not None:
+        return "interrupted", (f"interrupted by {signal_name(control.signum)} at simulated "
+                               f"t={t_s:.4g} s{done}")
+    if control.stalled:
+        return "incomplete", f"{control.stalled}{done}"
+    return "incomplete", f"stopped at sim.max_time_s={cfg.sim.max_time_s:g} s{done}"
 
 
 def _run_figures(cfg: ScenarioConfig, sim, framework, rec: Recorder) -> dict:

@@ -1,19 +1,24 @@
 """Run traces as Parquet, one table per kind (messages, compute, metrics, link_states, ...).
 
 Rows are buffered and flushed as numbered part files (``traces/.parts/<kind>-00000.parquet``)
-every ``flush_rows`` rows, so a run that dies leaves every flushed row readable. :func:`merge`
+every ``flush_rows`` rows of a table, and every table at least every ``flush_interval_s``
+seconds of wall time, so a run that dies (even by ``kill -9``) leaves every row older than a few
+seconds readable. :func:`merge`
 (called at the end of a run, or by the parent process after a crashed child) joins the parts
 into ``traces/<kind>.parquet``. Units are in the column names (``t_send_s``, ``bytes``).
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 PARTS = ".parts"
+FLUSH_INTERVAL_S = 2.0
+"""Wall seconds between flushes of all tables, whatever their row counts."""
 
 
 class TraceWriter:
@@ -21,15 +26,19 @@ class TraceWriter:
 
     :param trace_dir: the run's ``traces/`` folder
     :param flush_rows: rows buffered per table before a part file is written
+    :param flush_interval_s: wall seconds after which every table with rows is written
     """
 
-    def __init__(self, trace_dir: str | Path, flush_rows: int = 5000):
+    def __init__(self, trace_dir: str | Path, flush_rows: int = 5000,
+                 flush_interval_s: float = FLUSH_INTERVAL_S):
         self.dir = Path(trace_dir)
         self._parts = self.dir / PARTS
         self._parts.mkdir(parents=True, exist_ok=True)
         self._rows: dict[str, list[dict]] = {}
         self._nparts: dict[str, int] = {}
         self.flush_rows = flush_rows
+        self.flush_interval_s = flush_interval_s
+        self._last_flush = time.monotonic()
 
     def append(self, table: str, row: dict) -> None:
         """Add one row (a flat dict of scalars) to ``table``."""
@@ -37,9 +46,13 @@ class TraceWriter:
         rows.append(row)
         if len(rows) >= self.flush_rows:
             self.flush(table)
+        elif time.monotonic() - self._last_flush >= self.flush_interval_s:
+            self.flush()
 
     def flush(self, table: str | None = None) -> None:
         """Write buffered rows of one table (or all) as part files."""
+        if table is None:
+            self._last_flush = time.monotonic()
         for name in [table] if table else list(self._rows):
             rows = self._rows.get(name)
             if not rows:

@@ -92,7 +92,7 @@ def test_failed_child_keeps_what_was_written(tmp_path):
     # a max time shorter than one round: the run ends early but leaves its traces and a summary
     cfg = config.load("quickstart", ["train.steps=50", "sim.max_time_s=0.2"])
     s = runner.launch(cfg, tmp_path / "short", quiet=True)
-    assert s.get("incomplete") is True and "max_time_s" in s["error"]
+    assert s["status"] == "incomplete" and "max_time_s" in s["error"]
     assert (tmp_path / "short" / "traces" / "messages.parquet").exists()
     assert json.loads((tmp_path / "short" / "summary.json").read_text())["steps"] < 50
 

@@ -143,3 +143,29 @@ def test_policy_is_null_unless_the_framework_schedules_devices(framework, policy
 def test_builtin_scenarios_set_only_options_their_framework_reads():
     for name in config.builtin_scenarios():
         config.load(name)  # raises ConfigError naming any unused option
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (["radio.tdd_pattern=DDDDD"], "config: radio.tdd_pattern: 'DDDDD' has no uplink slot (U or "
+     "S), but train.framework split_learning (devices send to the server) needs the uplink"),
+    (["radio.tdd_pattern=UUU"], "config: radio.tdd_pattern: 'UUU' has no downlink slot"),
+    (["train.framework=none", "traffic.full_buffer_ul=true", "radio.tdd_pattern=D"],
+     "config: radio.tdd_pattern: 'D' has no uplink slot (U or S), but traffic.full_buffer_ul"),
+])
+def test_tdd_pattern_without_a_needed_direction_is_rejected_before_the_run(overrides, message):
+    with pytest.raises(ConfigError) as exc:
+        load(*overrides)
+    assert str(exc.value).startswith(message)
+
+
+def test_tdd_patterns_with_the_needed_directions_are_accepted():
+    assert load("radio.tdd_pattern=DDDDS").radio.tdd_pattern == "DDDDS"  # S carries UL symbols
+    # the full-buffer DL of a traffic-only run needs no uplink slot
+    assert load("train.framework=none", "traffic.full_buffer_dl=true", "radio.tdd_pattern=D")
+    assert load("radio.mode=ideal", "radio.tdd_pattern=D").radio.mode == "ideal"
+
+
+def test_stall_limits_are_positive_or_null():
+    assert load("sim.stall_stop_s=null").sim.stall_stop_s is None
+    with pytest.raises(ConfigError, match="config: sim.stall_warn_s: Input should be greater than 0"):
+        load("sim.stall_warn_s=0")
