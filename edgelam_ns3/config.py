@@ -230,9 +230,51 @@ class CrossTrafficConfig(_Strict):
         if self.mode == "replay":
             if self.csv is None:
                 raise ValueError("csv: required when mode is 'replay'")
-            if not Path(self.csv).is_file():
-                raise ValueError(f"csv: no such file '{self.csv}'")
+            read_replay_csv(self.csv)  # the whole file, now rather than in the run
         return self
+
+
+def read_replay_csv(path: str | Path) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Read and check a cross-traffic trace: a CSV with a header naming the columns
+    ``time_s`` (s, finite, >= 0, non-decreasing) and ``bytes`` (finite, >= 0; a fraction is
+    dropped), at least one row. Raises ValueError, one line naming the file, line and column."""
+    import csv
+    import math
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"csv: no such file '{path}'")
+    times: list[float] = []
+    sizes: list[float] = []
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None:
+            raise ValueError(f"csv: {path}: empty file (expected a header time_s,bytes and rows)")
+        missing = {"time_s", "bytes"} - set(reader.fieldnames)
+        if missing:
+            raise ValueError(f"csv: {path}:1: no column {' or '.join(sorted(missing))} in the "
+                             f"header (needs time_s,bytes; has {','.join(reader.fieldnames)})")
+        for row in reader:
+            where = f"csv: {path}:{reader.line_num}"
+            values = []
+            for col in ("time_s", "bytes"):
+                text = row[col]
+                try:
+                    v = float(text)
+                except (TypeError, ValueError):
+                    raise ValueError(f"{where}: column {col}: {text!r} is not a number") from None
+                if not math.isfinite(v) or v < 0:
+                    raise ValueError(f"{where}: column {col}: {text!r} is not a finite "
+                                     "number >= 0")
+                values.append(v)
+            if times and values[0] < times[-1]:
+                raise ValueError(f"{where}: column time_s: {values[0]:g} is before the previous "
+                                 f"row's {times[-1]:g} (times must not decrease)")
+            times.append(values[0])
+            sizes.append(values[1])
+    if not times:
+        raise ValueError(f"csv: {path}: no rows after the header")
+    return tuple(times), tuple(sizes)
 
 
 def _default_backhaul_links() -> list[LinkConfig]:
@@ -540,7 +582,7 @@ def _check_model_fits(m: ModelConfig, framework: str) -> None:
 
 def _format_error(err: ValidationError) -> str:
     e = err.errors()[0]
-    loc = ".".join(str(p) for p in e["loc"])
+    loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"]).lstrip(".")
     msg = e["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]

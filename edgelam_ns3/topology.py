@@ -2,33 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 from .compute import BUILTIN_PROFILES, DeviceProfile
-from .config import ConfigError, ScenarioConfig
+from .config import ScenarioConfig, read_replay_csv
 from .sim import CrossTrafficSpec, LinkSpec, NetworkSpec, RadioSpec
-
-
-def read_replay_csv(path: str | Path) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Read a cross-traffic trace: a CSV with header ``time_s,bytes``."""
-    path = Path(path)
-    times, sizes = [], []
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames is None or not {"time_s", "bytes"} <= set(reader.fieldnames):
-            raise ConfigError(f"config: cross-traffic csv {path}: needs columns time_s,bytes")
-        for i, row in enumerate(reader, start=2):
-            try:
-                t, b = float(row["time_s"]), float(row["bytes"])
-            except ValueError:
-                raise ConfigError(f"config: cross-traffic csv {path}:{i}: not a number") from None
-            if t < 0 or b < 0 or (times and t < times[-1]):
-                raise ConfigError(f"config: cross-traffic csv {path}:{i}: time_s must be >= 0 and "
-                                  "non-decreasing, bytes >= 0")
-            times.append(t)
-            sizes.append(b)
-    return tuple(times), tuple(sizes)
 
 
 def network_spec(cfg: ScenarioConfig) -> NetworkSpec:

@@ -32,7 +32,7 @@ def test_set_overrides_nested_values_and_list_items():
     ("radio.foo=1", "config: unknown key 'radio.foo'"),
     ("train.steps=many", "config: train.steps: Input should be a valid integer"),
     ("radio.ideal.rate_bps=-5", "config: radio.ideal.rate_bps: Input should be greater than 0"),
-    ("backhaul.links.1.rate_bps=0", "config: backhaul.links.1.rate_bps: Input should be greater than 0"),
+    ("backhaul.links.1.rate_bps=0", "config: backhaul.links[1].rate_bps: Input should be greater than 0"),
     ("backhaul.links.0.b=edge9", "config: backhaul.links[0].b: unknown node 'edge9'"),
     ("nodes.device_profile=abacus", "config: nodes.device_profile: unknown profile 'abacus'"),
     ("train.server=ue1", "config: train.server: 'ue1' is not an edge server or the cloud"),
@@ -72,9 +72,44 @@ def test_resolved_config_round_trips_through_yaml():
     assert again == cfg
 
 
+def replay(csv_path) -> str:
+    return f"backhaul.cross_traffic=[{{src: gnb, dst: edge0, mode: replay, csv: '{csv_path}'}}]"
+
+
 def test_replay_csv_must_exist(tmp_path):
     with pytest.raises(ConfigError, match="csv: no such file"):
-        load("backhaul.cross_traffic=[{src: gnb, dst: edge0, mode: replay, csv: /nonexistent.csv}]")
+        load(replay("/nonexistent.csv"))
+
+
+@pytest.mark.parametrize("text,where", [
+    ("time_s,bytes\n0.1,1500\n0.2,nan\n", ":3: column bytes: 'nan' is not a finite number >= 0"),
+    ("time_s,bytes\n0.1,inf\n", ":2: column bytes: 'inf' is not a finite number >= 0"),
+    ("time_s,bytes\nNaN,100\n", ":2: column time_s: 'NaN' is not a finite number >= 0"),
+    ("time_s,bytes\n-1,100\n", ":2: column time_s: '-1' is not a finite number >= 0"),
+    ("time_s,bytes\n0.1,-5\n", ":2: column bytes: '-5' is not a finite number >= 0"),
+    ("time_s,bytes\n0.2,1\n0.1,1\n", ":3: column time_s: 0.1 is before the previous row's 0.2 (times must not decrease)"),
+    ("time_s,bytes\n0.1,lots\n", ":2: column bytes: 'lots' is not a number"),
+    ("time_s,bytes\n0.1\n", ":2: column bytes: None is not a number"),
+    ("time_s,bytes\n", ": no rows after the header"),
+    ("", ": empty file (expected a header time_s,bytes and rows)"),
+    ("t,bytes\n0.1,5\n", ":1: no column time_s in the header (needs time_s,bytes; has t,bytes)"),
+])
+def test_replay_csv_is_checked_whole_before_the_run_naming_line_and_column(tmp_path, text, where):
+    path = tmp_path / "ct.csv"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as exc:
+        load(replay(path))
+    assert str(exc.value) == f"config: backhaul.cross_traffic[0]: csv: {path}{where}"
+
+
+def test_valid_replay_csv_is_read_in_order(tmp_path):
+    path = tmp_path / "ct.csv"
+    path.write_text("time_s,bytes,comment\n0,1500,a\n0.5,3000,b\n0.5,0,c\n")
+    assert config.read_replay_csv(path) == ((0.0, 0.5, 0.5), (1500.0, 3000.0, 0.0))
+    from edgelam_ns3.topology import network_spec
+
+    spec = network_spec(load(replay(path))).cross_traffic[0]
+    assert (spec.mode, spec.times_s, spec.bytes) == ("replay", (0.0, 0.5, 0.5), (1500.0, 3000.0, 0.0))
 
 
 @pytest.mark.parametrize("overrides,message", [
