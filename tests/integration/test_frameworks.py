@@ -14,10 +14,24 @@ B, T, D = 4, 32, 64  # a small model keeps these runs to seconds
 # the 'ideal' radio: its rates are configured, so latencies have closed forms
 SMALL = [f"train.batch_size={B}", f"model.seq_len={T}", f"model.n_embd={D}", "model.n_layer=2",
          "radio.mode=ideal"]
+SMALL_LOOPED = [o for o in SMALL if not o.startswith("model.n_layer")]  # one block, looped
 
 
-def run(tmp_path, scenario, *overrides):
-    cfg = config.load(scenario, SMALL + list(overrides))
+def as_framework(framework):
+    """Overrides that turn split-finetune (split_fed_lora, lyapunov) into ``framework`` with
+    every device every round: the scheduling options back to their defaults where the
+    framework schedules no devices (it rejects them otherwise)."""
+    from edgelam_ns3.frameworks import SCHEDULING
+
+    if framework in SCHEDULING:
+        return [f"train.framework={framework}", "train.policy=all"]
+    f = config.TrainConfig.model_fields
+    return [f"train.framework={framework}", "train.policy=null",
+            f"train.k={f['k'].default}", f"train.min_participation={f['min_participation'].default}"]
+
+
+def run(tmp_path, scenario, *overrides, small=SMALL):
+    cfg = config.load(scenario, small + list(overrides))
     out = tmp_path / "run"
     summary = run_scenario(cfg, out)
     t = {p.stem: pd.read_parquet(p) for p in (out / "traces").glob("*.parquet")}
@@ -82,8 +96,8 @@ def test_radio_share_sets_the_rate_each_device_gets(tmp_path):
 @pytest.mark.parametrize("framework", ["split_learning", "split_fed_lora", "fed_lora",
                                        "centralized"])
 def test_each_framework_lowers_the_held_out_loss(tmp_path, framework):
-    _, s, t = run(tmp_path, "split-finetune", f"train.framework={framework}",
-                  "train.policy=all", "train.steps=8", "nodes.n_devices=2",
+    _, s, t = run(tmp_path, "split-finetune", *as_framework(framework), "train.steps=8",
+                  "nodes.n_devices=2",
                   "radio.ideal.spectral_efficiency_bps_hz=[4, 4]", "train.lr=1e-2")
     assert s["rounds"] == 8
     assert s["eval_loss_last"] < s["eval_loss_first"] - 0.3
@@ -133,21 +147,26 @@ def test_split_learning_evaluates_the_unsplit_model_on_the_held_out_batch():
 def test_fed_lora_moves_adapters_and_centralized_moves_raw_data(tmp_path):
     from edgelam_ns3.datasets.text import local_data
 
-    cfg, s, t = run(tmp_path / "f", "split-finetune", "train.framework=fed_lora",
-                    "train.policy=all", "train.steps=2", "nodes.n_devices=2",
+    cfg, s, t = run(tmp_path / "f", "split-finetune", *as_framework("fed_lora"),
+                    "train.steps=2", "nodes.n_devices=2",
                     "radio.ideal.spectral_efficiency_bps_hz=[4, 4]")
+    assert s["policy"] == "all"
     lora = cfg.train.lora
-    n_layer, d = 2, D
+    server_blocks, d = 2 - cfg.model.device_layers, D  # adapters on the server's blocks
     # c_attn: A [r, D], B [3D, r]; attn.c_proj and mlp.c_proj: A [r, D or 4D], B [D, r]
     per_layer = (lora.r * d + 3 * d * lora.r) + (lora.r * d + d * lora.r) + (lora.r * 4 * d + d * lora.r)
-    adapter_bytes = n_layer * per_layer * 4
-    assert set(t["messages"]["bytes"]) == {adapter_bytes}
-    assert s["bytes_up"] == s["bytes_down"] == 2 * 2 * adapter_bytes
-    cfg, s, t = run(tmp_path / "c", "split-finetune", "train.framework=centralized",
+    adapter_bytes = server_blocks * per_layer * 4
+    m = t["messages"]
+    assert set(m[m["tag"] == "adapters_down"]["bytes"]) == {adapter_bytes}
+    assert set(m[m["tag"] == "adapters_up"]["bytes"]) == {adapter_bytes + 8}  # + sample count
+    assert s["bytes_down"] == 2 * 2 * adapter_bytes
+    assert s["bytes_up"] == 2 * 2 * (adapter_bytes + 8)
+    cfg, s, t = run(tmp_path / "c", "split-finetune", *as_framework("centralized"),
                     "train.steps=2", "nodes.n_devices=2",
                     "radio.ideal.spectral_efficiency_bps_hz=[4, 4]")
     assert s["bytes_up"] == sum(int(x.numel()) for x in local_data(cfg))
     assert s["bytes_down"] == 0
+    assert s["policy"] is None  # no policy chose its devices: the summary names none
 
 
 def test_looped_tp_on_the_network_matches_the_monolithic_model(tmp_path):
@@ -157,7 +176,7 @@ def test_looped_tp_on_the_network_matches_the_monolithic_model(tmp_path):
     from edgelam_ns3.sim import Simulation
     from edgelam_ns3.topology import network_spec
 
-    cfg = config.load("looped-tp", SMALL + [
+    cfg = config.load("looped-tp", SMALL_LOOPED + [
         "train.steps=1", "train.looped.n_loops=2", "train.looped.d_ff=128", "model.n_head=4",
         "nodes.n_devices=2", "radio.ideal.spectral_efficiency_bps_hz=[5, 5]"])
     rows, sent = [], []
@@ -184,10 +203,28 @@ def test_looped_tp_on_the_network_matches_the_monolithic_model(tmp_path):
         if "attn_k.bias" in name:
             continue
         assert torch.allclose(after[name], p, atol=1e-5), name
-    # every sub-layer of every loop, forward and backward: a broadcast to K and K uploads
+    # ue0's batch (token ids and labels, int64) up to the server, then for every sub-layer of
+    # every loop, forward and backward: a broadcast to K and K uploads
     stages = 2 * 2  # loops x (attn, mlp)
-    assert len(sent) == 2 * stages * (2 + 2)
-    assert {m.bytes for m in sent} == {B * T * D * 4}
+    assert len(sent) == 1 + 2 * stages * (2 + 2)
+    assert (sent[0].tag, sent[0].src, sent[0].bytes) == ("tp_batch_up", "ue0", 2 * B * T * 8)
+    assert {m.bytes for m in sent[1:]} == {B * T * D * 4}
+
+
+def test_looped_tp_server_gets_each_steps_batch_as_a_message_from_the_device_holding_it(
+        tmp_path):
+    _, s, t = run(tmp_path, "looped-tp", "train.steps=3", "train.looped.n_loops=1",
+                  "train.looped.d_ff=128", "nodes.n_devices=2",
+                  "radio.ideal.spectral_efficiency_bps_hz=[5, 5]", small=SMALL_LOOPED)
+    m, c = t["messages"], t["compute"]
+    batch = m[m["tag"] == "tp_batch_up"].sort_values("t_send_s")
+    # the devices take turns; the ids and labels (int64) cross the radio to the server
+    assert batch["src"].tolist() == ["ue0", "ue1", "ue0"]
+    assert set(batch["dst"]) == {"edge0"} and set(batch["bytes"]) == {2 * B * T * 8}
+    # the server embeds each step's batch only once it has arrived
+    embeds = c[c["job"] == "server_embed"].sort_values("t_start_s")["t_start_s"].to_numpy()
+    assert (embeds >= batch["t_delivered_s"].to_numpy()).all()
+    assert (t["rounds"]["bytes_up"] == 2 * B * T * 8 + 2 * 2 * 2 * B * T * D * 4).all()
 
 
 def test_dp_noise_scale_and_epsilon_grow_with_rounds(tmp_path):
