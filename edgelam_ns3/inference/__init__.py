@@ -1,0 +1,1 @@
+"""Microservice-assisted LAM inference (issue 12)."""
