@@ -5,10 +5,12 @@ attention and MLP weight matrices partitioned across the K devices, Megatron-sty
 then row-wise). For every loop and sub-layer the edge server sends the normalised hidden state
 to all devices, each device computes its partial product, the partials go up, and the server
 sums them and applies the residual; the backward pass mirrors this. Every weight, on the devices
-and on the server, is trained. The training batch is formed at the server (from all devices'
-data, round robin). The model code and the exact exchange are in
-:mod:`edgelam_ns3.models.looped_tp`; this module runs each call on its host at its simulated
-instant and sends each exchanged tensor as a message of its real size.
+and on the server, is trained. Each step trains on one device's local batch, the devices taking
+turns: that device first sends the batch's token ids and labels up to the server (which embeds
+the tokens and computes the loss), so every input the server uses crosses the network. The
+model code and the exact exchange are in :mod:`edgelam_ns3.models.looped_tp`; this module runs
+each call on its host at its simulated instant and sends each exchanged tensor as a message of
+its real size.
 """
 
 from __future__ import annotations
@@ -78,10 +80,16 @@ class LoopedTP(RoundFramework):
     def _begin_round(self) -> None:
         n = len(self.devices)
         self.log = RoundLog(self.round, self.sim.now, list(range(n)), [1.0 / n] * n)
-        ids, labels = next(self.batches[self.round % n])
-        self.labels = labels
         self.step = LoopedTPStep(self.server_part, self.shards)
         self.stages = self.step.stages()
+        k = self.round % n  # the device whose local batch this step trains on
+        ids, labels = next(self.batches[k])
+        self.send_message(self.devices[k], self.srv, tensor_nbytes(ids) + tensor_nbytes(labels),
+                          "tp_batch_up", True, lambda msg: self._embed(ids, labels))
+
+    def _embed(self, ids: torch.Tensor, labels: torch.Tensor) -> None:
+        """Server, once the batch arrived: start the step with the token embedding."""
+        self.labels = labels
 
         def embed():
             self.server_opt.zero_grad(set_to_none=True)

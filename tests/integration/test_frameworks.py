@@ -249,3 +249,53 @@ def test_split_fed_lora_runs_over_the_6g_radio(tmp_path):
     assert (rounds["uplink_s"] > 0).all() and (rounds["downlink_s"] > 0).all()
     # only the scheduled devices' tensors crossed the radio: 2 devices x 4 tensors per round
     assert s["bytes_up"] == 3 * 2 * 2 * B * T * D * 4
+
+
+class _Reads:
+    """A config section that records which of its fields are read (sub-sections too)."""
+
+    def __init__(self, obj, prefix, seen):
+        self._obj, self._prefix, self._seen = obj, prefix, seen
+
+    def __getattr__(self, name):
+        value = getattr(self._obj, name)
+        if name in type(self._obj).model_fields:
+            self._seen.add(self._prefix + name)
+            if hasattr(type(value), "model_fields"):
+                return _Reads(value, f"{self._prefix}{name}.", self._seen)
+        return value
+
+
+class _ConfigReads:
+    """A scenario config whose ``train`` and ``model`` sections record what is read."""
+
+    def __init__(self, cfg, seen):
+        self._cfg, self._seen = cfg, seen
+
+    def __getattr__(self, name):
+        value = getattr(self._cfg, name)
+        return _Reads(value, f"{name}.", self._seen) if name in ("train", "model") else value
+
+
+@pytest.mark.parametrize("framework", ["split_learning", "split_fed_lora", "fed_lora",
+                                       "centralized", "looped_tp"])
+def test_options_table_names_exactly_the_options_each_framework_reads(framework):
+    # run two rounds recording every train.* and model.* field the framework reads: the
+    # options it reads are those the table lets it set, and no other (the others are rejected)
+    from edgelam_ns3.frameworks import OPTIONS, framework_class
+    from edgelam_ns3.sim import Simulation
+    from edgelam_ns3.topology import network_spec
+
+    tiny = ["train.batch_size=2", "model.seq_len=16", "model.n_embd=32", "model.n_head=2",
+            "radio.mode=ideal", "train.steps=2", "nodes.n_devices=2"]
+    tiny += (["train.looped.d_ff=64", "train.looped.n_loops=1"] if framework == "looped_tp"
+             else ["model.n_layer=2"])
+    cfg = config.load("quickstart", tiny + [f"train.framework={framework}"])
+    seen = set()
+    with Simulation(network_spec(cfg), seed=cfg.seed) as sim:
+        fw = framework_class(framework)(_ConfigReads(cfg, seen), sim)
+        fw.start()
+        sim.run()
+    assert fw.finished
+    read = {k for k in OPTIONS if k in seen or any(s.startswith(k + ".") for s in seen)}
+    assert read == {k for k, (users, _) in OPTIONS.items() if framework in users}
