@@ -1,0 +1,112 @@
+"""The ``inference`` section of a scenario (read by ``train.framework:
+microservice_inference``). Imported by :mod:`edgelam_ns3.config`; loads no torch."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .placement import POLICIES
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class InferenceModelConfig(_Strict):
+    """The served LAM: GPT-2 architecture, random weights, split into services ``embed``,
+    ``blocks0..`` (``n_groups`` groups of blocks) and ``lm_head``."""
+
+    mode: Literal["real", "cost"] = Field(
+        "cost", description="real: run every service call in PyTorch (small models); cost: "
+        "modules on the meta device, FLOPs and bytes from shapes (no weights allocated)")
+    n_layer: Annotated[int, Field(ge=1)] = Field(12, description="decoder blocks")
+    n_embd: Annotated[int, Field(ge=8)] = Field(768, description="hidden size")
+    n_head: Annotated[int, Field(ge=1)] = Field(12, description="attention heads")
+    vocab_size: Annotated[int, Field(ge=2)] = Field(50257, description="vocabulary size")
+    n_positions: Annotated[int, Field(ge=2)] = Field(
+        8192, description="longest context (prompt + output tokens) a request may have")
+    n_groups: Annotated[int, Field(ge=1)] = Field(
+        3, description="groups of consecutive blocks, each a service placed on its own")
+    dtype: Literal["float32", "float16", "bfloat16"] = Field(
+        "float32", description="parameter and activation dtype (the built-in profiles give "
+        "FP32 FLOP/s)")
+
+    @model_validator(mode="after")
+    def _shapes(self):
+        if self.n_embd % self.n_head:
+            raise ValueError("n_embd: must be a multiple of n_head")
+        if self.n_groups > self.n_layer:
+            raise ValueError(f"n_groups: at most n_layer ({self.n_layer})")
+        return self
+
+
+class InferenceSourceConfig(_Strict):
+    """Where requests come from: a window of the Azure LLM inference trace 2023, or Poisson."""
+
+    kind: Literal["trace", "poisson"] = Field("trace", description="trace or poisson")
+    trace: str = Field("conversation", description="trace: conversation, coding, or a CSV "
+                       "path with columns TIMESTAMP,ContextTokens,GeneratedTokens")
+    start_s: Annotated[float, Field(ge=0)] = Field(
+        0.0, description="trace: window start, seconds after the trace's first request")
+    duration_s: Annotated[float, Field(gt=0)] = Field(
+        60.0, description="simulated seconds of arrivals (trace: the window spans "
+        "duration_s x rate_scale seconds of the trace)")
+    rate_scale: Annotated[float, Field(gt=0)] = Field(
+        1.0, description="trace: load factor; arrival times are divided by it")
+    rate_per_s: Annotated[float, Field(gt=0)] = Field(1.0, description="poisson: requests/s")
+    prompt_tokens: Annotated[int, Field(ge=1)] = Field(256, description="poisson: prompt tokens")
+    output_tokens: Annotated[int, Field(ge=1)] = Field(64, description="poisson: output tokens")
+    ue_mapping: Literal["round_robin", "random"] = Field(
+        "round_robin", description="which UE issues each request (random: seeded uniform)")
+
+
+class InferenceServingConfig(_Strict):
+    """Continuous batching and KV memory on every host."""
+
+    max_batch_tokens: Annotated[int, Field(ge=1)] = Field(
+        8192, description="most tokens in one iteration (a longer prompt runs alone)")
+    max_batch_requests: Annotated[int, Field(ge=1)] = Field(
+        64, description="most requests in one iteration")
+    kv_memory_fraction: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.9, description="fraction of a host's memory left after the weights that KV caches "
+        "may take")
+    token_bytes: Annotated[int, Field(ge=1)] = Field(
+        4, description="bytes per token id on the wire (prompts up, tokens down)")
+
+
+class InferencePlacementConfig(_Strict):
+    """Static placement of the heavy services and online orchestration of ``embed``."""
+
+    policy: Literal[POLICIES] = Field(
+        "ilp", description="ilp (scipy milp), monolithic (monolithic_host), cloud, random, "
+        "greedy (least expected load)")
+    hosts: list[str] | None = Field(None, description="candidate hosts (default: every edge "
+                                    "server and the cloud)")
+    monolithic_host: str = Field("edge0", description="monolithic: the host of every service")
+    max_utilisation: Annotated[float, Field(gt=0)] = Field(
+        0.9, description="ilp: most expected busy fraction per host (relaxed when infeasible)")
+    kv_reserve_requests: Annotated[int, Field(ge=0)] = Field(
+        4, description="ilp, greedy, random: KV caches of this many mean requests must fit "
+        "beside the weights")
+    orchestration: Literal["online", "static"] = Field(
+        "online", description="embed's host per request: online (least expected delay from "
+        "queue backlog and links) or static (the first block group's host)")
+
+
+class InferenceSloConfig(_Strict):
+    """A request is on time when both hold."""
+
+    ttft_s: Annotated[float, Field(gt=0)] = Field(2.0, description="time to first token, s")
+    tpot_s: Annotated[float, Field(gt=0)] = Field(0.1, description="time per output token, s")
+
+
+class InferenceConfig(_Strict):
+    """Microservice-assisted LAM inference (``train.framework: microservice_inference``)."""
+
+    model: InferenceModelConfig = Field(default_factory=InferenceModelConfig)
+    source: InferenceSourceConfig = Field(default_factory=InferenceSourceConfig)
+    serving: InferenceServingConfig = Field(default_factory=InferenceServingConfig)
+    placement: InferencePlacementConfig = Field(default_factory=InferencePlacementConfig)
+    slo: InferenceSloConfig = Field(default_factory=InferenceSloConfig)

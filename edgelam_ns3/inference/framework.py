@@ -1,0 +1,306 @@
+"""``train.framework: microservice_inference``: UEs' requests served by a LAM split into
+microservices over edge servers and the cloud, every byte over the simulated network.
+
+A request's life (all messages are :meth:`Simulation.send` messages, tagged by kind):
+
+1. at its arrival the UE's prompt (``prompt_tokens x token_bytes``) goes uplink (``prompt``)
+   to the host that runs its ``embed`` service, chosen per request (online orchestration);
+2. it waits there for admission: every host of its block groups must reserve the KV cache of
+   its whole context (prompt + output), first come first served;
+3. each step (the prefill, then one decode step per further token) runs through the chain of
+   services: consecutive services on one host run in that host's iteration (continuous
+   batching, :class:`~edgelam_ns3.inference.serving.HostServer`); between hosts the hidden
+   states cross the backhaul (``act``);
+4. each token goes downlink to the UE (``token``); the next decode step starts at the embed
+   host, after the token id reaches it (``loop``) when the LM head is elsewhere;
+5. after its last token the KV reservations are freed and waiting requests are admitted.
+
+Per request: TTFT (arrival to first token at the UE), TPOT (mean gap between its tokens at
+the UE), end-to-end latency, on time (TTFT <= ``slo.ttft_s`` and TPOT <= ``slo.tpot_s``).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from ..compute import duration_s
+from . import placement as pl
+from .network import backhaul_paths, transfer_s
+from .requests import Request, poisson_requests, trace_requests
+from .serving import HostServer, KvBudget, WorkItem
+
+GIB = 2 ** 30
+
+
+@dataclass
+class _Live:
+    """A request in flight."""
+
+    r: Request
+    embed_host: str = ""
+    stages: list = field(default_factory=list)  # [(host, [services])]
+    kv: dict = field(default_factory=dict)  # host -> reserved bytes
+    generated: int = 0
+    delivered: list = field(default_factory=list)  # token arrival times at the UE
+    t_admitted_s: float = float("nan")
+    last: object = None  # the last token (real mode)
+
+
+def build_requests(cfg) -> list[Request]:
+    """The scenario's requests (``inference.source``) over the UEs."""
+    s = cfg.inference.source
+    ues = [f"ue{i}" for i in range(cfg.nodes.n_devices)]
+    if s.kind == "trace":
+        return trace_requests(s.trace, s.start_s, s.duration_s, s.rate_scale, ues,
+                              s.ue_mapping, cfg.seed)
+    return poisson_requests(s.rate_per_s, s.duration_s, s.prompt_tokens, s.output_tokens, ues,
+                            s.ue_mapping, cfg.seed)
+
+
+def _dtype(name: str):
+    import torch
+
+    return getattr(torch, name)
+
+
+class MicroserviceInference:
+    """The framework object :func:`edgelam_ns3.scenario.start_framework` creates."""
+
+    name = "microservice_inference"
+
+    def __init__(self, cfg, sim, on_job=None, on_round=None):
+        from ..models.microservices import MicroserviceLAM, gpt2_like
+
+        self.cfg, self.sim, self.ic = cfg, sim, cfg.inference
+        m = self.ic.model
+        conf = gpt2_like(m.n_layer, m.n_embd, m.n_head, m.vocab_size, m.n_positions)
+        self.model = MicroserviceLAM(conf, m.n_groups, m.mode, _dtype(m.dtype), cfg.seed)
+        self.cost_model = self.model if m.mode == "cost" else \
+            MicroserviceLAM(conf, m.n_groups, "cost", _dtype(m.dtype))
+        self.requests = build_requests(cfg)
+        if not self.requests:
+            raise ValueError("inference.source: the window holds no request")
+        longest = max(r.prompt_tokens + r.output_tokens for r in self.requests)
+        if longest > m.n_positions:
+            raise ValueError(f"inference.model.n_positions: {m.n_positions} < the longest "
+                             f"request's context ({longest} tokens)")
+        self.hosts = self.ic.placement.hosts or \
+            [f"edge{i}" for i in range(cfg.nodes.n_edge)] + (["cloud"] if cfg.nodes.cloud else [])
+        self.profiles = {h: host_profile(cfg, h) for h in self.hosts}
+        self.paths = backhaul_paths(cfg)
+        self.gnb = cfg.gnb_names()[0]
+        self.heavy = self.model.services[1:]
+        self.problem = self._problem()
+        self.assign, self.load_cap_relaxed = self._place()
+        self.where = {s: self.hosts[h] for s, h in zip(self.heavy, self.assign)}
+        self.kv = {h: KvBudget(self._kv_capacity(h)) for h in self.hosts}
+        self.servers = {h: HostServer(h, self.profiles[h], sim, self.model,
+                                      self.ic.serving.max_batch_tokens,
+                                      self.ic.serving.max_batch_requests, self._on_call)
+                        for h in self.hosts}
+        self.waiting: deque[_Live] = deque()
+        self.rows: list[dict] = []
+        self.calls: list[dict] = []
+        self.tw = None
+        self.finished = False
+        self._gen = None
+
+    # -- set-up ----------------------------------------------------------------------------
+
+    def attach_recorder(self, rec) -> None:
+        """Write ``requests`` and ``services`` tables through the run's trace writer."""
+        self.tw = rec.tw
+
+    def _est(self, service: str, host: str, q: int, past: int) -> float:
+        from ..models.microservices import ServiceCall
+
+        res = self.cost_model.run(service, [ServiceCall(0, q, past)])
+        return duration_s(self.profiles[host], res.flops, res.bytes_moved)
+
+    def _problem(self) -> pl.PlacementProblem:
+        """The placement problem at the mean request of the window and its mean rate."""
+        p = float(np.mean([r.prompt_tokens for r in self.requests]))
+        o = float(np.mean([r.output_tokens for r in self.requests]))
+        pi, oi, tb = max(int(round(p)), 1), max(int(round(o)), 1), self.ic.serving.token_bytes
+        mdl, hosts = self.cost_model, self.hosts
+        t_c = np.array([[self._est(s, h, pi, 0) + (oi - 1) * self._est(s, h, 1, pi + oi // 2)
+                         for h in hosts] for s in self.heavy])
+        t_l = np.array([[[transfer_s(self.paths, a, b, mdl.output_bytes(s, pi))
+                          + (oi - 1) * transfer_s(self.paths, a, b, mdl.output_bytes(s, 1))
+                          for b in hosts] for a in hosts] for s in self.heavy[:-1]])
+        t_in = np.array([transfer_s(self.paths, self.gnb, h, pi * tb) for h in hosts])
+        t_out = np.array([oi * transfer_s(self.paths, h, self.gnb, tb) for h in hosts])
+        reserve = self.ic.placement.kv_reserve_requests * (pi + oi)
+        need = np.array([mdl.weight_bytes(s) + reserve * mdl.kv_bytes_per_token(s)
+                         for s in self.heavy], dtype=float)
+        cap = np.array([self.profiles[h].memory_bytes - mdl.weight_bytes("embed")
+                        for h in hosts], dtype=float)
+        rate = len(self.requests) / self.ic.source.duration_s
+        return pl.PlacementProblem(self.heavy, hosts, t_c, t_l, t_in, t_out, need, cap, rate,
+                                   self.ic.placement.max_utilisation)
+
+    def _place(self) -> tuple[list[int], bool]:
+        pc, p = self.ic.placement, self.problem
+        if pc.policy == "ilp":
+            return pl.solve_ilp(p)
+        if pc.policy == "monolithic":
+            return pl.monolithic(p, pc.monolithic_host), False
+        if pc.policy == "cloud":
+            return pl.cloud_only(p), False
+        if pc.policy == "random":
+            return pl.random_placement(p, np.random.default_rng(self.cfg.seed)), False
+        return pl.greedy_least_loaded(p), False
+
+    def _kv_capacity(self, host: str) -> float:
+        weights = self.model.weight_bytes("embed") + sum(
+            self.model.weight_bytes(s) for s, h in self.where.items() if h == host)
+        free = self.profiles[host].memory_bytes - weights
+        if free < 0:
+            raise ValueError(f"inference.placement: the weights placed on {host} "
+                             f"({weights / GIB:.1f} GiB) exceed its memory")
+        return free * self.ic.serving.kv_memory_fraction
+
+    def start(self) -> None:
+        for r in self.requests:
+            self.sim.schedule(r.t_arrival_s, self._arrive, r)
+
+    # -- a request's life ------------------------------------------------------------------
+
+    def _arrive(self, r: Request) -> None:
+        st = _Live(r)
+        st.embed_host = self._orchestrate(r)
+        plan = [("embed", st.embed_host)] + [(s, self.where[s]) for s in self.heavy]
+        for s, h in plan:
+            if st.stages and st.stages[-1][0] == h:
+                st.stages[-1][1].append(s)
+            else:
+                st.stages.append((h, [s]))
+        for s, h in self.where.items():
+            kv = self.model.kv_bytes(s, ctx=r.prompt_tokens + r.output_tokens)
+            if kv:
+                st.kv[h] = st.kv.get(h, 0) + kv
+        self.sim.send(r.ue, st.embed_host, r.prompt_tokens * self.ic.serving.token_bytes,
+                      lambda m: self._queue_admission(st), tag="prompt")
+
+    def _orchestrate(self, r: Request) -> str:
+        """The embed host: static (the first block group's host) or online, the host of least
+        expected delay to the first block group (prompt transfer, backlog, embed compute,
+        hidden-state transfer)."""
+        first = self.where[self.heavy[0]]
+        if self.ic.placement.orchestration == "static":
+            return first
+        p, tb = r.prompt_tokens, self.ic.serving.token_bytes
+
+        def cost(h: str) -> float:
+            srv = self.servers[h]
+            backlog = max(srv.busy_until_s - self.sim.now, 0.0) + sum(
+                self._est(s, h, it.q_len, it.past_len) for it in srv.queue for s in it.services)
+            return (transfer_s(self.paths, self.gnb, h, p * tb) + backlog
+                    + self._est("embed", h, p, 0)
+                    + transfer_s(self.paths, h, first, self.model.output_bytes("embed", p)))
+
+        return min(self.hosts, key=cost)
+
+    def _queue_admission(self, st: _Live) -> None:
+        if any(b > self.kv[h].capacity_bytes for h, b in st.kv.items()):
+            self._record(st, rejected=True)
+            return
+        self.waiting.append(st)
+        self._admit()
+
+    def _admit(self) -> None:
+        while self.waiting and all(self.kv[h].fits(b) for h, b in self.waiting[0].kv.items()):
+            st = self.waiting.popleft()
+            for h, b in st.kv.items():
+                self.kv[h].reserve(b)
+            st.t_admitted_s = self.sim.now
+            self._step(st)
+
+    def _step(self, st: _Live) -> None:
+        r = st.r
+        q, past = (r.prompt_tokens, 0) if st.generated == 0 else \
+            (1, r.prompt_tokens + st.generated - 1)
+        data = None
+        if self.model.mode == "real":
+            import torch
+
+            if st.generated == 0:
+                if self._gen is None:
+                    self._gen = torch.Generator().manual_seed(self.cfg.seed)
+                data = torch.randint(0, self.model.config.vocab_size, (q,), generator=self._gen)
+            else:
+                data = st.last.reshape(1)
+        self._run_stage(st, 0, q, past, data)
+
+    def _run_stage(self, st: _Live, k: int, q: int, past: int, data) -> None:
+        host, services = st.stages[k]
+        self.servers[host].submit(WorkItem(st.r.id, services, q, past, data,
+                                           on_done=lambda it, out: self._stage_done(
+                                               st, k, q, past, out)))
+
+    def _stage_done(self, st: _Live, k: int, q: int, past: int, out) -> None:
+        host, services = st.stages[k]
+        if k + 1 < len(st.stages):
+            nxt = st.stages[k + 1][0]
+            self.sim.send(host, nxt, self.model.output_bytes(services[-1], q),
+                          lambda m: self._run_stage(st, k + 1, q, past, out), tag="act")
+            return
+        st.generated += 1
+        st.last = out
+        tb = self.ic.serving.token_bytes
+        self.sim.send(host, st.r.ue, tb, lambda m: self._token_in(st), tag="token")
+        if st.generated < st.r.output_tokens:
+            if host == st.embed_host:
+                self._step(st)
+            else:
+                self.sim.send(host, st.embed_host, tb, lambda m: self._step(st), tag="loop")
+        else:
+            for h, b in st.kv.items():
+                self.kv[h].free(b)
+            self.model.release(st.r.id)
+            self._admit()
+
+    def _token_in(self, st: _Live) -> None:
+        st.delivered.append(self.sim.now)
+        if len(st.delivered) == st.r.output_tokens:
+            self._record(st)
+
+    def _record(self, st: _Live, rejected: bool = False) -> None:
+        from .metrics import request_row
+
+        row = request_row(st, self.ic.slo, rejected)
+        self.rows.append(row)
+        if self.tw is not None:
+            self.tw.append("requests", row)
+        if len(self.rows) == len(self.requests):
+            self.finished = True
+            self.sim.stop()
+
+    def _on_call(self, rec: dict) -> None:
+        self.calls.append(rec)
+        if self.tw is not None:
+            self.tw.append("services", rec)
+
+    def summary(self) -> dict:
+        """The run's inference figures (see :func:`edgelam_ns3.inference.metrics.summarise`)."""
+        from .metrics import summarise
+
+        return summarise(self)
+
+
+def host_profile(cfg, host: str):
+    """The compute profile of a host, with its memory (``profiles.<name>.memory_bytes`` for a
+    user-defined profile)."""
+    from ..topology import profile
+
+    prof = profile(cfg, host)
+    user = cfg.profiles.get(prof.name)
+    if user is not None and getattr(user, "memory_bytes", None) is not None:
+        prof = replace(prof, memory_bytes=user.memory_bytes)
+    if prof.memory_bytes is None:
+        raise ValueError(f"profiles.{prof.name}.memory_bytes: host {host} serves inference "
+                         "and needs a memory capacity")
+    return prof
