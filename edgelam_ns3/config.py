@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from . import frameworks
 from .compute import BUILTIN_PROFILES
+from .inference.config import InferenceConfig
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 
@@ -40,6 +41,8 @@ class ProfileConfig(_Strict):
     mem_bw_bytes_per_s: PositiveFloat = Field(description="memory bandwidth, B/s")
     power_w: PositiveFloat | None = Field(None, description="power draw while busy, W")
     concurrency: Annotated[int, Field(ge=1)] = Field(1, description="jobs served at once")
+    memory_bytes: PositiveFloat | None = Field(
+        None, description="memory for weights and KV caches, bytes (microservice_inference)")
 
 
 class NodesConfig(_Strict):
@@ -448,6 +451,9 @@ class ScenarioConfig(_Strict):
     traffic: TrafficConfig = Field(default_factory=TrafficConfig)
     trace: TraceConfig = Field(default_factory=TraceConfig)
     sim: SimConfig = Field(default_factory=SimConfig)
+    inference: InferenceConfig = Field(
+        default_factory=InferenceConfig,
+        description="microservice-assisted inference (train.framework microservice_inference)")
 
     def n_ues(self) -> int:
         """UEs in the network: the compute devices, plus radio-only UEs (radio.n_ues)."""
