@@ -60,6 +60,8 @@ class DeviceProfile:
     :param power_w: average power drawn while busy [W], or `None` if unknown
     :param concurrency: number of jobs the device runs at the same time [-], >= 1; each runs at
         the full profile speed (e.g. independent accelerators, or a server's GPU count)
+    :param memory_bytes: memory for weights and KV caches [bytes], or `None` if unknown (the
+        inference framework needs it on the hosts it serves from)
     """
 
     name: str
@@ -68,6 +70,7 @@ class DeviceProfile:
     mem_bw_bytes_per_s: float
     power_w: float | None = None
     concurrency: int = 1
+    memory_bytes: float | None = None
 
     def __post_init__(self) -> None:
         cls = type(self).__name__
@@ -80,6 +83,8 @@ class DeviceProfile:
         _check_positive(cls, "mem_bw_bytes_per_s", self.mem_bw_bytes_per_s)
         if self.power_w is not None:
             _check_positive(cls, "power_w", self.power_w)
+        if self.memory_bytes is not None:
+            _check_positive(cls, "memory_bytes", self.memory_bytes)
         if isinstance(self.concurrency, bool) or not isinstance(self.concurrency, int) or self.concurrency < 1:
             raise ValueError(f"{cls}.concurrency must be an integer >= 1, got {self.concurrency!r}")
 
@@ -97,13 +102,15 @@ BUILTIN_PROFILES: dict[str, DeviceProfile] = {
     # publish FP32 throughput; about 2 TFLOP/s FP32 is the commonly reported figure for the
     # Adreno 740. Memory: LPDDR5X at 8400 MT/s on a 64-bit bus = 8400e6 * 8 B = 67.2 GB/s
     # (Qualcomm Snapdragon 8 Gen 2 product brief). Power: about 5 W, a typical sustained
-    # phone SoC budget before throttling (assumption).
+    # phone SoC budget before throttling (assumption). Memory: 12 GB, a common flagship
+    # configuration of that SoC (assumption: shared with the OS and apps).
     "smartphone_soc": DeviceProfile(
         name="smartphone_soc",
         peak_flops=2.0e12,
         efficiency=0.3,
         mem_bw_bytes_per_s=67.2e9,
         power_w=5.0,
+        memory_bytes=12e9,
     ),
     # NVIDIA Jetson AGX Orin 64GB: Ampere GPU, 5.3 TFLOP/s FP32 (CUDA cores); 256-bit LPDDR5,
     # 204.8 GB/s; module power 15-60 W, 60 W at MAXN (NVIDIA Jetson AGX Orin Series
@@ -114,6 +121,7 @@ BUILTIN_PROFILES: dict[str, DeviceProfile] = {
         efficiency=0.4,
         mem_bw_bytes_per_s=204.8e9,
         power_w=60.0,
+        memory_bytes=64e9,  # 64 GB LPDDR5, shared by CPU and GPU
     ),
     # Edge GPU server with one NVIDIA L4 (Ada): 30.3 TFLOP/s FP32, 24 GB GDDR6 at 300 GB/s,
     # 72 W max power (NVIDIA L4 Tensor Core GPU data sheet).
@@ -123,6 +131,7 @@ BUILTIN_PROFILES: dict[str, DeviceProfile] = {
         efficiency=0.45,
         mem_bw_bytes_per_s=300e9,
         power_w=72.0,
+        memory_bytes=24e9,  # 24 GB GDDR6
     ),
     # Cloud GPU: NVIDIA H100 SXM5: 67 TFLOP/s FP32, 80 GB HBM3 at 3.35 TB/s, up to 700 W
     # (NVIDIA H100 Tensor Core GPU data sheet).
@@ -132,6 +141,7 @@ BUILTIN_PROFILES: dict[str, DeviceProfile] = {
         efficiency=0.5,
         mem_bw_bytes_per_s=3.35e12,
         power_w=700.0,
+        memory_bytes=80e9,  # 80 GB HBM3
     ),
 }
 """Built-in profiles by name: ``smartphone_soc``, ``jetson_orin``, ``edge_gpu_server``,

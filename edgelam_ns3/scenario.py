@@ -143,7 +143,10 @@ def start_framework(cfg: ScenarioConfig, sim, rec: Recorder):
 
         framework = framework_class(cfg.train.framework)(cfg, sim, on_job=rec.on_job,
                                                          on_round=rec.on_round)
-        print(f"edgelam: {cfg.name}: {cfg.train.framework} (policy {cfg.train.policy}), "
+        if hasattr(framework, "attach_recorder"):  # writes its own tables (inference)
+            framework.attach_recorder(rec)
+        policy = f" (policy {cfg.train.policy})" if cfg.train.policy else ""
+        print(f"edgelam: {cfg.name}: {cfg.train.framework}{policy}, "
               f"{cfg.nodes.n_devices} devices, server {cfg.train.server}, radio "
               f"{cfg.radio.mode}, {cfg.train.steps} rounds", flush=True)
     framework.start()
@@ -157,6 +160,7 @@ def run_scenario(cfg: ScenarioConfig, out: Path, control: RunControl | None = No
     or "interrupted" (a signal), with the reason in ``error``."""
     import torch
 
+    from .arq import MessageLost
     from .radio.summary import radio_summary, traffic_summary
     from .sim import Simulation
     from .topology import network_spec
@@ -175,9 +179,12 @@ def run_scenario(cfg: ScenarioConfig, out: Path, control: RunControl | None = No
         control = control or RunControl()
         control.attach(sim, None if cfg.train.framework == "none" else lambda: rec.events,
                        check_period(cfg))
+        lost = None
         try:
             if control.signum is None:
                 sim.run(until_s=cfg.sim.max_time_s)
+        except MessageLost as exc:  # every copy of a UDP message dropped: the run cannot go on
+            lost = f"MessageLost: {exc}"
         finally:
             control.detach()
             rec.close()
@@ -191,6 +198,8 @@ def run_scenario(cfg: ScenarioConfig, out: Path, control: RunControl | None = No
     if not framework.finished:
         summary["status"], summary["error"] = unfinished(cfg, control, len(rec.rows),
                                                          summary["sim_time_s"])
+    if lost:
+        summary["status"], summary["error"] = "failed", lost
     summary["wall_time_s"] = time.perf_counter() - rec.t_wall0
     return summary
 
@@ -226,6 +235,8 @@ def _run_figures(cfg: ScenarioConfig, sim, framework, rec: Recorder) -> dict:
     out.update(rounds_summary(rows, cfg.train.target_loss))
     if rows:
         out["bytes_per_round"] = {"up": rec.flow["up"] / n, "down": rec.flow["down"] / n}
+    if cfg.transport.protocol == "udp":
+        out["udp"] = sim.udp_stats()  # retransmissions and acknowledgements (edgelam_ns3.arq)
     if hasattr(framework, "participation"):
         out["participation"] = (framework.participation / max(n, 1)).tolist()
     out.update(framework.summary())

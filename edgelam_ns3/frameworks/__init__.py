@@ -3,7 +3,8 @@
 Each framework is a :class:`~edgelam_ns3.frameworks.base.RoundFramework` in a module of this
 package: ``split_learning`` (U-shaped split learning), ``split_fed_lora`` (split federated
 LoRA), ``fed_lora`` (FedAvg of LoRA adapters), ``centralized`` (raw data uploaded once) and
-``looped_tp`` (looped tensor parallelism). A new framework is a RoundFramework subclass in a
+``looped_tp`` (looped tensor parallelism); and ``microservice_inference`` (a LAM served as
+microservices, :mod:`edgelam_ns3.inference`; not round-based). A new framework is a RoundFramework subclass in a
 module here, added to :data:`FRAMEWORKS`, with the options it reads added to :data:`OPTIONS`.
 """
 
@@ -17,6 +18,7 @@ FRAMEWORKS = {
     "fed_lora": "fed_lora:FedLoRA",
     "centralized": "centralized:Centralized",
     "looped_tp": "looped_tp:LoopedTP",
+    "microservice_inference": "microservice_inference:MicroserviceInference",
 }
 """``train.framework`` name -> ``"module:Class"`` (module of this package). Modules are imported
 on first use, so that reading a config does not load torch."""
@@ -42,6 +44,8 @@ OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "train.lora": (FINE_TUNING, "has no LoRA adapters"),
     "train.local_steps": (("fed_lora",), "takes one step per round"),
     "train.looped": (("looped_tp",), "has no looped transformer"),
+    **{f"inference.{k}": (("microservice_inference",), "serves no inference requests")
+       for k in ("model", "source", "serving", "placement", "slo")},
 }
 """The config options that only some frameworks read: key -> (the frameworks that read it, why
 the others do not). Any other framework (and ``none``, traffic only) rejects a value other than
