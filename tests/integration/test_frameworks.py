@@ -299,3 +299,38 @@ def test_options_table_names_exactly_the_options_each_framework_reads(framework)
     assert fw.finished
     read = {k for k in OPTIONS if k in seen or any(s.startswith(k + ".") for s in seen)}
     assert read == {k for k, (users, _) in OPTIONS.items() if framework in users}
+
+
+UDP_LOSSY = ["transport.protocol=udp", "radio.ideal.queue_packets=32",
+             "nodes.n_devices=2", "radio.ideal.spectral_efficiency_bps_hz=[4, 4]"]
+"""Split learning over UDP on the ideal radio with 32-packet queues: an activation (4 x 32 x 64
+float32, 32 KiB) is 23 datagrams sent at once, so a copy gets through only into a queue that
+is nearly empty."""
+
+
+def test_run_whose_udp_copies_are_all_dropped_fails_naming_the_message(tmp_path):
+    # with 8-packet queues every copy of an activation (23 datagrams) loses datagrams: the run
+    # fails at the second timeout instead of waiting for sim.max_time_s
+    _, s, t = run(tmp_path, "quickstart", *UDP_LOSSY, "radio.ideal.queue_packets=8",
+                  "transport.udp_timeout_s=0.05", "transport.udp_max_tries=2", "train.steps=2")
+    assert s["status"] == "failed" and s["rounds"] == 0
+    assert s["error"].startswith("MessageLost: message ") and "'act_up' ue" in s["error"]
+    assert "not delivered after 2 tries" in s["error"] and "\n" not in s["error"]
+    assert s["sim_time_s"] < 0.2  # 0.05 s, then 0.1 s after the retransmission
+    assert s["udp"]["retransmissions"] >= 1
+
+
+def test_run_over_udp_with_bursts_overflowing_the_uplink_completes_by_retransmitting(tmp_path):
+    # ue0's uplink is swamped by a replayed burst of 40 datagrams every 20 ms; a copy sent into a
+    # full queue loses datagrams and is sent again at its timeout
+    csv = tmp_path / "bursts.csv"
+    csv.write_text("time_s,bytes\n" + "".join(f"{0.02 * i:.3f},{40 * 1472}\n" for i in range(100)))
+    cross = f"backhaul.cross_traffic=[{{src: ue0, dst: edge0, mode: replay, csv: {csv}}}]"
+    _, s, t = run(tmp_path, "quickstart", *UDP_LOSSY, cross, "train.steps=4")
+    assert s["status"] == "ok" and s["rounds"] == 4
+    assert s["udp"]["retransmissions"] >= 1
+    # each message reaches the application once, however many copies were sent; a message
+    # that was sent again waited at least the first timeout (RFC 6298's initial 1 s)
+    m = t["messages"]
+    assert len(m) == 4 * 2 * 4 and m["id"].is_unique
+    assert (m["t_delivered_s"] - m["t_send_s"]).max() > 1.0
