@@ -62,11 +62,23 @@ ThreeGppNrChannel::GetTypeId()
                           MakeTimeChecker())
             .AddAttribute("FadingUpdatePeriod",
                           "ThreeGppChannelModel::UpdatePeriod: period after which ns-3 draws a "
-                          "new small-scale realization (TR 38.901 Procedure A, §7.6.3.2); 0: "
-                          "the realization is kept. Read at Configure.",
+                          "new small-scale realization (new clusters, independent of the "
+                          "previous ones: ns-3 3.37 has no spatial consistency, TR 38.901 "
+                          "§7.6.3); 0: the realization is kept. Read at Configure.",
                           TimeValue(Time(0)),
                           MakeTimeAccessor(&ThreeGppNrChannel::m_fadingUpdatePeriod),
                           MakeTimeChecker())
+            .AddAttribute("StaticUeFadingSpeedKmh",
+                          "Speed whose Doppler the small-scale fading of a UE that does not move "
+                          "follows, km/h: its clusters' phases rotate as if it moved at this "
+                          "speed in a direction drawn once per UE (uniform in azimuth), while its "
+                          "position, path loss, shadowing and LOS state stay those of the drop, "
+                          "as in a TR 38.901 §7.8 calibration drop (UE speed 3 km/h, Table "
+                          "7.8-2). 0: a static UE's channel stays frozen. Moving UEs use their "
+                          "own velocity. The phases advance at each UpdatePeriod.",
+                          DoubleValue(0.0),
+                          MakeDoubleAccessor(&ThreeGppNrChannel::m_staticUeFadingSpeedKmh),
+                          MakeDoubleChecker<double>(0.0, 500.0))
             .AddAttribute("ShadowingEnabled",
                           "Log-normal shadow fading of TR 38.901 Table 7.4.1-1 in the path gain. "
                           "Read at Configure.",
@@ -87,7 +99,10 @@ ThreeGppNrChannel::GetTypeId()
     return tid;
 }
 
-ThreeGppNrChannel::ThreeGppNrChannel() = default;
+ThreeGppNrChannel::ThreeGppNrChannel()
+    : m_directionRng(CreateObject<UniformRandomVariable>())
+{
+}
 
 ThreeGppNrChannel::~ThreeGppNrChannel() = default;
 
@@ -341,6 +356,17 @@ ThreeGppNrChannel::ComputeLink(uint32_t g, uint32_t u)
 
     Ptr<ChannelCondition> cond = m_conditionModel->GetChannelCondition(gnb.mobility, ue.mobility);
     L.los = cond->IsLos();
+    if (!L.shadowingDrawn)
+    {
+        // ns-3 3.37's ThreeGppPropagationLossModel::GetShadowing stores the pair's position
+        // vector only from its second call on (the first stores (0, 0, 0)), so its second call
+        // would correlate with a "displacement" of the whole distance and draw the shadowing
+        // afresh. This first call takes that draw; the value kept is the second, a N(0, sigma^2)
+        // draw, which later calls correlate per TR 38.901 §7.4.4 (exp(-displacement / d_cor))
+        // as the UE moves and keep unchanged while it does not.
+        m_lossModel->CalcRxPower(0.0, gnb.mobility, ue.mobility);
+        L.shadowingDrawn = true;
+    }
     L.pathGainDb = m_lossModel->CalcRxPower(0.0, gnb.mobility, ue.mobility);
     Angles los(ue.mobility->GetPosition(), gnb.mobility->GetPosition());
     L.losAngles = {los.GetAzimuth(), los.GetInclination()};
@@ -359,7 +385,7 @@ ThreeGppNrChannel::ComputeLink(uint32_t g, uint32_t u)
     // with t counted from the realization's generation) times the delay phase per subband.
     const double t = (Simulator::Now() - m->m_generatedTime).GetSeconds();
     const double factor = 2 * M_PI * t * GetCarrierHz() / kSpeedOfLight;
-    const Vector vUe = ue.mobility->GetVelocity();
+    const Vector vUe = FadingVelocity(u);
     const Vector vGnb = gnb.mobility->GetVelocity();
     const auto& ang = p->m_angle;
     const uint8_t iAoa = paramsReverse ? MatrixBasedChannelModel::AOD_INDEX
@@ -416,40 +442,56 @@ ThreeGppNrChannel::ComputeLink(uint32_t g, uint32_t u)
     }
 }
 
-const std::vector<NrChannel::Complex>&
-ThreeGppNrChannel::GetChannelMatrix(uint32_t g, uint32_t u)
+Vector
+ThreeGppNrChannel::FadingVelocity(uint32_t u)
+{
+    const Vector v = GetUe(u).mobility->GetVelocity();
+    if (v.GetLength() > 0 || m_staticUeFadingSpeedKmh <= 0)
+    {
+        return v;
+    }
+    UeState& s = m_ues[u];
+    if (!s.fadingDirectionDrawn)
+    {
+        // drawn at the first channel computation, after AssignStreams fixed the stream
+        s.fadingAzimuthRad = m_directionRng->GetValue(0, 2 * M_PI);
+        s.fadingDirectionDrawn = true;
+    }
+    const double speed = m_staticUeFadingSpeedKmh / 3.6;
+    return Vector(speed * std::cos(s.fadingAzimuthRad), speed * std::sin(s.fadingAzimuthRad), 0);
+}
+
+const ThreeGppNrChannel::Link&
+ThreeGppNrChannel::CurrentLink(uint32_t g, uint32_t u)
 {
     CheckGnb(g);
     CheckUe(u);
     MaybeUpdate();
-    return m_links[g][u].h;
+    return m_links[g][u];
+}
+
+const std::vector<NrChannel::Complex>&
+ThreeGppNrChannel::GetChannelMatrix(uint32_t g, uint32_t u)
+{
+    return CurrentLink(g, u).h;
 }
 
 double
 ThreeGppNrChannel::GetPathGainDb(uint32_t g, uint32_t u)
 {
-    CheckGnb(g);
-    CheckUe(u);
-    MaybeUpdate();
-    return m_links[g][u].pathGainDb;
+    return CurrentLink(g, u).pathGainDb;
 }
 
 bool
 ThreeGppNrChannel::IsLos(uint32_t g, uint32_t u)
 {
-    CheckGnb(g);
-    CheckUe(u);
-    MaybeUpdate();
-    return m_links[g][u].los;
+    return CurrentLink(g, u).los;
 }
 
 std::pair<double, double>
 ThreeGppNrChannel::GetLosAngles(uint32_t g, uint32_t u)
 {
-    CheckGnb(g);
-    CheckUe(u);
-    MaybeUpdate();
-    return m_links[g][u].losAngles;
+    return CurrentLink(g, u).losAngles;
 }
 
 void
@@ -656,7 +698,8 @@ ThreeGppNrChannel::AssignStreams(int64_t stream)
     n += m_channelModel->AssignStreams(stream + n);
     n += m_lossModel->AssignStreams(stream + n);
     n += m_conditionModel->AssignStreams(stream + n);
-    return n;
+    m_directionRng->SetStream(stream + n);
+    return n + 1;
 }
 
 } // namespace ns3

@@ -10,6 +10,7 @@
 
 #include "ns3/channel-condition-model.h"
 #include "ns3/mobility-model.h"
+#include "ns3/random-variable-stream.h"
 #include "ns3/three-gpp-propagation-loss-model.h"
 #include "ns3/uniform-planar-array.h"
 
@@ -38,9 +39,17 @@ class ThreeGppChannelModel;
  *                 r_tx,n.v_g + 2 alpha_n D_n)),
  * f_sb the centre frequency of subband sb, tau_n the cluster delays, t the time since ns-3
  * generated the realization. The response is cached and recomputed for every pair at the
- * first query after each multiple of UpdatePeriod (0: once). ns-3's own realization is
- * regenerated every FadingUpdatePeriod (0: kept; in 3.37 regeneration is not spatially
- * consistent, so a moving UE keeps its clusters and sees them evolve through the Doppler term).
+ * first query after each multiple of UpdatePeriod (0: once). What evolves in ns-3 3.37: the
+ * clusters (powers, delays, angles) of a realization stay fixed, only the Doppler phases rotate,
+ * with the UE's velocity, or for a UE that does not move with StaticUeFadingSpeedKmh in a
+ * direction drawn per UE (a calibration drop's pedestrian, TR 38.901 Table 7.8-2: 3 km/h; 0:
+ * the static UE's channel is frozen). ns-3 draws a new realization every FadingUpdatePeriod
+ * (0: never), independent of the previous one (3.37 has no spatial consistency, TR 38.901
+ * §7.6.3), so the channel jumps then. A moving UE's LOS state is the one drawn at the start.
+ *
+ * Shadowing (TR 38.901 Table 7.4.1-1) is drawn once per (gNB, UE) pair, at its first
+ * computation, and correlated as the UE moves per §7.4.4 (ns-3's exp(-displacement / d_cor));
+ * ComputeLink works around ns-3 3.37's GetShadowing, whose second call draws it anew.
  *
  * Beams: w_g,u (gNB g toward UE u) is applied as H w, the UE beam w_u as w_u^H H. The default
  * gNB beam follows the LOS direction (re-steered at each update) until SetGnbBeam is called;
@@ -48,7 +57,8 @@ class ThreeGppChannelModel;
  * entries that use a changed channel or beam are recomputed.
  *
  * Noise per subband: -174 dBm/Hz + 10 log10(bandwidth / NumSubbands) + NF (gNB NF: attribute
- * GnbNoiseFigure, 5 dB; UE NF given to AddUe, 7-9 dB typical, TR 38.802 / 38.101-1 use 9 dB).
+ * GnbNoiseFigure, 5 dB; UE NF given to AddUe, NrRadioHelper's default 9 dB: TR 38.802 Table
+ * A.2.1-1 and TR 38.901 §7.8 use 5 dB and 9 dB).
  * Transmit powers are given to AddGnb/AddUe: the project's defaults are 43 dBm in total over
  * the band for a UMa gNB and 23 dBm for a UE (power class 3, TS 38.101-1 §6.2.1).
  */
@@ -121,6 +131,8 @@ class ThreeGppNrChannel : public NrChannel
         Ptr<UniformPlanarArray> array; //!< antenna array
         double noiseW{0};              //!< noise per subband, W
         std::vector<Complex> beam;     //!< combining weights
+        double fadingAzimuthRad{0};    //!< direction of a static UE's fading Doppler, rad
+        bool fadingDirectionDrawn{false}; //!< fadingAzimuthRad drawn
     };
 
     struct Link
@@ -134,6 +146,7 @@ class ThreeGppNrChannel : public NrChannel
         int64_t epoch{-1};
         std::vector<Complex> gnbBeam;
         bool beamDefault{true};
+        bool shadowingDrawn{false}; //!< ns-3's first (discarded) shadowing call was made
     };
 
     struct GainEntry
@@ -149,13 +162,19 @@ class ThreeGppNrChannel : public NrChannel
     void CheckUe(uint32_t u) const;
     int64_t CurrentEpoch() const;
     void MaybeUpdate();
+    /** \return the (g, u) link, recomputed first if stale; throws for no such gNB or UE */
+    const Link& CurrentLink(uint32_t g, uint32_t u);
     void ComputeLink(uint32_t g, uint32_t u);
+    /** \return the velocity whose Doppler UE u's fading follows (StaticUeFadingSpeedKmh for a
+     *  UE that does not move), m/s \param u UE index */
+    Vector FadingVelocity(uint32_t u);
     void InvalidateGnbBeam(uint32_t g, uint32_t v);
     void ResizeCaches();
 
     // attributes
     Time m_updatePeriod;
     Time m_fadingUpdatePeriod;
+    double m_staticUeFadingSpeedKmh;
     bool m_shadowing;
     double m_gnbNoiseFigureDb;
     std::string m_condition;
@@ -167,6 +186,7 @@ class ThreeGppNrChannel : public NrChannel
     Ptr<ThreeGppChannelModel> m_channelModel;
     Ptr<ThreeGppPropagationLossModel> m_lossModel;
     Ptr<ChannelConditionModel> m_conditionModel;
+    Ptr<UniformRandomVariable> m_directionRng; //!< static UEs' fading directions
 
     std::vector<Ptr<UniformPlanarArray>> m_gnbArrays; //!< per gNB
     std::vector<UeState> m_ues;                       //!< per UE
