@@ -22,7 +22,8 @@ Two modes:
 - ``cost``: the modules are built on torch's meta device (no weights allocated); a call's FLOPs
   and bytes are the sum of its pieces (the linear layers over ``n`` tokens, attention for one
   request of ``(q_len, past_len)``), each counted once on meta tensors of that shape and cached
-  by ``(piece, shapes)``. Both modes dispatch the same operators on the same shapes, so they
+  by ``(piece, shapes)`` (a decode step's attention, affine in its past length, from the counts
+  at past lengths 0 and 1). Both modes dispatch the same operators on the same shapes, so they
   charge the same cost (tests/unit/test_microservices.py).
 
 KV cache: a block group of ``L`` blocks holds ``2 * L * ctx * n_embd * element_size`` bytes per
@@ -279,6 +280,14 @@ class MicroserviceLAM:
         return layers * flops, layers * nbytes
 
     def _count(self, key: tuple) -> tuple[int, int]:
+        # Counts affine in one size, from two counts, exactly: a decode step's attention in its
+        # past length (the cat, both products, the scale and the softmax each touch P + 1
+        # keys or scores per head), the linear layers and norms in the tokens n (weights read
+        # once, activations n rows), the embedding in n (gathered rows).
+        if key[0] == "attn" and key[1] == 1 and key[2] > 1:
+            return self._affine(("attn", 1, 0), ("attn", 1, 1), key[2])
+        if key[0] in ("dense", "embed") and key[1] > 2:
+            return self._affine((key[0], 1), (key[0], 2), key[1] - 1)
         hit = self._counts.get(key)
         if hit is None:
             from edgelam_ns3.compute import measure
@@ -287,6 +296,10 @@ class MicroserviceLAM:
             job = measure(fn, *args)
             hit = self._counts[key] = (job.flops, job.bytes_moved)
         return hit
+
+    def _affine(self, k0: tuple, k1: tuple, x: int) -> tuple[int, int]:
+        (f0, b0), (f1, b1) = self._count(k0), self._count(k1)
+        return f0 + x * (f1 - f0), b0 + x * (b1 - b0)
 
     def _piece(self, key: tuple) -> tuple[Any, tuple]:
         """A piece of a call and meta inputs of its shapes."""

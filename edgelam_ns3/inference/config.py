@@ -90,6 +90,9 @@ class InferencePlacementConfig(_Strict):
     kv_reserve_requests: Annotated[int, Field(ge=0)] = Field(
         4, description="ilp, greedy, random: KV caches of this many mean requests must fit "
         "beside the weights")
+    expected_batch: Annotated[int, Field(ge=1)] = Field(
+        8, description="ilp, greedy: requests per decode iteration assumed when estimating a "
+        "service's compute per request (decode steps of a batch share the weight reads)")
     orchestration: Literal["online", "static"] = Field(
         "online", description="embed's host per request: online (least expected delay from "
         "queue backlog and links) or static (the first block group's host)")

@@ -114,10 +114,11 @@ class MicroserviceInference:
         """Write ``requests`` and ``services`` tables through the run's trace writer."""
         self.tw = rec.tw
 
-    def _est(self, service: str, host: str, q: int, past: int) -> float:
+    def _est(self, service: str, host: str, q: int, past: int, n: int = 1) -> float:
+        """Duration of a call of ``n`` requests of ``(q, past)`` on ``host`` [s]."""
         from ..models.microservices import ServiceCall
 
-        res = self.cost_model.run(service, [ServiceCall(0, q, past)])
+        res = self.cost_model.run(service, [ServiceCall(i, q, past) for i in range(n)])
         return duration_s(self.profiles[host], res.flops, res.bytes_moved)
 
     def _problem(self) -> pl.PlacementProblem:
@@ -126,7 +127,9 @@ class MicroserviceInference:
         o = float(np.mean([r.output_tokens for r in self.requests]))
         pi, oi, tb = max(int(round(p)), 1), max(int(round(o)), 1), self.ic.serving.token_bytes
         mdl, hosts = self.cost_model, self.hosts
-        t_c = np.array([[self._est(s, h, pi, 0) + (oi - 1) * self._est(s, h, 1, pi + oi // 2)
+        b = self.ic.placement.expected_batch
+        t_c = np.array([[self._est(s, h, pi, 0)
+                         + (oi - 1) / b * self._est(s, h, 1, pi + oi // 2, b)
                          for h in hosts] for s in self.heavy])
         t_l = np.array([[[transfer_s(self.paths, a, b, mdl.output_bytes(s, pi))
                           + (oi - 1) * transfer_s(self.paths, a, b, mdl.output_bytes(s, 1))
@@ -187,9 +190,11 @@ class MicroserviceInference:
 
     def _orchestrate(self, r: Request) -> str:
         """The embed host: static (the first block group's host) or online, the host of least
-        expected delay to the first block group (prompt transfer, backlog, embed compute,
-        hidden-state transfer)."""
-        first = self.where[self.heavy[0]]
+        expected delay of the request's embed work: prompt transfer, the host's backlog (the
+        rest of its iteration and its queued work), embed compute, hidden states to the first
+        block group, and per decode step the token id from the LM head and the hidden state
+        to the first block group."""
+        first, last = self.where[self.heavy[0]], self.where[self.heavy[-1]]
         if self.ic.placement.orchestration == "static":
             return first
         p, tb = r.prompt_tokens, self.ic.serving.token_bytes
@@ -198,9 +203,13 @@ class MicroserviceInference:
             srv = self.servers[h]
             backlog = max(srv.busy_until_s - self.sim.now, 0.0) + sum(
                 self._est(s, h, it.q_len, it.past_len) for it in srv.queue for s in it.services)
+            steps = r.output_tokens - 1  # decode steps: token id in, hidden state out
             return (transfer_s(self.paths, self.gnb, h, p * tb) + backlog
                     + self._est("embed", h, p, 0)
-                    + transfer_s(self.paths, h, first, self.model.output_bytes("embed", p)))
+                    + transfer_s(self.paths, h, first, self.model.output_bytes("embed", p))
+                    + steps * (transfer_s(self.paths, last, h, tb)
+                               + transfer_s(self.paths, h, first,
+                                            self.model.output_bytes("embed", 1))))
 
         return min(self.hosts, key=cost)
 

@@ -66,3 +66,14 @@ def test_unknown_service_and_bad_mode_are_rejected():
         MicroserviceLAM(CFG, 2, "fast")
     with pytest.raises(KeyError, match="unknown service"):
         MicroserviceLAM(CFG, 2, "cost").run("blocks9", [ServiceCall(0, 1, 0)])
+
+
+@pytest.mark.parametrize("key", [("attn", 1, 2), ("attn", 1, 37), ("attn", 1, 1000),
+                                 ("dense", 3), ("dense", 517), ("embed", 3), ("embed", 4096)])
+def test_counts_extrapolated_from_two_sizes_equal_a_direct_count(key):
+    from edgelam_ns3.compute import measure
+
+    model = MicroserviceLAM(CFG, 2, "cost")
+    fn, args = model._piece(key)
+    job = measure(fn, *args)
+    assert model._count(key) == (job.flops, job.bytes_moved)
