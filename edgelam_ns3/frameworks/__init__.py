@@ -4,8 +4,9 @@ Each framework is a :class:`~edgelam_ns3.frameworks.base.RoundFramework` in a mo
 package: ``split_learning`` (U-shaped split learning), ``split_fed_lora`` (split federated
 LoRA), ``fed_lora`` (FedAvg of LoRA adapters), ``centralized`` (raw data uploaded once) and
 ``looped_tp`` (looped tensor parallelism); and ``microservice_inference`` (a LAM served as
-microservices, :mod:`edgelam_ns3.inference`; not round-based). A new framework is a RoundFramework subclass in a
-module here, added to :data:`FRAMEWORKS`, with the options it reads added to :data:`OPTIONS`.
+microservices, :mod:`edgelam_ns3.inference`; not round-based). A new framework is a
+RoundFramework subclass in a module here, added to :data:`FRAMEWORKS`, with the options it
+reads added to :data:`OPTIONS`.
 """
 
 from __future__ import annotations
