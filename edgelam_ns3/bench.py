@@ -14,6 +14,7 @@ process singleton); see :func:`bench_radio` for the set-up.
 
 from __future__ import annotations
 
+import math
 import multiprocessing as mp
 import os
 import sys
@@ -111,6 +112,9 @@ def _zmq_rtt_ns(sizes_iters: list[tuple[int, int]]) -> list[float]:
 
 def bench_bridge(n_callbacks: int = 200_000) -> dict:
     """Run the bridge benchmark; returns the figures in ns (lower is better)."""
+    if int(n_callbacks) < 1:
+        raise ValueError(f"bench bridge: the number of callbacks (--n) must be >= 1, "
+                         f"not {n_callbacks}")
     callback_ns = _callback_ns(n_callbacks, 1024)
     state_1mb_ns = _callback_ns(n_callbacks, 1 << 20)
     zmq_64, zmq_1mb = _zmq_rtt_ns([(64, 20_000), (1 << 20, 300)])
@@ -245,6 +249,8 @@ def bench_radio(duration_s: float = 2.0, warmup_s: float = 0.02,
     :return: ``slots_per_s`` and ``realtime_factor`` (simulated seconds per wall second) of the
         first case (16 UEs, 8x8, mac), and ``table``: one row per case.
     """
+    _check_radio_args(duration_s=duration_s, warmup_s=warmup_s,
+                      update_period_s=update_period_s, speed_kmh=speed_kmh, seed=seed)
     mpctx = mp.get_context("spawn")
     rows = []
     for i, (n_ues, side, mode, period) in enumerate(cases):
@@ -281,6 +287,17 @@ def bench_radio(duration_s: float = 2.0, warmup_s: float = 0.02,
                       "numerology": 1, "tdd_pattern": "D", "duration_s": duration_s,
                       "warmup_s": warmup_s, "update_period_s": update_period_s,
                       "ue_speed_kmh": speed_kmh, "seed": seed}}
+
+
+def _check_radio_args(**args) -> None:
+    """One-line ValueError for a bench radio argument out of range (before any case runs)."""
+    rules = {"duration_s": (lambda v: v > 0, "> 0 (--duration-s)"),
+             "warmup_s": (lambda v: v >= 0, ">= 0"), "update_period_s": (lambda v: v > 0, "> 0"),
+             "speed_kmh": (lambda v: v >= 0, ">= 0"), "seed": (lambda v: v >= 1, ">= 1")}
+    for name, value in args.items():
+        ok, what = rules[name]
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and ok(value)):
+            raise ValueError(f"bench radio: {name} must be a finite number {what}, not {value}")
 
 
 def format_radio_table(r: dict) -> str:

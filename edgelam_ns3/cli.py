@@ -1,19 +1,41 @@
-"""The ``edgelam`` command: a thin layer over the library.
+"""The edgelam command: a thin layer over the library.
 
-    edgelam run SCENARIO [--out DIR] [--set key=value ...]
-    edgelam scenarios
-    edgelam config [SCENARIO]          # the resolved config, and every key with its help
+    edgelam run SCENARIO [--out DIR] [--force] [--set key=value ...]
+    edgelam scenarios                  # the built-in scenarios, one line each
+    edgelam config [SCENARIO]          # the resolved config, or every key with its help
     edgelam sweep SCENARIO --grid key=v1,v2 [--grid ...] [--out DIR] [--workers N] [--dask ADDR]
     edgelam report RUN_DIR             # redraw the plots and the report from a run's traces
-    edgelam bench bridge [--json]
+    edgelam bench bridge [--json] [--n N]
     edgelam bench radio [--json] [--duration-s S]
+    edgelam --version
+
+Exit codes: 0 ok, 1 failed, 2 bad input, 3 incomplete (the framework did not finish),
+128 + N interrupted by signal N (130: Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+
+SET_HELP = ("override a config value (repeatable): key=value, the value read as YAML; list "
+            "items by index, e.g. --set train.steps=10 --set backhaul.links[0].rate_bps=1e9 "
+            "--set radio.gnb_array=[4,4]")
+
+
+def plain(text: str) -> str:
+    """Help text without reST markup: ``x`` -> x, :mod:`a.b` and :class:`~a.B` -> a.b, B."""
+    text = re.sub(r":[a-z]+:`~?([^`]+)`", lambda m: m.group(1).split(".")[-1]
+                  if "~" in m.group(0) else m.group(1), text)
+    return text.replace("``", "")
+
+
+def _fail(exc: Exception | str, code: int = 2) -> int:
+    """Print a one-line error; :return: ``code``."""
+    print(f"edgelam: {exc}", file=sys.stderr)
+    return code
 
 
 def _cmd_run(args) -> int:
@@ -43,17 +65,13 @@ def _cmd_run(args) -> int:
     return code
 
 
-def _fail(exc: Exception, code: int = 2) -> int:
-    """Print a one-line error; :return: ``code``."""
-    print(f"edgelam: {exc}", file=sys.stderr)
-    return code
-
-
 def _cmd_scenarios(args) -> int:
     from . import config
 
-    for name in config.builtin_scenarios():
-        print(name)
+    names = config.builtin_scenarios()
+    width = max(map(len, names))
+    for name in names:
+        print(f"{name:{width}s}  {config.scenario_summary(name, 98 - width)}")
     return 0
 
 
@@ -64,60 +82,69 @@ def _cmd_config(args) -> int:
         try:
             cfg = config.load(args.scenario, args.set or [])
         except config.ConfigError as exc:
-            print(f"edgelam: {exc}", file=sys.stderr)
-            return 2
+            return _fail(exc)
         print(config.to_yaml(cfg), end="")
         return 0
     for key, default, help_ in config.describe():
-        print(f"{key:40s} {default:24s} {help_}")
+        if len(default) > 24:  # a list of sections: its items are described below it
+            default = default[:20] + " ..."
+        print(f"{key:40s} {default:24s} {plain(help_)}")
+    print("\nSet a key with --set key=value (value read as YAML); list items by index: "
+          "backhaul.links[0].rate_bps=1e9; a whole list or section as YAML: "
+          "--set 'backhaul.cross_traffic=[{src: cloud, dst: ue0, mode: onoff, rate_bps: 5e7}]'.")
     return 0
 
 
 def _cmd_sweep(args) -> int:
+    import signal
     import time as _time
 
-    from . import config, sweep
+    from . import config, runner, sweep
 
     try:
         grid = sweep.parse_grid(args.grid)
-        out = args.out or f"runs/sweep-{args.scenario}-{_time.strftime('%Y%m%d-%H%M%S', _time.gmtime())}"
-        rows = sweep.run_sweep(args.scenario, grid, out, args.set or [], args.workers, args.dask)
-    except config.ConfigError as exc:
-        print(f"edgelam: {exc}", file=sys.stderr)
-        return 2
+        stamp = _time.strftime("%Y%m%d-%H%M%S", _time.gmtime())
+        name = runner.safe_name(args.scenario.rsplit("/", 1)[-1].removesuffix(".yaml"))
+        out = args.out or f"runs/sweep-{name}-{stamp}"
+        rows = sweep.run_sweep(args.scenario, grid, out, args.set or [], args.workers, args.dask,
+                               force=args.force)
+    except (config.ConfigError, runner.RunDirError) as exc:
+        return _fail(exc)
+    except sweep.SweepInterrupted as exc:
+        if exc.rows:
+            print(sweep.table(exc.rows, list(grid)))
+        print(f"edgelam: sweep interrupted: {exc}", file=sys.stderr)
+        return 128 + exc.signum if exc.signum else 128 + signal.SIGINT
     print(sweep.table(rows, list(grid)))
     print(f"edgelam: sweep results: {out}/sweep.parquet, plot: {out}/loss_vs_time.png")
     return 0 if all(r["status"] == "ok" for r in rows) else 1
 
 
 def _cmd_report(args) -> int:
-    import json as _json
-    from pathlib import Path
+    from . import report
 
-    from . import report, traces
-
-    run = Path(args.run_dir)
-    if not (run / "summary.json").exists():
-        print(f"edgelam: {run}: not a run directory (no summary.json)", file=sys.stderr)
-        return 2
-    summary = _json.loads((run / "summary.json").read_text())
-    summary["plots"] = report.plots(run, traces.merge(run / "traces"))
-    report.write_report(run, summary)
-    print(f"edgelam: report: {run}/report.md")
-    return 0
+    try:
+        path, warnings = report.redraw(args.run_dir)
+    except report.ReportError as exc:
+        return _fail(exc)
+    for w in warnings:
+        print(f"edgelam: warning: {w}", file=sys.stderr)
+    print(f"edgelam: report: {path}")
+    return 1 if warnings else 0
 
 
 def _cmd_bench(args) -> int:
     from . import bench
 
-    if args.what == "bridge":
-        result = bench.bench_bridge(n_callbacks=args.n)
-        table = bench.format_table
-    elif args.what == "radio":
-        result = bench.bench_radio(duration_s=args.duration_s)
-        table = bench.format_radio_table
-    else:  # pragma: no cover - argparse restricts choices
-        raise AssertionError(args.what)
+    try:
+        if args.what == "bridge":
+            result = bench.bench_bridge(n_callbacks=args.n)
+            table = bench.format_table
+        else:  # "radio" (argparse restricts the choices)
+            result = bench.bench_radio(duration_s=args.duration_s)
+            table = bench.format_radio_table
+    except ValueError as exc:
+        return _fail(exc)
     if args.json:
         print(json.dumps(result))
     else:
@@ -125,30 +152,71 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def versions() -> str:
+    """edgelam_ns3's version and those of what it runs on: ns-3, torch, Sionna, Python."""
+    import platform
+    from importlib import metadata
+
+    from . import __version__, _load_core
+
+    def dist(*names):
+        for n in names:
+            try:
+                return metadata.version(n)
+            except metadata.PackageNotFoundError:
+                continue
+        return "not installed"
+
+    try:
+        ns3 = _load_core().NS3_VERSION
+    except ImportError:
+        ns3 = "unknown (the compiled bridge does not load)"
+    return (f"edgelam_ns3 {__version__} (ns-3 {ns3}, torch {dist('torch')}, Sionna "
+            f"{dist('sionna', 'sionna-no-rt')}, Python {platform.python_version()})")
+
+
+class _Version(argparse.Action):
+    """``--version``, computed only when asked (loading the bridge takes a moment)."""
+
+    def __init__(self, option_strings, dest, **kw):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kw)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(versions())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="edgelam", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="edgelam", description=plain(__doc__),
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action=_Version,
+                   help="print the versions of edgelam_ns3, ns-3, torch, Sionna and Python")
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="run a scenario into a run directory")
-    r.add_argument("scenario", help="built-in scenario name (see `edgelam scenarios`) or YAML path")
-    r.add_argument("--out", help="run directory (default runs/<name>-<time>)")
-    r.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a config value, e.g. --set train.steps=10 (repeatable)")
+    r.add_argument("scenario", help="built-in scenario name (see: edgelam scenarios) or YAML path")
+    r.add_argument("--out", help="run directory (default runs/<name>-<time>); must be new or "
+                   "empty")
     r.add_argument("--force", action="store_true",
-                   help="replace the previous run in --out (its files are deleted)")
+                   help="empty --out first if it holds a previous run (its files are deleted)")
+    r.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_HELP)
     r.add_argument("--quiet", action="store_true", help="no progress lines")
     r.set_defaults(fn=_cmd_run)
     s = sub.add_parser("scenarios", help="list the built-in scenarios")
     s.set_defaults(fn=_cmd_scenarios)
     c = sub.add_parser("config", help="print a resolved scenario config, or all keys with help")
     c.add_argument("scenario", nargs="?")
-    c.add_argument("--set", action="append", metavar="KEY=VALUE")
+    c.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_HELP)
     c.set_defaults(fn=_cmd_config)
     w = sub.add_parser("sweep", help="run a scenario over a grid of parameter values")
     w.add_argument("scenario")
     w.add_argument("--grid", action="append", required=True, metavar="KEY=V1,V2",
-                   help="values to sweep, e.g. --grid train.policy=all,lyapunov (repeatable)")
-    w.add_argument("--set", action="append", metavar="KEY=VALUE", help="fixed overrides")
-    w.add_argument("--out", help="sweep directory (default runs/sweep-<scenario>-<time>)")
+                   help="values to sweep (repeatable), read as YAML, e.g. --grid "
+                   "train.policy=all,lyapunov --grid radio.gnb_array=[4,4],[8,8]")
+    w.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_HELP)
+    w.add_argument("--out", help="sweep directory (default runs/sweep-<scenario>-<time>); must "
+                   "be new or empty")
+    w.add_argument("--force", action="store_true",
+                   help="empty --out first if it holds a previous sweep or run")
     w.add_argument("--workers", type=int, default=1,
                    help="runs at once (each is one process; 2 cores: 1 or 2)")
     w.add_argument("--dask", metavar="ADDRESS",
@@ -157,12 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="redraw a run's plots and report from its traces")
     rp.add_argument("run_dir")
     rp.set_defaults(fn=_cmd_report)
-    b = sub.add_parser("bench", help="benchmarks")
+    b = sub.add_parser("bench", help="benchmarks (wall-clock figures of this machine)")
     b.add_argument("what", choices=["bridge", "radio"])
     b.add_argument("--json", action="store_true", help="print one JSON object")
-    b.add_argument("--n", type=int, default=200_000, help="bridge: callbacks to time")
+    b.add_argument("--n", type=int, default=200_000, help="bridge: callbacks to time (>= 1)")
     b.add_argument("--duration-s", type=float, default=2.0,
-                   help="radio: simulated seconds timed per case")
+                   help="radio: simulated seconds timed per case (> 0)")
     b.set_defaults(fn=_cmd_bench)
     return p
 

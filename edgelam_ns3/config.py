@@ -8,6 +8,7 @@ fails here, before any simulation starts, with one line naming the field
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -611,32 +612,55 @@ def validate(raw: dict) -> ScenarioConfig:
 
 def apply_override(raw: dict, assignment: str) -> None:
     """Apply one ``key.path=value`` override in place. The value is parsed as YAML
-    (``3``, ``1e9``, ``true``, ``[8, 8]``); list items are addressed by index
-    (``backhaul.links.0.rate_bps=1e8``)."""
+    (``3``, ``1e9``, ``true``, ``[8, 8]``); list items are addressed by index, as errors name
+    them (``backhaul.links[0].rate_bps=1e8``) or as a path part (``backhaul.links.0.rate_bps``)."""
     if "=" not in assignment:
         raise ConfigError(f"--set {assignment!r}: expected key=value")
     key, text = assignment.split("=", 1)
     value = yaml.safe_load(text) if text.strip() else ""
-    parts = key.strip().split(".")
-    if not all(parts):
-        raise ConfigError(f"--set {assignment!r}: empty key")
+    parts = _key_parts(key.strip(), f"--set {assignment!r}")
     node: Any = raw
     for i, p in enumerate(parts[:-1]):
+        here = _key_text(parts[:i + 1])
         if isinstance(node, list):
-            if not p.isdigit() or int(p) >= len(node):
-                raise ConfigError(f"--set {key}: no list item {p} at {'.'.join(parts[:i]) or '<root>'}")
-            node = node[int(p)]
+            node = node[_list_index(node, p, key)]
         else:
             node = node.setdefault(p, {})
-            if not isinstance(node, (dict, list)):
-                raise ConfigError(f"--set {key}: '{'.'.join(parts[:i + 1])}' is not a section")
+        if not isinstance(node, (dict, list)):
+            raise ConfigError(f"--set {key}: '{here}' is not a section")
     last = parts[-1]
     if isinstance(node, list):
-        if not last.isdigit() or int(last) >= len(node):
-            raise ConfigError(f"--set {key}: no list item {last}")
-        node[int(last)] = value
+        node[_list_index(node, last, key)] = value
     else:
         node[last] = value
+
+
+def _key_parts(key: str, what: str) -> list[str]:
+    """``backhaul.links[0].b`` -> ``["backhaul", "links", "0", "b"]``."""
+    parts = []
+    for piece in key.split("."):
+        name, *indices = piece.split("[")
+        if name:
+            parts.append(name)
+        for idx in indices:
+            if not idx.endswith("]") or not idx[:-1]:
+                raise ConfigError(f"{what}: malformed index '[{idx}' (write links[0])")
+            parts.append(idx[:-1])
+        if not name and not indices:
+            parts.append("")
+    if not parts or not all(parts):
+        raise ConfigError(f"{what}: empty key")
+    return parts
+
+
+def _key_text(parts: list[str]) -> str:
+    return "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in parts).lstrip(".")
+
+
+def _list_index(node: list, part: str, key: str) -> int:
+    if not part.isdigit() or int(part) >= len(node):
+        raise ConfigError(f"--set {key}: no list item [{part}] (the list has {len(node)})")
+    return int(part)
 
 
 def numbers_from_yaml(obj):
@@ -655,15 +679,16 @@ def numbers_from_yaml(obj):
 
 
 def scenario_path(name_or_path: str) -> Path:
-    """A built-in scenario's YAML (``quickstart``) or a path to a YAML file."""
+    """A built-in scenario's YAML (``quickstart``) or a path to a YAML file. A built-in's name
+    means the built-in even where a directory of that name exists."""
     p = Path(name_or_path)
-    if p.suffix in (".yaml", ".yml") or p.exists():
-        if not p.is_file():
-            raise ConfigError(f"config: no such file '{p}'")
-        return p
     builtin = SCENARIO_DIR / f"{name_or_path}.yaml"
+    if p.is_file():
+        return p
+    if p.suffix in (".yaml", ".yml") or ("/" in name_or_path and not builtin.is_file()):
+        raise ConfigError(f"config: no such file '{p}'")
     if not builtin.is_file():
-        known = ", ".join(sorted(x.stem for x in SCENARIO_DIR.glob("*.yaml")))
+        known = ", ".join(builtin_scenarios())
         raise ConfigError(f"scenario '{name_or_path}': not a built-in ({known}) nor a YAML file")
     return builtin
 
@@ -673,13 +698,40 @@ def builtin_scenarios() -> list[str]:
     return sorted(x.stem for x in SCENARIO_DIR.glob("*.yaml"))
 
 
+def scenario_summary(name_or_path: str, width: int = 100) -> str:
+    """The first sentence of a scenario file's leading comment (at most ``width`` characters,
+    cut at a word), as ``edgelam scenarios`` lists it."""
+    comment = []
+    for line in scenario_path(name_or_path).read_text().splitlines():
+        if not line.startswith("#"):
+            break
+        comment.append(line.lstrip("#").strip())
+    text = " ".join(comment)
+    end = re.search(r"\.(\s|$)", text)
+    first = text[:end.start()] if end else text
+    head, colon, tail = first.partition(": ")
+    if colon:  # "Quickstart: what it is" -> what it is; "What it is (ref): detail" -> What it is
+        first = tail[0].upper() + tail[1:] if len(head.split()) <= 2 else head
+    if len(first) > width:
+        first = first[:width - 3].rsplit(" ", 1)[0] + "..."
+    return first or "(no description)"
+
+
 def load(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()) -> ScenarioConfig:
     """Load a scenario, apply ``key=value`` overrides, validate."""
     path = scenario_path(name_or_path)
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config: {path}: not valid YAML ({exc.__class__.__name__})") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"config: {path}: not valid YAML{where} "
+                          f"({getattr(exc, 'problem', None) or exc.__class__.__name__})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config: {path}: cannot read ({exc})") from None
+    if raw is None:
+        raise ConfigError(f"config: {path}: empty (a scenario is a mapping of sections: name, "
+                          "nodes, radio, train, ...)")
     return from_dict(raw, overrides)
 
 
@@ -697,18 +749,46 @@ def to_yaml(cfg: ScenarioConfig) -> str:
 
 
 def describe(model: type[BaseModel] = ScenarioConfig, prefix: str = "") -> list[tuple[str, str, str]]:
-    """(key, default, help) for every leaf field, for CLI help."""
+    """(key, default, help) for every leaf field, for CLI help. The items of lists and dicts of
+    sections (``backhaul.links``, ``backhaul.cross_traffic``, ``profiles``) are described too,
+    as ``backhaul.links[i].rate_bps`` and ``profiles.<name>.peak_flops``."""
     rows = []
     for name, f in model.model_fields.items():
         key = f"{prefix}{name}"
         ann = f.annotation
+        item = _section_items(ann)
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             rows += describe(ann, key + ".")
+            continue
+        default = f.get_default(call_default_factory=True)
+        if f.is_required():
+            rows.append((key, "(required)", f.description or ""))
+            continue
+        if isinstance(default, BaseModel):
+            default = default.model_dump(mode="json")
+        elif isinstance(default, list) and default and isinstance(default[0], BaseModel):
+            default = [d.model_dump(mode="json") for d in default]
+        if item is not None:
+            where, section = item
+            doc = (section.__doc__ or "").strip().splitlines()[0]
+            each = "a list, each item" if where == "list" else "by name, each"
+            rows.append((key, repr(default), f"{each}: {doc[0].lower()}{doc[1:]}"))
+            sub = f"{key}[i]." if where == "list" else f"{key}.<name>."
+            rows += describe(section, sub)
         else:
-            default = f.get_default(call_default_factory=True)
-            if isinstance(default, BaseModel):
-                default = default.model_dump(mode="json")
-            elif isinstance(default, list) and default and isinstance(default[0], BaseModel):
-                default = [d.model_dump(mode="json") for d in default]
             rows.append((key, repr(default), f.description or ""))
     return rows
+
+
+def _section_items(ann) -> tuple[str, type[BaseModel]] | None:
+    """("list", Model) for ``list[Model]``, ("dict", Model) for ``dict[str, Model]``."""
+    from typing import get_args, get_origin
+
+    args = get_args(ann)
+    if get_origin(ann) is list and args and isinstance(args[0], type) \
+            and issubclass(args[0], BaseModel):
+        return "list", args[0]
+    if get_origin(ann) is dict and len(args) == 2 and isinstance(args[1], type) \
+            and issubclass(args[1], BaseModel):
+        return "dict", args[1]
+    return None

@@ -128,6 +128,7 @@ def launch(cfg: config_mod.ScenarioConfig, out_dir: str | Path | None = None,
 
 _LIVE: set[_Child] = set()
 _LIVE_LOCK = threading.Lock()
+_INTERRUPT: int | None = None  # a signal for the children started after it came
 
 
 class _Child:
@@ -148,6 +149,9 @@ class _Child:
                                          stderr=subprocess.STDOUT, text=True, env=self.env)
             with _LIVE_LOCK:
                 _LIVE.add(self)
+                late = _INTERRUPT
+            if late is not None:  # started while its caller was being interrupted
+                self.interrupt(late)
             try:
                 for line in self.proc.stdout:
                     log.write(line)
@@ -187,11 +191,21 @@ class _Child:
 
 
 def interrupt_all(signum: int = signal.SIGINT) -> None:
-    """Forward ``signum`` to every running child of this process (see :meth:`_Child.interrupt`)."""
+    """Forward ``signum`` to every running child of this process (see :meth:`_Child.interrupt`;
+    SIGKILL kills them at once), and to those started until :func:`clear_interrupt`."""
+    global _INTERRUPT
     with _LIVE_LOCK:
+        _INTERRUPT = _INTERRUPT or signum
         children = list(_LIVE)
     for child in children:
-        child.interrupt(signum)
+        child.kill() if signum == signal.SIGKILL else child.interrupt(signum)
+
+
+def clear_interrupt() -> None:
+    """Children started from now on run normally again."""
+    global _INTERRUPT
+    with _LIVE_LOCK:
+        _INTERRUPT = None
 
 
 @contextmanager
@@ -210,6 +224,7 @@ def _forwarding_signals():
     finally:
         for s in sigs:
             signal.signal(s, before[s])
+        clear_interrupt()
 
 
 def _collect(cfg: config_mod.ScenarioConfig, out: Path, rc: int, child: _Child) -> dict:
@@ -283,11 +298,12 @@ def summary_from_traces(cfg: config_mod.ScenarioConfig, tables: dict[str, Path])
 def _write_outputs(out: Path, summary: dict) -> None:
     """Plots, ``summary.json`` and ``report.md`` (a plot that fails must not lose the run)."""
     from . import report
-    from . import traces as traces_mod
 
     try:
-        summary["plots"] = report.plots(out, traces_mod.merge(out / "traces")
-                                        if (out / "traces").is_dir() else {}, summary)
+        tables, warnings = report.read_tables(out)
+        summary["plots"] = report.plots(out, tables)
+        if warnings:
+            summary["report_warnings"] = warnings
     except Exception as exc:  # noqa: BLE001
         summary["plots_error"] = f"{type(exc).__name__}: {exc}"
     (out / "summary.json").write_text(json.dumps(json_safe(summary), indent=2, default=str) + "\n")
