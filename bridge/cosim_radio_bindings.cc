@@ -59,6 +59,41 @@ Csi(CoSim& s, uint32_t u)
     return out;
 }
 
+/// Per (gNB, UE) pair now: path and coupling gain, LOS state, distances; each [gNB][UE].
+py::dict
+RadioLinks(CoSim& s)
+{
+    auto radio = s.Radio();
+    auto ch = radio->GetChannel();
+    const py::ssize_t nG = radio->GetNGnbs();
+    const py::ssize_t nU = radio->GetNUes();
+    const char* names[] = {"path_gain_db", "coupling_gain_db", "los", "distance_2d_m",
+                           "distance_3d_m"};
+    std::vector<py::array_t<double>> cols;
+    for (size_t k = 0; k < 5; ++k)
+    {
+        cols.emplace_back(std::vector<py::ssize_t>{nG, nU});
+    }
+    for (py::ssize_t g = 0; g < nG; ++g)
+    {
+        for (py::ssize_t u = 0; u < nU; ++u)
+        {
+            const py::ssize_t i = g * nU + u;
+            cols[0].mutable_data()[i] = ch->GetPathGainDb(g, u);
+            cols[1].mutable_data()[i] = ch->GetCouplingGainDb(g, u);
+            cols[2].mutable_data()[i] = ch->IsLos(g, u) ? 1.0 : 0.0;
+            cols[3].mutable_data()[i] = ch->GetDistance2dM(g, u);
+            cols[4].mutable_data()[i] = ch->GetDistance3dM(g, u);
+        }
+    }
+    py::dict d;
+    for (size_t k = 0; k < 5; ++k)
+    {
+        d[py::str(names[k])] = cols[k];
+    }
+    return d;
+}
+
 py::dict
 RadioViews(py::object self)
 {
@@ -91,13 +126,16 @@ register_cosim_radio(py::class_<CoSim>& cls)
         .def(
             "set_ue_share",
             [](CoSim& s, uint32_t u, double share) {
-                if (!(share >= 0 && share <= 1))
+                if (!(share <= 1))
                 {
-                    throw py::value_error("share must be in [0, 1]");
+                    throw py::value_error("share must be <= 1 (0 or negative: no reservation)");
                 }
-                s.Radio()->SetUeShare(u, share);
+                s.Radio()->SetUeShare(CheckUe(s, u, "set_ue_share"), share);
             },
-            py::arg("ue"), py::arg("share"))
+            py::arg("ue"), py::arg("share"),
+            "Guarantee a UE the fraction share of its cell's RBGs while it has data (a minimum: "
+            "the scheduler gives the RBGs no share uses to any backlogged UE); 0 or negative: "
+            "no reservation.")
         .def(
             "set_ue_weight",
             [](CoSim& s, uint32_t u, double w) {
@@ -109,6 +147,10 @@ register_cosim_radio(py::class_<CoSim>& cls)
             },
             py::arg("ue"), py::arg("weight"))
         .def("radio_slots", [](CoSim& s) { return s.Radio()->GetNSlots(); })
+        .def("radio_links", &RadioLinks,
+             "Per (gNB, UE) pair now, arrays [gnb, ue]: path_gain_db (path loss and shadowing), "
+             "coupling_gain_db (NrChannel::GetCouplingGainDb, what attachment maximises with the "
+             "power), los (1 or 0), distance_2d_m, distance_3d_m.")
         .def(
             "radio_ue_stats",
             [](CoSim& s) { return ToDict(s.Radio()->GetMacStatsColumns()); },

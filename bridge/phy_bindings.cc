@@ -8,12 +8,14 @@
 #include "ns3/nr-bandwidth.h"
 #include "ns3/nr-bler-model.h"
 #include "ns3/nr-mcs-table.h"
+#include "ns3/nr-spec-tables.h"
 #include "ns3/nr-tbs.h"
 
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
 #include <optional>
+#include <tuple>
 #include <string>
 
 namespace py = pybind11;
@@ -200,21 +202,68 @@ RegisterTables(py::module_& m)
                 ns3::NrTbs::ComputeInfo(nPrb, mcs, t, a.nSymb, a.nDmrs, a.nOh, a.layers));
         },
         "TBS with N_RE, N_info, N'_info and code-block segmentation (TS 38.212 §5.2.2).");
-    m.def("nr_num_prb",
-          &ns3::NrBandwidth::GetNumPrb,
-          py::arg("bandwidth_hz"),
-          py::arg("scs_hz"),
-          py::arg("guard_fraction") = ns3::NrBandwidth::kDefaultGuardFraction,
-          "N_RB: TS 38.101-1/-2 Table 5.3.2-1 where defined, else floor(BW(1-g)/(12 SCS)).");
+    // the carrier's frequency range picks the table (0 Hz: none given, FR1's then FR2's)
+    const auto fr = [](double carrierHz) {
+        return carrierHz > 0 ? ns3::NrBandwidth::GetFrequencyRange(carrierHz)
+                             : ns3::NrBandwidth::ANY_FR;
+    };
+    m.def(
+        "nr_num_prb",
+        [fr](double bw, double scs, double guard, double carrierHz) {
+            return ns3::NrBandwidth::GetNumPrb(bw, scs, guard, fr(carrierHz));
+        },
+        py::arg("bandwidth_hz"),
+        py::arg("scs_hz"),
+        py::arg("guard_fraction") = ns3::NrBandwidth::kDefaultGuardFraction,
+        py::arg("carrier_hz") = 0.0,
+        "N_RB: TS 38.101-1/-2 Table 5.3.2-1 (the carrier's FR; carrier 0: FR1's, then FR2's) "
+        "where defined, else floor(BW(1-g)/(12 SCS)).");
     m.def(
         "nr_num_prb_table",
-        [](double bw, double scs) -> std::optional<uint32_t> {
-            const uint32_t n = ns3::NrBandwidth::LookupNumPrb(bw, scs);
+        [fr](double bw, double scs, double carrierHz) -> std::optional<uint32_t> {
+            const uint32_t n = ns3::NrBandwidth::LookupNumPrb(bw, scs, fr(carrierHz));
             return n > 0 ? std::optional<uint32_t>(n) : std::nullopt;
         },
         py::arg("bandwidth_hz"),
         py::arg("scs_hz"),
-        "N_RB from TS 38.101-1/-2 Table 5.3.2-1, or None where they do not define it.");
+        py::arg("carrier_hz") = 0.0,
+        "N_RB from TS 38.101-1/-2 Table 5.3.2-1 (the carrier's FR; carrier 0: FR1's, then "
+        "FR2's), or None where they do not define it.");
+    m.def(
+        "nr_frequency_range",
+        [](double carrierHz) {
+            return static_cast<uint32_t>(ns3::NrBandwidth::GetFrequencyRange(carrierHz));
+        },
+        py::arg("carrier_hz"),
+        "1 (FR1, 410 MHz - 7.125 GHz), 2 (FR2, 24.25 - 71 GHz) or 0 (neither).");
+    m.def(
+        "nr_num_prb_entries",
+        [](double carrierHz) {
+            const auto range = carrierHz > 0 ? ns3::NrBandwidth::GetFrequencyRange(carrierHz)
+                                             : ns3::NrBandwidth::ANY_FR;
+            std::vector<std::tuple<uint32_t, uint32_t, uint32_t>> out;
+            if (range != ns3::NrBandwidth::FR2)
+            {
+                for (const auto& e : ns3::nrspec::kNrbFr1)
+                {
+                    out.emplace_back(e.bandwidthMhz, e.scsKhz, e.nRb);
+                }
+            }
+            if (range != ns3::NrBandwidth::FR1)
+            {
+                for (const auto& e : ns3::nrspec::kNrbFr2)
+                {
+                    out.emplace_back(e.bandwidthMhz, e.scsKhz, e.nRb);
+                }
+            }
+            return out;
+        },
+        py::arg("carrier_hz") = 0.0,
+        "The (bandwidth MHz, SCS kHz, N_RB) entries of TS 38.101-1/-2 Table 5.3.2-1 for the "
+        "carrier's FR (carrier 0 or outside FR1/FR2: both tables).");
+    m.def("nr_data_scs_khz", &ns3::NrBandwidth::GetDataScsKhz, py::arg("carrier_hz"),
+          "Subcarrier spacings NR defines for data at a carrier [kHz] (TS 38.101-1/-2 Table "
+          "5.3.5-1).");
     m.def("nr_scs_hz", &ns3::NrBandwidth::GetScsHz, py::arg("numerology"),
           "Subcarrier spacing 15 kHz x 2^mu [Hz].");
     m.def(

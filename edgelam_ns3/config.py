@@ -114,8 +114,17 @@ class RadioConfig(_Strict):
         default_factory=lambda: [8, 8], description="gNB uniform planar array [rows, cols]")
     ue_array: list[Annotated[int, Field(ge=1, le=8)]] = Field(
         default_factory=lambda: [1, 1], description="UE array [rows, cols] (1x1 up to 2x4)")
-    gnb_tx_power_dbm: float = Field(43.0, description="gNB transmit power over the carrier, dBm")
-    ue_tx_power_dbm: float = Field(23.0, description="UE transmit power, dBm (power class 3)")
+    gnb_tx_power_dbm: float = Field(
+        43.0, description="gNB transmit power over the carrier, dBm (plausible: 0..60, see "
+        "edgelam_ns3.radio.limits)")
+    ue_tx_power_dbm: float = Field(
+        23.0, description="UE transmit power, dBm (power class 3; plausible: -40..33)")
+    ue_noise_figure_db: Annotated[float, Field(ge=0, le=20)] = Field(
+        9.0, description="UE receiver noise figure, dB (TR 38.802 Table A.2.1-1 and the TR "
+        "38.901 §7.8 calibrations, every scenario: 9 dB)")
+    gnb_noise_figure_db: Annotated[float, Field(ge=0, le=20)] = Field(
+        5.0, description="gNB receiver noise figure, dB (TR 38.802 Table A.2.1-1 and the TR "
+        "38.901 §7.8 calibrations, every scenario: 5 dB)")
     scheduler: Literal["pf", "rr"] = Field("pf", description="proportional fair or round robin")
     beam_policy: Literal["dft", "los", "ideal"] = Field(
         "dft", description="'dft': SSB-like DFT-codebook sweep; 'los': steer to the LOS "
@@ -129,13 +138,32 @@ class RadioConfig(_Strict):
     isd_m: PositiveFloat = Field(500.0, description="inter-site distance, m")
     ue_distance_m: PositiveFloat | None = Field(
         None, description="every UE at this distance from its gNB, m (default: dropped "
-        "uniformly in the cell)")
+        "uniformly in the cell, at least min_ue_distance_m away)")
+    min_ue_distance_m: NonNegFloat | None = Field(
+        None, description="least horizontal UE-gNB distance of dropped UEs, m (default: the "
+        "scenario's, TR 38.901 Tables 7.2-1..3: UMa and RMa 35, UMi-StreetCanyon 10, InH 0)")
+    ue_positions_m: list[list[float]] | None = Field(
+        None, description="explicit UE positions, m: one [x, y] or [x, y, z] per UE (z "
+        "default 1.5), gnb0 at the origin, gNBs on a hexagonal grid of isd_m, panels facing +x")
     ue_speed_kmh: NonNegFloat = Field(0.0, description="UE speed, km/h")
     mobility: Literal["static", "constant-velocity", "random-walk"] | None = Field(
         None, description="UE mobility (default: static, or constant-velocity if ue_speed_kmh > 0)")
+    fading_speed_kmh: NonNegFloat = Field(
+        3.0, description="speed whose Doppler the fast fading of static UEs follows, km/h "
+        "(TR 38.901 Table 7.8-2 calibration: 3 km/h pedestrians; they stay at their drop "
+        "position). ns-3 3.37 keeps a realization's clusters fixed and rotates their Doppler "
+        "phases at every channel_update_period_s (coherence time 0.423 c / (v f_c): 22 ms at "
+        "3 km/h and 7 GHz). 0: a static UE's channel never changes. Moving UEs use their own "
+        "velocity")
+    fading_update_period_s: NonNegFloat = Field(
+        0.0, description="period after which ns-3 draws a new small-scale realization, s (new "
+        "clusters, independent of the previous ones: no spatial consistency in ns-3 3.37, so "
+        "the channel jumps; 0: never)")
     channel_update_period_s: NonNegFloat = Field(
-        0.01, description="channel (CSI) update period, s (0: computed once)")
-    shadowing: bool = Field(True, description="log-normal shadowing (TR 38.901 Table 7.4.1-1)")
+        0.01, description="channel (CSI) update period: Doppler phases, path gain, beams, s "
+        "(0: computed once)")
+    shadowing: bool = Field(True, description="log-normal shadowing (TR 38.901 Table 7.4.1-1), "
+                            "drawn once per gNB-UE pair and correlated (§7.4.4) as a UE moves")
     target_bler: Annotated[float, Field(gt=0, lt=1)] = Field(
         0.1, description="link-adaptation target BLER of first transmissions")
     olla: bool = Field(True, description="outer-loop link adaptation")
@@ -156,6 +184,17 @@ class RadioConfig(_Strict):
             raise ValueError("ue_array: at most 2 x 4 elements")
         if self.beam_policy != "los" and self.channel == "fixed":
             raise ValueError("beam_policy: 'dft' and 'ideal' need channel '3gpp'")
+        if self.ue_positions_m is not None:
+            if self.ue_distance_m is not None:
+                raise ValueError("ue_positions_m: set it or ue_distance_m, not both")
+            for i, p in enumerate(self.ue_positions_m):
+                if len(p) not in (2, 3):
+                    raise ValueError(f"ue_positions_m[{i}]: [x, y] or [x, y, z], got {p}")
+        if self.mode == "nr":
+            from .radio import limits
+
+            limits.check_powers(self.gnb_tx_power_dbm, self.ue_tx_power_dbm)
+            limits.check_carrier(self.carrier_hz, self.bandwidth_hz, self.numerology)
         return self
 
     def mac_attributes(self) -> dict[str, str]:
@@ -176,7 +215,8 @@ class RadioConfig(_Strict):
              "GnbArrayRows": str(self.gnb_array[0]), "GnbArrayCols": str(self.gnb_array[1]),
              "UeArrayRows": str(self.ue_array[0]), "UeArrayCols": str(self.ue_array[1]),
              "InterSiteDistanceM": repr(self.isd_m), "Mobility": mobility,
-             "UeSpeedKmh": repr(self.ue_speed_kmh)}
+             "UeSpeedKmh": repr(self.ue_speed_kmh),
+             "UeNoiseFigureDb": repr(self.ue_noise_figure_db)}
         if self.scenario.startswith("UMi"):
             a["GnbHeightM"] = "10"
         elif self.scenario.startswith("InH"):
@@ -185,13 +225,21 @@ class RadioConfig(_Strict):
             a["GnbHeightM"] = "35"
         if self.ue_distance_m is not None:
             a["UeDistanceM"] = repr(self.ue_distance_m)
+        if self.min_ue_distance_m is not None:
+            a["MinUeDistanceM"] = repr(self.min_ue_distance_m)
+        if self.ue_positions_m is not None:
+            a["UePositions"] = ";".join(",".join(repr(float(x)) for x in p)
+                                        for p in self.ue_positions_m)
         return a
 
     def channel_attributes(self) -> dict[str, str]:
         """ns-3 attributes of the channel."""
+        nf = {"GnbNoiseFigure": repr(self.gnb_noise_figure_db)}
         if self.channel == "fixed":
-            return {}
-        return {"UpdatePeriod": f"{self.channel_update_period_s}s",
+            return nf
+        return {**nf, "UpdatePeriod": f"{self.channel_update_period_s}s",
+                "FadingUpdatePeriod": f"{self.fading_update_period_s}s",
+                "StaticUeFadingSpeedKmh": repr(self.fading_speed_kmh),
                 "ShadowingEnabled": "true" if self.shadowing else "false"}
 
     def beam_attributes(self) -> dict[str, str]:
@@ -529,6 +577,10 @@ class ScenarioConfig(_Strict):
                 and self.radio.n_ues < self.nodes.n_devices:
             raise ValueError(f"radio.n_ues: {self.radio.n_ues} UEs but nodes.n_devices is "
                              f"{self.nodes.n_devices} (every device is a UE)")
+        positions = self.radio.ue_positions_m
+        if self.radio.mode == "nr" and positions is not None and len(positions) != self.n_ues():
+            raise ValueError(f"radio.ue_positions_m: {len(positions)} positions for "
+                             f"{self.n_ues()} UEs")
         if self.train.server not in names or self.train.server.startswith(("ue", "gnb")):
             raise ValueError(f"train.server: '{self.train.server}' is not an edge server or the cloud "
                              f"(known: {known})")

@@ -161,7 +161,7 @@ def run_scenario(cfg: ScenarioConfig, out: Path, control: RunControl | None = No
     import torch
 
     from .arq import MessageLost
-    from .radio.summary import radio_summary, traffic_summary
+    from .radio.summary import RateWindow, radio_summary, traffic_summary
     from .sim import Simulation
     from .topology import network_spec
     from .traffic import install_traffic
@@ -174,6 +174,7 @@ def run_scenario(cfg: ScenarioConfig, out: Path, control: RunControl | None = No
     with Simulation(network_spec(cfg), seed=cfg.seed, run=cfg.run,
                     on_message=rec.on_message) as sim:
         flows = install_traffic(cfg, sim)
+        window = RateWindow(cfg, sim, flows)  # of every rate in the summary
         rec.attach(sim)
         framework = start_framework(cfg, sim, rec)
         control = control or RunControl()
@@ -189,11 +190,11 @@ def run_scenario(cfg: ScenarioConfig, out: Path, control: RunControl | None = No
             control.detach()
             rec.close()
         if sim.has_radio:
-            _merge(summary, radio_summary(cfg, sim))
+            _merge(summary, radio_summary(cfg, sim, window))
         summary.update(rec.write_csi(out))
         if flows:
             serving = {ue: e["serving_cell"] for ue, e in summary.get("ues", {}).items()}
-            _merge(summary, traffic_summary(cfg, sim, flows, serving))
+            _merge(summary, traffic_summary(cfg, sim, flows, window, serving))
         summary.update(_run_figures(cfg, sim, framework, rec))
     if not framework.finished:
         summary["status"], summary["error"] = unfinished(cfg, control, len(rec.rows),

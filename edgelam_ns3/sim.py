@@ -352,10 +352,16 @@ class Simulation:
         except KeyError:
             raise KeyError(f"'{ue}' is not a UE of the radio") from None
 
-    def set_radio_share(self, ue: str, share: float) -> None:
-        """Reserve the fraction ``share`` of its cell's resource blocks for a UE from now on
-        (0: no reservation; the scheduler shares the rest)."""
-        self._sim.set_ue_share(self._ue(ue), float(share))
+    def set_radio_share(self, ue: str, share: float | None) -> None:
+        """Guarantee a UE the fraction ``share`` of its cell's resource-block groups, in both
+        directions, from now on: a minimum while it has data to send, not a cap or a
+        reservation that idles. The MAC scheduler (RR or PF) gives the RBGs that no share
+        claims, and those of shares whose UE has nothing to send, to every backlogged UE,
+        counting what each already got. ``None`` or 0: no guarantee (the UE is scheduled like
+        one without a share). See ``ns3::NrCellMac::SetUeShare``."""
+        if share is not None and not 0.0 <= float(share) <= 1.0:
+            raise ValueError(f"set_radio_share: share must be in [0, 1] or None, got {share}")
+        self._sim.set_ue_share(self._ue(ue), -1.0 if share is None else float(share))
 
     def set_radio_weight(self, ue: str, weight: float) -> None:
         """The scheduler's weight of a UE (RR: share of RBGs; PF: metric factor)."""
@@ -378,6 +384,17 @@ class Simulation:
     def radio_slots(self) -> int:
         """Slots simulated by the radio so far."""
         return int(self._sim.radio_slots())
+
+    def radio_links(self) -> dict[str, np.ndarray]:
+        """Every (gNB, UE) pair now, one float64 array [gnb, ue] per key (gNBs and UEs in
+        :class:`RadioSpec` order): ``path_gain_db`` (minus path loss and shadowing, TR 38.901
+        Table 7.4.1-1), ``coupling_gain_db`` (path gain plus the mean power gain of the
+        small-scale channel over antenna pairs and subbands: an RSRP over the transmit power;
+        each UE attaches to the gNB of largest transmit power plus coupling gain), ``los`` (1:
+        line of sight), ``distance_2d_m`` and ``distance_3d_m``."""
+        if not self.has_radio:
+            raise RuntimeError("no radio in this network (radio.mode is not 'nr')")
+        return {k: np.asarray(v) for k, v in self._sim.radio_links().items()}
 
     def radio_ue_stats(self) -> dict[str, np.ndarray]:
         """Per-UE MAC statistics since the start, one float64 array over UEs per key.

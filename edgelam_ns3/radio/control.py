@@ -1,9 +1,11 @@
 """What the training frameworks may ask of the radio: each device's link quality now, and each
 scheduled device's share of the radio resources for the coming round.
 
-``radio.mode: nr``: a share s reserves the fraction s of the cell's resource-block groups for
-the device in the MAC scheduler (``NrCellMac`` shares), in both directions, from that instant;
-link quality is the wideband SINR of the device's last CSI report.
+``radio.mode: nr``: a share s guarantees the device the fraction s of the cell's resource-block
+groups in the MAC scheduler (``NrCellMac`` shares), in both directions, from that instant,
+while it has data to send; the scheduler is work-conserving, so RBGs a scheduled device does
+not need go to any backlogged UE, unscheduled devices included (their TCP acknowledgements,
+say); link quality is the wideband SINR of the device's last CSI report.
 
 ``radio.mode: ideal``: each UE has a point-to-point link to the gNB; its full-band rate is
 configured (``radio.ideal``); a share s gives it the rate s x full-band rate in both directions
@@ -51,7 +53,7 @@ class IdealRadioControl:
 
 
 class NrRadioControl:
-    """Radio shares as resource-block reservations in the 6G radio's MAC."""
+    """Radio shares as guaranteed minimum resource-block shares in the 6G radio's MAC."""
 
     def __init__(self, cfg: ScenarioConfig, sim: Simulation):
         self.sim = sim
@@ -72,14 +74,16 @@ class NrRadioControl:
         return self.usable_hz * np.maximum(se, 1e-3)
 
     def set_shares(self, scheduled: list[int], shares: list[float]) -> None:
-        """Reserve shares[j] of the RBGs for scheduled UE j; the others get no reservation."""
+        """Guarantee scheduled UE j the fraction shares[j] of the RBGs; the others get no
+        guarantee (they are still scheduled on the RBGs the scheduled UEs leave)."""
         if len(scheduled) != len(shares):
             raise ValueError("set_shares: one share per scheduled device")
         if any(s <= 0 for s in shares) or float(sum(shares)) > 1.0 + 1e-9:
             raise ValueError(f"set_shares: shares must be > 0 and sum to at most 1, got {shares}")
         given = dict(zip(scheduled, shares))
         for i, name in enumerate(self.names):
-            self.sim.set_radio_share(name, min(1.0, given.get(i, 0.0)))
+            share = given.get(i)
+            self.sim.set_radio_share(name, None if share is None else min(1.0, share))
 
 
 def make_radio_control(cfg: ScenarioConfig, sim: Simulation):

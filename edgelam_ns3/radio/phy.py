@@ -7,7 +7,8 @@
 - :func:`tbs`, :func:`tbs_info`: transport block size per TS 38.214 §5.1.3.2, with code-block
   segmentation per TS 38.212 §5.2.2;
 - :func:`num_prb`: PRBs per channel bandwidth and subcarrier spacing (TS 38.101-1/-2
-  Table 5.3.2-1, a documented formula elsewhere); :func:`scs_hz`;
+  Table 5.3.2-1, a documented formula elsewhere); :func:`scs_hz`; :func:`frequency_range`
+  and :func:`data_scs_khz` of a carrier;
 - :func:`make_bler_model`: the SINR -> BLER model with EESM and link adaptation, fed with
   Sionna 2.x's tables (see :mod:`edgelam_ns3.radio.phy_tables`);
 - :func:`eesm`: the exponential effective SINR mapping.
@@ -31,6 +32,9 @@ __all__ = [
     "tbs_info",
     "num_prb",
     "num_prb_table",
+    "num_prb_entries",
+    "frequency_range",
+    "data_scs_khz",
     "scs_hz",
     "eesm",
     "BlerCurve",
@@ -106,15 +110,39 @@ def tbs_info(
     return _core.nr_tbs_info(n_prb, mcs, table, n_symb, n_dmrs_per_prb, n_oh_per_prb, layers)
 
 
-def num_prb(bandwidth_hz: float, scs_hz: float, guard_fraction: float = 0.05) -> int:
+def num_prb(bandwidth_hz: float, scs_hz: float, guard_fraction: float = 0.05,
+            carrier_hz: float | None = None) -> int:
     """PRBs of a channel: TS 38.101-1/-2 Table 5.3.2-1 where they define (bandwidth, SCS),
-    else ``floor(bandwidth_hz * (1 - guard_fraction) / (12 * scs_hz))``."""
-    return _core.nr_num_prb(bandwidth_hz, scs_hz, guard_fraction)
+    else ``floor(bandwidth_hz * (1 - guard_fraction) / (12 * scs_hz))``. With ``carrier_hz``,
+    the table of its frequency range (:func:`frequency_range`), as the MAC uses it; without,
+    FR1's then FR2's (they differ at 60 kHz: 100 MHz has 135 PRBs in FR1, 132 in FR2)."""
+    return _core.nr_num_prb(bandwidth_hz, scs_hz, guard_fraction, carrier_hz or 0.0)
 
 
-def num_prb_table(bandwidth_hz: float, scs_hz: float) -> int | None:
-    """:return: N_RB of TS 38.101-1/-2 Table 5.3.2-1, or None where not defined."""
-    return _core.nr_num_prb_table(bandwidth_hz, scs_hz)
+def num_prb_table(bandwidth_hz: float, scs_hz: float,
+                  carrier_hz: float | None = None) -> int | None:
+    """:return: N_RB of TS 38.101-1/-2 Table 5.3.2-1 (of the carrier's frequency range, if
+    given), or None where not defined."""
+    return _core.nr_num_prb_table(bandwidth_hz, scs_hz, carrier_hz or 0.0)
+
+
+def num_prb_entries(carrier_hz: float | None = None) -> list[tuple[int, int, int]]:
+    """:return: the (bandwidth [MHz], SCS [kHz], N_RB) entries of TS 38.101-1/-2 Table
+    5.3.2-1 for the carrier's frequency range (None, or outside FR1 and FR2: both tables)."""
+    return [tuple(e) for e in _core.nr_num_prb_entries(carrier_hz or 0.0)]
+
+
+def frequency_range(carrier_hz: float) -> str | None:
+    """:return: ``"FR1"`` (410 MHz - 7.125 GHz), ``"FR2"`` (24.25 - 71 GHz) or None (neither:
+    the 6G upper mid-band 7.125 - 24.25 GHz, or above 71 GHz)."""
+    return {1: "FR1", 2: "FR2"}.get(_core.nr_frequency_range(carrier_hz))
+
+
+def data_scs_khz(carrier_hz: float) -> list[int]:
+    """:return: the subcarrier spacings NR defines for data at a carrier [kHz]: FR1 15, 30, 60
+    (TS 38.101-1 Table 5.3.5-1), FR2-1 60, 120 and FR2-2 120, 480, 960 (TS 38.101-2 Table
+    5.3.5-1); 7.125 - 24.25 GHz 15-120, above 71 GHz as FR2-2 (``ns3::NrBandwidth``)."""
+    return list(_core.nr_data_scs_khz(carrier_hz))
 
 
 def scs_hz(numerology: int) -> float:

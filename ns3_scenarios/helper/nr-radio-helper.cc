@@ -4,6 +4,7 @@
 #include "nr-radio-helper.h"
 
 #include "ns3/constant-position-mobility-model.h"
+#include "ns3/nr-bandwidth.h"
 #include "ns3/constant-velocity-mobility-model.h"
 #include "ns3/double.h"
 #include "ns3/internet-stack-helper.h"
@@ -23,6 +24,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <sstream>
 #include <stdexcept>
 
 namespace ns3
@@ -75,8 +77,9 @@ NrRadioHelper::GetTypeId()
                           MakeDoubleAccessor(&NrRadioHelper::m_ueTxPowerDbm),
                           MakeDoubleChecker<double>())
             .AddAttribute("UeNoiseFigureDb",
-                          "UE noise figure, dB (TR 38.901 / TR 38.802 calibrations: 7-9 dB).",
-                          DoubleValue(7.0),
+                          "UE noise figure, dB (TR 38.802 Table A.2.1-1, TR 38.901 §7.8 "
+                          "calibrations: 9 dB).",
+                          DoubleValue(9.0),
                           MakeDoubleAccessor(&NrRadioHelper::m_ueNoiseFigureDb),
                           MakeDoubleChecker<double>())
             .AddAttribute("GnbArrayRows", "gNB antenna rows.", UintegerValue(8),
@@ -113,11 +116,19 @@ NrRadioHelper::GetTypeId()
                           MakeDoubleAccessor(&NrRadioHelper::m_ueDistance),
                           MakeDoubleChecker<double>())
             .AddAttribute("MinUeDistanceM",
-                          "Minimum horizontal UE-gNB distance of dropped UEs, m (TR 38.901 "
-                          "Table 7.2-1: 35 UMa, 10 UMi).",
-                          DoubleValue(10.0),
+                          "Minimum horizontal UE-gNB distance of dropped UEs, m; negative: the "
+                          "scenario's (TR 38.901 Tables 7.2-1, 7.2-2, 7.2-3: UMa 35, RMa 35, "
+                          "UMi-StreetCanyon 10, InH 0).",
+                          DoubleValue(-1.0),
                           MakeDoubleAccessor(&NrRadioHelper::m_minUeDistance),
-                          MakeDoubleChecker<double>(0.0))
+                          MakeDoubleChecker<double>())
+            .AddAttribute("UePositions",
+                          "Explicit UE positions, m: \"x,y,z;x,y,z;...\" (z may be left out: "
+                          "UeHeightM), one per UE in UE order; empty: UEs are dropped. A UE with "
+                          "a given position moves from there as Mobility says.",
+                          StringValue(""),
+                          MakeStringAccessor(&NrRadioHelper::m_uePositions),
+                          MakeStringChecker())
             .AddAttribute("SectorWidthDeg",
                           "Width of the sector around each gNB's panel bearing in which UEs are "
                           "dropped, degrees (120: one sector of a 3-sector site, TR 38.901 "
@@ -233,6 +244,89 @@ HexSites(uint32_t n, double isd, double z)
 }
 } // namespace
 
+std::vector<Vector>
+NrRadioHelper::ParsePositions(const std::string& text, double defaultZ)
+{
+    std::vector<Vector> out;
+    std::stringstream all(text);
+    std::string item;
+    while (std::getline(all, item, ';'))
+    {
+        if (item.find_first_not_of(" \t") == std::string::npos)
+        {
+            continue;
+        }
+        std::stringstream one(item);
+        std::string field;
+        std::vector<double> xyz;
+        while (std::getline(one, field, ','))
+        {
+            std::size_t used = 0;
+            double v = 0;
+            try
+            {
+                v = std::stod(field, &used);
+            }
+            catch (const std::exception&)
+            {
+                used = 0;
+            }
+            if (used == 0 || field.find_first_not_of(" \t", used) != std::string::npos)
+            {
+                throw std::invalid_argument("UePositions: '" + item + "' is not x,y or x,y,z");
+            }
+            xyz.push_back(v);
+        }
+        if (xyz.size() != 2 && xyz.size() != 3)
+        {
+            throw std::invalid_argument("UePositions: '" + item + "' is not x,y or x,y,z");
+        }
+        out.emplace_back(xyz[0], xyz[1], xyz.size() == 3 ? xyz[2] : defaultZ);
+    }
+    return out;
+}
+
+double
+NrRadioHelper::GetMinUeDistanceM() const
+{
+    if (m_minUeDistance >= 0)
+    {
+        return m_minUeDistance;
+    }
+    // TR 38.901 V17 Table 7.2-1 (UMi, UMa), 7.2-2 (InH), 7.2-3 (RMa): min. BS-UT distance (2D)
+    if (m_scenario == "UMa" || m_scenario == "RMa")
+    {
+        return 35.0;
+    }
+    if (m_scenario.rfind("UMi", 0) == 0)
+    {
+        return 10.0;
+    }
+    return 0.0;
+}
+
+Vector
+NrRadioHelper::DropUe(uint32_t u)
+{
+    const uint32_t nG = m_gnbs.GetN();
+    const Vector home = m_gnbs.Get(u % nG)->GetObject<MobilityModel>()->GetPosition();
+    // within the sector the gNB's panel faces (bearing 0, +x): a 3-sector site's 120 degrees
+    // by default; UEs behind the panel would see its -30 dB front-to-back ratio
+    // (TR 38.901 Table 7.3-1)
+    const double halfSector = 0.5 * m_sectorWidthDeg * M_PI / 180.0;
+    const double az = m_layoutRng->GetValue(-halfSector, halfSector);
+    double d = m_ueDistance;
+    if (d < 0)
+    {
+        // uniform over the annulus [min, ISD/2]
+        const double rMin = GetMinUeDistanceM();
+        const double rMax = std::max(m_isd / 2.0, rMin);
+        const double x = m_layoutRng->GetValue(0, 1);
+        d = std::sqrt(rMin * rMin + x * (rMax * rMax - rMin * rMin));
+    }
+    return Vector(home.x + d * std::cos(az), home.y + d * std::sin(az), m_ueHeight);
+}
+
 void
 NrRadioHelper::PlaceAndAdd()
 {
@@ -260,6 +354,12 @@ NrRadioHelper::PlaceAndAdd()
         throw std::invalid_argument("Mobility must be static, constant-velocity or random-walk, "
                                     "got '" + m_mobility + "'");
     }
+    const std::vector<Vector> given = ParsePositions(m_uePositions, m_ueHeight);
+    if (!given.empty() && given.size() != nU)
+    {
+        throw std::invalid_argument("UePositions: " + std::to_string(given.size()) +
+                                    " positions for " + std::to_string(nU) + " UEs");
+    }
     for (uint32_t u = 0; u < nU; ++u)
     {
         Ptr<Node> n = m_ues.Get(u);
@@ -267,22 +367,7 @@ NrRadioHelper::PlaceAndAdd()
         {
             continue;
         }
-        const Vector home = m_gnbs.Get(u % nG)->GetObject<MobilityModel>()->GetPosition();
-        // within the sector the gNB's panel faces (bearing 0, +x): a 3-sector site's 120 degrees
-        // by default; UEs behind the panel would see its -30 dB front-to-back ratio
-        // (TR 38.901 Table 7.3-1)
-        const double halfSector = 0.5 * m_sectorWidthDeg * M_PI / 180.0;
-        const double az = m_layoutRng->GetValue(-halfSector, halfSector);
-        double d = m_ueDistance;
-        if (d < 0)
-        {
-            // uniform over the annulus [min, ISD/2]
-            const double rMax = std::max(m_isd / 2.0, m_minUeDistance);
-            const double x = m_layoutRng->GetValue(0, 1);
-            d = std::sqrt(m_minUeDistance * m_minUeDistance +
-                          x * (rMax * rMax - m_minUeDistance * m_minUeDistance));
-        }
-        const Vector pos(home.x + d * std::cos(az), home.y + d * std::sin(az), m_ueHeight);
+        const Vector pos = given.empty() ? DropUe(u) : given[u];
         const double dir = m_mobilityRng->GetValue(0, 2 * M_PI);
         if (m_mobility == "constant-velocity" && speed > 0)
         {
@@ -331,6 +416,8 @@ NrRadioHelper::Install(NodeContainer gnbs, NodeContainer ues)
     PlaceAndAdd();
     m_macFactory.Set("Numerology", UintegerValue(m_numerology));
     m_macFactory.Set("BandwidthHz", DoubleValue(m_bandwidthHz));
+    m_macFactory.Set("FrequencyRange",
+                     UintegerValue(NrBandwidth::GetFrequencyRange(m_carrierHz)));
     // cells first (N_RBG decides the default subband count)
     for (uint32_t g = 0; g < gnbs.GetN(); ++g)
     {
@@ -378,17 +465,7 @@ NrRadioHelper::Install(NodeContainer gnbs, NodeContainer ues)
     m_indexInCell.resize(ues.GetN());
     for (uint32_t u = 0; u < ues.GetN(); ++u)
     {
-        uint32_t best = 0;
-        double bestPg = -std::numeric_limits<double>::infinity();
-        for (uint32_t g = 0; g < gnbs.GetN(); ++g)
-        {
-            const double pg = m_channel->GetPathGainDb(g, u);
-            if (pg > bestPg)
-            {
-                bestPg = pg;
-                best = g;
-            }
-        }
+        const uint32_t best = StrongestCell(u);
         auto dev = m_devFactory.Create<NrNetDevice>();
         dev->SetRole(NrNetDevice::UE);
         dev->AggregateObject(CreateObject<NetDeviceQueueInterface>());
@@ -406,6 +483,24 @@ NrRadioHelper::Install(NodeContainer gnbs, NodeContainer ues)
     m_gnbAddr.assign(gnbs.GetN(), Ipv4Address());
     m_installed = true;
     RefreshLinkStates();
+}
+
+uint32_t
+NrRadioHelper::StrongestCell(uint32_t u)
+{
+    uint32_t best = 0;
+    double bestDbm = -std::numeric_limits<double>::infinity();
+    for (uint32_t g = 0; g < m_gnbs.GetN(); ++g)
+    {
+        const double dbm = 10.0 * std::log10(m_channel->GetGnbTxPowerW(g) * 1e3) +
+                           m_channel->GetCouplingGainDb(g, u);
+        if (dbm > bestDbm)
+        {
+            bestDbm = dbm;
+            best = g;
+        }
+    }
+    return best;
 }
 
 void

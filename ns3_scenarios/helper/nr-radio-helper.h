@@ -33,11 +33,15 @@ namespace ns3
  *  2. Install(gnbs, ues): the nodes may come from elsewhere (e.g. an EdgeNetwork that also
  *     links the gNB nodes to edge servers); nodes without a MobilityModel get one here
  *     (gNBs: hexagonal layout, cell 0 at the origin, rings of InterSiteDistanceM; UEs: at
- *     UeDistanceM from their home gNB (UE u's home is gNB u mod n_gNB) at a uniform random
- *     azimuth, or, when UeDistanceM < 0, uniform over the disc of radius ISD/2 around it, at
- *     least MinUeDistanceM away; Mobility static, constant-velocity (UeSpeedKmh, uniform random
+ *     UePositions if given, else at UeDistanceM from their home gNB (UE u's home is gNB u mod
+ *     n_gNB) at a uniform random azimuth in its sector, or, when UeDistanceM < 0, uniform over
+ *     the disc of radius ISD/2 around it, at least MinUeDistanceM away (the scenario's TR
+ *     38.901 minimum by default); Mobility static, constant-velocity (UeSpeedKmh, uniform random
  *     direction) or random-walk (RandomWalk2dMobilityModel, UeSpeedKmh, direction redrawn every
- *     second, bounded by the layout)). Every UE attaches to the gNB of largest path gain;
+ *     second, bounded by the layout)). Every UE attaches to the gNB of largest transmit power
+ *     plus coupling gain (NrChannel::GetCouplingGainDb: path gain with shadowing, antenna
+ *     patterns and clusters; an RSRP), computed on the channel the MAC then uses (the
+ *     shadowing of each pair is drawn once, see ThreeGppNrChannel); there is no handover;
  *  3. InstallIpv4(): IPv4 stack where missing, one /24 per cell from Ipv4Base (gNB .1), no
  *     queue disc (the devices' queues are the radio buffers), each UE's default route via its
  *     gNB; the gNB forwards between the radio and its other interfaces;
@@ -154,8 +158,14 @@ class NrRadioHelper : public Object
 
     /** \param u UE \param w scheduler weight (> 0), from now on */
     void SetUeWeight(uint32_t u, double w);
-    /** \param u UE \param share fraction of its cell's RBGs (negative: none), from now on */
+    /**
+     * \param u UE
+     * \param share fraction of its cell's RBGs guaranteed to it while it has data, from now on
+     *        (NrCellMac::SetUeShare: a minimum; 0 or negative: no reservation)
+     */
     void SetUeShare(uint32_t u, double share);
+    /** \return the minimum UE-gNB distance of dropped UEs in effect, m */
+    double GetMinUeDistanceM() const;
 
     /** Update the link-state arrays: values since the previous refresh. */
     void RefreshLinkStates();
@@ -184,6 +194,16 @@ class NrRadioHelper : public Object
   private:
     /** Place nodes without mobility, add them to the channel. */
     void PlaceAndAdd();
+    /** \return a dropped position of UE u (UeDistanceM, sector, MinUeDistanceM) \param u UE */
+    Vector DropUe(uint32_t u);
+    /** \return the gNB of largest transmit power plus coupling gain for UE u \param u UE */
+    uint32_t StrongestCell(uint32_t u);
+    /**
+     * \param text "x,y,z;x,y;..." (UePositions)
+     * \param defaultZ z of the entries without one, m
+     * \return the positions; throws std::invalid_argument naming a malformed entry
+     */
+    static std::vector<Vector> ParsePositions(const std::string& text, double defaultZ);
     /** Assign the streams of the cells, random walks and channel. */
     void AssignInstalledStreams();
     /** One slot of all cells. */
@@ -208,7 +228,8 @@ class NrRadioHelper : public Object
     double m_ueHeight;        //!< UE height, m
     double m_isd;             //!< inter-site distance, m
     double m_ueDistance;      //!< UE distance, m (negative: dropped)
-    double m_minUeDistance;   //!< minimum UE distance (dropped), m
+    double m_minUeDistance;   //!< minimum UE distance (dropped), m (negative: scenario's)
+    std::string m_uePositions; //!< explicit UE positions ("x,y,z;...")
     double m_sectorWidthDeg;  //!< sector in which UEs are dropped, degrees
     std::string m_mobility;   //!< static, constant-velocity, random-walk
     double m_ueSpeedKmh;      //!< UE speed, km/h

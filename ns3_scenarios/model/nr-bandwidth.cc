@@ -35,8 +35,38 @@ WholeUnits(double x, double unitHz, uint32_t& out)
 
 } // namespace
 
+NrBandwidth::FrequencyRange
+NrBandwidth::GetFrequencyRange(double carrierHz)
+{
+    if (carrierHz >= 410e6 && carrierHz <= 7.125e9)
+    {
+        return FR1;
+    }
+    if (carrierHz >= 24.25e9 && carrierHz <= 71e9)
+    {
+        return FR2;
+    }
+    return ANY_FR;
+}
+
+std::vector<uint32_t>
+NrBandwidth::GetDataScsKhz(double carrierHz)
+{
+    switch (GetFrequencyRange(carrierHz))
+    {
+    case FR1:
+        return {15, 30, 60};
+    case FR2:
+        return carrierHz <= 52.6e9 ? std::vector<uint32_t>{60, 120}
+                                   : std::vector<uint32_t>{120, 480, 960};
+    default:
+        return carrierHz < 24.25e9 ? std::vector<uint32_t>{15, 30, 60, 120}
+                                   : std::vector<uint32_t>{120, 480, 960};
+    }
+}
+
 uint32_t
-NrBandwidth::LookupNumPrb(double bandwidthHz, double scsHz)
+NrBandwidth::LookupNumPrb(double bandwidthHz, double scsHz, FrequencyRange fr)
 {
     uint32_t bwMhz = 0;
     uint32_t scsKhz = 0;
@@ -44,25 +74,31 @@ NrBandwidth::LookupNumPrb(double bandwidthHz, double scsHz)
     {
         return 0;
     }
-    for (const auto& e : nrspec::kNrbFr1)
+    if (fr != FR2)
     {
-        if (e.bandwidthMhz == bwMhz && e.scsKhz == scsKhz)
+        for (const auto& e : nrspec::kNrbFr1)
         {
-            return e.nRb;
+            if (e.bandwidthMhz == bwMhz && e.scsKhz == scsKhz)
+            {
+                return e.nRb;
+            }
         }
     }
-    for (const auto& e : nrspec::kNrbFr2)
+    if (fr != FR1)
     {
-        if (e.bandwidthMhz == bwMhz && e.scsKhz == scsKhz)
+        for (const auto& e : nrspec::kNrbFr2)
         {
-            return e.nRb;
+            if (e.bandwidthMhz == bwMhz && e.scsKhz == scsKhz)
+            {
+                return e.nRb;
+            }
         }
     }
     return 0;
 }
 
 uint32_t
-NrBandwidth::GetNumPrb(double bandwidthHz, double scsHz, double guardFraction)
+NrBandwidth::GetNumPrb(double bandwidthHz, double scsHz, double guardFraction, FrequencyRange fr)
 {
     if (!(bandwidthHz > 0) || !(scsHz > 0))
     {
@@ -72,7 +108,7 @@ NrBandwidth::GetNumPrb(double bandwidthHz, double scsHz, double guardFraction)
     {
         throw std::invalid_argument("guard fraction must be in [0, 1)");
     }
-    const uint32_t tabulated = LookupNumPrb(bandwidthHz, scsHz);
+    const uint32_t tabulated = LookupNumPrb(bandwidthHz, scsHz, fr);
     if (tabulated > 0)
     {
         return tabulated;

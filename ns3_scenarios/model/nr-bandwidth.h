@@ -5,6 +5,7 @@
 #define NR_BANDWIDTH_H
 
 #include <cstdint>
+#include <vector>
 
 namespace ns3
 {
@@ -30,21 +31,53 @@ class NrBandwidth
     static constexpr double kDefaultGuardFraction = 0.05;
 
     /**
+     * Frequency range of a carrier (TS 38.101-1 §5.1, TS 38.101-2 §5.1), which decides the
+     * table of N_RB and the subcarrier spacings for data.
+     */
+    enum FrequencyRange : uint32_t
+    {
+        ANY_FR = 0, //!< neither (7.125-24.25 GHz, the 6G upper mid-band, or above 71 GHz)
+        FR1 = 1,    //!< 410 MHz - 7.125 GHz
+        FR2 = 2,    //!< 24.25 - 71 GHz (FR2-1 up to 52.6 GHz, FR2-2 above)
+    };
+
+    /**
+     * \param carrierHz carrier (centre) frequency [Hz]
+     * \return its frequency range; ANY_FR outside FR1 and FR2
+     */
+    static FrequencyRange GetFrequencyRange(double carrierHz);
+
+    /**
+     * Subcarrier spacings NR defines for data (PDSCH/PUSCH) at a carrier: FR1 15, 30, 60 kHz
+     * (TS 38.101-1 Table 5.3.5-1); FR2-1 60, 120 kHz and FR2-2 (above 52.6 GHz) 120, 480,
+     * 960 kHz (TS 38.101-2 Table 5.3.5-1); 240 kHz carries only SSBs (TS 38.211 Table 4.2-1).
+     * 7.125-24.25 GHz has no TS 38.101 range yet: 15-120 kHz, the data spacings of FR1 and
+     * FR2-1; above 71 GHz those of FR2-2.
+     * \param carrierHz carrier frequency [Hz]
+     * \return the spacings [kHz], increasing
+     */
+    static std::vector<uint32_t> GetDataScsKhz(double carrierHz);
+
+    /**
      * \param bandwidthHz channel bandwidth [Hz] (> 0)
      * \param scsHz subcarrier spacing [Hz] (15 kHz x 2^mu)
      * \param guardFraction g of the formula for pairs the tables do not define, in [0, 1)
+     * \param fr the carrier's frequency range: its table only; ANY_FR: FR1's, then FR2's
      * \return N_RB (0 if not even one PRB fits)
      */
     static uint32_t GetNumPrb(double bandwidthHz,
                               double scsHz,
-                              double guardFraction = kDefaultGuardFraction);
+                              double guardFraction = kDefaultGuardFraction,
+                              FrequencyRange fr = ANY_FR);
 
     /**
      * \param bandwidthHz channel bandwidth [Hz]
      * \param scsHz subcarrier spacing [Hz]
-     * \return N_RB from TS 38.101-1 or -2 Table 5.3.2-1, or 0 if they do not define the pair
+     * \param fr the carrier's frequency range: TS 38.101-1 (FR1) or -2 (FR2) Table 5.3.2-1;
+     *        ANY_FR: FR1's, then FR2's (they differ only at 60 kHz, e.g. 100 MHz: 135 and 132)
+     * \return N_RB from the table, or 0 if it does not define the pair
      */
-    static uint32_t LookupNumPrb(double bandwidthHz, double scsHz);
+    static uint32_t LookupNumPrb(double bandwidthHz, double scsHz, FrequencyRange fr = ANY_FR);
 
     /**
      * \param numerology mu (0..6: 15, 30, 60, 120, 240, 480, 960 kHz; TS 38.211 §4.2)

@@ -70,6 +70,13 @@ NrCellMac::GetTypeId()
                           DoubleValue(100e6),
                           MakeDoubleAccessor(&NrCellMac::m_bandwidthHz),
                           MakeDoubleChecker<double>(1e6))
+            .AddAttribute("FrequencyRange",
+                          "Frequency range of the carrier, which picks the N_PRB table: 1 "
+                          "(TS 38.101-1), 2 (TS 38.101-2), 0 (FR1's, then FR2's; carriers "
+                          "outside both). NrRadioHelper sets it from its carrier.",
+                          UintegerValue(0),
+                          MakeUintegerAccessor(&NrCellMac::m_frequencyRange),
+                          MakeUintegerChecker<uint32_t>(0, 2))
             .AddAttribute("TddPattern",
                           "TDD pattern of D, S, U slots, repeated (TS 38.213 §11.1); \"D\": "
                           "all downlink.",
@@ -238,7 +245,8 @@ NrCellMac::Configure()
     m_table = NrMcsTable::FromString(m_mcsTableName);
     m_scsHz = NrBandwidth::GetScsHz(m_numerology);
     m_slot = NanoSeconds(1000000 >> m_numerology);
-    m_nPrb = NrBandwidth::GetNumPrb(m_bandwidthHz, m_scsHz);
+    m_nPrb = NrBandwidth::GetNumPrb(m_bandwidthHz, m_scsHz, NrBandwidth::kDefaultGuardFraction,
+                                    static_cast<NrBandwidth::FrequencyRange>(m_frequencyRange));
     if (m_nPrb == 0)
     {
         throw std::invalid_argument("no PRB fits the bandwidth at this numerology");
@@ -345,15 +353,19 @@ NrCellMac::SetUeWeight(uint32_t i, double w)
 void
 NrCellMac::SetUeShare(uint32_t i, double share)
 {
-    if (share > 1)
+    if (!(share <= 1))
     {
-        throw std::invalid_argument("resource share must be <= 1 (negative: none)");
+        throw std::invalid_argument("resource share must be <= 1 (0 or negative: no "
+                                    "reservation)");
     }
     Ue& u = m_ues.at(i);
-    u.share = share;
-    for (auto& l : u.link)
+    u.share = std::max(share, 0.0);
+    for (uint32_t d = 0; d < 2; ++d)
     {
-        l.credit = 0;
+        // RR's count restarts with the new shares: what a UE got under the old ones does not
+        // cost it its part of the leftover now
+        u.link[d].credit = 0;
+        u.link[d].served = m_vtime[d];
     }
 }
 
@@ -731,28 +743,43 @@ NrCellMac::AllocateNewDataShares(Allocation& a)
     for (uint32_t k = 0; k < nUe; ++k)
     {
         const uint32_t i = (k + m_rrStart) % nUe; // no UE is always served last
-        const double need = NewDataNeed(i, a.dir, a.nSymb);
+        double need = NewDataNeed(i, a.dir, a.nSymb);
         if (need <= 0)
         {
-            continue;
+            continue; // no backlog: a share it does not use stays free for the others
         }
         Ue& u = m_ues[i];
-        if (u.share < 0)
-        {
-            m_cand.push_back(i);
-            m_candNeed.push_back(need);
-            continue;
-        }
-        // credit left over (RBGs taken by retransmissions, rounding) carries over for at most
-        // one slot's worth of RBGs
         Link& l = u.link[a.dir];
-        l.credit = std::min(l.credit + u.share * nUsable, u.share * nUsable + nUsable);
-        const auto n = static_cast<uint32_t>(
-            std::min({std::floor(l.credit + 1e-9), need, double(a.freeLeft)}));
-        if (n > 0)
+        if (!m_pf)
         {
-            TakeRbgs(a, i, n);
-            l.credit -= n;
+            // weighted round robin: a UE that was idle rejoins at the virtual time of the
+            // others, so it does not catch up on what it did not ask for
+            l.served = std::max(l.served, m_vtime[a.dir]);
+        }
+        if (u.share > 0)
+        {
+            // the guaranteed minimum; credit left over (RBGs taken by retransmissions,
+            // rounding) carries over for at most one slot's worth of RBGs
+            l.credit = std::min(l.credit + u.share * nUsable, u.share * nUsable + nUsable);
+            const auto n = static_cast<uint32_t>(
+                std::min({std::floor(l.credit + 1e-9), need, double(a.freeLeft)}));
+            if (n > 0)
+            {
+                const size_t before = l.rbgs.size();
+                TakeRbgs(a, i, n);
+                const auto got = static_cast<uint32_t>(l.rbgs.size() - before);
+                l.credit -= got;
+                need -= got;
+                for (size_t q = before; q < l.rbgs.size(); ++q)
+                {
+                    l.served += m_rbgPrbs[l.rbgs[q]] / u.weight; // RR counts what it got
+                }
+            }
+        }
+        if (need >= 1)
+        {
+            m_cand.push_back(i); // competes for the RBGs the shares leave (work-conserving)
+            m_candNeed.push_back(need);
         }
     }
 }
@@ -779,16 +806,6 @@ NrCellMac::AllocateByScheduler(Allocation& a)
         return;
     }
     const size_t nc = m_cand.size();
-    if (!m_pf)
-    {
-        // weighted round robin: a UE that was idle rejoins at the virtual time of the others,
-        // so it does not catch up on what it did not ask for
-        for (size_t c = 0; c < nc; ++c)
-        {
-            Link& l = m_ues[m_cand[c]].link[a.dir];
-            l.served = std::max(l.served, m_vtime[a.dir]);
-        }
-    }
     for (uint32_t r = m_rbgFirst; r < m_rbgEnd; ++r)
     {
         if (m_owner[a.dir][r] >= 0)

@@ -49,11 +49,12 @@ struct NrTbTraceParams
  * phases per slot so that every cell's allocation is known before any SINR is computed:
  * Schedule(n) on all cells, then Transmit(n) on all cells.
  *
- * Resources: N_PRB = NrBandwidth::GetNumPrb(BandwidthHz, 15 kHz 2^mu) (TS 38.101 Table 5.3.2-1
- * or its formula); resource-block groups (RBGs) of P PRBs, P from TS 38.214 Table 5.1.2.2.1-1
- * for the carrier's N_PRB as bandwidth part (configuration 1: 2, 4, 8, 16 for up to 36, 72,
- * 144, 275 PRBs; configuration 2: 4, 8, 16, 16; beyond 275 PRBs, 16), the last RBG possibly
- * smaller. The cell may be restricted to a range of RBGs (SetRbgRange()) for frequency reuse.
+ * Resources: N_PRB = NrBandwidth::GetNumPrb(BandwidthHz, 15 kHz 2^mu) (TS 38.101-1 or -2
+ * Table 5.3.2-1 of the carrier's FrequencyRange, or its formula); resource-block groups (RBGs)
+ * of P PRBs, P from TS 38.214 Table 5.1.2.2.1-1 for the carrier's N_PRB as bandwidth part
+ * (configuration 1: 2, 4, 8, 16 for up to 36, 72, 144, 275 PRBs; configuration 2: 4, 8, 16,
+ * 16; beyond 275 PRBs, 16), the last RBG possibly smaller. The cell may be restricted to a
+ * range of RBGs (SetRbgRange()) for frequency reuse.
  *
  * TDD: the pattern string (e.g. "DDDSU", or "D") repeats; D = 14 downlink symbols, U = 14
  * uplink, S = SpecialSlotDlSymbols downlink, then the guard, then SpecialSlotUlSymbols uplink.
@@ -96,17 +97,22 @@ struct NrTbTraceParams
  * TB that fails its last transmission loses the packets it overlaps (see NrRlcFlow).
  *
  * Scheduling each slot and direction, over the cell's free RBGs, in steps (ScheduleDir):
- * (1) HARQ retransmissions (AllocateRetransmissions); (2) UEs with a resource share s
- * (SetUeShare()) get s of the RBGs on average (credit-based: the credit grows by s N_RBG per
- * slot, each RBG costs 1; AllocateNewDataShares); (3) the rest (AllocateByScheduler), by "RR"
- * (weighted round robin over RBGs: each RBG goes to the UE with the least PRBs served / weight,
- * so the smaller last RBG is shared fairly too) or "PF" (each RBG to the UE with the highest
- * weight x achievable rate / average throughput, the achievable rate min(log2(1 + SINR),
- * SE_max) from the reported SINR, SE_max the top spectral efficiency of the 256-QAM table
- * (NrMcsTable::GetMaxSpectralEfficiency), the average an exponential moving average over
- * PfWindowSlots slots). A UE gets no more RBGs than its queue needs (estimate from its reported
- * SINR), one TB per slot and direction; (4) link adaptation and a new TB for each UE with new
- * RBGs (FormTransportBlocks: AdaptLink, FormTb).
+ * (1) HARQ retransmissions (AllocateRetransmissions); (2) each UE with a resource share s > 0
+ * (SetUeShare()) and data to send gets s of the RBGs on average, its guaranteed minimum
+ * (credit-based: the credit grows by s N_RBG per slot in which it has data, each RBG costs 1;
+ * AllocateNewDataShares); (3) every UE that still has data, with or without a share, competes
+ * for the RBGs left (AllocateByScheduler), by "RR" (weighted round robin over RBGs: each RBG
+ * goes to the UE with the least PRBs served / weight, its share's RBGs included, so the smaller
+ * last RBG is shared fairly too and a share below a UE's fair part changes nothing) or "PF"
+ * (each RBG to the UE with the highest weight x achievable rate / average throughput, the
+ * achievable rate min(log2(1 + SINR), SE_max) from the reported SINR, SE_max the top spectral
+ * efficiency of the 256-QAM table (NrMcsTable::GetMaxSpectralEfficiency), the average an
+ * exponential moving average over PfWindowSlots slots of all its bytes). Scheduling is
+ * work-conserving: RBGs of a share whose UE has nothing to send, and RBGs no share reserves, go
+ * to the other backlogged UEs; a UE without a share (0) is scheduled like any other. A UE gets
+ * no more RBGs than its queue needs (estimate from its reported SINR), one TB per slot and
+ * direction; (4) link adaptation and a new TB for each UE with new RBGs (FormTransportBlocks:
+ * AdaptLink, FormTb).
  */
 class NrCellMac : public Object
 {
@@ -179,10 +185,12 @@ class NrCellMac : public Object
      */
     void SetUeWeight(uint32_t i, double w);
     /**
-     * Resource share of a UE, from now on.
+     * Resource share of a UE, from now on: the fraction of the cell's RBGs it is guaranteed in
+     * each direction while it has data (a minimum, not a cap: it also competes in RR/PF for the
+     * RBGs the shares leave, and RBGs it does not need go to the other UEs).
      * \param i UE index in the cell
-     * \param share fraction of the cell's RBGs in [0, 1]; negative: no share (the UE takes part
-     *        in RR/PF over the RBGs left by the shares)
+     * \param share fraction in (0, 1]; 0 or negative: no reservation (the UE is scheduled by
+     *        RR/PF over the RBGs the shares leave, as with no share set)
      */
     void SetUeShare(uint32_t i, double share);
     /**
@@ -260,7 +268,7 @@ class NrCellMac : public Object
         uint32_t id{0};            //!< channel index
         Ptr<NrNetDevice> dev;      //!< its device
         double weight{1};          //!< scheduler weight
-        double share{-1};          //!< resource share (negative: none)
+        double share{0};           //!< guaranteed resource share (0: no reservation)
         Link link[2];              //!< DL, UL
     };
 
@@ -313,8 +321,8 @@ class NrCellMac : public Object
     void AllocateRetransmissions(Allocation& a);
     /**
      * Step 2: the UEs that can take new data (no retransmission now, a free HARQ process, data,
-     * CSI), in rotating order: a UE with a resource share gets its credit's RBGs now, the
-     * others become the candidates of step 3 (m_cand, m_candNeed).
+     * CSI), in rotating order: a UE with a resource share gets its credit's RBGs now; every UE
+     * that needs more becomes a candidate of step 3 (m_cand, m_candNeed).
      * \param a the allocation
      */
     void AllocateNewDataShares(Allocation& a);
@@ -358,6 +366,7 @@ class NrCellMac : public Object
     // attributes
     uint32_t m_numerology;            //!< mu
     double m_bandwidthHz;             //!< carrier bandwidth, Hz
+    uint32_t m_frequencyRange;        //!< NrBandwidth::FrequencyRange of the carrier
     std::string m_tddPattern;         //!< TDD pattern
     uint32_t m_specialDlSymbols;      //!< DL symbols of an S slot
     uint32_t m_specialUlSymbols;      //!< UL symbols of an S slot

@@ -5,6 +5,7 @@
 
 #include "ns3/simulator.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -40,6 +41,34 @@ void
 NrChannel::NotifyUpdated()
 {
     m_updatedTrace(Simulator::Now());
+}
+
+double
+NrChannel::GetCouplingGainDb(uint32_t g, uint32_t u)
+{
+    const double pg = GetPathGainDb(g, u);
+    const auto& h = GetChannelMatrix(g, u);
+    double sum = 0;
+    for (const auto& x : h)
+    {
+        sum += std::norm(x);
+    }
+    return pg + 10.0 * std::log10(std::max(sum / std::max<size_t>(h.size(), 1), 1e-300));
+}
+
+double
+NrChannel::GetDistance2dM(uint32_t g, uint32_t u) const
+{
+    const Vector a = GetGnb(g).mobility->GetPosition();
+    const Vector b = GetUe(u).mobility->GetPosition();
+    return std::hypot(a.x - b.x, a.y - b.y);
+}
+
+double
+NrChannel::GetDistance3dM(uint32_t g, uint32_t u) const
+{
+    return CalculateDistance(GetGnb(g).mobility->GetPosition(),
+                             GetUe(u).mobility->GetPosition());
 }
 
 void

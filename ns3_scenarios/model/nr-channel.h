@@ -111,6 +111,20 @@ class NrChannel : public Object
 
     /** \return path gain g->u now (minus path loss minus shadowing), dB (negative) */
     virtual double GetPathGainDb(uint32_t g, uint32_t u) = 0;
+    /**
+     * The coupling gain of g->u now: the path gain plus the mean power gain of the small-scale
+     * channel over its antenna pairs and subbands, mean |H[r][t][sb]|^2 (the antenna element
+     * patterns and the clusters, no beamforming): the wideband received power per antenna
+     * pair over the transmit power, as RSRP measures it (TR 38.901 §7.8's coupling gain). UEs
+     * attach to the gNB of the largest transmit power plus coupling gain.
+     * \param g gNB index \param u UE index
+     * \return the coupling gain, dB
+     */
+    double GetCouplingGainDb(uint32_t g, uint32_t u);
+    /** \param g gNB index \param u UE index \return their horizontal distance now, m */
+    double GetDistance2dM(uint32_t g, uint32_t u) const;
+    /** \param g gNB index \param u UE index \return their distance now, m */
+    double GetDistance3dM(uint32_t g, uint32_t u) const;
     /** \return whether g->u is line of sight now (TR 38.901 Table 7.4.2-1 condition) */
     virtual bool IsLos(uint32_t g, uint32_t u) = 0;
     /** \return the LOS direction from gNB g to UE u as (azimuth, inclination) in rad */
