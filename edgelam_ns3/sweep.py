@@ -192,8 +192,8 @@ def _run_local(jobs, workers: int, record) -> None:
     done = set()
     try:
         for fut in as_completed(futs):
-            record(*futs[fut], fut.result())
             done.add(fut)
+            record(*futs[fut], fut.result())
     except KeyboardInterrupt:
         for fut in futs:
             fut.cancel()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from edgelam_ns3 import config, runner
+from edgelam_ns3 import cli, config, runner, sweep
 
 TINY = ["radio.mode=ideal", "model.n_layer=2", "model.n_embd=32", "model.n_head=2",
         "model.seq_len=16", "train.batch_size=2"]
@@ -100,7 +100,9 @@ def test_signal_to_parent_stops_child_and_keeps_summary_and_traces(tmp_path, sig
     assert 2 <= s["steps"] < 200
     metrics = pd.read_parquet(out / "traces" / "metrics.parquet")
     assert len(metrics) == s["steps"]  # every round done is in the traces
-    assert (out / "report.md").exists() and not (out / "traces" / ".parts").exists()
+    assert not (out / "traces" / ".parts").exists()
+    text = (out / "report.md").read_text()
+    assert "- status: **interrupted**" in text and "![loss.png](loss.png)" in text
 
 
 def test_kill_9_of_the_child_leaves_flushed_traces_and_names_the_signal(tmp_path):
@@ -130,6 +132,13 @@ def test_parent_killed_child_does_not_run_on(tmp_path):
     run.proc.kill()
     run.finish()
     wait_gone(child)  # the child got SIGTERM from the kernel (PR_SET_PDEATHSIG) and stopped
+    # no launcher wrote summary.json; edgelam report recovers it from the child's result
+    out = tmp_path / "run"
+    assert not (out / "summary.json").exists()
+    assert cli.main(["report", str(out)]) == 1  # 1: with a warning that says so
+    s = json.loads((out / "summary.json").read_text())
+    assert s["status"] == "interrupted" and s["signal"] == signal.SIGTERM and s["steps"] >= 1
+    assert len(pd.read_parquet(out / "traces" / "metrics.parquet")) == s["steps"]
 
 
 def test_stalled_run_warns_stops_and_exits_nonzero(tmp_path):
@@ -156,3 +165,37 @@ def test_max_time_reached_is_incomplete_not_ok(tmp_path):
     assert s["status"] == "incomplete" and runner.exit_code(s) == 3
     assert s["error"].startswith("stopped at sim.max_time_s=0.05 s after ")
     assert s["steps"] < 50
+
+
+def test_interrupted_sweep_keeps_the_points_that_ran(tmp_path):
+    sent = []
+
+    def echo(line):  # Ctrl-C as soon as the first point is recorded
+        if line.startswith("sweep: [1/") and not sent:
+            sent.append(line)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(sweep.SweepInterrupted) as exc:
+        sweep.run_sweep("quickstart", {"train.lr": [1e-3, 2e-3, 3e-3]}, tmp_path / "sw",
+                        TINY + ["train.steps=400", "sim.max_time_s=0.05"], echo=echo)
+    rows = exc.value.rows
+    assert exc.value.signum == signal.SIGINT and 1 <= len(rows) < 3
+    table = pd.read_parquet(tmp_path / "sw" / "sweep.parquet")
+    assert table["index"].tolist() == [r["index"] for r in rows] == list(range(len(rows)))
+    assert table["status"].iloc[0] == "incomplete"  # ran to sim.max_time_s
+    assert set(table["status"].iloc[1:]) <= {"interrupted"}
+    assert not (tmp_path / "sw" / "runs" / "002-lr=0.003").exists()  # never started
+
+
+def test_radio_run_report_has_a_per_ue_table_and_radio_figures(tmp_path):
+    cfg = config.load("radio-saturation", ["radio.n_ues=2", "traffic.duration_s=0.05",
+                                            "radio.gnb_array=[4,4]"])
+    s = runner.launch(cfg, tmp_path / "r", quiet=True)
+    assert s["status"] == "ok" and s["plots"] == ["radio_time.png", "radio_cdf.png"]
+    text = (tmp_path / "r" / "report.md").read_text()
+    assert "None" not in text and "loss" not in text.lower()
+    rows = [ln for ln in text.splitlines() if ln.startswith("| ue")]
+    assert [r.split(" | ")[0] for r in rows] == ["| ue0", "| ue1"]
+    assert all("Mbit/s" in r and " dB |" in r for r in rows)
+    assert text.strip().splitlines()[-1].startswith("Files: `config.yaml`, `summary.json`, "
+                                                    "`stdout.log`, `traces/link_states.parquet` (")
