@@ -89,6 +89,7 @@ class MicroserviceInference:
                              f"request's context ({longest} tokens)")
         self.hosts = self.ic.placement.hosts or \
             [f"edge{i}" for i in range(cfg.nodes.n_edge)] + (["cloud"] if cfg.nodes.cloud else [])
+        self._check_hosts()
         self.profiles = {h: host_profile(cfg, h) for h in self.hosts}
         self.paths = backhaul_paths(cfg)
         self.gnb = cfg.gnb_names()[0]
@@ -109,6 +110,18 @@ class MicroserviceInference:
         self._gen = None
 
     # -- set-up ----------------------------------------------------------------------------
+
+    def _check_hosts(self) -> None:
+        pc, names = self.ic.placement, self.cfg.node_names()
+        for h in self.hosts:
+            if h not in names or not (h.startswith("edge") or h == "cloud"):
+                raise ValueError(f"inference.placement.hosts: '{h}' is not an edge server or "
+                                 "the cloud of this scenario")
+        if pc.policy == "monolithic" and pc.monolithic_host not in self.hosts:
+            raise ValueError(f"inference.placement.monolithic_host: '{pc.monolithic_host}' is "
+                             f"not a host ({', '.join(self.hosts)})")
+        if pc.policy == "cloud" and "cloud" not in self.hosts:
+            raise ValueError("inference.placement.policy: cloud, but the cloud is not a host")
 
     def attach_recorder(self, rec) -> None:
         """Write ``requests`` and ``services`` tables through the run's trace writer."""

@@ -85,3 +85,27 @@ def test_trace_replay_matches_the_scaled_window(tmp_path):
 def test_inference_options_are_rejected_by_the_training_frameworks():
     with pytest.raises(config.ConfigError, match="inference.placement.policy.*microservice"):
         config.from_dict({"inference": {"placement": {"policy": "cloud"}}})
+
+
+def test_real_and_cost_modes_give_the_same_request_times(tmp_path):
+    tiny = {**SMALL, "n_embd": 64, "vocab_size": 100, "n_positions": 64}
+    times = {}
+    for mode in ("real", "cost"):
+        cfg = _cfg(source={"kind": "poisson", "rate_per_s": 4.0, "duration_s": 2.0,
+                           "prompt_tokens": 16, "output_tokens": 4},
+                   placement={"policy": "random"})
+        cfg = config.from_dict({**cfg.model_dump(), "inference": {
+            **cfg.inference.model_dump(), "model": {**tiny, "mode": mode}}})
+        summary = run_scenario(cfg, tmp_path / mode)
+        assert summary["status"] == "ok", summary.get("error")
+        times[mode] = pd.read_parquet(tmp_path / mode / "traces" / "requests.parquet")
+    cols = ["id", "t_arrival_s", "ttft_s", "tpot_s", "e2e_s", "embed_host"]
+    assert len(times["real"]) >= 4
+    pd.testing.assert_frame_equal(times["real"][cols], times["cost"][cols])
+
+
+def test_a_host_that_does_not_compute_is_named_before_the_run(tmp_path):
+    cfg = _cfg(source={"kind": "poisson", "duration_s": 20.0},
+               placement={"hosts": ["edge0", "gnb"]})
+    with pytest.raises(ValueError, match="inference.placement.hosts: 'gnb'"):
+        run_scenario(cfg, tmp_path)
