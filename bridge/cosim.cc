@@ -10,6 +10,7 @@
 #include "ns3/object-factory.h"
 #include "ns3/string.h"
 #include "ns3/three-gpp-nr-channel.h"
+#include "ns3/trace-rate-link.h"
 
 #include "ns3/data-rate.h"
 #include "ns3/rng-seed-manager.h"
@@ -340,6 +341,55 @@ CoSim::SetLinkRate(uint32_t l, double rateBps)
         throw py::value_error("set_link_rate: unknown directed link or rate <= 0");
     }
     m_net->SetLinkRate(l, ns3::DataRate(static_cast<uint64_t>(rateBps)));
+}
+
+void
+CoSim::SetLinkTrace(uint32_t l, std::vector<double> timesS, std::vector<double> ratesBps,
+                    std::vector<double> delaysS, std::vector<double> losses, double baseDelayS,
+                    double loopPeriodS, double minRateBps, int64_t stream)
+{
+    RequireAlive();
+    if (m_finalized)
+    {
+        throw std::runtime_error("set_link_trace after finalize");
+    }
+    bool ok = l < m_net->GetNDirectedLinks() && !timesS.empty() && timesS[0] == 0.0 &&
+              ratesBps.size() == timesS.size() &&
+              (delaysS.empty() || delaysS.size() == timesS.size()) &&
+              (losses.empty() || losses.size() == timesS.size()) && baseDelayS >= 0 &&
+              minRateBps > 0 && (loopPeriodS == 0 || loopPeriodS > timesS.back());
+    for (size_t k = 0; ok && k < timesS.size(); ++k)
+    {
+        ok = (k == 0 || timesS[k] > timesS[k - 1]) && ratesBps[k] >= 0 &&
+             (delaysS.empty() || delaysS[k] >= 0) &&
+             (losses.empty() || (losses[k] >= 0 && losses[k] <= 1));
+    }
+    if (!ok)
+    {
+        throw py::value_error("set_link_trace: unknown link or bad series (times from 0, "
+                              "increasing; rates, delays >= 0; losses in [0, 1]; one each; "
+                              "loop period past the last time)");
+    }
+    auto trace = ns3::CreateObject<ns3::TraceRateLink>();
+    trace->SetAttribute("BaseDelay", ns3::TimeValue(ns3::Seconds(baseDelayS)));
+    trace->SetAttribute("LoopPeriod", ns3::TimeValue(ns3::Seconds(loopPeriodS)));
+    trace->SetAttribute("MinRate",
+                        ns3::DataRateValue(ns3::DataRate(static_cast<uint64_t>(minRateBps))));
+    trace->SetTrace(timesS, ratesBps, delaysS, losses);
+    m_net->SetLinkTrace(l, trace);
+    trace->AssignStreams(stream);
+}
+
+void
+CoSim::SetLinkShare(uint32_t l, double share)
+{
+    RequireAlive();
+    if (l >= m_net->GetNDirectedLinks() || !m_net->GetLinkTrace(l) || !(share >= 0))
+    {
+        throw py::value_error("set_link_share: unknown directed link, link without a trace or "
+                              "share < 0");
+    }
+    m_net->SetLinkShare(l, share);
 }
 
 void

@@ -54,6 +54,11 @@ class CoSim
 
     // link state
     void SetLinkRate(uint32_t l, double rateBps);
+    // trace-driven links (radio.mode trace): the series before finalize, shares any time
+    void SetLinkTrace(uint32_t l, std::vector<double> timesS, std::vector<double> ratesBps,
+                      std::vector<double> delaysS, std::vector<double> losses, double baseDelayS,
+                      double loopPeriodS, double minRateBps, int64_t stream);
+    void SetLinkShare(uint32_t l, double share);
     void RefreshLinks();
     ns3::Ptr<ns3::EdgeNetwork> Network() const;
 

@@ -41,6 +41,11 @@ register_cosim(py::module_& m)
              py::arg("udp") = false)
         .def_property_readonly("in_flight", &CoSim::InFlight)
         .def("set_link_rate", &CoSim::SetLinkRate, py::arg("link"), py::arg("rate_bps"))
+        .def("set_link_trace", &CoSim::SetLinkTrace, py::arg("link"), py::arg("times_s"),
+             py::arg("rates_bps"), py::arg("delays_s"), py::arg("losses"),
+             py::arg("base_delay_s"), py::arg("loop_period_s"), py::arg("min_rate_bps"),
+             py::arg("stream"))
+        .def("set_link_share", &CoSim::SetLinkShare, py::arg("link"), py::arg("share"))
         .def("refresh_links", &CoSim::RefreshLinks)
         .def_property_readonly("n_directed_links",
                                [](CoSim& s) { return s.Network()->GetNDirectedLinks(); })

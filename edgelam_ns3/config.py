@@ -84,6 +84,58 @@ class IdealRadioConfig(_Strict):
         return list(self.per_ue_rate_bps or [self.rate_bps] * n_devices)
 
 
+class TraceSourceConfig(_Strict):
+    """One capacity trace file (CSV or Parquet) of radio.mode trace: one UE, or several UEs
+    told apart by a UE column. Columns are mapped by name (``columns``) with units (``units``);
+    ``format`` gives both defaults."""
+
+    path: str = Field(description="CSV (.csv) or Parquet (.parquet) file")
+    format: Literal["edgelam", "android_kpi"] = Field(
+        "edgelam", description="'edgelam': t_s, dl_bps, ul_bps[, delay_s, loss] (s, bit/s, "
+        "s, probability; what edgelam replay writes); 'android_kpi': drive-test logs of "
+        "Android KPI loggers (G-NetTrack style: Timestamp as %Y.%m.%d_%H.%M.%S, DL_bitrate "
+        "and UL_bitrate in kbit/s)")
+    columns: dict[Literal["time", "dl", "ul", "delay", "loss", "ue"], str] = Field(
+        default_factory=dict, description="column name per quantity (time, dl, ul, delay, "
+        "loss, ue), overriding the format's")
+    units: dict[Literal["time", "dl", "ul", "delay"], str] = Field(
+        default_factory=dict, description="unit per quantity, overriding the format's: time "
+        "s|ms|us or a strptime format (e.g. %Y.%m.%d_%H.%M.%S); dl, ul bit/s|kbit/s|Mbit/s|"
+        "Gbit/s|bps|kbps|Mbps|Gbps|B/s|kB/s|MB/s; delay s|ms|us")
+    ues: list[str] | None = Field(
+        None, description="several UEs per file: the values of the ue column to take, one "
+        "per device in device order (None: the whole file is one UE)")
+
+
+class TraceRadioConfig(_Strict):
+    """The 'trace' radio hop: a point-to-point link per UE to the gNB whose rate per direction
+    (and optionally one-way delay and loss) follows a measured or recorded time series
+    (``ns3::TraceRateLink``). A scheduling policy's share s serves the UE at s x the trace."""
+
+    sources: list[TraceSourceConfig] = Field(
+        default_factory=list, description="trace files, walked in order: each gives the next "
+        "device(s) their series (one per device in all)")
+    interpolation: Literal["hold", "linear"] = Field(
+        "hold", description="'hold': a sample holds until the next; 'linear': linear between "
+        "samples, served as steps of resolution_s with the same mean")
+    resolution_s: PositiveFloat = Field(
+        0.01, description="step of the linear interpolation, s")
+    loop: bool = Field(
+        False, description="restart each series after its end (period: its span plus its "
+        "last interval); otherwise the last sample holds")
+    offset_s: list[NonNegFloat] | None = Field(
+        None, description="per-device time offset into its series, s (device i starts at "
+        "offset_s[i]; default 0)")
+    max_gap_s: PositiveFloat = Field(
+        10.0, description="longest interval between a UE's consecutive samples accepted, s")
+    delay_s: NonNegFloat = Field(
+        0.001, description="one-way delay of the radio hop, added to the series' delay, s")
+    queue_packets: Annotated[int, Field(ge=1)] = Field(
+        1000, description="drop-tail queue per direction, packets")
+    min_rate_bps: PositiveFloat = Field(
+        1e3, description="floor of the service rate (a zero-rate sample is served at it), bit/s")
+
+
 NR_SCENARIOS = ("UMi-StreetCanyon", "UMa", "RMa", "InH-OfficeMixed", "InH-OfficeOpen")
 
 
@@ -94,9 +146,11 @@ class RadioConfig(_Strict):
     ThreeGppChannelModel, beams, slot-level OFDMA with TS 38.214 link adaptation, TBS and HARQ).
     ``ideal``: a point-to-point link per UE (baseline)."""
 
-    mode: Literal["nr", "ideal"] = Field(
-        "nr", description="'nr': the 6G radio model; 'ideal': point-to-point links (baseline)")
+    mode: Literal["nr", "ideal", "trace"] = Field(
+        "nr", description="'nr': the 6G radio model; 'ideal': point-to-point links (baseline); "
+        "'trace': point-to-point links whose capacity follows a trace (radio.trace)")
     ideal: IdealRadioConfig = Field(default_factory=IdealRadioConfig)
+    trace: TraceRadioConfig = Field(default_factory=TraceRadioConfig)
     scenario: Literal[NR_SCENARIOS] = Field(
         "UMa", description="TR 38.901 scenario (path loss, LOS probability, clusters)")
     channel: Literal["3gpp", "fixed"] = Field(
@@ -286,46 +340,57 @@ class CrossTrafficConfig(_Strict):
         return self
 
 
+def csv_rows(path: str | Path, required: tuple[str, ...], what: str = "csv"):
+    """Rows of a CSV with a header, as (where, row): ``where`` is ``"{what}: {path}:{line}"``
+    for one-line errors, ``row`` maps column name to text. Raises ValueError (one line naming
+    the file and the missing column) for a missing or empty file or a header without one of
+    ``required``. Shared by cross-traffic and radio capacity traces."""
+    import csv
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{what}: no such file '{path}'")
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None:
+            raise ValueError(f"{what}: {path}: empty file (expected a header "
+                             f"{','.join(required)} and rows)")
+        missing = set(required) - set(reader.fieldnames)
+        if missing:
+            raise ValueError(f"{what}: {path}:1: no column {' or '.join(sorted(missing))} in "
+                             f"the header (needs {','.join(required)}; has "
+                             f"{','.join(reader.fieldnames)})")
+        for row in reader:
+            yield f"{what}: {path}:{reader.line_num}", row
+
+
 def read_replay_csv(path: str | Path) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Read and check a cross-traffic trace: a CSV with a header naming the columns
     ``time_s`` (s, finite, >= 0, non-decreasing) and ``bytes`` (finite, >= 0; a fraction is
     dropped), at least one row. Raises ValueError, one line naming the file, line and column."""
-    import csv
     import math
 
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"csv: no such file '{path}'")
     times: list[float] = []
     sizes: list[float] = []
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames is None:
-            raise ValueError(f"csv: {path}: empty file (expected a header time_s,bytes and rows)")
-        missing = {"time_s", "bytes"} - set(reader.fieldnames)
-        if missing:
-            raise ValueError(f"csv: {path}:1: no column {' or '.join(sorted(missing))} in the "
-                             f"header (needs time_s,bytes; has {','.join(reader.fieldnames)})")
-        for row in reader:
-            where = f"csv: {path}:{reader.line_num}"
-            values = []
-            for col in ("time_s", "bytes"):
-                text = row[col]
-                try:
-                    v = float(text)
-                except (TypeError, ValueError):
-                    raise ValueError(f"{where}: column {col}: {text!r} is not a number") from None
-                if not math.isfinite(v) or v < 0:
-                    raise ValueError(f"{where}: column {col}: {text!r} is not a finite "
-                                     "number >= 0")
-                values.append(v)
-            if times and values[0] < times[-1]:
-                raise ValueError(f"{where}: column time_s: {values[0]:g} is before the previous "
-                                 f"row's {times[-1]:g} (times must not decrease)")
-            times.append(values[0])
-            sizes.append(values[1])
+    for where, row in csv_rows(path, ("time_s", "bytes")):
+        values = []
+        for col in ("time_s", "bytes"):
+            text = row[col]
+            try:
+                v = float(text)
+            except (TypeError, ValueError):
+                raise ValueError(f"{where}: column {col}: {text!r} is not a number") from None
+            if not math.isfinite(v) or v < 0:
+                raise ValueError(f"{where}: column {col}: {text!r} is not a finite "
+                                 "number >= 0")
+            values.append(v)
+        if times and values[0] < times[-1]:
+            raise ValueError(f"{where}: column time_s: {values[0]:g} is before the previous "
+                             f"row's {times[-1]:g} (times must not decrease)")
+        times.append(values[0])
+        sizes.append(values[1])
     if not times:
-        raise ValueError(f"csv: {path}: no rows after the header")
+        raise ValueError(f"csv: {Path(path)}: no rows after the header")
     return tuple(times), tuple(sizes)
 
 
@@ -558,6 +623,9 @@ class ScenarioConfig(_Strict):
                     len(per_ue) != self.nodes.n_devices:
                 raise ValueError(f"radio.ideal.{key}: has {len(per_ue)} entries, "
                                  f"nodes.n_devices is {self.nodes.n_devices}")
+        if self.radio.mode == "trace":
+            from .radio.trace import load_ue_traces
+            load_ue_traces(self.radio.trace, self.nodes.n_devices)  # whole files, before a run
         t = self.train
         if t.k > self.nodes.n_devices and t.policy in ("random", "round_robin", "channel_aware"):
             raise ValueError(f"train.k: {t.k} devices per round but only "

@@ -21,14 +21,33 @@ from .arq import UdpArq
 
 
 @dataclass(frozen=True)
+class RateTrace:
+    """A piecewise-constant service rate (and optionally one-way delay and loss) for one
+    direction of a link (``ns3::TraceRateLink``): sample k holds from times_s[k] (the first 0,
+    increasing) to times_s[k+1]; the last until the end, or the series restarts every
+    loop_period_s (0: no loop). A link's delay is its channel's, shared by both directions."""
+
+    times_s: tuple[float, ...]
+    rate_bps: tuple[float, ...]
+    delay_s: tuple[float, ...] = ()
+    loss: tuple[float, ...] = ()
+    loop_period_s: float = 0.0
+    min_rate_bps: float = 1e3
+
+
+@dataclass(frozen=True)
 class LinkSpec:
-    """A full-duplex point-to-point link between two named nodes."""
+    """A full-duplex point-to-point link between two named nodes; a direction with a
+    :class:`RateTrace` (a to b: trace_ab) serves at the trace's rate instead of rate_bps,
+    with delay_s added to the trace's delay."""
 
     a: str
     b: str
     rate_bps: float
     delay_s: float
     queue_packets: int = 1000
+    trace_ab: RateTrace | None = None
+    trace_ba: RateTrace | None = None
 
 
 @dataclass(frozen=True)
@@ -167,8 +186,10 @@ class Simulation:
             for name in network.nodes:
                 self._sim.add_node(name)
             for link in network.links:
-                self._sim.add_link(self._index[link.a], self._index[link.b], float(link.rate_bps),
-                                   float(link.delay_s), int(link.queue_packets))
+                u = self._sim.add_link(self._index[link.a], self._index[link.b],
+                                       float(link.rate_bps), float(link.delay_s),
+                                       int(link.queue_packets))
+                self._set_traces(u, link)
             if network.radio is not None:
                 self._set_radio(network.radio)
             self._sim.finalize(network.tcp_segment_bytes, network.tcp_buffer_bytes,
@@ -194,6 +215,16 @@ class Simulation:
         except BaseException:
             self.close()
             raise
+
+    def _set_traces(self, undirected: int, link: LinkSpec) -> None:
+        for d, tr in enumerate((link.trace_ab, link.trace_ba)):
+            if tr is not None:
+                def f(x):
+                    return [float(v) for v in x]
+                self._sim.set_link_trace(2 * undirected + d, f(tr.times_s), f(tr.rate_bps),
+                                         f(tr.delay_s), f(tr.loss), float(link.delay_s),
+                                         float(tr.loop_period_s), float(tr.min_rate_bps),
+                                         20_000 + 2 * undirected + d)
 
     def _set_radio(self, r: RadioSpec) -> None:
         from .radio.phy_tables import feed_bler_curves
@@ -334,6 +365,16 @@ class Simulation:
         for l, (s, d) in enumerate(zip(src, dst)):
             if s == ia and d == ib:
                 self._sim.set_link_rate(l, float(rate_bps))
+                return
+        raise KeyError(f"no link {a} -> {b}")
+
+    def set_link_share(self, a: str, b: str, share: float) -> None:
+        """Serve the trace-driven directed link a -> b at ``share`` (>= 0) x its trace's rate
+        from now on (see :class:`RateTrace`)."""
+        ia, ib = self.node_index(a), self.node_index(b)
+        for l, (s, d) in enumerate(zip(self._sim.link_src, self._sim.link_dst)):
+            if s == ia and d == ib:
+                self._sim.set_link_share(l, float(share))
                 return
         raise KeyError(f"no link {a} -> {b}")
 

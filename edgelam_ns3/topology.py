@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from .compute import BUILTIN_PROFILES, DeviceProfile
 from .config import ScenarioConfig, read_replay_csv
-from .sim import CrossTrafficSpec, LinkSpec, NetworkSpec, RadioSpec
+from .sim import CrossTrafficSpec, LinkSpec, NetworkSpec, RadioSpec, RateTrace
 
 
 def network_spec(cfg: ScenarioConfig) -> NetworkSpec:
     """The nodes and links of a scenario: each device's radio hop to the gNB (``radio.mode:
-    ideal``: a point-to-point link), then the backhaul links, then cross traffic."""
+    ideal``: a point-to-point link; ``trace``: one whose rate per direction follows the UE's
+    capacity trace), then the backhaul links, then cross traffic."""
     nodes = tuple(cfg.node_names())
     links = []
     radio = None
@@ -18,6 +19,8 @@ def network_spec(cfg: ScenarioConfig) -> NetworkSpec:
         rates = ideal.full_band_rates(cfg.nodes.n_devices)
         for i in range(cfg.nodes.n_devices):
             links.append(LinkSpec(f"ue{i}", "gnb", rates[i], ideal.delay_s, ideal.queue_packets))
+    elif cfg.radio.mode == "trace":
+        links += trace_links(cfg)
     else:
         r = cfg.radio
         radio = RadioSpec(gnbs=tuple(cfg.gnb_names()),
@@ -43,6 +46,23 @@ def network_spec(cfg: ScenarioConfig) -> NetworkSpec:
     return NetworkSpec(nodes, tuple(links), tuple(cross), t.protocol, t.tcp_segment_bytes,
                        t.tcp_buffer_bytes, t.frame_header_bytes, radio, t.udp_timeout_s,
                        t.udp_max_tries)
+
+
+def trace_links(cfg: ScenarioConfig) -> list[LinkSpec]:
+    """``radio.mode: trace``: per device a link to the gNB whose uplink (ue -> gnb) and
+    downlink (gnb -> ue) rates, delay and loss follow its series (ns3::TraceRateLink)."""
+    from .radio.trace import load_ue_traces
+
+    tc = cfg.radio.trace
+    links = []
+    for i, tr in enumerate(load_ue_traces(tc, cfg.nodes.n_devices)):
+        common = dict(times_s=tuple(tr.times_s), delay_s=tuple(tr.delay_s), loss=tuple(tr.loss),
+                      loop_period_s=tr.loop_period_s, min_rate_bps=tc.min_rate_bps)
+        links.append(LinkSpec(f"ue{i}", "gnb", max(tr.dl_bps[0], tc.min_rate_bps), tc.delay_s,
+                              tc.queue_packets, trace_ab=RateTrace(rate_bps=tuple(tr.ul_bps),
+                                                                   **common),
+                              trace_ba=RateTrace(rate_bps=tuple(tr.dl_bps), **common)))
+    return links
 
 
 def profile(cfg: ScenarioConfig, node: str) -> DeviceProfile:

@@ -41,6 +41,11 @@ def full_buffer_rate_bps(cfg: ScenarioConfig) -> float:
         from .radio.phy import max_spectral_efficiency
 
         peak = cfg.radio.bandwidth_hz * max_spectral_efficiency(cfg.radio.mcs_table)
+    elif cfg.radio.mode == "trace":
+        from .radio.trace import load_ue_traces
+
+        peak = max(max(t.dl_bps.max(), t.ul_bps.max())
+                   for t in load_ue_traces(cfg.radio.trace, cfg.nodes.n_devices))
     else:
         peak = max(cfg.radio.ideal.full_band_rates(cfg.nodes.n_devices))
     return peak * FULL_BUFFER_HEADROOM

@@ -90,4 +90,7 @@ def make_radio_control(cfg: ScenarioConfig, sim: Simulation):
     """The radio control for the scenario's radio mode."""
     if cfg.radio.mode == "ideal":
         return IdealRadioControl(cfg, sim)
+    if cfg.radio.mode == "trace":
+        from .trace import TraceRadioControl
+        return TraceRadioControl(cfg, sim)
     return NrRadioControl(cfg, sim)

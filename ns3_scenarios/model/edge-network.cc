@@ -13,6 +13,7 @@
 #include "ns3/queue-size.h"
 #include "ns3/queue.h"
 #include "ns3/string.h"
+#include "ns3/trace-rate-link.h"
 #include "ns3/traffic-control-helper.h"
 
 #include <sstream>
@@ -44,6 +45,7 @@ void
 EdgeNetwork::DoDispose()
 {
     m_radio = nullptr;
+    m_traces.clear();
     m_txDevices.clear();
     m_nodes = NodeContainer();
     Object::DoDispose();
@@ -78,6 +80,7 @@ EdgeNetwork::AddLink(uint32_t a, uint32_t b, DataRate rate, Time delay, uint32_t
         Ptr<PointToPointNetDevice> tx = DynamicCast<PointToPointNetDevice>(devs.Get(dir));
         Ptr<PointToPointNetDevice> rx = DynamicCast<PointToPointNetDevice>(devs.Get(1 - dir));
         m_txDevices.push_back(tx);
+        m_traces.push_back(nullptr);
         m_src.push_back(dir == 0 ? a : b);
         m_dst.push_back(dir == 0 ? b : a);
         m_rateBps.push_back(static_cast<double>(rate.GetBitRate()));
@@ -167,6 +170,13 @@ EdgeNetwork::Finalize()
     {
         m_radio->Start();
     }
+    for (Ptr<TraceRateLink>& trace : m_traces)
+    {
+        if (trace)
+        {
+            trace->Start();
+        }
+    }
     m_finalized = true;
 }
 
@@ -221,6 +231,38 @@ EdgeNetwork::SetLinkRate(uint32_t l, DataRate rate)
 {
     m_txDevices.at(l)->SetDataRate(rate);
     m_rateBps[l] = static_cast<double>(rate.GetBitRate());
+}
+
+void
+EdgeNetwork::SetLinkTrace(uint32_t l, Ptr<TraceRateLink> trace)
+{
+    NS_ABORT_MSG_IF(m_finalized, "EdgeNetwork: SetLinkTrace after Finalize");
+    NS_ABORT_MSG_IF(l >= m_txDevices.size(), "EdgeNetwork: unknown directed link");
+    Ptr<PointToPointNetDevice> rx = m_txDevices[l ^ 1U];
+    trace->Install(m_txDevices[l], rx);
+    trace->TraceConnectWithoutContext("Rate",
+                                      MakeCallback(&EdgeNetwork::RateOnLink, this).Bind(l));
+    m_traces[l] = trace;
+}
+
+void
+EdgeNetwork::SetLinkShare(uint32_t l, double share)
+{
+    NS_ABORT_MSG_IF(l >= m_txDevices.size() || !m_traces[l],
+                    "EdgeNetwork: SetLinkShare on a link without a trace");
+    m_traces[l]->SetShare(share);
+}
+
+Ptr<TraceRateLink>
+EdgeNetwork::GetLinkTrace(uint32_t l) const
+{
+    return m_traces.at(l);
+}
+
+void
+EdgeNetwork::RateOnLink(uint32_t l, double rateBps)
+{
+    m_rateBps[l] = rateBps;
 }
 
 void

@@ -22,6 +22,7 @@ namespace ns3
 {
 
 class NrRadioHelper;
+class TraceRateLink;
 
 /**
  * \ingroup edgelam
@@ -108,6 +109,25 @@ class EdgeNetwork : public Object
      */
     void SetLinkRate(uint32_t l, DataRate rate);
 
+    /**
+     * Drive a directed link's rate (and optionally delay and loss) by a trace from Finalize()
+     * on (radio.mode trace: one per UE and direction). The link's rate counter follows it.
+     * \param l directed link index
+     * \param trace the trace-driven hop (series and attributes set)
+     */
+    void SetLinkTrace(uint32_t l, Ptr<TraceRateLink> trace);
+    /**
+     * Scale a trace-driven link's capacity from now on.
+     * \param l directed link index (one with a trace)
+     * \param share fraction of the trace's rate, >= 0
+     */
+    void SetLinkShare(uint32_t l, double share);
+    /**
+     * \param l directed link index
+     * \return the link's trace-driven hop, or null
+     */
+    Ptr<TraceRateLink> GetLinkTrace(uint32_t l) const;
+
     /** Update the queue-length counters to the current instant. */
     void RefreshLinkStates();
 
@@ -130,6 +150,7 @@ class EdgeNetwork : public Object
   private:
     void RxOnLink(uint32_t l, Ptr<const Packet> p);
     void DropOnLink(uint32_t l, Ptr<const Packet> p);
+    void RateOnLink(uint32_t l, double rateBps);
 
     NodeContainer m_nodes;                                //!< all nodes, by index
     std::vector<std::string> m_names;                     //!< node names
@@ -141,6 +162,7 @@ class EdgeNetwork : public Object
     std::vector<double> m_deliveredBytes;                 //!< delivered bytes per directed link
     std::vector<double> m_droppedPackets;                 //!< queue drops per directed link
     std::vector<Ipv4Address> m_nodeAddress;               //!< one address per node
+    std::vector<Ptr<TraceRateLink>> m_traces;             //!< trace per directed link, or null
     Ptr<NrRadioHelper> m_radio;                           //!< the radio, if any
     std::vector<uint32_t> m_radioGnbs;                    //!< gNB node indices
     std::vector<uint32_t> m_radioUes;                     //!< UE node indices

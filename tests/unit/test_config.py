@@ -37,7 +37,7 @@ def test_set_overrides_nested_values_and_list_items():
     ("nodes.device_profile=abacus", "config: nodes.device_profile: unknown profile 'abacus'"),
     ("train.server=ue1", "config: train.server: 'ue1' is not an edge server or the cloud"),
     ("model.n_head=5", "config: model: n_embd: must be a multiple of n_head"),
-    ("radio.mode=carrier-pigeon", "config: radio.mode: Input should be 'nr' or 'ideal'"),
+    ("radio.mode=carrier-pigeon", "config: radio.mode: Input should be 'nr', 'ideal' or 'trace'"),
     ("radio.tdd_pattern=DDXU", "config: radio: tdd_pattern: only D, S and U slots"),
     ("radio.n_ues=2", "config: radio.n_ues: 2 UEs but nodes.n_devices is 4"),
 ])

@@ -1,0 +1,165 @@
+"""radio.mode trace: the trace-driven hop (ns3::TraceRateLink) against closed forms, and the
+trace files checked whole before a run (one-line errors naming file, line and column).
+
+Closed form: a direction serving at the piecewise-constant rate r(t) has carried
+C(t) = integral_0^t r(u) du bits by t, so a message whose datagrams put B bits on the wire
+from t = 0 has its last bit at T = C^-1(B) plus the propagation delay. ns-3's point-to-point
+device serialises a packet at the rate in force when the packet starts, so each rate change
+can move T by at most one packet's serialisation time at the slower of the two rates.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from edgelam_ns3 import config
+from edgelam_ns3.radio.trace import load_ue_traces
+from edgelam_ns3.sim import LinkSpec, NetworkSpec, RateTrace, Simulation
+
+PACKET_BITS = (1472 + 20 + 8 + 2) * 8  # a full UDP datagram on the wire (IPv4, UDP, PPP)
+
+
+def inverse_capacity_s(times, rates, bits):
+    """T with integral_0^T r = bits for the step function (times, rates)."""
+    edges = list(times[1:]) + [np.inf]
+    done = 0.0
+    for t0, t1, r in zip(times, edges, rates):
+        if done + r * (t1 - t0) >= bits:
+            return t0 + (bits - done) / r
+        done += r * (t1 - t0)
+    raise AssertionError("unreachable")
+
+
+def send_over_trace(trace, nbytes, delay_s=0.002, share=None):
+    net = NetworkSpec(("ue0", "gnb"), (LinkSpec("ue0", "gnb", 1e6, delay_s, 100_000,
+                                                trace_ab=trace),),
+                      protocol="udp", udp_timeout_s=30.0)
+    got = {}
+    with Simulation(net) as sim:
+        if share is not None:
+            sim.set_link_share("ue0", "gnb", share)
+
+        def done(msg):
+            got["t"] = msg.t_delivered_s
+            got["wire_bits"] = sim.link_states().delivered_bytes[0] * 8
+        sim.send("ue0", "gnb", nbytes, on_delivered=done)
+        sim.run(until_s=10.0)
+    return got
+
+
+@pytest.mark.parametrize("times,rates", [
+    ((0.0, 0.05, 0.12), (8e6, 2e6, 20e6)),     # down, then up, mid-message
+    ((0.0, 0.03, 0.05), (20e6, 40e6, 3e6)),    # up, then down
+])
+def test_message_over_step_trace_is_delivered_at_the_capacity_integral(times, rates):
+    got = send_over_trace(RateTrace(times, rates), 250_000)
+    expect = inverse_capacity_s(times, rates, got["wire_bits"]) + 0.002
+    assert got["t"] > times[-1]  # the message spans every step
+    slack = sum(PACKET_BITS / min(a, b) for a, b in zip(rates, rates[1:]))
+    assert abs(got["t"] - expect) <= slack
+
+
+def test_share_scales_the_trace_rate():
+    times, rates = (0.0, 0.04), (10e6, 30e6)
+    got = send_over_trace(RateTrace(times, rates), 200_000, share=0.5)
+    expect = inverse_capacity_s(times, [0.5 * r for r in rates], got["wire_bits"]) + 0.002
+    assert abs(got["t"] - expect) <= PACKET_BITS / 5e6
+
+
+def test_looped_trace_restarts_and_link_state_rate_follows_it():
+    trace = RateTrace((0.0, 0.1), (5e6, 1e6), loop_period_s=0.3)
+    net = NetworkSpec(("ue0", "gnb"), (LinkSpec("ue0", "gnb", 1e6, 0.001, 100, trace_ab=trace),))
+    seen = []
+    with Simulation(net) as sim:
+        for t in (0.05, 0.15, 0.25, 0.35, 0.45):
+            sim.schedule(t, lambda: seen.append(sim.link_states().rate_bps[0]))
+        sim.run(until_s=0.5)
+    assert seen == [5e6, 1e6, 1e6, 5e6, 1e6]
+
+
+# -- trace files -------------------------------------------------------------------------------
+
+def write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+def trace_cfg(**kw):
+    return config.TraceRadioConfig(**kw)
+
+
+def test_edgelam_csv_hold_offset_and_loop(tmp_path):
+    path = write(tmp_path, "ue0.csv", "t_s,dl_bps,ul_bps,delay_s,loss\n"
+                 "0,1e6,2e5,0.01,0\n1,3e6,4e5,0.02,0.1\n2,2e6,1e5,0.01,0\n")
+    src = config.TraceSourceConfig(path=path)
+    [tr] = load_ue_traces(trace_cfg(sources=[src]), 1)
+    assert list(tr.dl_bps) == [1e6, 3e6, 2e6] and list(tr.loss) == [0, 0.1, 0]
+    [tr] = load_ue_traces(trace_cfg(sources=[src], loop=True, offset_s=[1.5]), 1)
+    # period 3 s (span 2 s + last interval 1 s); from 1.5 s in: 3e6 until 0.5, 2e6, then 1e6
+    assert tr.loop_period_s == 3.0
+    assert list(tr.times_s) == [0.0, 0.5, 1.5, 2.5] and list(tr.dl_bps) == [3e6, 2e6, 1e6, 3e6]
+
+
+def test_android_kpi_log_several_ues_kbit_and_timestamps(tmp_path):
+    path = write(tmp_path, "drive.csv",
+                 "Timestamp,ue,DL_bitrate,UL_bitrate,SNR,CQI,RSRP\n"
+                 "2019.12.16_09.40.08,a,1000,50,12,9,-90\n"
+                 "2019.12.16_09.40.08,b,2000,60,-,9,-91\n"
+                 "2019.12.16_09.40.09,a,1500,70,11,9,-90\n"
+                 "2019.12.16_09.40.10,b,500,80,10,8,-95\n")
+    src = config.TraceSourceConfig(path=path, format="android_kpi", ues=["b", "a"])
+    b, a = load_ue_traces(trace_cfg(sources=[src]), 2)
+    assert list(a.times_s) == [0.0, 1.0] and list(a.dl_bps) == [1e6, 1.5e6]
+    assert list(b.times_s) == [0.0, 2.0] and list(b.ul_bps) == [6e4, 8e4]
+    assert len(a.delay_s) == 0
+
+
+def test_linear_interpolation_keeps_the_integral(tmp_path):
+    path = write(tmp_path, "lin.parquet", "")
+    pd.DataFrame({"t_s": [0.0, 1.0, 3.0], "dl_bps": [0.0, 10e6, 2e6],
+                  "ul_bps": [1e6, 1e6, 1e6]}).to_parquet(path)
+    [tr] = load_ue_traces(trace_cfg(sources=[config.TraceSourceConfig(path=path)],
+                                    interpolation="linear", resolution_s=0.25), 1)
+    # 0..1: 0 -> 10e6 (5e6 mean), 1..3: 10e6 -> 2e6 (6e6 mean), 3..5: 2e6 held
+    assert np.sum(tr.dl_bps * 0.25) == pytest.approx(5e6 + 12e6 + 4e6)
+    assert tr.dl_bps[0] == pytest.approx(10e6 * 0.125)
+
+
+@pytest.mark.parametrize("text,units,message", [
+    ("t_s,dl_bps,ul_bps\n0,1e6,1e6\n1,abc,1e6\n", {}, ":3: column dl_bps: 'abc' is not a number"),
+    ("t_s,dl_bps,ul_bps\n0,1e6,1e6\n1,1e6\n", {}, ":3: column ul_bps: missing value"),
+    ("t_s,dl_bps,ul_bps\n0,1e6,1e6\n1,-5,1e6\n", {}, ":3: column dl_bps: '-5' is not a finite"),
+    ("t_s,dl_bps,ul_bps\n0,1e6,1e6\n2,1e6,1e6\n1,1e6,1e6\n", {},
+     ":4: column t_s: time 1 s is not after the previous sample's 2 s"),
+    ("t_s,dl_bps,ul_bps\n0,1e6,1e6\n60,1e6,1e6\n", {},
+     ":3: column t_s: gap of 60 s since the previous sample"),
+    ("t_s,dl_bps,ul_bps\n0,1e6,1e6\n", {"dl": "kbit"}, ":1: column dl_bps: unknown unit 'kbit'"),
+    ("t_s,dl_bps,ul_bps\n0,1e6,1e6\n", {"time": "hours"}, ":1: column t_s: unknown unit 'hours'"),
+    ("t_s,dl_bps\n0,1e6\n", {}, ":1: no column ul_bps in the header"),
+    ("t_s,dl_bps,ul_bps\n", {}, ": no rows after the header"),
+])
+def test_bad_trace_file_is_one_line_error_naming_file_line_and_column(
+        tmp_path, text, units, message):
+    path = write(tmp_path, "bad.csv", text)
+    with pytest.raises(ValueError) as err:
+        load_ue_traces(trace_cfg(sources=[config.TraceSourceConfig(path=path, units=units)]), 1)
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith(f"radio.trace.sources[0]: {path}")
+    assert message in msg
+
+
+def test_bad_timestamp_names_line_and_column(tmp_path):
+    path = write(tmp_path, "drive.csv", "Timestamp,DL_bitrate,UL_bitrate\n"
+                 "2019.12.16_09.40.08,1000,50\n2019-12-16 09:40:09,1000,50\n")
+    with pytest.raises(ValueError, match=r"drive.csv:3: column Timestamp: '2019-12-16 09:40:09' "
+                       r"does not match the time format"):
+        load_ue_traces(trace_cfg(sources=[config.TraceSourceConfig(
+            path=path, format="android_kpi")]), 1)
+
+
+def test_scenario_config_checks_trace_files_before_the_run(tmp_path):
+    path = write(tmp_path, "ue.csv", "t_s,dl_bps,ul_bps\n0,1e6,1e6\n")
+    with pytest.raises(config.ConfigError, match="2 devices|files give 1 UE series"):
+        config.load("quickstart", ["radio.mode=trace", "nodes.n_devices=2",
+                                   f"radio.trace.sources=[{{path: {path}}}]"])
