@@ -5,6 +5,8 @@
     edgelam config [SCENARIO]          # the resolved config, or every key with its help
     edgelam sweep SCENARIO --grid key=v1,v2 [--grid ...] [--out DIR] [--workers N] [--dask ADDR]
     edgelam report RUN_DIR             # redraw the plots and the report from a run's traces
+    edgelam replay RUN_DIR [--set key=value ...] [--out DIR]   # an NR run over its own radio trace
+    edgelam compare RUN_DIR RUN_DIR... [--out DIR]             # runs side by side
     edgelam bench bridge [--json] [--n N]
     edgelam bench radio [--json] [--duration-s S]
     edgelam --version
@@ -46,6 +48,13 @@ def _cmd_run(args) -> int:
         summary = runner.launch(cfg, args.out, quiet=args.quiet, force=args.force)
     except (config.ConfigError, runner.RunDirError) as exc:
         return _fail(exc)
+    return _finished(summary)
+
+
+def _finished(summary: dict) -> int:
+    """Print a finished run's one-line outcome and report path; :return: its exit code."""
+    from . import runner
+
     code = runner.exit_code(summary)
     if summary.get("status") != "ok":
         print(f"edgelam: run {summary.get('status')}: {summary.get('error')}\n"
@@ -63,6 +72,28 @@ def _cmd_run(args) -> int:
     print(f"edgelam: {line}")
     print(f"edgelam: report: {summary['run_dir']}/report.md")
     return code
+
+
+def _cmd_replay(args) -> int:
+    from . import config, replay, runner
+
+    try:
+        cfg = replay.replay_config(args.run_dir, args.set or [])
+        summary = runner.launch(cfg, args.out, quiet=args.quiet, force=args.force)
+    except (ValueError, runner.RunDirError) as exc:  # ConfigError is a ValueError
+        return _fail(exc)
+    return _finished(summary)
+
+
+def _cmd_compare(args) -> int:
+    from . import compare
+
+    try:
+        path = compare.compare(args.run_dirs, args.out)
+    except compare.CompareError as exc:
+        return _fail(exc)
+    print(f"edgelam: comparison: {path}")
+    return 0
 
 
 def _cmd_scenarios(args) -> int:
@@ -201,6 +232,21 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_HELP)
     r.add_argument("--quiet", action="store_true", help="no progress lines")
     r.set_defaults(fn=_cmd_run)
+    rr = sub.add_parser("replay", help="rerun a recorded NR run's framework (or another, with "
+                        "--set) over its recorded per-UE capacities as a trace radio")
+    rr.add_argument("run_dir", help="a run directory of an NR run")
+    rr.add_argument("--out", help="run directory of the replay (default runs/<name>-replay-"
+                    "<time>); must be new or empty")
+    rr.add_argument("--force", action="store_true",
+                    help="empty --out first if it holds a previous run")
+    rr.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_HELP)
+    rr.add_argument("--quiet", action="store_true", help="no progress lines")
+    rr.set_defaults(fn=_cmd_replay)
+    cm = sub.add_parser("compare", help="one report putting runs side by side")
+    cm.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    cm.add_argument("--out", default="compare", help="directory of compare.md and its figures "
+                    "(default ./compare)")
+    cm.set_defaults(fn=_cmd_compare)
     s = sub.add_parser("scenarios", help="list the built-in scenarios")
     s.set_defaults(fn=_cmd_scenarios)
     c = sub.add_parser("config", help="print a resolved scenario config, or all keys with help")

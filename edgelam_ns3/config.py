@@ -134,6 +134,10 @@ class TraceRadioConfig(_Strict):
         1000, description="drop-tail queue per direction, packets")
     min_rate_bps: PositiveFloat = Field(
         1e3, description="floor of the service rate (a zero-rate sample is served at it), bit/s")
+    share: Annotated[float, Field(gt=0, le=1)] = Field(
+        1.0, description="fraction of each UE's traced rate it is served at until a scheduling "
+        "policy sets its share (edgelam replay: 1 / nodes.n_devices, the carrier split among "
+        "the devices as when all send at once)")
 
 
 NR_SCENARIOS = ("UMi-StreetCanyon", "UMa", "RMa", "InH-OfficeMixed", "InH-OfficeOpen")

@@ -27,6 +27,8 @@ RADIO_COLS = ("sinr_db", "dl_sinr_eff_db", "mcs_dl", "mcs_ul", "bler_dl", "bler_
               "dl_throughput_bps", "ul_throughput_bps", "dl_queue_bytes", "ul_queue_bytes",
               "harq_retx")
 """Columns of a radio UE's row in ``link_states.parquet`` (NaN in a wired link's row)."""
+FULL_RATE_COLS = ("dl_full_rate_bps", "ul_full_rate_bps")
+"""A radio UE's rate with the whole carrier (:class:`~edgelam_ns3.radio.trace.FullCarrierRate`)."""
 
 
 class Recorder:
@@ -44,6 +46,9 @@ class Recorder:
         self.csi_h: list[np.ndarray] = []
         self.gnb_names = cfg.gnb_names()
         self.sim = None
+        if cfg.radio.mode == "nr":
+            from .radio.trace import FullCarrierRate
+            self.full_rate = FullCarrierRate(cfg.radio)
         self.t_wall0 = time.perf_counter()
         self.events = 0  # messages delivered, compute jobs and rounds finished: the progress
 
@@ -88,7 +93,7 @@ class Recorder:
         for i in range(len(st.src)):
             row = {"t_s": st.t_s, "kind": "link", "src": str(st.src[i]), "dst": str(st.dst[i])}
             row.update({c: float(getattr(st, c)[i]) for c in LINK_COLS})
-            row.update({c: nan for c in RADIO_COLS})
+            row.update({c: nan for c in RADIO_COLS + FULL_RATE_COLS})
             self.tw.append("link_states", row)
         if st.radio is not None:
             r = st.radio
@@ -97,6 +102,9 @@ class Recorder:
                        "src": self.gnb_names[int(r["serving_cell"][u])], "dst": str(r["ue"][u])}
                 row.update({c: nan for c in LINK_COLS})
                 row.update({c: float(r[c][u]) for c in RADIO_COLS})
+                for d in ("dl", "ul"):  # replayable as a trace (radio.trace)
+                    row[f"{d}_full_rate_bps"] = self.full_rate(row["dst"], d, row[f"mcs_{d}"],
+                                                               row[f"bler_{d}"])
                 self.tw.append("link_states", row)
 
     def close(self) -> None:

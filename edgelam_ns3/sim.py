@@ -33,6 +33,8 @@ class RateTrace:
     loss: tuple[float, ...] = ()
     loop_period_s: float = 0.0
     min_rate_bps: float = 1e3
+    share: float = 1.0
+    """Fraction of the trace's rate served until :meth:`Simulation.set_link_share` changes it."""
 
 
 @dataclass(frozen=True)
@@ -225,6 +227,8 @@ class Simulation:
                                          f(tr.delay_s), f(tr.loss), float(link.delay_s),
                                          float(tr.loop_period_s), float(tr.min_rate_bps),
                                          20_000 + 2 * undirected + d)
+                if tr.share != 1.0:
+                    self._sim.set_link_share(2 * undirected + d, float(tr.share))
 
     def _set_radio(self, r: RadioSpec) -> None:
         from .radio.phy_tables import feed_bler_curves

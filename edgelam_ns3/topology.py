@@ -57,7 +57,8 @@ def trace_links(cfg: ScenarioConfig) -> list[LinkSpec]:
     links = []
     for i, tr in enumerate(load_ue_traces(tc, cfg.nodes.n_devices)):
         common = dict(times_s=tuple(tr.times_s), delay_s=tuple(tr.delay_s), loss=tuple(tr.loss),
-                      loop_period_s=tr.loop_period_s, min_rate_bps=tc.min_rate_bps)
+                      loop_period_s=tr.loop_period_s, min_rate_bps=tc.min_rate_bps,
+                      share=tc.share)
         links.append(LinkSpec(f"ue{i}", "gnb", max(tr.dl_bps[0], tc.min_rate_bps), tc.delay_s,
                               tc.queue_packets, trace_ab=RateTrace(rate_bps=tuple(tr.ul_bps),
                                                                    **common),

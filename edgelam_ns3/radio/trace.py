@@ -248,7 +248,7 @@ class TraceRadioControl:
         self.sim = sim
         self.names = [f"ue{i}" for i in range(cfg.nodes.n_devices)]
         self.traces = load_ue_traces(cfg.radio.trace, cfg.nodes.n_devices)
-        self.shares = np.ones(len(self.names))
+        self.shares = np.full(len(self.names), cfg.radio.trace.share)
 
     def full_band_rate_bps(self) -> np.ndarray:
         """Each UE's downlink rate with its whole capacity now, bit/s."""
@@ -269,3 +269,40 @@ class TraceRadioControl:
     def rate_bps(self, i: int) -> float:
         """UE i's current downlink rate, bit/s."""
         return float(self.full_band_rate_bps()[i] * self.shares[i])
+
+
+class FullCarrierRate:
+    """The rate a UE would get with the whole carrier at its current MCS, per direction (what
+    ``link_states.parquet`` records as ``dl_full_rate_bps`` / ``ul_full_rate_bps`` so that an
+    NR run can be replayed as a trace): the TS 38.306 §4.1.2 rate with the MCS's spectral
+    efficiency, N_PRB of the carrier, the direction's share of OFDM symbols in the TDD pattern
+    (S slots: ns3::NrCellMac's default 10 DL and 2 UL symbols) and its overhead, times
+    (1 - BLER) of the period. A period without a transmission keeps the UE's previous value
+    (NaN before its first)."""
+
+    SPECIAL_SYMBOLS = {"dl": 10, "ul": 2}
+
+    def __init__(self, radio):
+        from .phy import num_prb, scs_hz
+
+        self.table = radio.mcs_table
+        n_prb = num_prb(radio.bandwidth_hz, scs_hz(radio.numerology),
+                        carrier_hz=radio.carrier_hz)
+        symbols_per_s = 14 * 1000 * 2 ** radio.numerology
+        pattern = radio.tdd_pattern
+        self.re_per_s = {}
+        for d, slot, oh in (("dl", "D", radio.dl_overhead), ("ul", "U", radio.ul_overhead)):
+            share = (14 * pattern.count(slot) + self.SPECIAL_SYMBOLS[d] * pattern.count("S")) \
+                / (14 * len(pattern))
+            self.re_per_s[d] = n_prb * 12 * symbols_per_s * share * (1 - oh)
+        self.last: dict[tuple[str, str], float] = {}
+
+    def __call__(self, ue: str, direction: str, mcs_index: float, bler: float) -> float:
+        from .phy import mcs
+
+        key = (ue, direction)
+        if math.isfinite(mcs_index) and mcs_index >= 0:  # -1: no transmission
+            se = mcs(self.table, int(round(mcs_index))).spectral_efficiency
+            loss = bler if math.isfinite(bler) else 0.0
+            self.last[key] = self.re_per_s[direction] * se * (1 - loss)
+        return self.last.get(key, float("nan"))

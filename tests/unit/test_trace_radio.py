@@ -163,3 +163,30 @@ def test_scenario_config_checks_trace_files_before_the_run(tmp_path):
     with pytest.raises(config.ConfigError, match="2 devices|files give 1 UE series"):
         config.load("quickstart", ["radio.mode=trace", "nodes.n_devices=2",
                                    f"radio.trace.sources=[{{path: {path}}}]"])
+
+
+def test_full_carrier_rate_is_the_ts38306_rate_at_the_ues_mcs(ts38306_rate_bps):
+    from edgelam_ns3.radio.phy import mcs
+    from edgelam_ns3.radio.trace import FullCarrierRate
+
+    radio = config.RadioConfig(tdd_pattern="D", bandwidth_hz=100e6, numerology=1,
+                               carrier_hz=3.5e9, mcs_table="qam256")
+    full = FullCarrierRate(radio)
+    assert full("ue0", "dl", 27.0, 0.0) == pytest.approx(ts38306_rate_bps(mu=1, n_prb=273))
+    m = mcs("qam256", 10)
+    expect = ts38306_rate_bps(qm=m.qm, rmax=m.rate_x1024 / 1024) * (1 - 0.1)
+    assert full("ue0", "dl", 10.0, 0.1) == pytest.approx(expect)
+    # a period without a transmission (-1 or NaN) keeps the UE's previous value
+    assert full("ue0", "dl", -1.0, float("nan")) == pytest.approx(expect)
+    assert np.isnan(full("ue1", "dl", float("nan"), float("nan")))
+
+
+def test_full_carrier_rate_counts_the_directions_symbols_of_the_tdd_pattern():
+    from edgelam_ns3.radio.trace import FullCarrierRate
+
+    radio = config.RadioConfig(tdd_pattern="DDDSU", dl_overhead=0.14, ul_overhead=0.08)
+    full = FullCarrierRate(radio)
+    top_dl = FullCarrierRate(radio.model_copy(update={"tdd_pattern": "D"}))("u", "dl", 27, 0)
+    # DL: 3 D slots + 10 of the S slot's 14 symbols, of 5 slots; UL: 1 U slot + 2 symbols
+    assert full("u", "dl", 27, 0) == pytest.approx(top_dl * (3 * 14 + 10) / 70)
+    assert full("u", "ul", 27, 0) == pytest.approx(top_dl * (14 + 2) / 70 * 0.92 / 0.86)

@@ -1,0 +1,81 @@
+"""edgelam replay and edgelam compare on a small NR run: the recorded full-carrier rates become
+the replay's capacity trace as recorded, the replay runs the same framework over it (or another
+policy with --set), its per-round latencies stay within a stated error of the NR run's (a
+model: the channel does not react to the new decisions), and compare puts the runs side by
+side."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from edgelam_ns3 import cli, config, runner
+from edgelam_ns3.replay import TRACE_FILE, latency_error, replay, replay_config
+
+TINY = ["model.n_layer=2", "model.n_embd=32", "model.n_head=2", "model.seq_len=16",
+        "train.batch_size=2", "train.steps=4"]
+
+
+@pytest.fixture(scope="module")
+def nr_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("replay") / "nr"
+    summary = runner.launch(config.load("quickstart", TINY), out, quiet=True)
+    assert summary["status"] == "ok"
+    return out
+
+
+@pytest.fixture(scope="module")
+def replayed(nr_run):
+    out = nr_run.parent / "replay"
+    summary = replay(nr_run, out=out, quiet=True)
+    assert summary["status"] == "ok"
+    return out
+
+
+def test_capacity_trace_is_the_recorded_full_carrier_rate_one_period_earlier(nr_run, replayed):
+    ls = pd.read_parquet(nr_run / "traces" / "link_states.parquet")
+    ue0 = ls[(ls["kind"] == "ue") & (ls["dst"] == "ue0")].sort_values("t_s")
+    trace = pd.read_csv(nr_run / "traces" / TRACE_FILE)
+    t0 = trace[trace["ue"] == "ue0"]
+    rec = ue0["dl_full_rate_bps"].ffill().bfill().to_numpy()
+    np.testing.assert_allclose(t0["dl_bps"].to_numpy(), rec)
+    np.testing.assert_allclose(t0["t_s"].to_numpy(), ue0["t_s"].to_numpy() - 0.05, atol=1e-9)
+    assert (rec > 0).all()
+
+
+def test_replay_runs_the_same_framework_over_the_trace(nr_run, replayed):
+    cfg = config.load(str(replayed / "config.yaml"))
+    assert cfg.radio.mode == "trace" and cfg.radio.trace.share == pytest.approx(0.25)
+    assert cfg.train.framework == config.load(str(nr_run / "config.yaml")).train.framework
+    a = pd.read_parquet(nr_run / "traces" / "rounds.parquet")
+    b = pd.read_parquet(replayed / "traces" / "rounds.parquet")
+    assert len(a) == len(b) == 4
+    # same data and model: same losses; only the network timing differs
+    np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-5)
+
+
+def test_replay_latency_error_of_the_nr_run_stays_within_a_factor_two(nr_run, replayed):
+    err = latency_error(nr_run, replayed)
+    assert err["rounds"] == 4
+    assert all(math.isfinite(e) for e in err["latency"]["errors"])
+    # a model, not an identity: each round within a factor two of the NR run's
+    assert all(-0.5 < e < 1.0 for e in err["latency"]["errors"])
+
+
+def test_replay_with_another_policy_and_bad_input(nr_run, tmp_path):
+    cfg = replay_config(nr_run, ["train.framework=split_fed_lora", "train.policy=round_robin",
+                                 "train.k=2"])
+    assert cfg.train.policy == "round_robin" and cfg.radio.mode == "trace"
+    with pytest.raises(ValueError, match="no config.yaml"):
+        replay_config(tmp_path)
+    assert cli.main(["replay", str(tmp_path)]) == 2
+
+
+def test_compare_puts_runs_side_by_side(nr_run, replayed, tmp_path, capsys):
+    assert cli.main(["compare", str(nr_run), str(replayed), "--out", str(tmp_path)]) == 0
+    text = (tmp_path / "compare.md").read_text()
+    assert "| radio | nr | trace |" in text
+    for fig in ("compare_loss.png", "compare_rounds.png", "compare_throughput_cdf.png"):
+        assert (tmp_path / fig).stat().st_size > 0 and f"![{fig}]" in text
+    assert cli.main(["compare", str(nr_run)]) == 2
