@@ -46,6 +46,7 @@ class RunControl:
         self.signum: int | None = None
         self.stalled: str | None = None
         self._sim = None
+        self._started = False  # attach() was called: a signal no longer aborts the set-up
         self._progress: Callable[[], int] = lambda: 0
         self._last = (0, 0.0)  # (progress count, simulated instant it last changed)
         self._warned = False
@@ -59,20 +60,22 @@ class RunControl:
 
     def on_signal(self, signum: int, frame=None) -> None:
         """The first signal stops the simulation after the current event (before it runs:
-        raises :class:`Interrupted`); later ones are ignored, the run is already ending."""
+        raises :class:`Interrupted`; after it ran: only noted, the summary is being written);
+        later ones are ignored, the run is already ending."""
         if self.signum is not None:
             return
         self.signum = signum
-        if self._sim is None:
+        if not self._started:
             raise Interrupted(signum)
-        self._sim.stop()
+        if self._sim is not None:
+            self._sim.stop()
 
     # -- the simulation -----------------------------------------------------------------------
 
     def attach(self, sim, progress: Callable[[], int] | None, check_period_s: float) -> None:
         """Watch ``sim``: ``progress()`` is a count that grows while the run progresses (None:
         no stall watchdog, only stop requests)."""
-        self._sim = sim
+        self._sim, self._started = sim, True
         if progress is None:
             self.stall_warn_s = self.stall_stop_s = None
         else:

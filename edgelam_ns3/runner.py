@@ -37,9 +37,12 @@ import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import config as config_mod
 from .run_control import signal_name
+
+if TYPE_CHECKING:  # config imports torch: the child installs its signal handlers first
+    from . import config as config_mod
 
 RESULT_FILE = ".child_result.json"
 PARENT_ENV = "EDGELAM_PARENT_PID"
@@ -105,6 +108,8 @@ def launch(cfg: config_mod.ScenarioConfig, out_dir: str | Path | None = None,
            quiet: bool = False, force: bool = False) -> dict:
     """Run ``cfg`` in a child process into ``out_dir`` (see :func:`prepare_run_dir`; default
     :func:`default_run_dir`); return the summary, also written to ``summary.json``."""
+    from . import config as config_mod
+
     out = prepare_run_dir(out_dir if out_dir else default_run_dir(cfg), force)
     (out / "config.yaml").write_text(config_mod.to_yaml(cfg))
     (out / RESULT_FILE).unlink(missing_ok=True)
@@ -139,14 +144,15 @@ class _Child:
         self.proc: subprocess.Popen | None = None
         self.signum: int | None = None  # the signal forwarded to it
         self.killed = False  # SIGKILL sent by us
-        self._timer: threading.Timer | None = None
+        self._done = threading.Event()
 
     def run(self, log_path: Path, echo) -> int:
         """Start the child, tee its output to ``log_path`` (and ``echo``), wait for it;
         :return: its exit code (negative: killed by that signal)."""
         with log_path.open("w") as log:
-            self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE,
-                                         stderr=subprocess.STDOUT, text=True, env=self.env)
+            with _signals_ignored():  # until the child installs its own handlers
+                self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE,
+                                             stderr=subprocess.STDOUT, text=True, env=self.env)
             with _LIVE_LOCK:
                 _LIVE.add(self)
                 late = _INTERRUPT
@@ -161,33 +167,55 @@ class _Child:
                         echo.flush()
                 return self.proc.wait()
             finally:
+                self._done.set()
                 with _LIVE_LOCK:
                     _LIVE.discard(self)
-                if self._timer is not None:
-                    self._timer.cancel()
                 if self.proc.poll() is None:  # the parent itself is failing: no orphan
                     self.kill()
                     self.proc.wait()
                 self.proc.stdout.close()
 
     def interrupt(self, signum: int) -> None:
-        """Forward ``signum`` (the first time; SIGKILL later or after :data:`GRACE_S`)."""
+        """Forward ``signum``, again every second (a child still starting up ignores it) until
+        it ends; SIGKILL after :data:`GRACE_S`, or at a second call."""
         if self.signum is not None:
             self.kill()
             return
         self.signum = signum
-        try:
-            self.proc.send_signal(signum)
-        except ProcessLookupError:
-            return
-        self._timer = threading.Timer(GRACE_S, self.kill)
-        self._timer.daemon = True
-        self._timer.start()
+        threading.Thread(target=self._insist, daemon=True).start()
+
+    def _insist(self) -> None:
+        deadline = time.monotonic() + GRACE_S
+        while not self._done.is_set() and time.monotonic() < deadline:
+            try:
+                self.proc.send_signal(self.signum)
+            except ProcessLookupError:
+                return
+            self._done.wait(1.0)
+        if not self._done.is_set():
+            self.kill()
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.killed = True
             self.proc.kill()
+
+
+@contextmanager
+def _signals_ignored():
+    """SIGINT and SIGTERM ignored while inside (main thread only): a process started here
+    inherits that, so Python installs no KeyboardInterrupt handler in it and a Ctrl-C during
+    its start-up cannot end it with a traceback; it handles both once ready."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    sigs = (signal.SIGINT, signal.SIGTERM)
+    before = {s: signal.signal(s, signal.SIG_IGN) for s in sigs}
+    try:
+        yield
+    finally:
+        for s in sigs:
+            signal.signal(s, before[s])
 
 
 def interrupt_all(signum: int = signal.SIGINT) -> None:
@@ -261,7 +289,8 @@ def _death(out: Path, rc: int, child: _Child) -> str:
     if child.signum is not None:
         why = f"interrupted by {signal_name(child.signum)}"
         if child.killed:
-            why += f"; the simulation had not stopped {GRACE_S:g} s later and was killed"
+            why += ("; the simulation was killed (a second signal, or no stop within "
+                    f"{GRACE_S:g} s) before it wrote its results")
         return why
     if rc < 0:
         why = f"killed by signal {-rc} ({signal_name(-rc)})"
@@ -347,6 +376,7 @@ def _child(out: Path) -> int:
     try:
         import yaml
 
+        from . import config as config_mod
         from . import scenario
 
         cfg = config_mod.from_dict(yaml.safe_load((out / "config.yaml").read_text()))

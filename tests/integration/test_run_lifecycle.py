@@ -105,6 +105,21 @@ def test_signal_to_parent_stops_child_and_keeps_summary_and_traces(tmp_path, sig
     assert "- status: **interrupted**" in text and "![loss.png](loss.png)" in text
 
 
+def test_ctrl_c_while_the_child_starts_up_gives_no_traceback(tmp_path):
+    out = tmp_path / "run"
+    run = Edgelam(out)
+    deadline = time.monotonic() + HANG_GUARD_S
+    while not subprocess.run(["pgrep", "-P", str(run.proc.pid)], capture_output=True).stdout:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    run.proc.send_signal(signal.SIGINT)  # the child is still importing torch
+    rc, err = run.finish()
+    assert rc == 130
+    assert "Traceback" not in err and "Traceback" not in (out / "stdout.log").read_text()
+    s = json.loads((out / "summary.json").read_text())
+    assert s["status"] == "interrupted" and s["error"].startswith("interrupted by SIGINT")
+
+
 def test_kill_9_of_the_child_leaves_flushed_traces_and_names_the_signal(tmp_path):
     out = tmp_path / "run"
     run = Edgelam(out)

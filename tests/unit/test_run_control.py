@@ -85,3 +85,12 @@ def test_a_signal_before_the_simulation_aborts_the_set_up():
     control.attach(clock, lambda: 0, check_period_s=1.0)
     clock.run_until(5.0)  # a request that came before attach is honoured at the first check
     assert clock.stopped and clock.now == 1.0
+
+
+def test_a_signal_after_the_simulation_is_only_noted():
+    control = RunControl()
+    clock = Clock()
+    control.attach(clock, lambda: 0, check_period_s=1.0)
+    control.detach()  # the summary is being written: it must not be cut short
+    control.on_signal(signal.SIGINT)
+    assert control.signum == signal.SIGINT and not clock.stopped
