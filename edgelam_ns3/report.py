@@ -198,7 +198,7 @@ def _plot_rounds(tables):
     r = _nonempty(tables, "rounds", "round", "latency_s", *(c for c, _ in PHASES))
     if r is None:
         return None
-    fig, ax = plt.subplots(figsize=(max(6.0, min(14.0, 0.25 * len(r) + 4)), 4))
+    fig, ax = plt.subplots(figsize=(max(8.0, min(16.0, 0.25 * len(r) + 6)), 4))
     x = r["round"].to_numpy() + 1
     bottom = np.zeros(len(r))
     for col, label in PHASES:
@@ -209,9 +209,11 @@ def _plot_rounds(tables):
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlabel("round")
     ax.set_ylabel("time [ms]")
-    ax.set_title("Latency breakdown per round (each phase: its slowest device)")
+    ax.set_title("Latency breakdown per round (each phase: its slowest device)", fontsize=10)
     ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=8)
+    handles, labels = ax.get_legend_handles_labels()  # the stack's order, top first
+    ax.legend(handles[::-1], labels[::-1], fontsize=8, loc="center left",
+              bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     return fig
 
