@@ -217,6 +217,15 @@ class _Version(argparse.Action):
         parser.exit()
 
 
+def _run_options(p: argparse.ArgumentParser, default_out: str) -> None:
+    """--out, --force, --set and --quiet of a command that starts one run."""
+    p.add_argument("--out", help=f"run directory (default {default_out}); must be new or empty")
+    p.add_argument("--force", action="store_true",
+                   help="empty --out first if it holds a previous run (its files are deleted)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_HELP)
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edgelam", description=plain(__doc__),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -225,22 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="run a scenario into a run directory")
     r.add_argument("scenario", help="built-in scenario name (see: edgelam scenarios) or YAML path")
-    r.add_argument("--out", help="run directory (default runs/<name>-<time>); must be new or "
-                   "empty")
-    r.add_argument("--force", action="store_true",
-                   help="empty --out first if it holds a previous run (its files are deleted)")
-    r.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_HELP)
-    r.add_argument("--quiet", action="store_true", help="no progress lines")
+    _run_options(r, "runs/<name>-<time>")
     r.set_defaults(fn=_cmd_run)
     rr = sub.add_parser("replay", help="rerun a recorded NR run's framework (or another, with "
                         "--set) over its recorded per-UE capacities as a trace radio")
     rr.add_argument("run_dir", help="a run directory of an NR run")
-    rr.add_argument("--out", help="run directory of the replay (default runs/<name>-replay-"
-                    "<time>); must be new or empty")
-    rr.add_argument("--force", action="store_true",
-                    help="empty --out first if it holds a previous run")
-    rr.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_HELP)
-    rr.add_argument("--quiet", action="store_true", help="no progress lines")
+    _run_options(rr, "runs/<name>-replay-<time>")
     rr.set_defaults(fn=_cmd_replay)
     cm = sub.add_parser("compare", help="one report putting runs side by side")
     cm.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
