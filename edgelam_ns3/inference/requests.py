@@ -14,10 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-TRACE_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "azure_llm_inference_2023"
-"""The shared copy of the Azure trace (``../shared/data`` next to the repository)."""
-TRACE_FILES = {"conversation": "AzureLLMInferenceTrace_conv.csv",
-               "coding": "AzureLLMInferenceTrace_code.csv"}
+TRACE_DIR = Path(__file__).resolve().parent / "azure_trace_2023"
+"""The copy of the Azure trace shipped with the package (gzip; CC-BY 4.0, see its README.md)."""
+TRACE_FILES = {"conversation": "AzureLLMInferenceTrace_conv.csv.gz",
+               "coding": "AzureLLMInferenceTrace_code.csv.gz"}
+TRACE_SHA256 = {"conversation": "2f1e5b666d4e3055fdbba98598ce2ec307767b9064e03e2fa46676dbcc7d0bf8",
+                "coding": "54e9a6d2a4bd06ba1e060304b900abbc74cbea53de96506e60fe5bb4f2277fb6"}
+"""SHA-256 of each decompressed CSV, as published with the upstream blobs."""
 
 
 @dataclass(frozen=True)

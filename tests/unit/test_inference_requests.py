@@ -1,9 +1,12 @@
 """Request sources: the Azure trace as its README describes it, windows, Poisson, UEs."""
 
+import gzip
+import hashlib
+
 import numpy as np
 import pytest
 
-from edgelam_ns3.inference.requests import (map_to_ues, poisson_requests, read_azure_trace,
+from edgelam_ns3.inference.requests import (TRACE_SHA256, map_to_ues, trace_path, poisson_requests, read_azure_trace,
                                             trace_requests, trace_window)
 
 
@@ -13,6 +16,12 @@ def test_azure_conversation_trace_has_the_rows_and_span_its_readme_gives():
     assert t_s[0] == 0 and t_s[-1] == pytest.approx(3501.72, abs=0.01)
     assert np.all(np.diff(t_s) >= 0)
     assert (ctx[0], gen[0]) == (374, 44)  # the first row of the CSV
+
+
+@pytest.mark.parametrize("name", ["conversation", "coding"])
+def test_shipped_trace_decompresses_to_the_upstream_blob(name):
+    digest = hashlib.sha256(gzip.decompress(trace_path(name).read_bytes())).hexdigest()
+    assert digest == TRACE_SHA256[name]
 
 
 def test_rate_scale_compresses_a_window_into_the_same_duration():
