@@ -134,29 +134,60 @@ class MicroserviceInference:
         res = self.cost_model.run(service, [ServiceCall(i, q, past) for i in range(n)])
         return duration_s(self.profiles[host], res.flops, res.bytes_moved)
 
-    def _problem(self) -> pl.PlacementProblem:
-        """The placement problem at the mean request of the window and its mean rate."""
+    def expected_load(self) -> tuple[float, int, int]:
+        """The load placement plans for: (rate [1/s], prompt tokens, output tokens) of the
+        expected request. Poisson: the generator's own rate and lengths (not the draws); trace:
+        the window's request rate and mean lengths (the workload an operator provisions for)."""
+        s = self.ic.source
+        if s.kind == "poisson":
+            return s.rate_per_s, s.prompt_tokens, s.output_tokens
         p = float(np.mean([r.prompt_tokens for r in self.requests]))
         o = float(np.mean([r.output_tokens for r in self.requests]))
-        pi, oi, tb = max(int(round(p)), 1), max(int(round(o)), 1), self.ic.serving.token_bytes
-        mdl, hosts = self.cost_model, self.hosts
-        b = self.ic.placement.expected_batch
-        t_c = np.array([[self._est(s, h, pi, 0)
-                         + (oi - 1) / b * self._est(s, h, 1, pi + oi // 2, b)
-                         for h in hosts] for s in self.heavy])
-        t_l = np.array([[[transfer_s(self.paths, a, b, mdl.output_bytes(s, pi))
-                          + (oi - 1) * transfer_s(self.paths, a, b, mdl.output_bytes(s, 1))
+        return len(self.requests) / s.duration_s, max(int(round(p)), 1), max(int(round(o)), 1)
+
+    def _steps_s(self, service: str, host: str, p: int, o: int) -> tuple[float, float]:
+        """A request's (latency, busy seconds) of ``service`` on ``host``: its prefill, then
+        ``o - 1`` decode steps at past lengths ``p .. p + o - 2``, each an iteration of
+        ``expected_batch`` such steps (latency: the whole iteration; busy: its share).
+        Counts are affine in the past length, durations the roofline of each step."""
+        from ..models.microservices import ServiceCall
+
+        b, prof = self.ic.placement.expected_batch, self.profiles[host]
+        prefill = self._est(service, host, p, 0)
+        if o == 1:
+            return prefill, prefill
+        r0, r1 = (self.cost_model.run(service, [ServiceCall(i, 1, past) for i in range(b)])
+                  for past in (p, p + 1))
+        k = np.arange(o - 1, dtype=float)
+        dt = np.maximum((r0.flops + k * (r1.flops - r0.flops)) / prof.sustained_flops,
+                        (r0.bytes_moved + k * (r1.bytes_moved - r0.bytes_moved))
+                        / prof.mem_bw_bytes_per_s)
+        return prefill + float(dt.sum()), prefill + float(dt.sum()) / b
+
+    def _problem(self) -> pl.PlacementProblem:
+        """The placement problem of the expected request at the expected rate
+        (:meth:`expected_load`), timed as the serving below times a request alone (static
+        orchestration: ``embed`` with the first block group)."""
+        rate, p, o = self.expected_load()
+        tb, mdl, hosts, tr = self.ic.serving.token_bytes, self.cost_model, self.hosts, transfer_s
+        steps = {(s, h): self._steps_s(s, h, p, o) for s in ["embed"] + self.heavy for h in hosts}
+        t_c = np.array([[steps[s, h][0] for h in hosts] for s in self.heavy])
+        t_w = np.array([[steps[s, h][1] for h in hosts] for s in self.heavy])
+        t_c[0] += [steps["embed", h][0] for h in hosts]
+        t_w[0] += [steps["embed", h][1] for h in hosts]
+        t_l = np.array([[[tr(self.paths, a, b, mdl.output_bytes(s, p))
+                          + (o - 1) * tr(self.paths, a, b, mdl.output_bytes(s, 1))
                           for b in hosts] for a in hosts] for s in self.heavy[:-1]])
-        t_in = np.array([transfer_s(self.paths, self.gnb, h, pi * tb) for h in hosts])
-        t_out = np.array([oi * transfer_s(self.paths, h, self.gnb, tb) for h in hosts])
-        reserve = self.ic.placement.kv_reserve_requests * (pi + oi)
+        t_loop = np.array([[(o - 1) * tr(self.paths, a, b, tb) for b in hosts] for a in hosts])
+        t_in = np.array([tr(self.paths, self.gnb, h, p * tb) for h in hosts])
+        t_out = np.array([tr(self.paths, h, self.gnb, tb) for h in hosts])
+        reserve = self.ic.placement.kv_reserve_requests * (p + o)
         need = np.array([mdl.weight_bytes(s) + reserve * mdl.kv_bytes_per_token(s)
                          for s in self.heavy], dtype=float)
         cap = np.array([self.profiles[h].memory_bytes - mdl.weight_bytes("embed")
                         for h in hosts], dtype=float)
-        rate = len(self.requests) / self.ic.source.duration_s
         return pl.PlacementProblem(self.heavy, hosts, t_c, t_l, t_in, t_out, need, cap, rate,
-                                   self.ic.placement.max_utilisation)
+                                   self.ic.placement.max_utilisation, t_loop, t_w)
 
     def _place(self) -> tuple[list[int], bool]:
         pc, p = self.ic.placement, self.problem

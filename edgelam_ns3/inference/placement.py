@@ -1,21 +1,36 @@
 """Static placement of the heavy services (block groups, LM head) on hosts.
 
 The problem (:class:`PlacementProblem`): a chain of services ``s = 0..S-1`` to place on hosts
-``h``, each service on one host, minimising the expected latency of one request (compute of
-each service on its host plus the transfers of activations between consecutive services on
-different hosts, the prompt's way in and the tokens' way out) subject to
+``h``, each service on one host, minimising the end-to-end latency of the expected request as
+the serving simulation produces it for a request alone (:mod:`edgelam_ns3.inference.framework`,
+static orchestration: ``embed`` on the first service's host, its compute folded into service 0):
+
+- the prompt's way in, once: ``t_entry[h_0]``;
+- every step (the prefill, then ``o - 1`` decode steps) runs through the whole chain before
+  the next starts, so per step the services' compute and the hidden states' transfers between
+  consecutive hosts add up serially: ``t_compute[s, h_s]`` and ``t_link[s, h_s, h_{s+1}]``
+  already sum them over the steps;
+- after each of the ``o - 1`` first steps, the token id goes from the last service's host back to
+  the first's before the next step starts (``t_loop[h_{S-1}, h_0]``, serial too);
+- the tokens stream to the UE in parallel with the next steps, so only one crossing, the last
+  token's, is on the path: ``t_exit[h_{S-1}]`` counts one token, not ``o`` of them;
+
+subject to
 
 - memory: the weights plus the reserved KV caches of the services on a host fit its memory;
-- load: at the expected arrival rate, the compute time a host is asked for per second stays at
-  most ``max_utilisation`` (relaxed, and reported, when no placement meets it).
+- load: at the expected arrival rate the compute a host is asked for per second,
+  ``rate_per_s * t_work`` (a decode step's share of its batch), stays at most
+  ``max_utilisation`` (relaxed, and reported, when no placement meets it).
 
 :func:`solve_ilp` solves it as an integer linear program with :func:`scipy.optimize.milp`
-(HiGHS): scipy is already a dependency, and the instances (a few services, a few hosts) are
-far below what needs a dedicated solver such as OR-Tools. Consecutive placements are linked by
-``z[s,h,h'] >= x[s,h] + x[s+1,h'] - 1`` (z continuous in [0, 1]; the transfer costs are
-non-negative, so the optimum sets z to the product). :func:`brute_force` enumerates every
-placement of a small instance; the baselines are :func:`monolithic` (everything on one edge
-server), :func:`cloud_only`, :func:`random_placement` and :func:`greedy_least_loaded`.
+(HiGHS, exact branch and bound) rather than OR-Tools: scipy is already a dependency (OR-Tools
+would add a large binary wheel for nothing), and the instances (a few services, a few hosts,
+tens of binaries) solve in milliseconds. Pairs of placements (consecutive services, and the
+last and first service for the token loop) are linked by ``z[h, h'] >= x[s, h] + x[s', h'] - 1``
+(z continuous in [0, 1]; the transfer costs are non-negative, so the optimum sets z to the
+product). :func:`brute_force` enumerates every placement of a small instance; the baselines
+are :func:`monolithic` (everything on one edge server), :func:`cloud_only`,
+:func:`random_placement` and :func:`greedy_least_loaded`.
 """
 
 from __future__ import annotations
@@ -33,15 +48,20 @@ class PlacementProblem:
     """
     :ivar services: the chain, in order
     :ivar hosts: candidate hosts
-    :ivar t_compute: compute seconds of one request's service s on host h, [S, H]
-    :ivar t_link: seconds to move one request's output of service s from host h to host h'
-        (0 on the same host), [S-1, H, H]
+    :ivar t_compute: seconds service s on host h adds to a request's latency, summed over its
+        steps (each decode step at the expected batch: the whole iteration), [S, H]
+    :ivar t_link: seconds to move a request's outputs of service s from host h to host h',
+        summed over its steps (0 on the same host), [S-1, H, H]
     :ivar t_entry: seconds for a request to reach host h (first service), [H]
-    :ivar t_exit: seconds for a request's tokens to leave host h (last service), [H]
+    :ivar t_exit: seconds for one token to leave host h (last service) for the UE, [H]
     :ivar mem_need: bytes service s needs on its host (weights + reserved KV), [S]
     :ivar mem_cap: bytes host h offers, [H]
     :ivar rate_per_s: expected request rate [1/s]
     :ivar max_utilisation: most busy fraction per host at that rate [-]
+    :ivar t_loop: seconds of a request's token ids from the last service's host h to the first
+        service's host h', summed over its decode steps, [H, H] (None: no loop)
+    :ivar t_work: busy seconds of host h for service s per request (a decode step's share of
+        its batch), [S, H] (None: ``t_compute``)
     """
 
     services: list[str]
@@ -54,21 +74,35 @@ class PlacementProblem:
     mem_cap: np.ndarray
     rate_per_s: float
     max_utilisation: float = 0.9
+    t_loop: np.ndarray | None = None
+    t_work: np.ndarray | None = None
+
+    def pairs(self) -> list[tuple[int, int, np.ndarray]]:
+        """(s, s', cost [H, H] of s on h and s' on h') of every pairwise term."""
+        out = [(s, s + 1, self.t_link[s]) for s in range(len(self.services) - 1)]
+        if self.t_loop is not None and len(self.services) > 1:
+            out.append((len(self.services) - 1, 0, self.t_loop))
+        return out
+
+    def work(self) -> np.ndarray:
+        return self.t_compute if self.t_work is None else self.t_work
 
 
 def latency(p: PlacementProblem, assign) -> float:
-    """Expected latency of one request under a placement (host index per service) [s]."""
+    """Modelled latency of the expected request under a placement (host index per service) [s]."""
     t = p.t_entry[assign[0]] + p.t_exit[assign[-1]]
     t += sum(p.t_compute[s, h] for s, h in enumerate(assign))
-    t += sum(p.t_link[s, assign[s], assign[s + 1]] for s in range(len(assign) - 1))
+    t += sum(cost[assign[a], assign[b]] for a, b, cost in p.pairs())
+    if p.t_loop is not None and len(assign) == 1:
+        t += p.t_loop[assign[0], assign[0]]
     return float(t)
 
 
 def utilisation(p: PlacementProblem, assign) -> np.ndarray:
     """Expected busy fraction of each host, [H]."""
-    u = np.zeros(len(p.hosts))
+    u, work = np.zeros(len(p.hosts)), p.work()
     for s, h in enumerate(assign):
-        u[h] += p.rate_per_s * p.t_compute[s, h]
+        u[h] += p.rate_per_s * work[s, h]
     return u
 
 
@@ -106,13 +140,15 @@ def _milp(p: PlacementProblem, load: bool) -> list[int] | None:
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import lil_array
 
-    n_s, n_h = len(p.services), len(p.hosts)
-    nx, nz = n_s * n_h, (n_s - 1) * n_h * n_h
+    n_s, n_h, pairs, work = len(p.services), len(p.hosts), p.pairs(), p.work()
+    nx, nz = n_s * n_h, len(pairs) * n_h * n_h
     xi = lambda s, h: s * n_h + h  # noqa: E731
-    zi = lambda s, h, g: nx + (s * n_h + h) * n_h + g  # noqa: E731
-    c = np.concatenate([p.t_compute.ravel(), p.t_link.ravel()])
+    zi = lambda k, h, g: nx + (k * n_h + h) * n_h + g  # noqa: E731
+    c = np.concatenate([p.t_compute.ravel()] + [cost.ravel() for _, _, cost in pairs])
     c[:n_h] += p.t_entry
     c[(n_s - 1) * n_h:nx] += p.t_exit
+    if p.t_loop is not None and n_s == 1:
+        c[:n_h] += np.diag(p.t_loop)
     rows = n_s + n_h * (2 if load else 1) + nz
     a, lo, hi = lil_array((rows, nx + nz)), np.zeros(rows), np.zeros(rows)
     r = 0
@@ -125,13 +161,13 @@ def _milp(p: PlacementProblem, load: bool) -> list[int] | None:
         for s in range(n_s):
             a[r, xi(s, h)] = p.mem_need[s]
             if load:
-                a[r + 1, xi(s, h)] = p.rate_per_s * p.t_compute[s, h]
+                a[r + 1, xi(s, h)] = p.rate_per_s * work[s, h]
         lo[r], hi[r] = -np.inf, p.mem_cap[h]
         if load:
             lo[r + 1], hi[r + 1] = -np.inf, p.max_utilisation
         r += 2 if load else 1
-    for s, h, g in itertools.product(range(n_s - 1), range(n_h), range(n_h)):
-        a[r, zi(s, h, g)], a[r, xi(s, h)], a[r, xi(s + 1, g)] = 1, -1, -1
+    for (k, (s, s2, _)), h, g in itertools.product(enumerate(pairs), range(n_h), range(n_h)):
+        a[r, zi(k, h, g)], a[r, xi(s, h)], a[r, xi(s2, g)] = 1, -1, -1
         lo[r], hi[r] = -1, np.inf
         r += 1
     res = milp(c, constraints=LinearConstraint(a.tocsr(), lo, hi),
@@ -179,7 +215,7 @@ def greedy_least_loaded(p: PlacementProblem) -> list[int]:
     taking it, among those whose memory still fits it."""
     util, mem, assign = np.zeros(len(p.hosts)), np.zeros(len(p.hosts)), []
     for s in range(len(p.services)):
-        after = util + p.rate_per_s * p.t_compute[s]
+        after = util + p.rate_per_s * p.work()[s]
         after[mem + p.mem_need[s] > p.mem_cap] = np.inf
         h = int(np.argmin(after))
         if not np.isfinite(after[h]):

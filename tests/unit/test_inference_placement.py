@@ -1,8 +1,13 @@
 """Placement of the heavy services: the ILP against brute force and the capacities."""
 
+import itertools
+
 import numpy as np
 import pytest
 
+from edgelam_ns3 import config
+from edgelam_ns3.inference.network import backhaul_paths, transfer_s
+from edgelam_ns3.inference.serving import EventClock, HostServer, KvBudget
 from edgelam_ns3.inference.placement import (PlacementProblem, brute_force, feasible,
                                              greedy_least_loaded, latency, memory_used,
                                              monolithic, random_placement, solve_ilp,
@@ -62,3 +67,72 @@ def test_baselines_fit_the_memory_and_name_a_model_that_does_not_fit():
         monolithic(p, "h1")
     for assign in (greedy_least_loaded(p), random_placement(p, np.random.default_rng(0))):
         assert feasible(p, assign, load=False)
+
+
+# -- the framework's problem against the serving it models -----------------------------------
+
+class _IdleNetwork(EventClock):
+    """A clock whose messages take :func:`transfer_s` over the backhaul (a UE sits at the gNB)."""
+
+    def __init__(self, paths):
+        super().__init__()
+        self.paths = paths
+
+    def send(self, a, b, nbytes, on_delivered, tag=None):
+        a, b = ("gnb" if n.startswith("ue") else n for n in (a, b))
+        self.schedule(transfer_s(self.paths, a, b, nbytes), on_delivered, None)
+
+    def stop(self):
+        pass
+
+
+def _lone_request_framework(tmp_path, prompt=24, output=5):
+    csv = tmp_path / "one.csv"
+    csv.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\r\n"
+                   f"2023-11-16 18:15:46.6805900,{prompt},{output}")
+    cfg = config.from_dict({
+        "nodes": {"n_devices": 1, "n_edge": 2, "cloud": True},
+        "radio": {"mode": "ideal"},
+        "backhaul": {"links": [{"a": "gnb", "b": "edge0", "rate_bps": 1e9, "delay_s": 0.002},
+                               {"a": "gnb", "b": "edge1", "rate_bps": 2e8, "delay_s": 0.0005},
+                               {"a": "gnb", "b": "cloud", "rate_bps": 1e9, "delay_s": 0.004}]},
+        "train": {"framework": "microservice_inference"},
+        "inference": {"model": {"mode": "cost", "n_layer": 4, "n_embd": 256, "n_head": 4,
+                                "vocab_size": 1000, "n_positions": 256, "n_groups": 2},
+                      "source": {"kind": "trace", "trace": str(csv), "duration_s": 1.0},
+                      "placement": {"orchestration": "static", "expected_batch": 1}}})
+    from edgelam_ns3.inference.framework import MicroserviceInference
+
+    return MicroserviceInference(cfg, _IdleNetwork(backhaul_paths(cfg)))
+
+
+def _serve_alone(fw, assign) -> float:
+    """End-to-end latency of the lone request served with the heavy services on ``assign``."""
+    fw.sim = net = _IdleNetwork(fw.paths)
+    fw.where = {s: fw.hosts[h] for s, h in zip(fw.heavy, assign)}
+    fw.kv = {h: KvBudget(float("inf")) for h in fw.hosts}
+    fw.servers = {h: HostServer(h, fw.profiles[h], net, fw.model, 10**6, 64) for h in fw.hosts}
+    fw.rows = []
+    fw.start()
+    net.run()
+    return fw.rows[0]["e2e_s"]
+
+
+def test_modelled_latency_is_the_served_latency_and_the_ilp_finds_its_minimum(tmp_path):
+    fw = _lone_request_framework(tmp_path)
+    p = fw.problem
+    assert len(p.services) == 3 and len(p.hosts) == 3
+    served = {a: _serve_alone(fw, a) for a in itertools.product(range(3), repeat=3)}
+    for a, t in served.items():  # serial per-step compute, links and token loop; one exit
+        assert latency(p, a) == pytest.approx(t, rel=1e-9, abs=1e-12), a
+    assign, relaxed = solve_ilp(p)
+    assert not relaxed
+    assert served[tuple(assign)] == pytest.approx(min(served.values()), rel=1e-9)
+    assert latency(p, assign) == pytest.approx(latency(p, brute_force(p)), rel=1e-9)
+
+
+def test_placement_plans_for_the_poisson_sources_rate_not_its_draws(tmp_path):
+    fw = _lone_request_framework(tmp_path)
+    fw.ic.source = fw.ic.source.model_copy(update={
+        "kind": "poisson", "rate_per_s": 3.5, "prompt_tokens": 40, "output_tokens": 7})
+    assert fw.expected_load() == (3.5, 40, 7)
