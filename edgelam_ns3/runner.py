@@ -229,6 +229,17 @@ def interrupt_all(signum: int = signal.SIGINT) -> None:
         child.kill() if signum == signal.SIGKILL else child.interrupt(signum)
 
 
+def interrupt_run(run_dir: str | Path, signum: int = signal.SIGTERM) -> bool:
+    """Forward ``signum`` to the running child that writes into ``run_dir`` (as
+    :func:`interrupt_all` does to all); :return: whether one was running (a sweep's per-point
+    time limit)."""
+    with _LIVE_LOCK:
+        children = [c for c in _LIVE if c.argv[-1] == str(Path(run_dir))]
+    for child in children:
+        child.kill() if signum == signal.SIGKILL else child.interrupt(signum)
+    return bool(children)
+
+
 def clear_interrupt() -> None:
     """Children started from now on run normally again."""
     global _INTERRUPT
