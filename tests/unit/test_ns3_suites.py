@@ -21,6 +21,7 @@ SUITES = {
     "edgelam-nr-bler-model": "EESM and TBLER closed forms, a synthetic SINR-BLER table",
     "edgelam-nr-mac-stats": "BLER, mean SINR and MCS derived from the MAC counters",
     "edgelam-nr-channel": "TR 38.901 Table 7.4.1-1 UMa LOS path loss, k T B F noise, Friis",
+    "edgelam-nr-precoding": "ZF/MRT/RZF and MMSE SINR closed forms by hand, SUS on a built case",
 }
 
 _RUN = (
