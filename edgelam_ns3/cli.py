@@ -3,7 +3,10 @@
     edgelam run SCENARIO [--out DIR] [--force] [--set key=value ...]
     edgelam scenarios                  # the built-in scenarios, one line each
     edgelam config [SCENARIO]          # the resolved config, or every key with its help
-    edgelam sweep SCENARIO --grid key=v1,v2 [--grid ...] [--out DIR] [--workers N] [--dask ADDR]
+    edgelam sweep SPEC.yaml [--out DIR] [--retry-failed] [--workers N] [--dask ADDR] [...]
+    edgelam sweep SCENARIO --grid key=v1,v2 [--grid ...] [--out DIR] [...]   # a grid shorthand
+    edgelam sweep status DIR           # done / failed / pending points of a sweep
+    edgelam sweep plot DIR --x KEY --y FIGURE [--hue KEY]   # mean over seeds, 95% CI bars
     edgelam report RUN_DIR             # redraw the plots and the report from a run's traces
     edgelam replay RUN_DIR [--set key=value ...] [--out DIR]   # an NR run over its own radio trace
     edgelam compare RUN_DIR RUN_DIR... [--out DIR]             # runs side by side
@@ -127,31 +130,6 @@ def _cmd_config(args) -> int:
     return 0
 
 
-def _cmd_sweep(args) -> int:
-    import signal
-    import time as _time
-
-    from . import config, runner, sweep
-
-    try:
-        grid = sweep.parse_grid(args.grid)
-        stamp = _time.strftime("%Y%m%d-%H%M%S", _time.gmtime())
-        name = runner.safe_name(args.scenario.rsplit("/", 1)[-1].removesuffix(".yaml"))
-        out = args.out or f"runs/sweep-{name}-{stamp}"
-        rows = sweep.run_sweep(args.scenario, grid, out, args.set or [], args.workers, args.dask,
-                               force=args.force)
-    except (config.ConfigError, runner.RunDirError) as exc:
-        return _fail(exc)
-    except sweep.SweepInterrupted as exc:
-        if exc.rows:
-            print(sweep.table(exc.rows, list(grid)))
-        print(f"edgelam: sweep interrupted: {exc}", file=sys.stderr)
-        return 128 + exc.signum if exc.signum else 128 + signal.SIGINT
-    print(sweep.table(rows, list(grid)))
-    print(f"edgelam: sweep results: {out}/sweep.parquet, plot: {out}/loss_vs_time.png")
-    return 0 if all(r["status"] == "ok" for r in rows) else 1
-
-
 def _cmd_report(args) -> int:
     from . import report
 
@@ -231,6 +209,8 @@ def _run_options(p: argparse.ArgumentParser, default_out: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import sweep_cli
+
     p = argparse.ArgumentParser(prog="edgelam", description=plain(__doc__),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action=_Version,
@@ -256,21 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("scenario", nargs="?")
     c.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_HELP)
     c.set_defaults(fn=_cmd_config)
-    w = sub.add_parser("sweep", help="run a scenario over a grid of parameter values")
-    w.add_argument("scenario")
-    w.add_argument("--grid", action="append", required=True, metavar="KEY=V1,V2",
-                   help="values to sweep (repeatable), read as YAML, e.g. --grid "
-                   "train.policy=all,lyapunov --grid radio.gnb_array=[4,4],[8,8]")
-    w.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_HELP)
-    w.add_argument("--out", help="sweep directory (default runs/sweep-<scenario>-<time>); must "
-                   "be new or empty")
-    w.add_argument("--force", action="store_true",
-                   help="empty --out first if it holds a previous sweep or run")
-    w.add_argument("--workers", type=int, default=1,
-                   help="runs at once (each is one process; 2 cores: 1 or 2)")
-    w.add_argument("--dask", metavar="ADDRESS",
-                   help="run on a Dask cluster (scheduler address, or 'local')")
-    w.set_defaults(fn=_cmd_sweep)
+    sweep_cli.add_parser(sub, SET_HELP)
     rp = sub.add_parser("report", help="redraw a run's plots and report from its traces")
     rp.add_argument("run_dir")
     rp.set_defaults(fn=_cmd_report)
@@ -290,7 +256,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    from . import sweep_cli
+
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sweep"] and argv[1:2] and argv[1] in sweep_cli.TOOLS:
+        args = sweep_cli.tool_parser().parse_args(argv[1:])
+    else:
+        args = build_parser().parse_args(argv)
     try:
         return args.fn(args)
     except KeyboardInterrupt:  # Ctrl-C outside a run (a run reports its own)

@@ -1,36 +1,36 @@
-"""Batch parameter sweeps: the cross product of ``--grid key=v1,v2,...`` over a scenario.
+"""Batch parameter sweeps: a spec's points (:mod:`edgelam_ns3.sweep_design`: grid, zip, random
+samples, seeds), each a normal run (its own child process and run directory, see
+:mod:`edgelam_ns3.runner`) under ``OUT/runs/<values>-<id>``, on a local pool, a Dask cluster or a
+batch scheduler (:mod:`edgelam_ns3.sweep_engines`).
 
-Each point is a normal run (its own child process and run directory, see
-:mod:`edgelam_ns3.runner`) under ``OUT/runs/<index>-<values>``. Points run on a local pool of
-``workers`` at a time by default, or on a Dask cluster (``dask_address``: a scheduler address,
-or ``"local"`` for a local cluster) when one machine is not enough. The sweep writes
-``OUT/sweep.parquet`` (one row per point: the swept values and the summary's figures) and
-``OUT/loss_vs_time.png`` (loss against simulated time, one curve per point). Ctrl-C (or
-SIGTERM) stops the sweep: no new point starts, the running ones are interrupted (as
-``edgelam run`` is), and the points that ran are kept in ``sweep.parquet``
-(:class:`SweepInterrupted`).
+Every point is validated before any runs. A point is identified by the hash of its resolved
+config: rerunning a sweep into the same directory skips the points that are done, reruns the
+failed ones only with ``retry_failed`` and never writes a point twice; a spec whose points
+include all of the directory's earlier ones may extend it (more seeds, more values).
+``OUT/sweep.parquet`` grows point by point (:mod:`edgelam_ns3.sweep_results`), with
+``OUT/aggregate.parquet``/``.csv`` (mean and 95 % confidence interval over seeds) and
+``OUT/loss_vs_time.png`` written at the end; ``OUT/sweep.log`` has one line per finished point.
+Ctrl-C (or SIGTERM) stops the sweep: no new point starts, the running ones are interrupted (as
+``edgelam run`` is) and the points that ran are kept (:class:`SweepInterrupted`).
 """
 
 from __future__ import annotations
 
-import itertools
-import json
-import re
+import shutil
 import signal
-import threading
+import sys
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
 
 from . import config as config_mod
 from . import runner
-
-FIGURES = ("status", "steps", "sim_time_s", "wall_time_s", "loss_first", "loss_last",
-           "eval_loss_first", "eval_loss_last", "time_to_target_s", "bytes_up", "bytes_down",
-           "mean_round_s")
+from .sweep_design import Point, Spec, SpecError, expand, is_spec_file, load_spec  # noqa: F401
+from .sweep_engines import EngineSpec, run_jobs, signals_interrupt
+from .sweep_results import (SweepDirError, encode, plot_sweep, read_plan, read_rows,  # noqa: F401
+                            row_of, state, status_counts, sweep_figure, table, write_aggregate,
+                            write_plan, write_rows)
 
 
 class SweepInterrupted(Exception):
@@ -84,230 +84,163 @@ def _split_top_level(text: str, item: str) -> list[str]:
 
 
 def points(scenario: str, grid: dict[str, list], overrides: list[str]):
-    """Validated configs of every grid point (all validated before any run starts)."""
-    keys = list(grid)
-    out = []
-    for values in itertools.product(*(grid[k] for k in keys)):
-        sets = [f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in zip(keys, values)]
-        cfg = config_mod.load(scenario, list(overrides) + sets)
-        out.append((dict(zip(keys, values)), cfg))
-    return out
-
-
-def _slug(values: dict) -> str:
-    text = "-".join(f"{k.split('.')[-1]}={v}" for k, v in values.items())
-    return re.sub(r"[^A-Za-z0-9_.=+-]", "_", text)[:120]
-
-
-def _launch(cfg_yaml: str, out_dir: str) -> dict:
-    # module-level so that Dask can ship it to a worker
-    from . import runner
-
-    cfg = config_mod.from_dict(yaml.safe_load(cfg_yaml))
-    return runner.launch(cfg, out_dir, quiet=True)
+    """``(values, config)`` of every grid point (all validated before any run starts)."""
+    return [(p.values, p.config) for p in expand(Spec(scenario, list(overrides), grid=grid))[0]]
 
 
 def run_sweep(scenario: str, grid: dict[str, list], out: str | Path, overrides=(),
               workers: int = 1, dask_address: str | None = None, echo=print,
-              force: bool = False) -> list[dict]:
-    """Run every grid point; returns one row per point. ``out`` must be new or empty (or hold
-    a previous sweep, with ``force``). Raises :class:`SweepInterrupted` on SIGINT or SIGTERM,
-    after writing the points that ran."""
-    todo = points(scenario, grid, list(overrides))  # all validated before anything runs
-    out = runner.prepare_run_dir(out, force)
-    (out / "runs").mkdir()
-    jobs = []
-    for i, (values, cfg) in enumerate(todo):
-        jobs.append((i, values, config_mod.to_yaml(cfg), str(out / "runs" / f"{i:03d}-{_slug(values)}")))
-    echo(f"sweep: {len(jobs)} runs of {scenario} -> {out}")
-    rows: list[dict] = []
-    t0 = time.perf_counter()
+              force: bool = False, **kw) -> list[dict]:
+    """The ``--grid`` shorthand of :func:`run_spec`: the cross product of ``grid`` over
+    ``scenario`` with ``overrides``."""
+    spec = Spec(scenario, list(overrides), grid=grid,
+                engine=EngineSpec(workers=workers, dask=dask_address))
+    return run_spec(spec, out, echo=echo, force=force, **kw)
 
-    def record(i, values, run_dir, summary):
-        row = {"index": i, **values, "run_dir": run_dir}
-        row.update({k: summary.get(k) for k in FIGURES})
-        for k, v in (summary.get("round_breakdown_mean_s") or {}).items():
-            row[f"mean_{k}"] = v
-        rows.append(row)
-        echo(f"sweep: [{len(rows)}/{len(jobs)}] {values}: {summary.get('status')}, loss "
-             f"{summary.get('loss_last')}, time to target {summary.get('time_to_target_s')} "
-             f"(wall {time.perf_counter() - t0:.0f} s)")
+
+def run_spec(spec: Spec, out: str | Path, echo=print, force: bool = False,
+             retry_failed: bool = False, progress: bool = False) -> list[dict]:
+    """Run the points of ``spec`` that are not done into ``out``; returns the rows of all its
+    points (those that ran before included), by index. ``out`` must be new, empty, or hold
+    this sweep (or one whose points are all in this one); ``force`` empties it first. Raises
+    :class:`SweepInterrupted` on SIGINT or SIGTERM, after writing the points that ran."""
+    spec.engine.check()
+    plan, merged = expand(spec)  # every point validated before anything runs
+    out = open_dir(out, plan, force)
+    keys = spec.keys()
+    write_plan(out, spec.scenario, keys, plan)
+    rows = read_rows(out)
+    for p in plan:  # an extended spec may renumber the points that ran before
+        if p.id in rows:
+            rows[p.id].update(index=p.index, **{k: encode(v) for k, v in p.values.items()})
+    todo = [p for p in plan if _to_run(rows.get(p.id), retry_failed)]
+    echo(_header(spec, out, plan, rows, todo, merged, retry_failed))
+    ran: list[dict] = []
+    jobs = [(p, p.config_yaml, str(out / "runs" / p.run_name)) for p in todo]
+    log = _Log(out, len(jobs), echo, progress)
+
+    def record(p: Point, summary: dict) -> None:
+        row = row_of(p, summary, str(out / "runs" / p.run_name))
+        rows[p.id] = row
+        ran.append(row)
+        write_rows(out, list(rows.values()))
+        log.point(p, row)
 
     stopped = None
     try:
-        with _signals_interrupt() as caught:
+        with signals_interrupt() as caught:
             try:
-                if dask_address:
-                    _run_dask(jobs, workers, dask_address, record)
-                else:
-                    _run_local(jobs, workers, record)
+                run_jobs(jobs, spec.engine, record)
             except KeyboardInterrupt:
                 stopped = caught.get("signum", signal.SIGINT)
     finally:
         runner.clear_interrupt()
-    _write(out, rows, list(grid))
+        log.close()
+    if rows:
+        write_rows(out, list(rows.values()))
+        write_aggregate(out, keys)
+    mine = sorted((rows[p.id] for p in plan if p.id in rows), key=lambda r: r["index"])
+    plot_sweep(out, mine, keys)
     if stopped is not None:
-        raise SweepInterrupted(rows, len(jobs), stopped)
-    return rows
+        raise SweepInterrupted(sorted(ran, key=lambda r: r["index"]), len(jobs), stopped)
+    return mine
 
 
-def _write(out: Path, rows: list[dict], keys: list[str]) -> None:
-    import pandas as pd
-
-    rows.sort(key=lambda r: r["index"])
-    pd.DataFrame(rows).to_parquet(out / "sweep.parquet")
-    plot_sweep(out, rows, keys)
+def _to_run(row: dict | None, retry_failed: bool) -> bool:
+    st = state(row and row["status"])
+    return st == "pending" or (st == "failed" and retry_failed)
 
 
-@contextmanager
-def _signals_interrupt():
-    """In the main thread: SIGINT and SIGTERM raise KeyboardInterrupt (the signal noted in the
-    dict yielded)."""
-    caught: dict = {}
-    if threading.current_thread() is not threading.main_thread():
-        yield caught
-        return
-    sigs = (signal.SIGINT, signal.SIGTERM)
-    before = {s: signal.getsignal(s) for s in sigs}
-
-    def handler(signum, frame):
-        caught.setdefault("signum", signum)
-        raise KeyboardInterrupt
-
-    for s in sigs:
-        signal.signal(s, handler)
-    try:
-        yield caught
-    finally:
-        for s in sigs:
-            signal.signal(s, before[s])
+def _header(spec, out, plan, rows, todo, merged, retry_failed) -> str:
+    states = [state(rows[p.id]["status"]) if p.id in rows else "pending" for p in plan]
+    failed = f"{states.count('failed')} failed"
+    if states.count("failed"):
+        failed += " (rerun)" if retry_failed else " (skipped; --retry-failed reruns them)"
+    text = (f"sweep: {len(plan)} points of {spec.scenario} on {spec.engine.describe()} -> "
+            f"{out}: {states.count('done')} done, {failed}, {len(todo)} to run")
+    if merged:
+        text += f" ({merged} design points had the same config as another: run once)"
+    return text
 
 
-def _run_local(jobs, workers: int, record) -> None:
-    """The points on a local thread pool (each thread waits for its point's child process).
-    On KeyboardInterrupt: no new point starts, the running ones are interrupted, waited for
-    and recorded, then the KeyboardInterrupt goes on."""
-    pool = ThreadPoolExecutor(max_workers=max(1, workers))
-    futs = {pool.submit(_launch, y, d): (i, v, d) for i, v, y, d in jobs}
-    done = set()
-    try:
-        for fut in as_completed(futs):
-            done.add(fut)
-            record(*futs[fut], fut.result())
-    except KeyboardInterrupt:
-        for fut in futs:
-            fut.cancel()
-        runner.interrupt_all(signal.SIGINT)
-        for fut, meta in futs.items():
-            if fut in done or fut.cancelled():
-                continue
-            while True:
-                try:
-                    record(*meta, fut.result())
-                    break
-                except KeyboardInterrupt:  # again: the running points are killed
-                    runner.interrupt_all(signal.SIGKILL)
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+def open_dir(out: str | Path, plan: list[Point], force: bool) -> Path:
+    """The sweep directory, ready: created, or emptied (``force``), or resumed (it holds a
+    sweep whose points are all in ``plan``). Raises :class:`runner.RunDirError`."""
+    out = Path(out)
+    if (out / "plan.json").is_file():
+        if force:
+            for p in out.iterdir():
+                shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+        else:
+            try:
+                before = {p["id"] for p in read_plan(out)["points"]}
+            except SweepDirError as exc:
+                raise runner.RunDirError(f"--out {out}: {exc}; give --force to replace it") \
+                    from None
+            stray = before - {p.id for p in plan}
+            if stray:
+                raise runner.RunDirError(
+                    f"--out {out}: holds another sweep ({len(stray)} of its {len(before)} "
+                    "points are not in this one); give another --out, or --force to replace it")
+    else:
+        runner.prepare_run_dir(out, force)
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    return out
 
 
-def _run_dask(jobs, workers: int, dask_address: str, record) -> None:
-    """The points on a Dask cluster; on KeyboardInterrupt the points not finished are
-    cancelled (those already running on a worker end with their worker)."""
-    from dask.distributed import Client, LocalCluster
-    from dask.distributed import as_completed as dask_completed
+class _Log:
+    """One line per finished point: echoed (above the progress bar when there is one) and
+    appended to ``OUT/sweep.log``."""
 
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1) if dask_address == "local" else None
-    client = Client(cluster or dask_address)
-    try:
-        futs = {client.submit(_launch, y, d, pure=False): (i, v, d) for i, v, y, d in jobs}
-        try:
-            for fut in dask_completed(futs):
-                record(*futs[fut], fut.result())
-        except KeyboardInterrupt:
-            client.cancel([f for f in futs if not f.done()])
-            raise
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    def __init__(self, out: Path, total: int, echo, progress: bool):
+        from tqdm import tqdm
 
+        self.total, self.echo, self.done, self.t0 = total, echo, 0, time.monotonic()
+        self.file = (out / "sweep.log").open("a")
+        self.bar = tqdm(total=total, unit="point", desc="sweep", file=sys.stderr,
+                        dynamic_ncols=True, disable=None if progress and total else True)
 
-def _label(row: dict, keys: list[str]) -> str:
-    """A point's swept values with units: ``bandwidth 20 MHz, policy lyapunov``."""
-    from .report import setting
+    def point(self, p: Point, row: dict) -> None:
+        self.done += 1
+        elapsed = time.monotonic() - self.t0
+        eta = elapsed / self.done * (self.total - self.done)
+        line = (f"sweep: [{self.done}/{self.total}] {_values(p)}: {row['status']}"
+                f"{' (' + str(row.get('error')) + ')' if row['status'] != 'ok' else ''}, loss "
+                f"{_fmt(row.get('loss_last'))}, time to target {_fmt(row.get('time_to_target_s'))}"
+                f" (wall {elapsed:.0f} s, ETA {eta:.0f} s) {p.id}")
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.file.write(f"{stamp} {line}\n")
+        self.file.flush()
+        if self.bar.disable:
+            self.echo(line)
+        else:
+            self.bar.write(line)
+            self.bar.update(1)
 
-    return ", ".join(setting(k, row[k]) for k in keys)
-
-
-def plot_sweep(out: Path, rows: list[dict], keys: list[str]) -> Path | None:
-    """Loss against simulated time, one curve per point: the held-out loss where the
-    framework measured it, else the training loss (the axis says which)."""
-    import matplotlib.pyplot as plt
-
-    fig = sweep_figure(rows, keys)
-    dest = out / "loss_vs_time.png"
-    if fig is None:
-        dest.unlink(missing_ok=True)
-        return None
-    fig.savefig(dest, dpi=120)
-    plt.close(fig)
-    return dest
+    def close(self) -> None:
+        self.bar.close()
+        self.file.close()
 
 
-def sweep_figure(rows: list[dict], keys: list[str]):
-    """The figure of :func:`plot_sweep` (None when no point has a loss)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import pandas as pd
-
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    drawn = set()
-    for row in rows:
-        path = Path(row["run_dir"]) / "traces" / "metrics.parquet"
-        if not path.exists():
-            continue
-        m = pd.read_parquet(path)
-        held_out = "eval_loss" in m and m["eval_loss"].notna().any()
-        col = "eval_loss" if held_out else "loss"
-        drawn.add("held-out loss" if held_out else "training loss")
-        ax.plot(m["t_s"], m[col], marker=".", ls="-" if held_out else "--",
-                label=_label(row, keys) + ("" if row.get("status") == "ok"
-                                           else f" ({row.get('status')})"))
-    if not drawn:
-        plt.close(fig)
-        return None
-    ax.set_xlabel("simulated time [s]")
-    ax.set_ylabel(" / ".join(sorted(drawn)) + " [nat/token]")
-    if len(drawn) > 1:
-        ax.set_title("solid: held-out loss; dashed: training loss (no held-out evaluation)",
-                     fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    fig.tight_layout()
-    return fig
+def _values(p: Point) -> str:
+    return "{" + ", ".join(f"{k}: {v}" for k, v in p.values.items()) + "}"
 
 
-def table(rows: list[dict], keys: list[str]) -> str:
-    """A Markdown table of the sweep's headline figures, with units."""
-    from .report import eng
+def _fmt(v) -> str:
+    return "n/a" if v is None else f"{v:.4g}"
 
-    cols = [(k, k, None) for k in keys] + [
-        ("status", "status", None), ("time_to_target_s", "time to target", "s"),
-        ("loss_last", "loss (last)", ""), ("eval_loss_last", "held-out loss (last)", ""),
-        ("mean_round_s", "mean round", "s"), ("bytes_up", "bytes up", "B"),
-        ("bytes_down", "bytes down", "B")]
-    lines = ["| " + " | ".join(label for _, label, _ in cols) + " |", "|" + "---|" * len(cols)]
-    for r in rows:
-        cells = []
-        for key, _, unit in cols:
-            v = r.get(key)
-            if unit is None:
-                cells.append(_label(r, [key]).split(" ", 1)[1] if key in keys else str(v))
-            else:
-                cells.append(eng(v, unit, 4) if v is not None else "n/a")
-        lines.append("| " + " | ".join(cells) + " |")
+
+def status_text(out: str | Path) -> str:
+    """``edgelam sweep status``: counts of done / failed / pending points, then the failed
+    ones with their error."""
+    states = status_counts(out)
+    n = sum(map(len, states.values()))
+    lines = [f"{out}: {n} points: {len(states['done'])} done, {len(states['failed'])} failed, "
+             f"{len(states['pending'])} pending"]
+    for p, row in states["failed"]:
+        lines.append(f"  failed {p['id']} {p['values']}: {row['status']}: {row.get('error')}")
+    interrupted = sum(1 for _, row in states["pending"] if row is not None)
+    if interrupted:
+        lines.append(f"  ({interrupted} of the pending points were interrupted; a rerun runs "
+                     "them again)")
     return "\n".join(lines)
