@@ -29,6 +29,10 @@ void register_channel_test_bed(pybind11::module_& m);
 /** NrRadioTestBed: a radio network with traffic and results (radio_test_bed_bindings.cc). */
 void register_radio_test_bed(pybind11::module_& m);
 
+/** Air-interface blocks: precoders, per-layer MMSE SINR, user selection
+ *  (precoding_bindings.cc). */
+void register_precoding(pybind11::module_& m);
+
 /** The ns-3 TestSuites of ns3_scenarios/test/, run by name (ns3_test_bindings.cc). */
 void register_ns3_tests(pybind11::module_& m);
 

@@ -15,5 +15,6 @@ PYBIND11_MODULE(_core, m)
     edgelam::register_phy(m);
     edgelam::register_channel_test_bed(m);
     edgelam::register_radio_test_bed(m);
+    edgelam::register_precoding(m);
     edgelam::register_ns3_tests(m);
 }
