@@ -37,6 +37,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 __all__ = [
     "sinr", "sum_rate", "mrt", "zf", "rzf", "zf_gains", "water_filling", "zf_wf", "wmmse",
     "WmmseResult", "rayleigh", "PRECODERS", "classical_sum_rates", "decision_cost", "DecisionCost",
+    "train_gnn", "csi_samples",
 ]
 
 
@@ -225,6 +226,7 @@ def wmmse(
     max_iter: int = 500,
     tol: float = 1e-6,
     generator: torch.Generator | None = None,
+    v0: torch.Tensor | None = None,
 ) -> WmmseResult:
     """Weighted MMSE sum-rate precoders (Shi et al. 2011), from several initialisations.
 
@@ -235,14 +237,19 @@ def wmmse(
     :param h: channels [..., K, N], complex (complex128 recommended)
     :param inits: names in :data:`PRECODERS` and/or "random" (``n_random`` Gaussian draws from
         ``generator``, scaled to power P)
+    :param v0: precoders [..., N, K] at power P to start from as well (the last
+        initialisation), e.g. a learned beamformer's output refined by a few iterations
     """
     _check_shapes(h, power)
     names = [n for n in inits for _ in range(n_random if n == "random" else 1)]
     bad = [n for n in names if n != "random" and n not in PRECODERS]
-    if bad or not names:
+    if bad or not (names or v0 is not None):
         raise ValueError(f"wmmse: inits: unknown {bad or 'empty'}; use {sorted(PRECODERS)} or "
                          "'random'")
-    v = torch.stack([_wmmse_init(h, power, noise, n, generator) for n in names], 0)
+    starts = [_wmmse_init(h, power, noise, n, generator) for n in names]
+    if v0 is not None:
+        starts.append(v0.to(h.dtype))
+    v = torch.stack(starts, 0)
     hb = h.unsqueeze(0).expand(len(names), *h.shape)
     gram = hb @ hb.mH
     rate = sum_rate(hb, v, noise)
@@ -381,13 +388,14 @@ def train_gnn(
     batch: int = 64,
     lr: float = 2e-3,
     seed: int = 0,
+    clip: float = 1.0,
     log: Callable[[int, float], None] | None = None,
 ) -> list[float]:
     """Unsupervised training on the negative mean sum rate (noise = 1, P = 10^(SNR/10)).
 
     Each step draws ``channels(batch, generator)`` [batch, K, N] and one SNR from ``snr_db``;
-    Adam with cosine decay. Returns the mean sum rate of each step's batch [bit/s/Hz] (before
-    that step's update)."""
+    Adam with cosine decay, gradients clipped to norm ``clip``. Returns the mean sum rate of
+    each step's batch [bit/s/Hz] (before that step's update)."""
     if steps < 1 or batch < 1 or not snr_db:
         raise ValueError("train_gnn: steps and batch must be >= 1 and snr_db non-empty")
     gen = torch.Generator().manual_seed(seed)
@@ -401,9 +409,20 @@ def train_gnn(
         rate = sum_rate(h, model(h, power, 1.0), 1.0).mean()
         opt.zero_grad()
         (-rate).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         opt.step()
         sched.step()
         rates.append(float(rate.detach()))
         if log is not None:
             log(step, rates[-1])
     return rates
+
+
+def csi_samples(h: "object", rx: int = 0) -> torch.Tensor:
+    """Multi-user channels from a CSI dataset array (:mod:`edgelam_ns3.datasets.csi` layout
+    ``[n_drops, n_ues, n_steps, n_rx, n_tx, n_subbands]``): every (drop, step, subband) is one
+    sample of the drop's UEs seen by UE antenna ``rx``: [n_drops * n_steps * n_subbands, K, N],
+    complex128. Each UE keeps the dataset's normalisation (unit mean power per entry)."""
+    x = torch.as_tensor(h)[:, :, :, rx]  # [D, U, T, A, S]
+    x = x.permute(0, 2, 4, 1, 3)  # [D, T, S, U, A]
+    return x.reshape(-1, x.shape[-2], x.shape[-1]).to(torch.complex128)

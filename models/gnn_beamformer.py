@@ -60,16 +60,17 @@ def gnn_features(h: torch.Tensor, power: float, noise: float) -> tuple[torch.Ten
 
 
 def structured_precoders(h: torch.Tensor, gram: torch.Tensor, lam: torch.Tensor,
-                         p: torch.Tensor, noise: float) -> torch.Tensor:
-    """v [B, N, K] from dual weights ``lam`` [B, K] and powers ``p`` [B, K] (see the module
-    docstring); total power = sum(p)."""
+                         amp: torch.Tensor, noise: float) -> torch.Tensor:
+    """v [B, N, K] from dual weights ``lam`` [B, K] and amplitudes ``amp`` = sqrt(p) [B, K]
+    (see the module docstring); total power = sum(amp^2). Amplitudes, not powers, so that a
+    UE switched off (p_k = 0) has a finite gradient."""
     k = h.shape[-2]
     eye = torch.eye(k, dtype=gram.dtype, device=gram.device)
     a = eye + (lam / noise).to(gram.dtype).unsqueeze(-1) * gram
     x = torch.linalg.solve(a, eye.expand_as(a))  # (I + Lambda G / noise)^-1
     d = h.mH @ x
     d = d / torch.linalg.vector_norm(d, dim=-2, keepdim=True).clamp_min(1e-30)
-    return d * torch.sqrt(p).to(d.dtype).unsqueeze(-2)
+    return d * amp.to(d.dtype).unsqueeze(-2)
 
 
 class _Layer(nn.Module):
@@ -114,19 +115,22 @@ class GNNBeamformer(nn.Module):
         nn.init.zeros_(self.head.bias)
 
     def allocation(self, h: torch.Tensor, power: float, noise: float):
-        """Dual weights lambda [B, K], powers p [B, K] (each sums to P) and the Gram matrix."""
+        """Dual weights lambda [B, K], log powers log p [B, K] (lambda and p each sum to P)
+        and the Gram matrix."""
         x, e, gram = gnn_features(h, power, noise)
         w = self.head.weight
         x, e = x.to(w.dtype), e.to(w.dtype)
         for layer in self.layers:
             x = layer(x, e)
         logits = self.head(x)  # [B, K, 2]
-        share = torch.softmax(logits.double(), dim=1)  # over UEs; double keeps sum(p) = P exact
-        return power * share[..., 0], power * share[..., 1], gram
+        # Over UEs; double keeps sum(p) = P exact.
+        log_share = torch.log_softmax(logits.double(), dim=1)
+        return power * log_share[..., 0].exp(), math.log(power) + log_share[..., 1], gram
 
     def forward(self, h: torch.Tensor, power: float, noise: float) -> torch.Tensor:
         if h.dim() != 3 or not h.is_complex():
             raise ValueError(f"GNNBeamformer: h must be complex [B, K, N], got "
                              f"{tuple(h.shape)} {h.dtype}")
-        lam, p, gram = self.allocation(h, power, noise)
-        return structured_precoders(h, gram, lam.to(h.real.dtype), p.to(h.real.dtype), noise)
+        lam, log_p, gram = self.allocation(h, power, noise)
+        amp = torch.exp(0.5 * log_p)
+        return structured_precoders(h, gram, lam.to(h.real.dtype), amp.to(h.real.dtype), noise)

@@ -29,9 +29,9 @@ def test_permuting_the_ues_permutes_the_precoders():
     with torch.no_grad():
         v = m(h, 10.0, NOISE)
         v_perm = m(h[:, perm], 10.0, NOISE)
-        lam, p, _ = m.allocation(h, 10.0, NOISE)
+        lam, log_p, _ = m.allocation(h, 10.0, NOISE)
     torch.testing.assert_close(v_perm, v[:, :, perm], rtol=1e-9, atol=1e-12)
-    assert float(p.std(-1).min()) > 1e-3  # the powers do differ across UEs
+    assert float(log_p.std(-1).min()) > 1e-3  # the powers do differ across UEs
 
 
 @pytest.mark.parametrize("k,n,dtype", [(1, 4, torch.complex128), (4, 8, torch.complex128),
