@@ -27,7 +27,9 @@ the draw, so a multi-user beamformer can take ``h[d, :, t]`` with ``gain_db[d]``
 
 Speeds: UE ``u`` of drop ``d`` moves at ``speeds_kmh[(d * n_ues + u) % len(speeds_kmh)]`` in a
 uniformly random horizontal direction. Every draw is fixed by ``seed``: the same config gives the
-same arrays, bit for bit, on the same machine.
+same arrays, bit for bit, on the same machine. Each drop draws from its own seed, derived from
+(``seed``, drop index), so drops of different seeds never coincide and a dataset's first k drops
+do not depend on ``n_drops``.
 
 Prediction windows (:func:`windows`) flatten rx and tx into ``n_ports = n_rx * n_tx``; pilot noise
 (:func:`add_pilot_noise`) is complex Gaussian at a given SNR per entry relative to each series'
@@ -170,17 +172,22 @@ class CsiDataset:
                           self.ue_position[idx], dict(self.meta))
 
 
-def _layout(cfg: CsiConfig, rng: np.random.Generator):
-    """UE positions [D, U, 3] (uniform in the annulus, azimuth within +-60 deg of the gNB's
-    boresight +x), velocities [D, U, 3] m/s and speeds [D, U] km/h."""
-    d_, u_ = cfg.n_drops, cfg.n_ues
-    r = np.sqrt(rng.uniform(cfg.min_distance_m**2, cfg.max_distance_m**2, (d_, u_)))
-    az = rng.uniform(-math.pi / 3, math.pi / 3, (d_, u_))
-    pos = np.stack([r * np.cos(az), r * np.sin(az), np.full((d_, u_), cfg.ue_height_m)], -1)
-    k = np.arange(d_ * u_).reshape(d_, u_) % len(cfg.speeds_kmh)
-    speed = np.asarray(cfg.speeds_kmh)[k]
-    th = rng.uniform(0, 2 * math.pi, (d_, u_))
-    vel = np.stack([np.cos(th), np.sin(th), np.zeros_like(th)], -1) * (speed / 3.6)[..., None]
+def _drop_seed(cfg: CsiConfig, drop: int) -> int:
+    """A 31-bit seed for one drop, from (seed, drop): drops never repeat across seeds."""
+    return int(np.random.SeedSequence([cfg.seed, drop]).generate_state(1)[0] >> 1) + 1
+
+
+def _layout(cfg: CsiConfig, drop: int):
+    """One drop's UE positions [U, 3] (uniform in the annulus, azimuth within +-60 deg of the
+    gNB's boresight +x), velocities [U, 3] m/s and speeds [U] km/h."""
+    rng = np.random.default_rng(_drop_seed(cfg, drop))
+    u_ = cfg.n_ues
+    r = np.sqrt(rng.uniform(cfg.min_distance_m**2, cfg.max_distance_m**2, u_))
+    az = rng.uniform(-math.pi / 3, math.pi / 3, u_)
+    pos = np.stack([r * np.cos(az), r * np.sin(az), np.full(u_, cfg.ue_height_m)], -1)
+    speed = np.asarray(cfg.speeds_kmh)[(drop * u_ + np.arange(u_)) % len(cfg.speeds_kmh)]
+    th = rng.uniform(0, 2 * math.pi, u_)
+    vel = np.stack([np.cos(th), np.sin(th), np.zeros_like(th)], -1) * (speed / 3.6)[:, None]
     return pos, vel, speed
 
 
@@ -191,10 +198,7 @@ def _normalise(h: np.ndarray, gain_lin: np.ndarray):
     return hn.astype(np.complex64), 10 * np.log10(p * gain_lin)
 
 
-def _sionna_drops(cfg: CsiConfig, pos, vel) -> tuple[np.ndarray, np.ndarray]:
-    import torch
-    from sionna.phy import config as sn_config
-    from sionna.phy.channel import cir_to_ofdm_channel, subcarrier_frequencies
+def _sionna_model(cfg: CsiConfig):
     from sionna.phy.channel.tr38901 import UMa, UMi, PanelArray
 
     fc = cfg.carrier_hz
@@ -205,30 +209,38 @@ def _sionna_drops(cfg: CsiConfig, pos, vel) -> tuple[np.ndarray, np.ndarray]:
     ut = PanelArray(num_rows_per_panel=cfg.ue_rows, num_cols_per_panel=cfg.ue_cols,
                     polarization="single", polarization_type="V", antenna_pattern="omni",
                     carrier_frequency=fc, precision="double")
-    model = (UMa if cfg.scenario == "UMa" else UMi)(
+    return (UMa if cfg.scenario == "UMa" else UMi)(
         fc, "low", ut, bs, "downlink", enable_pathloss=True, enable_shadow_fading=True,
         precision="double")
+
+
+def _sionna_drop(cfg: CsiConfig, model, pos, vel, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """One drop from Sionna: [U, T, R, A, S] (path loss and shadowing included) and ones [U]."""
+    import torch
+    from sionna.phy import config as sn_config
+    from sionna.phy.channel import cir_to_ofdm_channel, subcarrier_frequencies
+
     old_seed, old_state = sn_config.seed, torch.random.get_rng_state()
-    sn_config.seed = cfg.seed  # Sionna draws from its global generators
+    sn_config.seed = seed  # Sionna draws from its global generators; restored below
     try:
         f64 = torch.float64
-        d_, u_ = pos.shape[:2]
+        u_ = len(pos)
         model.set_topology(
-            ut_loc=torch.tensor(pos, dtype=f64),
-            bs_loc=torch.tensor([[[0.0, 0.0, cfg.gnb_height_m]]], dtype=f64).expand(d_, 1, 3),
-            ut_orientations=torch.zeros(d_, u_, 3, dtype=f64),
-            bs_orientations=torch.zeros(d_, 1, 3, dtype=f64),
-            ut_velocities=torch.tensor(vel, dtype=f64),
-            in_state=torch.zeros(d_, u_, dtype=torch.bool), los=cfg.condition == "los")
+            ut_loc=torch.tensor(pos[None], dtype=f64),
+            bs_loc=torch.tensor([[[0.0, 0.0, cfg.gnb_height_m]]], dtype=f64),
+            ut_orientations=torch.zeros(1, u_, 3, dtype=f64),
+            bs_orientations=torch.zeros(1, 1, 3, dtype=f64),
+            ut_velocities=torch.tensor(vel[None], dtype=f64),
+            in_state=torch.zeros(1, u_, dtype=torch.bool), los=cfg.condition == "los")
         a, tau = model(num_time_samples=cfg.n_steps,
                        sampling_frequency=1.0 / cfg.sample_period_s)
         f = subcarrier_frequencies(cfg.n_subbands, cfg.subband_spacing_hz, precision="double")
-        hf = cir_to_ofdm_channel(f, a, tau)  # [D, U, R, 1, A, T, S]
+        hf = cir_to_ofdm_channel(f, a, tau)  # [1, U, R, 1, A, T, S]
     finally:
         sn_config.seed = old_seed
         torch.random.set_rng_state(old_state)
-    h = hf[:, :, :, 0].permute(0, 1, 4, 2, 3, 5).numpy()  # [D, U, T, R, A, S]
-    return h, np.ones(h.shape[:2])
+    h = hf[0, :, :, 0].permute(0, 3, 1, 2, 4).numpy()  # [U, T, R, A, S]
+    return h, np.ones(len(pos))
 
 
 def _ns3_drop(cfg: CsiConfig, pos, vel, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -259,20 +271,27 @@ def _ns3_drop(cfg: CsiConfig, pos, vel, seed: int) -> tuple[np.ndarray, np.ndarr
 
 
 def generate(cfg: CsiConfig) -> CsiDataset:
-    """Draw the dataset of ``cfg`` (see the module docstring). ns-3 runs one CoSim per drop in
-    this process (seed ``cfg.seed + drop``), so call it where no other CoSim is alive."""
-    rng = np.random.default_rng(cfg.seed)
-    pos, vel, speed = _layout(cfg, rng)
-    if cfg.source == "sionna":
-        h, g = _sionna_drops(cfg, pos, vel)
-    else:
-        drops = [_ns3_drop(cfg, pos[d], vel[d], cfg.seed + d) for d in range(cfg.n_drops)]
-        h = np.stack([x[0] for x in drops])
-        g = np.stack([x[1] for x in drops])
-    hn, gain_db = _normalise(h, g)
+    """Draw the dataset of ``cfg`` (see the module docstring). Each drop has its own seed,
+    derived from (``cfg.seed``, drop index): the first k drops are the same whatever
+    ``n_drops``. ns-3 runs one CoSim per drop in this process, so call it where no other CoSim
+    is alive."""
+    model = _sionna_model(cfg) if cfg.source == "sionna" else None
+    hs, gains, speeds, positions = [], [], [], []
+    for d in range(cfg.n_drops):
+        pos, vel, speed = _layout(cfg, d)
+        if model is not None:
+            h, g = _sionna_drop(cfg, model, pos, vel, _drop_seed(cfg, d))
+        else:
+            h, g = _ns3_drop(cfg, pos, vel, _drop_seed(cfg, d))
+        hn, gain_db = _normalise(h[None], g[None])
+        hs.append(hn[0])
+        gains.append(gain_db[0])
+        speeds.append(speed)
+        positions.append(pos)
     meta = {"config": cfg.to_dict(), "normalisation": "unit mean power per (drop, ue)",
             "layout": "h[drop, ue, step, rx, tx, subband]"}
-    return CsiDataset(cfg, hn, gain_db, speed, pos, meta)
+    return CsiDataset(cfg, np.stack(hs), np.stack(gains), np.stack(speeds), np.stack(positions),
+                      meta)
 
 
 def windows(ds: CsiDataset, past: int = 16, future: int = 4, stride: int | None = None):
