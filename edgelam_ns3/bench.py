@@ -23,6 +23,7 @@ import time
 import uuid
 
 from . import _load_core
+from .cosim_bench import bench_cosim, format_cosim_table  # noqa: F401 - edgelam bench cosim
 
 
 def _callback_ns(n: int, nbytes: int) -> float:
