@@ -116,7 +116,7 @@ def run_spec(spec: Spec, out: str | Path, echo=print, force: bool = False,
     todo = [p for p in plan if _to_run(rows.get(p.id), retry_failed)]
     echo(_header(spec, out, plan, rows, todo, merged, retry_failed))
     ran: list[dict] = []
-    jobs = [(p, p.config_yaml, str(out / "runs" / p.run_name)) for p in todo]
+    jobs = [(p, p.config_json, str(out / "runs" / p.run_name)) for p in todo]
     log = _Log(out, len(jobs), echo, progress)
 
     def record(p: Point, summary: dict) -> None:

@@ -79,7 +79,7 @@ class Point:
 
     index: int
     values: dict[str, Any]
-    config_yaml: str
+    config_json: str  # the resolved config as JSON (model_dump order)
     id: str
     config: Any = field(default=None, repr=False, compare=False)  # the validated ScenarioConfig
 
@@ -104,9 +104,14 @@ def _short(v) -> str:
     return json.dumps(v) if isinstance(v, (list, dict)) else str(v)
 
 
-def point_id(config_yaml: str) -> str:
-    """16 hex digits of the SHA-256 of a point's resolved config (``config.to_yaml``)."""
-    return hashlib.sha256(config_yaml.encode()).hexdigest()[:16]
+def config_json(cfg: config_mod.ScenarioConfig) -> str:
+    """A resolved config as JSON text, its fields in schema order (YAML reads it too)."""
+    return json.dumps(cfg.model_dump(mode="json"))
+
+
+def point_id(config_text: str) -> str:
+    """16 hex digits of the SHA-256 of a point's resolved config (:func:`config_json`)."""
+    return hashlib.sha256(config_text.encode()).hexdigest()[:16]
 
 
 # -- reading a spec -----------------------------------------------------------------------------
@@ -339,7 +344,7 @@ def expand(spec: Spec) -> tuple[list[Point], int]:
             label = ", ".join(f"{k}={_short(v)}" for k, v in values.items())
             raise config_mod.ConfigError(f"sweep point {len(points) + 1} ({label}): {exc}") \
                 from None
-        text = config_mod.to_yaml(cfg)
+        text = config_json(cfg)
         pid = point_id(text)
         if pid in seen:
             continue

@@ -92,15 +92,15 @@ class EngineSpec:
 # -- one point ----------------------------------------------------------------------------------
 
 
-def run_point(cfg_yaml: str, run_dir: str, timeout_s: float | None = None) -> dict:
+def run_point(cfg_json: str, run_dir: str, timeout_s: float | None = None) -> dict:
     """Run one point into ``run_dir`` (emptied first if it holds an earlier attempt); its
     summary, with status ``timeout`` when it ran past ``timeout_s``. Module-level, so that Dask
     can ship it to a worker."""
-    import yaml
+    import json
 
     from . import config as config_mod
 
-    cfg = config_mod.from_dict(yaml.safe_load(cfg_yaml))
+    cfg = config_mod.from_dict(json.loads(cfg_json))
     done, fired = threading.Event(), threading.Event()
     if timeout_s:
         threading.Thread(target=_expire, args=(run_dir, timeout_s, done, fired),
@@ -134,7 +134,7 @@ def _expire(run_dir: str, timeout_s: float, done: threading.Event,
 
 
 def run_jobs(jobs: list[tuple], engine: EngineSpec, record) -> None:
-    """Run ``jobs`` (``(key, cfg_yaml, run_dir)``) on ``engine``, calling ``record(key,
+    """Run ``jobs`` (``(key, config as JSON, run_dir)``) on ``engine``, calling ``record(key,
     summary)`` in this thread as each finishes. On KeyboardInterrupt no new point starts, the
     running ones are interrupted (and, on the local pool, waited for and recorded), then the
     KeyboardInterrupt goes on."""

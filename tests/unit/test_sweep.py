@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -15,7 +17,7 @@ from matplotlib.container import ErrorbarContainer
 from matplotlib.ticker import EngFormatter
 
 from edgelam_ns3 import cli, config, runner, sweep, sweep_results
-from edgelam_ns3.sweep_design import expand, sample_random, spec_from_dict
+from edgelam_ns3.sweep_design import expand, load_spec, sample_random, spec_from_dict
 from edgelam_ns3.sweep_engines import EngineSpec, jobqueue_cluster
 
 BASE = {"radio.mode": "ideal", "model.n_layer": 2, "model.n_embd": 32, "model.n_head": 2}
@@ -223,3 +225,13 @@ def test_engine_options_reach_the_slurm_job_script():
     assert "export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1" in script
     with pytest.raises(ValueError, match="jobqueue_options: given without jobqueue"):
         EngineSpec(jobqueue_options={"queue": "x"}).check()
+
+
+def test_the_spec_in_doc_sweeps_md_expands_into_valid_points(tmp_path):
+    text = (Path(__file__).parents[2] / "doc" / "sweeps.md").read_text()
+    block = re.search(r"```yaml\n(scenario: split-finetune.*?)```", text, re.S).group(1)
+    (tmp_path / "my-sweep.yaml").write_text(block)
+    s = load_spec(tmp_path / "my-sweep.yaml")
+    points, merged = expand(s)
+    assert len(points) == 2 * 2 * 2 * 6 * 3 and merged == 0
+    assert (s.engine.workers, s.engine.point_timeout_s, s.out) == (2, 1800, "runs/my-sweep")
