@@ -24,6 +24,7 @@ import uuid
 
 from . import _load_core
 from .cosim_bench import bench_cosim, format_cosim_table  # noqa: F401 - edgelam bench cosim
+from .sweep_bench import bench_sweep, format_sweep_table  # noqa: F401 - edgelam bench sweep
 
 
 def _callback_ns(n: int, nbytes: int) -> float:

@@ -13,6 +13,7 @@
     edgelam bench bridge [--json] [--n N]
     edgelam bench radio [--json] [--duration-s S]
     edgelam bench cosim [--json] [--scenario NAME] [--set key=value ...]
+    edgelam bench sweep [--json] [--points N]   # local sweep pool: 1 vs 2 workers, overhead
     edgelam --version
 
 Exit codes: 0 ok, 1 failed, 2 bad input, 3 incomplete (the framework did not finish),
@@ -153,6 +154,9 @@ def _cmd_bench(args) -> int:
         elif args.what == "cosim":
             result = bench.bench_cosim(args.scenario, args.set or [])
             table = bench.format_cosim_table
+        elif args.what == "sweep":
+            result = bench.bench_sweep(n_points=args.points)
+            table = bench.format_sweep_table
         else:  # "radio" (argparse restricts the choices)
             result = bench.bench_radio(duration_s=args.duration_s)
             table = bench.format_radio_table
@@ -241,11 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("run_dir")
     rp.set_defaults(fn=_cmd_report)
     b = sub.add_parser("bench", help="benchmarks (wall-clock figures of this machine)")
-    b.add_argument("what", choices=["bridge", "radio", "cosim"])
+    b.add_argument("what", choices=["bridge", "radio", "cosim", "sweep"])
     b.add_argument("--json", action="store_true", help="print one JSON object")
     b.add_argument("--n", type=int, default=200_000, help="bridge: callbacks to time (>= 1)")
     b.add_argument("--duration-s", type=float, default=2.0,
                    help="radio: simulated seconds timed per case (> 0)")
+    b.add_argument("--points", type=int, default=4,
+                   help="sweep: points run with 1 and then 2 workers (>= 2)")
     b.add_argument("--scenario", default="quickstart", help="cosim: scenario name or YAML")
     b.add_argument("--set", action="append", metavar="KEY=VALUE", help="cosim: " + SET_HELP)
     b.set_defaults(fn=_cmd_bench)
