@@ -130,6 +130,13 @@ CoSim::Finalize(uint32_t tcpSegmentSize, uint32_t tcpBufBytes, uint32_t frameHea
         {
             m_beams->SetServingGnb(u, m_radio->GetServingCell(u));
         }
+        // CsiMode Srs: the Ideal policy steers from the gNB's estimates
+        m_beams->SetCsiSource(ns3::MakeCallback(&ns3::NrRadioHelper::GetCsiMatrix, m_radio));
+        for (uint32_t g = 0; g < m_radio->GetNGnbs(); ++g)
+        {
+            m_radio->GetCellMac(g)->TraceConnectWithoutContext(
+                "CsiUpdated", ns3::MakeCallback(&ns3::NrBeamManager::OnCsiUpdated, m_beams));
+        }
     }
     m_transport->SetAttribute("TcpSegmentSize", ns3::UintegerValue(tcpSegmentSize));
     m_transport->SetAttribute("TcpSndBufSize", ns3::UintegerValue(tcpBufBytes));

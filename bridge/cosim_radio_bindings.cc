@@ -4,8 +4,11 @@
 #include "conversions.h"
 #include "cosim.h"
 
+#include "ns3/simulator.h"
+
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <complex>
 #include <string>
 #include <vector>
@@ -43,20 +46,103 @@ SetBeam(CoSim& s, uint32_t u, const std::vector<std::complex<double>>& w)
     }
 }
 
+/// A [rx][tx][sb] matrix as a complex128 array of that shape (a copy).
 py::array_t<std::complex<double>>
+Matrix(const std::vector<std::complex<double>>& h, py::ssize_t rx, py::ssize_t tx, py::ssize_t sb)
+{
+    py::array_t<std::complex<double>> out({rx, tx, sb});
+    std::copy(h.begin(), h.end(), out.mutable_data());
+    return out;
+}
+
+py::dict
 Csi(CoSim& s, uint32_t u)
 {
     auto radio = s.Radio();
     CheckUe(s, u, "csi");
     auto ch = radio->GetChannel();
     const uint32_t g = radio->GetServingCell(u);
-    const auto& h = ch->GetChannelMatrix(g, u);
+    auto mac = radio->GetCellMac(g);
+    const uint32_t i = radio->GetIndexInCell(u);
     const py::ssize_t rx = ch->GetNUeAntennas(u);
     const py::ssize_t tx = ch->GetNGnbAntennas(g);
     const py::ssize_t sb = ch->GetNSubbands();
-    py::array_t<std::complex<double>> out({rx, tx, sb});
-    std::copy(h.begin(), h.end(), out.mutable_data());
-    return out;
+    const double slotS = mac->GetSlotDuration().GetSeconds();
+    const double now = ns3::Simulator::Now().GetSeconds();
+    const double nan = std::nan("");
+    py::dict d;
+    d["true"] = Matrix(ch->GetChannelMatrix(g, u), rx, tx, sb);
+    d["path_gain_db"] = ch->GetPathGainDb(g, u);
+    d["next_slot"] = mac->GetNextSlot();
+    d["next_slot_s"] = mac->GetNextSlotTime().GetSeconds();
+    d["slot_s"] = slotS;
+    if (!mac->IsSrsCsi())
+    {
+        // the gNB knows the channel; its SINR measurement is CsiDelaySlots active slots old
+        const double age = mac->GetCsiAgeSlots(i, ns3::NrCellMac::DL);
+        d["mode"] = "ideal";
+        d["estimate"] = Matrix(ch->GetChannelMatrix(g, u), rx, tx, sb);
+        d["estimate_path_gain_db"] = d["path_gain_db"];
+        d["age_slots"] = age < 0 ? nan : age;
+        d["age_s"] = age < 0 ? nan : age * slotS;
+        d["srs_slot"] = py::none();
+        d["srs_sinr_db"] = nan;
+        d["external"] = false;
+        return d;
+    }
+    const auto& e = mac->GetCsiEstimate(i);
+    d["mode"] = "srs";
+    d["external"] = e.external;
+    if (!e.valid)
+    {
+        d["estimate"] = py::none();
+        d["estimate_path_gain_db"] = nan;
+        d["age_slots"] = nan;
+        d["age_s"] = nan;
+        d["srs_slot"] = py::none();
+        d["srs_sinr_db"] = nan;
+        return d;
+    }
+    d["estimate"] = Matrix(e.h, rx, tx, sb);
+    d["estimate_path_gain_db"] = e.pathGainDb;
+    d["age_slots"] = double(mac->GetNextSlot()) - double(e.slot);
+    d["age_s"] = now - e.timeS;
+    d["srs_slot"] = e.slot;
+    d["srs_sinr_db"] = e.sinrDb;
+    return d;
+}
+
+void
+SetCsi(CoSim& s, uint32_t u, py::object h, int64_t fromSlot, double pathGainDb)
+{
+    auto radio = s.Radio();
+    CheckUe(s, u, "set_csi");
+    const uint32_t g = radio->GetServingCell(u);
+    auto mac = radio->GetCellMac(g);
+    const uint32_t i = radio->GetIndexInCell(u);
+    if (!mac->IsSrsCsi())
+    {
+        throw py::value_error("set_csi: the gNB's CSI is ideal (set radio.csi.mode: srs)");
+    }
+    if (h.is_none())
+    {
+        mac->ClearExternalCsi(i);
+        return;
+    }
+    auto ch = radio->GetChannel();
+    auto a = py::array_t<std::complex<double>, py::array::c_style | py::array::forcecast>(h);
+    const std::vector<py::ssize_t> shape{ch->GetNUeAntennas(u), ch->GetNGnbAntennas(g),
+                                         ch->GetNSubbands()};
+    if (a.ndim() != 3 || a.shape(0) != shape[0] || a.shape(1) != shape[1] ||
+        a.shape(2) != shape[2])
+    {
+        throw py::value_error("set_csi: H must be [rx_ant, tx_ant, subband] = [" +
+                              std::to_string(shape[0]) + ", " + std::to_string(shape[1]) + ", " +
+                              std::to_string(shape[2]) + "]");
+    }
+    std::vector<std::complex<double>> v(a.data(), a.data() + a.size());
+    const double pg = std::isnan(pathGainDb) ? ch->GetPathGainDb(g, u) : pathGainDb;
+    mac->SetExternalCsi(i, fromSlot < 0 ? mac->GetNextSlot() : uint64_t(fromSlot), v, pg);
 }
 
 /// Per (gNB, UE) pair now: path and coupling gain, LOS state, distances; each [gNB][UE].
@@ -174,8 +260,17 @@ register_cosim_radio(py::class_<CoSim>& cls)
             },
             py::arg("ue"), py::arg("index"))
         .def("csi", &Csi, py::arg("ue"),
-             "The small-scale channel from the serving gNB to a UE now, complex128 "
-             "[rx_ant, tx_ant, subband] (a copy; large-scale loss excluded).");
+             "The serving gNB's CSI of a UE and the true channel now: dict with true and "
+             "estimate (complex128 [rx_ant, tx_ant, subband], large-scale loss excluded; "
+             "estimate None before the first usable SRS), path_gain_db, "
+             "estimate_path_gain_db, mode (ideal | srs), age_slots (from the sounding to the "
+             "next scheduling), age_s (from the sounding to now), srs_slot, srs_sinr_db, "
+             "external (set by set_csi), next_slot.")
+        .def("set_csi", &SetCsi, py::arg("ue"), py::arg("h"), py::arg("from_slot") = -1,
+             py::arg("path_gain_db") = std::nan(""),
+             "Replace the gNB's CSI of a UE by h ([rx_ant, tx_ant, subband]) from slot "
+             "from_slot on (-1: the next; until set_csi(ue, None)); path_gain_db NaN: the "
+             "path gain now.");
 }
 
 } // namespace edgelam

@@ -23,6 +23,7 @@ SCENARIO_DIR = Path(__file__).parent / "scenarios"
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
+NonNegInt = Annotated[int, Field(ge=0)]
 
 
 class ConfigError(ValueError):
@@ -143,6 +144,62 @@ class TraceRadioConfig(_Strict):
 NR_SCENARIOS = ("UMi-StreetCanyon", "UMa", "RMa", "InH-OfficeMixed", "InH-OfficeOpen")
 
 
+class CsiConfig(_Strict):
+    """What the gNB knows of each UE's channel when it schedules and adapts the link
+    (``ns3::NrCellMac`` CsiMode, ``ns3::NrCsiSrs``)."""
+
+    mode: Literal["ideal", "srs"] = Field(
+        "ideal", description="'ideal': the true per-RBG SINR, two active slots old (exact "
+        "channel knowledge); 'srs': the gNB's noisy LS estimate from periodic SRS (TDD "
+        "reciprocity), aged by its period and processing delay")
+    srs_period_slots: Annotated[int, Field(ge=1, le=2560)] = Field(
+        10, description="SRS period T_SRS, slots (TS 38.214 §6.2.1; 10 = 5 ms at 30 kHz)")
+    srs_offset_slots: NonNegInt | None = Field(
+        None, description="SRS slot offset (< srs_period_slots; every occasion must fall in a "
+        "slot with UL symbols; default: the first offset that does)")
+    processing_delay_slots: Annotated[int, Field(ge=0, le=1000)] = Field(
+        2, description="slots from an SRS to the first scheduling that uses its estimate")
+    srs_comb: Literal[2, 4, 8] = Field(
+        2, description="SRS comb K_TC (TS 38.211 §6.4.1.4.2): the LS estimate of a subband "
+        "averages its 12 PRBs / K_TC SRS REs per PRB")
+
+    def occasions_ok(self, tdd_pattern: str, offset: int) -> bool:
+        """Whether every SRS occasion offset + k period falls in a slot with UL symbols."""
+        n = len(tdd_pattern)
+        return all(tdd_pattern[(offset + k * self.srs_period_slots) % n] in "SU"
+                   for k in range(n))
+
+    def offset(self, tdd_pattern: str) -> int:
+        """The SRS slot offset in effect (the configured one, else the first that works)."""
+        if self.srs_offset_slots is not None:
+            return self.srs_offset_slots
+        return next((o for o in range(self.srs_period_slots)
+                     if self.occasions_ok(tdd_pattern, o)), 0)
+
+    def check(self, tdd_pattern: str) -> None:
+        """One-line errors naming the field, for mode 'srs'."""
+        if self.mode != "srs":
+            return
+        o = self.offset(tdd_pattern)
+        if o >= self.srs_period_slots:
+            raise ValueError(f"csi.srs_offset_slots: {o} must be below csi.srs_period_slots "
+                             f"({self.srs_period_slots})")
+        if not self.occasions_ok(tdd_pattern, o):
+            what = "srs_offset_slots" if self.srs_offset_slots is not None else "srs_period_slots"
+            raise ValueError(f"csi.{what}: SRS every {self.srs_period_slots} slots from slot "
+                             f"{o} hits slots without UL symbols in tdd_pattern "
+                             f"'{tdd_pattern}' (mode srs needs S or U slots)")
+
+    def mac_attributes(self, tdd_pattern: str) -> dict[str, str]:
+        """ns-3 attributes of NrCellMac for this CSI."""
+        if self.mode == "ideal":
+            return {"CsiMode": "Ideal"}
+        return {"CsiMode": "Srs", "SrsPeriodSlots": str(self.srs_period_slots),
+                "SrsOffsetSlots": str(self.offset(tdd_pattern)),
+                "SrsProcessingDelaySlots": str(self.processing_delay_slots),
+                "SrsComb": str(self.srs_comb)}
+
+
 class RadioConfig(_Strict):
     """The radio access network between devices (UEs) and gNBs.
 
@@ -231,6 +288,7 @@ class RadioConfig(_Strict):
         0.14, description="share of DL REs without data (control, DM-RS; TS 38.306: 0.14 FR1)")
     ul_overhead: Annotated[float, Field(ge=0, lt=0.9)] = Field(
         0.08, description="share of UL REs without data (TS 38.306: 0.08 FR1)")
+    csi: CsiConfig = Field(default_factory=CsiConfig)
 
     @model_validator(mode="after")
     def _radio_rules(self):
@@ -251,6 +309,7 @@ class RadioConfig(_Strict):
         if self.mode == "nr":
             from .radio import limits
 
+            self.csi.check(self.tdd_pattern)
             limits.check_powers(self.gnb_tx_power_dbm, self.ue_tx_power_dbm)
             limits.check_carrier(self.carrier_hz, self.bandwidth_hz, self.numerology)
         return self
@@ -261,7 +320,7 @@ class RadioConfig(_Strict):
                 "Scheduler": self.scheduler.upper(), "TargetBler": str(self.target_bler),
                 "Olla": "true" if self.olla else "false",
                 "MaxTransmissions": str(self.harq_max_tx), "DlOverhead": str(self.dl_overhead),
-                "UlOverhead": str(self.ul_overhead)}
+                "UlOverhead": str(self.ul_overhead), **self.csi.mac_attributes(self.tdd_pattern)}
 
     def helper_attributes(self) -> dict[str, str]:
         """ns-3 attributes of the NrRadioHelper."""
@@ -536,8 +595,10 @@ class TraceConfig(_Strict):
     """What is recorded."""
 
     link_state_period_s: PositiveFloat = Field(0.05, description="link-state tap period, s")
-    csi: bool = Field(False, description="also record each UE's channel matrices at every "
-                      "link-state tap into traces/csi.npz (radio.mode nr)")
+    csi: bool = Field(False, description="also record at every link-state tap each UE's "
+                      "true channel (h), the gNB's CSI of it (h_est: its SRS estimate in use, "
+                      "or h with radio.csi.mode ideal) and that CSI's age (age_s) into "
+                      "traces/csi.npz (radio.mode nr)")
 
 
 class SimConfig(_Strict):

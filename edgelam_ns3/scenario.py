@@ -18,6 +18,7 @@ import numpy as np
 
 from . import traces as traces_mod
 from .config import ScenarioConfig
+from . import frameworks
 from .frameworks.round_log import rounds_summary
 from .run_control import RunControl, signal_name
 
@@ -25,7 +26,7 @@ LINK_COLS = ("rate_bps", "queue_bytes", "delivered_bytes", "dropped_packets")
 """Columns of a wired link's row in ``link_states.parquet`` (NaN in a radio UE's row)."""
 RADIO_COLS = ("sinr_db", "dl_sinr_eff_db", "mcs_dl", "mcs_ul", "bler_dl", "bler_ul",
               "dl_throughput_bps", "ul_throughput_bps", "dl_queue_bytes", "ul_queue_bytes",
-              "harq_retx")
+              "harq_retx", "csi_age_s", "sinr_est_db", "srs_sinr_db")
 """Columns of a radio UE's row in ``link_states.parquet`` (NaN in a wired link's row)."""
 FULL_RATE_COLS = ("dl_full_rate_bps", "ul_full_rate_bps")
 """A radio UE's rate with the whole carrier (:class:`~edgelam_ns3.radio.trace.FullCarrierRate`)."""
@@ -44,6 +45,8 @@ class Recorder:
         self.rows: list[dict] = []
         self.csi_t: list[float] = []
         self.csi_h: list[np.ndarray] = []
+        self.csi_est: list[np.ndarray] = []
+        self.csi_age: list[np.ndarray] = []
         self.gnb_names = cfg.gnb_names()
         self.sim = None
         if cfg.radio.mode == "nr":
@@ -88,8 +91,11 @@ class Recorder:
         nan = float("nan")
         if self.cfg.trace.csi and st.radio is not None:
             self.csi_t.append(st.t_s)
-            self.csi_h.append(np.stack([self.sim.csi(str(u)) for u in st.radio["ue"]])
-                              .astype(np.complex64))
+            c = [self.sim.csi(str(u)) for u in st.radio["ue"]]
+            self.csi_h.append(np.stack([x["true"] for x in c]).astype(np.complex64))
+            self.csi_est.append(np.stack([x["true"] if x["estimate"] is None else x["estimate"]
+                                          for x in c]).astype(np.complex64))
+            self.csi_age.append(np.array([x["age_s"] for x in c]))
         for i in range(len(st.src)):
             row = {"t_s": st.t_s, "kind": "link", "src": str(st.src[i]), "dst": str(st.dst[i])}
             row.update({c: float(getattr(st, c)[i]) for c in LINK_COLS})
@@ -116,6 +122,7 @@ class Recorder:
         if not self.csi_h:
             return {}
         np.savez(out / "traces" / "csi.npz", t_s=np.array(self.csi_t), h=np.stack(self.csi_h),
+                 h_est=np.stack(self.csi_est), age_s=np.stack(self.csi_age),
                  ue=np.array([f"ue{u}" for u in range(self.cfg.n_ues())]))
         return {"csi_file": "traces/csi.npz"}
 
@@ -154,9 +161,10 @@ def start_framework(cfg: ScenarioConfig, sim, rec: Recorder):
         if hasattr(framework, "attach_recorder"):  # writes its own tables (inference)
             framework.attach_recorder(rec)
         policy = f" (policy {cfg.train.policy})" if cfg.train.policy else ""
-        print(f"edgelam: {cfg.name}: {cfg.train.framework}{policy}, "
-              f"{cfg.nodes.n_devices} devices, server {cfg.train.server}, radio "
-              f"{cfg.radio.mode}, {cfg.train.steps} rounds", flush=True)
+        line = framework.start_line() if hasattr(framework, "start_line") else (
+            f"{cfg.train.framework}{policy}, {cfg.nodes.n_devices} devices, server "
+            f"{cfg.train.server}, radio {cfg.radio.mode}, {cfg.train.steps} rounds")
+        print(f"edgelam: {cfg.name}: {line}", flush=True)
     framework.start()
     return framework
 
@@ -223,8 +231,8 @@ def check_period(cfg: ScenarioConfig) -> float:
 def unfinished(cfg: ScenarioConfig, control: RunControl, rounds: int, t_s: float) \
         -> tuple[str, str]:
     """The status and reason of a run whose framework did not finish."""
-    done = (f" after {rounds} of {cfg.train.steps} rounds" if cfg.train.framework != "none"
-            else "")
+    done = (f" after {rounds} of {cfg.train.steps} rounds"
+            if cfg.train.framework in frameworks.ROUND_BASED else "")
     if control.signum is not None:
         return "interrupted", (f"interrupted by {signal_name(control.signum)} at simulated "
                                f"t={t_s:.4g} s{done}")

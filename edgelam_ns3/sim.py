@@ -151,7 +151,10 @@ class LinkStates:
     refresh), keyed ``serving_cell``, ``sinr_db`` (wideband DL, dB), ``mcs_dl``, ``mcs_ul``,
     ``bler_dl``, ``bler_ul``, ``dl_bytes``, ``ul_bytes``, ``dl_throughput_bps``,
     ``ul_throughput_bps``, ``dl_queue_bytes``, ``ul_queue_bytes``, ``harq_retx``,
-    ``dl_sinr_eff_db``; plus ``ue`` (names). None without a radio."""
+    ``dl_sinr_eff_db``, ``csi_age_s`` (age of the DL CSI the last DL scheduling used, s),
+    ``sinr_est_db`` (the wideband DL SINR the gNB believed then, dB; against ``sinr_db``, the
+    true one measured now), ``srs_sinr_db`` (SINR of the SRS estimate in use; NaN with
+    radio.csi.mode ideal); plus ``ue`` (names). None without a radio."""
 
 
 class Simulation:
@@ -421,10 +424,43 @@ class Simulation:
         """Serve a UE with DFT codeword ``index`` of the beam codebook from now on."""
         self._sim.set_codeword(self._ue(ue), int(index))
 
-    def csi(self, ue: str) -> np.ndarray:
-        """The channel from the serving gNB to a UE now: complex128 [rx_ant, tx_ant, subband],
-        large-scale loss excluded (a copy)."""
+    def csi(self, ue: str) -> dict:
+        """The serving gNB's CSI of a UE (what it believes) and the true channel now, side by
+        side (copies; matrices complex128 [rx_ant, tx_ant, subband], large-scale loss
+        excluded, as ``ns3::NrChannel::GetChannelMatrix``):
+
+        - ``true``, ``path_gain_db``: the channel now;
+        - ``estimate``, ``estimate_path_gain_db``: the gNB's (radio.csi.mode srs: its SRS
+          estimate in use, or the one set by :meth:`set_csi`; None before the first usable
+          SRS; ideal: the true channel, which it knows);
+        - ``age_slots`` (slots from the sounding to the next scheduling; ideal: of its SINR
+          measurement), ``age_s`` (from the sounding to now, s), ``srs_slot``,
+          ``srs_sinr_db`` (the estimate's SINR, NMSE = 1 / SINR), ``external``;
+        - ``mode`` ('ideal' | 'srs'), ``next_slot``, ``next_slot_s`` (its start), ``slot_s``.
+        """
         return self._sim.csi(self._ue(ue))
+
+    def set_csi(self, ue: str, h, from_slot: int | None = None, at_time: float | None = None,
+                path_gain_db: float | None = None) -> None:
+        """Replace the gNB's CSI of a UE by ``h`` (e.g. a predicted channel; [rx_ant, tx_ant,
+        subband] as :meth:`csi`'s ``estimate``), used by link adaptation from slot
+        ``from_slot``, or the first slot starting at or after ``at_time`` [s] (neither: the
+        next slot), until the next ``set_csi`` or ``set_csi(ue, None)``, which returns to the
+        gNB's own SRS estimates. ``path_gain_db`` None: the path gain now. Needs
+        radio.csi.mode srs."""
+        u = self._ue(ue)
+        if from_slot is not None and at_time is not None:
+            raise ValueError("set_csi: give from_slot or at_time, not both")
+        if h is None:
+            self._sim.set_csi(u, None)
+            return
+        slot = -1 if from_slot is None else int(from_slot)
+        if at_time is not None:
+            c = self._sim.csi(u)
+            wait = max(0.0, float(at_time) - c["next_slot_s"]) / c["slot_s"]
+            slot = int(c["next_slot"]) + int(np.ceil(wait - 1e-9))
+        pg = float("nan") if path_gain_db is None else float(path_gain_db)
+        self._sim.set_csi(u, np.asarray(h, dtype=complex), slot, pg)
 
     def radio_slots(self) -> int:
         """Slots simulated by the radio so far."""

@@ -693,7 +693,8 @@ NrRadioHelper::GetFieldName(Field f)
                                   "mcs_ul",            "bler_dl",           "bler_ul",
                                   "dl_bytes",          "ul_bytes",          "dl_throughput_bps",
                                   "ul_throughput_bps", "dl_queue_bytes",    "ul_queue_bytes",
-                                  "harq_retx",         "dl_sinr_eff_db"};
+                                  "harq_retx",         "dl_sinr_eff_db",    "csi_age_s",
+                                  "sinr_est_db",       "srs_sinr_db"};
     static_assert(sizeof(names) / sizeof(names[0]) == N_FIELDS, "one name per field");
     return names[f];
 }
@@ -731,6 +732,17 @@ NrRadioHelper::GetMacStatsColumns() const
     return out;
 }
 
+const std::vector<NrChannel::Complex>*
+NrRadioHelper::GetCsiMatrix(uint32_t g, uint32_t u)
+{
+    if (u >= m_serving.size() || m_serving[u] != g || !m_cells[g]->IsSrsCsi())
+    {
+        return nullptr;
+    }
+    const auto& e = m_cells[g]->GetCsiEstimate(m_indexInCell[u]);
+    return e.valid ? &e.h : nullptr;
+}
+
 void
 NrRadioHelper::RefreshLinkStates()
 {
@@ -757,6 +769,19 @@ NrRadioHelper::RefreshLinkStates()
         m_state[UL_QUEUE_BYTES][u] = double(cell->GetQueuedBytes(i, NrCellMac::UL));
         m_state[HARQ_RETX][u] = double(pdl.retx + pul.retx);
         m_state[DL_SINR_EFF_DB][u] = dl.lastSinrEffDb;
+        const double age = cell->GetCsiAgeSlots(i, NrCellMac::DL);
+        m_state[CSI_AGE_S][u] =
+            age < 0 ? std::nan("") : age * cell->GetSlotDuration().GetSeconds();
+        m_state[SINR_EST_DB][u] = cell->GetEstimatedWidebandSinrDb(i, NrCellMac::DL);
+        m_state[SRS_SINR_DB][u] = std::nan("");
+        if (cell->IsSrsCsi())
+        {
+            const auto& e = cell->GetCsiEstimate(i);
+            if (e.valid)
+            {
+                m_state[SRS_SINR_DB][u] = e.sinrDb;
+            }
+        }
         m_prev[0][u] = dl;
         m_prev[1][u] = ul;
     }
@@ -800,7 +825,13 @@ NrRadioHelper::AssignInstalledStreams()
     }
     if (m_channel)
     {
-        m_channel->AssignStreams(s);
+        // the SRS noise streams after every other one: the CSI mode changes no other draw
+        const int64_t used = m_channel->AssignStreams(s);
+        int64_t c = s + std::max<int64_t>(used, 0) + 1000;
+        for (auto& cell : m_cells)
+        {
+            c += cell->AssignCsiStreams(c);
+        }
     }
 }
 

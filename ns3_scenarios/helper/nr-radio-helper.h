@@ -71,6 +71,9 @@ class NrRadioHelper : public Object
         UL_QUEUE_BYTES,    //!< UL bytes queued now
         HARQ_RETX,         //!< HARQ retransmissions (DL + UL) in the period
         DL_SINR_EFF_DB,    //!< effective SINR of the last DL first transmission, dB
+        CSI_AGE_S,         //!< age of the DL CSI the last DL scheduling used, s (NaN: none)
+        SINR_EST_DB,       //!< wideband DL SINR the gNB believed then (reported), dB
+        SRS_SINR_DB,       //!< SINR of the SRS estimate in use, dB (NaN: CsiMode Ideal)
         N_FIELDS           //!< number of fields
     };
 
@@ -166,6 +169,14 @@ class NrRadioHelper : public Object
     void SetUeShare(uint32_t u, double share);
     /** \return the minimum UE-gNB distance of dropped UEs in effect, m */
     double GetMinUeDistanceM() const;
+
+    /**
+     * The gNB's CSI of UE u as a beam policy uses it (NrBeamManager::SetCsiSource).
+     * \param g gNB index \param u UE index
+     * \return its SRS estimate in use, [rx][tx][sb], or null (g does not serve u, CsiMode
+     *         Ideal, or no usable estimate yet)
+     */
+    const std::vector<NrChannel::Complex>* GetCsiMatrix(uint32_t g, uint32_t u);
 
     /** Update the link-state arrays: values since the previous refresh. */
     void RefreshLinkStates();

@@ -5,6 +5,7 @@
 
 #include "ns3/boolean.h"
 #include "ns3/double.h"
+#include "ns3/uinteger.h"
 #include "ns3/mobility-model.h"
 #include "ns3/nstime.h"
 #include "ns3/simulator.h"
@@ -53,11 +54,25 @@ FixedGainNrChannel::GetTypeId()
                           "Period after which node positions are read again (0: once).",
                           TimeValue(Seconds(0)),
                           MakeTimeAccessor(&FixedGainNrChannel::m_updatePeriod),
-                          MakeTimeChecker());
+                          MakeTimeChecker())
+            .AddAttribute("FadingDopplerHz",
+                          "Maximum Doppler f_D of i.i.d. Rayleigh fading with the Jakes "
+                          "spectrum per antenna pair, Hz (0: the rank-1 LOS channel).",
+                          DoubleValue(0.0),
+                          MakeDoubleAccessor(&FixedGainNrChannel::m_dopplerHz),
+                          MakeDoubleChecker<double>(0.0))
+            .AddAttribute("FadingSinusoids",
+                          "Sinusoids M of the fading of each antenna pair.",
+                          UintegerValue(32),
+                          MakeUintegerAccessor(&FixedGainNrChannel::m_sinusoids),
+                          MakeUintegerChecker<uint32_t>(1, 4096));
     return tid;
 }
 
-FixedGainNrChannel::FixedGainNrChannel() = default;
+FixedGainNrChannel::FixedGainNrChannel()
+    : m_fadingRng(CreateObject<UniformRandomVariable>())
+{
+}
 FixedGainNrChannel::~FixedGainNrChannel() = default;
 
 void
@@ -124,10 +139,16 @@ void
 FixedGainNrChannel::Refresh()
 {
     const Time now = Simulator::Now();
+    if (m_dopplerHz > 0 && m_fresh && now != m_fadingTime)
+    {
+        InvalidateGains(); // the fading moved
+        m_fadingTime = now;
+    }
     if (m_fresh && (m_updatePeriod.IsZero() || now - m_lastUpdate < m_updatePeriod))
     {
         return;
     }
+    m_fadingTime = now;
     const uint32_t nG = GetNGnbs();
     const uint32_t nU = GetNUes();
     const bool first = m_pgDb.size() != static_cast<size_t>(nG) * nU;
@@ -210,6 +231,10 @@ FixedGainNrChannel::GetChannelMatrix(uint32_t g, uint32_t u)
     Refresh();
     const uint32_t nU = GetNUes();
     const uint32_t k = g * nU + u;
+    if (!m_hValid[k] && m_dopplerHz > 0)
+    {
+        ComputeFading(k, g, u);
+    }
     if (!m_hValid[k])
     {
         const auto& aU = m_aU[k];
@@ -233,6 +258,48 @@ FixedGainNrChannel::GetChannelMatrix(uint32_t g, uint32_t u)
         m_hValid[k] = true;
     }
     return m_h[k];
+}
+
+void
+FixedGainNrChannel::ComputeFading(uint32_t k, uint32_t g, uint32_t u)
+{
+    const uint32_t nR = GetNUeAntennas(u);
+    const uint32_t nT = GetNGnbAntennas(g);
+    const uint32_t nSb = GetNSubbands();
+    const uint32_t m = m_sinusoids;
+    if (m_sos.size() != m_h.size())
+    {
+        m_sos.assign(m_h.size(), {});
+    }
+    auto& sos = m_sos[k];
+    if (sos.empty())
+    {
+        sos.resize(size_t(nR) * nT * m * 2);
+        for (auto& x : sos)
+        {
+            x = m_fadingRng->GetValue(0.0, 2.0 * M_PI);
+        }
+    }
+    const double w = 2.0 * M_PI * m_dopplerHz * Simulator::Now().GetSeconds();
+    auto it = m_sbGain.find({g, u});
+    auto& h = m_h[k];
+    h.resize(size_t(nR) * nT * nSb);
+    for (size_t p = 0; p < size_t(nR) * nT; ++p)
+    {
+        Complex c(0, 0);
+        for (uint32_t i = 0; i < m; ++i)
+        {
+            const double* am = &sos[(p * m + i) * 2];
+            c += std::polar(1.0, w * std::cos(am[0]) + am[1]);
+        }
+        c /= std::sqrt(double(m));
+        for (uint32_t sb = 0; sb < nSb; ++sb)
+        {
+            const double s = it != m_sbGain.end() ? std::sqrt(it->second.at(sb)) : 1.0;
+            h[p * nSb + sb] = c * s;
+        }
+    }
+    m_hValid[k] = true;
 }
 
 double
@@ -315,6 +382,33 @@ FixedGainNrChannel::GetBeamGain(uint32_t g, uint32_t v, uint32_t u)
         return m_gain[idx];
     }
     const uint32_t k = g * nU + u;
+    if (m_dopplerHz > 0)
+    {
+        const auto& h = GetChannelMatrix(g, u);
+        const auto& w = m_gnbBeam[g * nU + v];
+        const auto& wu = m_ueBeam[u];
+        const uint32_t nSb = GetNSubbands();
+        std::vector<Complex> y(nSb);
+        for (size_t r = 0; r < wu.size(); ++r)
+        {
+            for (size_t t = 0; t < w.size(); ++t)
+            {
+                const Complex c = std::conj(wu[r]) * w[t];
+                for (uint32_t sb = 0; sb < nSb; ++sb)
+                {
+                    y[sb] += h[(r * w.size() + t) * nSb + sb] * c;
+                }
+            }
+        }
+        auto& out = m_gain[idx];
+        out.resize(nSb);
+        for (uint32_t sb = 0; sb < nSb; ++sb)
+        {
+            out[sb] = std::norm(y[sb]) * std::pow(10.0, m_pgDb[k] / 10.0);
+        }
+        m_gainValid[idx] = true;
+        return out;
+    }
     Complex tx(0, 0); // â_g(u)^H w_{g,v}
     const auto& aG = m_aG[k];
     const auto& w = m_gnbBeam[g * nU + v];
@@ -360,9 +454,10 @@ FixedGainNrChannel::GetGnbNoiseW(uint32_t g) const
 }
 
 int64_t
-FixedGainNrChannel::AssignStreams(int64_t /*stream*/)
+FixedGainNrChannel::AssignStreams(int64_t stream)
 {
-    return 0;
+    m_fadingRng->SetStream(stream);
+    return 1;
 }
 
 void

@@ -9,6 +9,8 @@
 
 #include "nr-channel.h"
 
+#include "ns3/random-variable-stream.h"
+
 #include <map>
 #include <utility>
 #include <vector>
@@ -30,7 +32,12 @@ namespace ns3
  *
  * Beam gain (NrChannel::GetBeamGain): |w_u^H H_{g,u}(sb) w_{g,v}|^2 10^(PG/10)
  *   = s(g,u,sb) N_u |w_u^H â_u|^2 N_g |â_g(u)^H w_{g,v}|^2 10^(PG/10)
- * with â the unit-norm steering vectors. Defaults: gNB beam toward u = â_g(u) (array gain N_g),
+ * with â the unit-norm steering vectors. With FadingDopplerHz f_D > 0 the small-scale channel is
+ * instead i.i.d. Rayleigh per antenna pair with the Jakes (Clarke) Doppler spectrum, flat over
+ * the band (one tap): H[r][t](time) = sqrt(s) M^-1/2 sum_m exp(j (2 pi f_D cos(a_m) time +
+ * p_m)), M = FadingSinusoids, a_m and p_m uniform on [0, 2 pi) per (g, u, r, t), drawn once
+ * (random-angle sum of sinusoids: E[H(time) H*(time - tau)] = J0(2 pi f_D tau) for any M);
+ * it is evaluated at every query instant and the beam gain is |w_u^H H w_{g,v}|^2 10^(PG/10). Defaults: gNB beam toward u = â_g(u) (array gain N_g),
  * UE beam = uniform weights. Noise per subband: k T B_sb F (T = 290 K). Node positions are
  * read at the first query and again after UpdatePeriod (0: never again).
  */
@@ -92,6 +99,8 @@ class FixedGainNrChannel : public NrChannel
     void Refresh();
     /** Drop cached beam gains. */
     void InvalidateGains();
+    /** \return pair k's fading channel now ([rx][tx][sb]) \param k g * nUe + u */
+    void ComputeFading(uint32_t k, uint32_t g, uint32_t u);
     /**
      * \param rows array rows
      * \param cols array columns
@@ -126,6 +135,11 @@ class FixedGainNrChannel : public NrChannel
     Time m_updatePeriod;                            //!< geometry refresh period
     Time m_lastUpdate;                              //!< last geometry refresh
     bool m_fresh{false};                            //!< geometry computed at least once
+    double m_dopplerHz;                             //!< Jakes fading Doppler, Hz (0: none)
+    uint32_t m_sinusoids;                           //!< sinusoids per antenna pair
+    Ptr<UniformRandomVariable> m_fadingRng;         //!< angles and phases of the fading
+    std::vector<std::vector<double>> m_sos;         //!< per pair: (a_m, p_m) per antenna pair
+    Time m_fadingTime{Seconds(-1)};                 //!< instant the caches hold
 };
 
 } // namespace ns3

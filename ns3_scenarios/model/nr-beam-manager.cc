@@ -454,13 +454,30 @@ NrBeamManager::Apply(uint32_t u)
 }
 
 void
+NrBeamManager::SetCsiSource(CsiSource source)
+{
+    m_csiSource = source;
+}
+
+void
+NrBeamManager::OnCsiUpdated(uint32_t u)
+{
+    CheckUe(u);
+    if (m_policy == IDEAL && !m_paused[u])
+    {
+        Apply(u);
+    }
+}
+
+void
 NrBeamManager::ApplyIdeal(uint32_t g, uint32_t u)
 {
     const auto shape = m_channel->GetGnbArrayShape(g);
     const uint32_t nTx = m_channel->GetNGnbAntennas(g);
     const uint32_t nRx = m_channel->GetNUeAntennas(u);
     const uint32_t nSb = m_channel->GetNSubbands();
-    const auto& h = m_channel->GetChannelMatrix(g, u); // [r][t][sb]
+    const std::vector<Complex>* csi = m_csiSource.IsNull() ? nullptr : m_csiSource(g, u);
+    const auto& h = csi ? *csi : m_channel->GetChannelMatrix(g, u); // [r][t][sb]
     // rows m = H_sb[r][:], for every (sb, r)
     std::vector<Complex> M(nSb * nRx * nTx);
     for (uint32_t r = 0; r < nRx; ++r)

@@ -8,6 +8,7 @@
 
 #include "three-gpp-nr-channel.h"
 
+#include "ns3/callback.h"
 #include "ns3/event-id.h"
 #include "ns3/nstime.h"
 #include "ns3/object.h"
@@ -34,6 +35,10 @@ namespace ns3
  *   the band), at each channel update; power iteration started from the best DFT codeword, so
  *   it is never worse than any codeword. UEs with more than one element combine with the
  *   dominant eigenvector of sum_sb (H v)(H v)^H.
+ * With a CSI source (SetCsiSource: the gNB's SRS estimates, NrCellMac CsiMode Srs), "Ideal"
+ * computes the eigenvector from the gNB's estimate instead of the true channel, at each channel
+ * update and whenever a new estimate is in use (OnCsiUpdated); the DFT sweep (SSB-like, a UE
+ * measurement) and LosDirection (geometry) are unchanged.
  * Beams set from outside (SetBeam, SetCodeword) pause the policy for that UE until Resume.
  * The serving gNB of a UE is the one with the largest path gain at each channel update, unless
  * set with SetServingGnb.
@@ -87,6 +92,13 @@ class NrBeamManager : public Object
     /** Apply the policy now to every UE that is not paused. */
     void ApplyAll();
 
+    /** Where the gNB's CSI of (g, u) comes from: [rx][tx][sb], or null for the true channel. */
+    typedef Callback<const std::vector<Complex>*, uint32_t, uint32_t> CsiSource;
+    /** \param source the gNB's CSI used by the Ideal policy (null callback: the true channel) */
+    void SetCsiSource(CsiSource source);
+    /** A new CSI of UE u is in use: the Ideal policy recomputes its beam. \param u UE index */
+    void OnCsiUpdated(uint32_t u);
+
     /**
      * TracedCallback signature for a beam change.
      * \param g gNB index \param u UE index \param codeword codeword index or -1
@@ -120,6 +132,7 @@ class NrBeamManager : public Object
     uint32_t m_maxIterations;
 
     Ptr<ThreeGppNrChannel> m_channel;
+    CsiSource m_csiSource;
     std::vector<uint32_t> m_serving;
     std::vector<bool> m_servingFixed;
     std::vector<bool> m_paused;

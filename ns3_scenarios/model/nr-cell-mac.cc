@@ -148,6 +148,35 @@ NrCellMac::GetTypeId()
                           UintegerValue(2),
                           MakeUintegerAccessor(&NrCellMac::m_csiDelay),
                           MakeUintegerChecker<uint32_t>(0, 1000))
+            .AddAttribute("CsiMode",
+                          "What link adaptation and PF know of the channel: \"Ideal\" (the "
+                          "true per-RBG SINR, CsiDelaySlots old) or \"Srs\" (the gNB's SRS "
+                          "estimates, NrCsiSrs).",
+                          StringValue("Ideal"),
+                          MakeStringAccessor(&NrCellMac::m_csiMode),
+                          MakeStringChecker())
+            .AddAttribute("SrsPeriodSlots",
+                          "SRS period T_SRS of every UE, slots (CsiMode Srs; TS 38.214 §6.2.1).",
+                          UintegerValue(10),
+                          MakeUintegerAccessor(&NrCellMac::m_srsPeriod),
+                          MakeUintegerChecker<uint32_t>(1, 2560))
+            .AddAttribute("SrsOffsetSlots",
+                          "SRS slot offset T_offset of every UE, slots (< SrsPeriodSlots; each "
+                          "occasion must fall in a slot with UL symbols).",
+                          UintegerValue(3),
+                          MakeUintegerAccessor(&NrCellMac::m_srsOffset),
+                          MakeUintegerChecker<uint32_t>(0, 2559))
+            .AddAttribute("SrsProcessingDelaySlots",
+                          "Slots from an SRS to the first scheduling that uses its estimate.",
+                          UintegerValue(2),
+                          MakeUintegerAccessor(&NrCellMac::m_srsDelay),
+                          MakeUintegerChecker<uint32_t>(0, 1000))
+            .AddAttribute("SrsComb",
+                          "SRS transmission comb K_TC (TS 38.211 §6.4.1.4.2: 2, 4 or 8): one SRS "
+                          "RE every K_TC subcarriers, which sets the REs the LS estimate averages.",
+                          UintegerValue(2),
+                          MakeUintegerAccessor(&NrCellMac::m_srsComb),
+                          MakeUintegerChecker<uint32_t>(2, 8))
             .AddAttribute("HarqProcesses",
                           "HARQ processes per UE and direction (TS 38.321 §5.3.2: up to 16, "
                           "32 in Rel-17).",
@@ -183,7 +212,12 @@ NrCellMac::GetTypeId()
             .AddTraceSource("TbTrace",
                             "A transport block was transmitted (per transmission).",
                             MakeTraceSourceAccessor(&NrCellMac::m_tbTrace),
-                            "ns3::NrCellMac::TbTracedCallback");
+                            "ns3::NrCellMac::TbTracedCallback")
+            .AddTraceSource("CsiUpdated",
+                            "CsiMode Srs: a new estimate (or external CSI) of a UE is in use "
+                            "from this slot on, before the slot is scheduled.",
+                            MakeTraceSourceAccessor(&NrCellMac::m_csiUpdated),
+                            "ns3::NrCellMac::CsiUpdatedTracedCallback");
     return tid;
 }
 
@@ -200,6 +234,7 @@ NrCellMac::DoDispose()
     m_gnbDev = nullptr;
     m_channel = nullptr;
     m_bler = nullptr;
+    m_srs = nullptr;
     m_cells.clear();
     m_ues.clear();
     Object::DoDispose();
@@ -272,7 +307,48 @@ NrCellMac::Configure()
     {
         o.assign(m_nRbg, -1);
     }
+    ConfigureCsi();
     m_configured = true;
+}
+
+void
+NrCellMac::ConfigureCsi()
+{
+    if (m_csiMode != "Ideal" && m_csiMode != "Srs")
+    {
+        throw std::invalid_argument("CsiMode must be Ideal or Srs, got '" + m_csiMode + "'");
+    }
+    if (m_csiMode == "Ideal")
+    {
+        m_srs = nullptr;
+        return;
+    }
+    if (m_srsComb != 2 && m_srsComb != 4 && m_srsComb != 8)
+    {
+        throw std::invalid_argument("SrsComb must be 2, 4 or 8 (TS 38.211 §6.4.1.4.2)");
+    }
+    if (m_srsOffset >= m_srsPeriod)
+    {
+        throw std::invalid_argument("SrsOffsetSlots (" + std::to_string(m_srsOffset) +
+                                    ") must be below SrsPeriodSlots (" +
+                                    std::to_string(m_srsPeriod) + ")");
+    }
+    // every occasion offset + k period, over one repetition of the TDD pattern, needs UL symbols
+    const size_t len = m_tddPattern.size();
+    for (size_t k = 0; k < len; ++k)
+    {
+        const uint64_t n = m_srsOffset + k * uint64_t(m_srsPeriod);
+        if (SymbolsIn(n, UL) == 0)
+        {
+            throw std::invalid_argument(
+                "SRS occasion in slot " + std::to_string(n) + " (offset " +
+                std::to_string(m_srsOffset) + " + k x period " + std::to_string(m_srsPeriod) +
+                ") has no UL symbols in TDD pattern '" + m_tddPattern + "'");
+        }
+    }
+    m_srs = CreateObjectWithAttributes<NrCsiSrs>(
+        "PeriodSlots", UintegerValue(m_srsPeriod), "OffsetSlots", UintegerValue(m_srsOffset),
+        "ProcessingDelaySlots", UintegerValue(m_srsDelay));
 }
 
 uint32_t
@@ -288,6 +364,15 @@ NrCellMac::AddUe(uint32_t ue, Ptr<NrNetDevice> ueDevice)
     {
         l.harq.resize(m_harqProcesses);
         l.csiRing.assign(m_csiDelay + 1, {});
+        l.csiSlot.assign(m_csiDelay + 1, 0);
+        if (m_srs)
+        {
+            l.inrRing.assign(m_csiDelay + 1, {});
+        }
+    }
+    if (m_srs)
+    {
+        m_srs->AddUe();
     }
     return i;
 }
@@ -418,6 +503,12 @@ NrCellMac::AssignStreams(int64_t stream)
     return 1;
 }
 
+int64_t
+NrCellMac::AssignCsiStreams(int64_t stream)
+{
+    return m_srs ? m_srs->AssignStreams(stream) : 0;
+}
+
 uint32_t
 NrCellMac::SymbolsIn(uint64_t n, Direction dir) const
 {
@@ -455,15 +546,218 @@ const std::vector<double>&
 NrCellMac::Reported(uint32_t i, Direction dir) const
 {
     const Link& l = m_ues[i].link[dir];
+    if (m_srs)
+    {
+        return l.srsSinr; // UpdateSrsReport's, this slot
+    }
     if (l.csiCount == 0)
     {
         return l.csiRing[0]; // empty
     }
-    const uint64_t ring = l.csiRing.size();
+    return l.csiRing[DelayedIndex(l)];
+}
+
+uint64_t
+NrCellMac::DelayedIndex(const Link& l) const
+{
     // the measurement made m_csiDelay active slots ago, or the oldest one there is
     const uint64_t last = l.csiCount - 1;
     const uint64_t idx = last >= m_csiDelay ? last - m_csiDelay : 0;
-    return l.csiRing[idx % ring];
+    return idx % l.csiRing.size();
+}
+
+double
+NrCellMac::CarrierPsd(uint32_t i, Direction dir) const
+{
+    const double rbHz = 12.0 * m_scsHz;
+    const double p = dir == DL ? m_channel->GetGnbTxPowerW(m_cell)
+                               : m_channel->GetUeTxPowerW(m_ues[i].id);
+    return p / (m_nPrb * rbHz);
+}
+
+void
+NrCellMac::NoteCsi(uint32_t i, Direction dir, uint64_t n)
+{
+    Link& l = m_ues[i].link[dir];
+    if (l.csiCount == 0)
+    {
+        return;
+    }
+    const uint64_t at = DelayedIndex(l);
+    if (!m_srs)
+    {
+        l.csiAge = double(n - l.csiSlot[at]);
+    }
+    else
+    {
+        const NrCsiSrs::Estimate& e = m_srs->Current(i, n);
+        l.srsReady = e.valid;
+        if (!e.valid)
+        {
+            return;
+        }
+        if (e.id != m_ues[i].notifiedId)
+        {
+            m_ues[i].notifiedId = e.id;
+            m_csiUpdated(m_ues[i].id); // e.g. the Ideal beam policy re-steers from it now
+        }
+        const auto& gain = EstimatedGain(i, e);
+        const double psd = CarrierPsd(i, dir);
+        const auto& inr = l.inrRing[at];
+        l.srsSinr.resize(m_nRbg);
+        for (uint32_t r = 0; r < m_nRbg; ++r)
+        {
+            l.srsSinr[r] = psd * gain[m_rbgSb[r]] / inr[r];
+        }
+        l.csiAge = n >= e.slot ? double(n - e.slot) : 0.0;
+    }
+    const auto& rep = Reported(i, dir);
+    double mean = 0;
+    for (uint32_t r = m_rbgFirst; r < m_rbgEnd; ++r)
+    {
+        mean += rep[r];
+    }
+    mean /= (m_rbgEnd - m_rbgFirst);
+    l.estWidebandDb = 10.0 * std::log10(std::max(mean, 1e-30));
+}
+
+const std::vector<double>&
+NrCellMac::EstimatedGain(uint32_t i, const NrCsiSrs::Estimate& e)
+{
+    Ue& u = m_ues[i];
+    const auto& wg = m_channel->GetGnbBeam(m_cell, u.id);
+    const auto& wu = m_channel->GetUeBeam(u.id);
+    if (u.estId == e.id && u.estGnbBeam == wg && u.estUeBeam == wu)
+    {
+        return u.estGain;
+    }
+    const uint32_t nSb = m_channel->GetNSubbands();
+    const size_t nTx = wg.size();
+    const size_t nRx = wu.size();
+    const double pg = std::pow(10.0, e.pathGainDb / 10.0);
+    u.estGain.assign(nSb, 0.0);
+    std::vector<NrChannel::Complex> y(nSb); // w_u^H Ĥ w_g per subband
+    for (size_t r = 0; r < nRx; ++r)
+    {
+        const NrChannel::Complex cu = std::conj(wu[r]);
+        for (size_t t = 0; t < nTx; ++t)
+        {
+            const NrChannel::Complex c = cu * wg[t];
+            const NrChannel::Complex* h = &e.h[(r * nTx + t) * nSb];
+            for (uint32_t sb = 0; sb < nSb; ++sb)
+            {
+                y[sb] += h[sb] * c;
+            }
+        }
+    }
+    for (uint32_t sb = 0; sb < nSb; ++sb)
+    {
+        u.estGain[sb] = std::norm(y[sb]) * pg;
+    }
+    u.estId = e.id;
+    u.estGnbBeam = wg;
+    u.estUeBeam = wu;
+    return u.estGain;
+}
+
+void
+NrCellMac::Sound(uint64_t n)
+{
+    const double now = Simulator::Now().GetSeconds();
+    const uint32_t nSb = m_channel->GetNSubbands();
+    // K SRS REs per subband (comb K_TC over its PRBs, one symbol), noise PSD over the UE's PSD
+    const double res = 12.0 * m_nPrb / (double(nSb) * m_srsComb);
+    const double noisePsd = m_channel->GetGnbNoiseW(m_cell) / (m_bandwidthHz / nSb);
+    for (uint32_t i = 0; i < m_ues.size(); ++i)
+    {
+        if (!m_srs->IsOccasion(i, n))
+        {
+            continue;
+        }
+        const uint32_t u = m_ues[i].id;
+        const double pgDb = m_channel->GetPathGainDb(m_cell, u);
+        const double pg = std::pow(10.0, pgDb / 10.0);
+        const double sigma2 = noisePsd / (res * CarrierPsd(i, UL) * pg);
+        m_srs->Measure(i, n, now, m_channel->GetChannelMatrix(m_cell, u), pgDb, sigma2);
+    }
+}
+
+bool
+NrCellMac::IsSrsCsi() const
+{
+    return m_srs != nullptr;
+}
+
+Ptr<NrCsiSrs>
+NrCellMac::GetSrs() const
+{
+    return m_srs;
+}
+
+const NrCsiSrs::Estimate&
+NrCellMac::GetCsiEstimate(uint32_t i)
+{
+    if (!m_srs)
+    {
+        throw std::logic_error("GetCsiEstimate: the cell's CsiMode is Ideal");
+    }
+    return m_srs->Current(i, m_nextSlot);
+}
+
+void
+NrCellMac::SetExternalCsi(uint32_t i, uint64_t n, const std::vector<NrChannel::Complex>& h,
+                          double pathGainDb)
+{
+    if (!m_srs)
+    {
+        throw std::logic_error("SetExternalCsi: the cell's CsiMode is Ideal");
+    }
+    const uint32_t u = m_ues.at(i).id;
+    const size_t expect = size_t(m_channel->GetNUeAntennas(u)) *
+                          m_channel->GetNGnbAntennas(m_cell) * m_channel->GetNSubbands();
+    if (h.size() != expect)
+    {
+        throw std::invalid_argument("SetExternalCsi: " + std::to_string(expect) +
+                                    " coefficients [rx][tx][sb] expected, got " +
+                                    std::to_string(h.size()));
+    }
+    const uint64_t from = std::max(n, m_nextSlot);
+    const double t = Simulator::Now().GetSeconds() +
+                     (double(from) - double(m_nextSlot)) * m_slot.GetSeconds();
+    m_srs->SetExternal(i, from, t, h, pathGainDb);
+}
+
+void
+NrCellMac::ClearExternalCsi(uint32_t i)
+{
+    if (m_srs)
+    {
+        m_srs->ClearExternal(i);
+    }
+}
+
+double
+NrCellMac::GetCsiAgeSlots(uint32_t i, Direction dir) const
+{
+    return m_ues.at(i).link[dir].csiAge;
+}
+
+double
+NrCellMac::GetEstimatedWidebandSinrDb(uint32_t i, Direction dir) const
+{
+    return m_ues.at(i).link[dir].estWidebandDb;
+}
+
+uint64_t
+NrCellMac::GetNextSlot() const
+{
+    return m_nextSlot;
+}
+
+Time
+NrCellMac::GetNextSlotTime() const
+{
+    return m_nextSlot == 0 ? Simulator::Now() : m_nextSlotTime;
 }
 
 double
@@ -518,7 +812,8 @@ void
 NrCellMac::ComputeSinr(uint32_t i,
                        Direction dir,
                        const std::vector<uint32_t>* rbgs,
-                       std::vector<double>& out)
+                       std::vector<double>& out,
+                       std::vector<double>* inr)
 {
     const uint32_t u = m_ues[i].id;
     const double rbHz = 12.0 * m_scsHz;
@@ -542,6 +837,10 @@ NrCellMac::ComputeSinr(uint32_t i,
     const std::vector<double>& gain = m_channel->GetBeamGain(m_cell, u, u);
     const size_t n = rbgs ? rbgs->size() : m_nRbg;
     out.resize(n);
+    if (inr)
+    {
+        inr->resize(n);
+    }
     // signal and noise first (gain may be invalidated by later channel calls)
     for (size_t k = 0; k < n; ++k)
     {
@@ -579,6 +878,10 @@ NrCellMac::ComputeSinr(uint32_t i,
             }
         }
         out[k] /= (noise + interf);
+        if (inr)
+        {
+            (*inr)[k] = noise + interf;
+        }
     }
 }
 
@@ -641,10 +944,16 @@ NrCellMac::Schedule(uint64_t n)
         ProcessFeedback(n, dir);
         if (nSymb > 0 && !m_ues.empty())
         {
+            for (uint32_t i = 0; i < m_ues.size(); ++i)
+            {
+                NoteCsi(i, dir, n);
+            }
             ScheduleDir(n, dir, nSymb);
         }
     }
     ++m_rrStart;
+    m_nextSlot = n + 1;
+    m_nextSlotTime = Simulator::Now() + m_slot;
 }
 
 void
@@ -707,7 +1016,7 @@ double
 NrCellMac::NewDataNeed(uint32_t i, Direction dir, uint32_t nSymb)
 {
     const Link& l = m_ues[i].link[dir];
-    if (l.proc >= 0 || l.csiCount == 0)
+    if (l.proc >= 0 || l.csiCount == 0 || (m_srs && !l.srsReady))
     {
         return 0;
     }
@@ -952,6 +1261,10 @@ void
 NrCellMac::Transmit(uint64_t n)
 {
     const double now = Simulator::Now().GetSeconds();
+    if (m_srs)
+    {
+        Sound(n);
+    }
     for (uint32_t d = 0; d < 2; ++d)
     {
         const auto dir = static_cast<Direction>(d);
@@ -967,8 +1280,10 @@ NrCellMac::Transmit(uint64_t n)
             Link& l = u.link[d];
             // CSI measurement under this slot's interference
             {
-                auto& slot = l.csiRing[l.csiCount % l.csiRing.size()];
-                ComputeSinr(i, dir, nullptr, slot);
+                const uint64_t at = l.csiCount % l.csiRing.size();
+                auto& slot = l.csiRing[at];
+                ComputeSinr(i, dir, nullptr, slot, m_srs ? &l.inrRing[at] : nullptr);
+                l.csiSlot[at] = n;
                 ++l.csiCount;
                 double mean = 0;
                 for (uint32_t r = m_rbgFirst; r < m_rbgEnd; ++r)

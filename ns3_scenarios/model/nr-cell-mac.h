@@ -9,6 +9,7 @@
 
 #include "nr-bler-model.h"
 #include "nr-channel.h"
+#include "nr-csi-srs.h"
 #include "nr-mac-stats.h"
 #include "nr-mcs-table.h"
 #include "nr-net-device.h"
@@ -18,6 +19,7 @@
 #include "ns3/random-variable-stream.h"
 #include "ns3/traced-callback.h"
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -78,9 +80,24 @@ struct NrTbTraceParams
  *  on the RBG of PSD_v' G(g,u,v') (reciprocity), N = gNB noise PSD; PSD_u = P_u / (N_PRB 12
  *  SCS) (no power control, no concentration of UE power on its PRBs).
  *
- * CSI: each slot in which a direction is active, every UE's per-RBG SINR is measured under
- * that slot's interference; link adaptation uses the measurement of CsiDelaySlots active slots
- * earlier (the UL CSI is SRS-like; the gNB knows UL buffers ideally, an ideal BSR).
+ * CSI (CsiMode): each slot in which a direction is active, every UE's per-RBG SINR is
+ * measured under that slot's interference (true channel, true interference).
+ *  - "Ideal": link adaptation and PF use the measurement of CsiDelaySlots active slots earlier
+ *    (exact channel knowledge, aged by that delay).
+ *  - "Srs": the gNB acts on its SRS estimate of each UE's channel (NrCsiSrs, TDD reciprocity):
+ *    UE i sounds every SrsPeriodSlots slots at SrsOffsetSlots (only slots with UL symbols may
+ *    hold an occasion), over the carrier at its full power, one symbol with comb SrsComb; the
+ *    LS estimate per subband and gNB antenna averages the K = 12 N_PRB / (N_sb SrsComb) SRS
+ *    REs of the subband, so its error variance is sigma^2 = N_0 / (K PSD_u PG) in units of the
+ *    small-scale channel (noise-limited: no SRS interference, no pilot contamination). From
+ *    SrsProcessingDelaySlots slots after the occasion the reported SINR of RBG r is
+ *      PSD |w_u^H Ĥ(sb_r) w_g|^2 PG_srs / (N + I)_r,
+ *    Ĥ, PG_srs the estimate and its path gain, w the beams in use now, (N + I)_r the
+ *    interference plus noise of the measurement CsiDelaySlots active slots earlier (as a
+ *    CSI-IM report gives it). The true channel at transmission decides the SINR and the TB
+ *    error, so estimation error and CSI age cost throughput. SetExternalCsi replaces a UE's
+ *    estimate (a predicted channel) from a given slot on.
+ * The gNB knows UL buffers ideally (an ideal BSR).
  *
  * Link adaptation: NrBlerModel::SelectMcs at TargetBler over the allocated RBGs' reported
  * SINRs less the outer-loop offset. OLLA (TS 38.214 leaves it to the implementation): after
@@ -124,6 +141,8 @@ class NrCellMac : public Object
         UL = 1, //!< uplink
     };
 
+    /** TracedCallback signature of CsiUpdated. \param ue the UE's channel index */
+    typedef void (*CsiUpdatedTracedCallback)(uint32_t ue);
     /** TracedCallback signature of TbTrace. */
     typedef void (*TbTracedCallback)(const NrTbTraceParams& params);
 
@@ -209,11 +228,54 @@ class NrCellMac : public Object
     /** \return slots simulated (Schedule calls) */
     uint64_t GetNSlots() const;
 
+    /** \return whether the gNB acts on SRS estimates (CsiMode "Srs") */
+    bool IsSrsCsi() const;
+    /** \return the SRS CSI store (null in CsiMode "Ideal") */
+    Ptr<NrCsiSrs> GetSrs() const;
+    /**
+     * \param i UE index
+     * \return the CSI the gNB uses for UE i now (CsiMode "Srs"; valid false before the first
+     *         usable estimate)
+     */
+    const NrCsiSrs::Estimate& GetCsiEstimate(uint32_t i);
+    /**
+     * Use h as UE i's CSI from slot n on (CsiMode "Srs"), until ClearExternalCsi.
+     * \param i UE index \param n slot (a past slot means: from the next scheduling on)
+     * \param h [rx][tx][sb], large-scale loss excluded \param pathGainDb its path gain, dB
+     */
+    void SetExternalCsi(uint32_t i, uint64_t n, const std::vector<NrChannel::Complex>& h,
+                        double pathGainDb);
+    /** Back to the gNB's own SRS estimates for UE i. \param i UE index */
+    void ClearExternalCsi(uint32_t i);
+    /**
+     * \param i UE index \param dir direction
+     * \return slots between the CSI used by the last scheduling of dir and that scheduling's
+     *         slot (SRS: since the sounding; Ideal: since the SINR measurement); -1 before any
+     */
+    double GetCsiAgeSlots(uint32_t i, Direction dir) const;
+    /**
+     * \param i UE index \param dir direction
+     * \return the wideband SINR the gNB believed in (the mean over the cell's RBGs of the
+     *         reported SINR) at the last scheduling of dir, dB (NaN before any)
+     */
+    double GetEstimatedWidebandSinrDb(uint32_t i, Direction dir) const;
+    /** \return the next slot number Schedule will see */
+    uint64_t GetNextSlot() const;
+    /** \return the start of the next slot (the current time before the first one) */
+    Time GetNextSlotTime() const;
+
     /**
      * \param stream first stream index
      * \return number of streams used
      */
     int64_t AssignStreams(int64_t stream);
+    /**
+     * The streams of the SRS estimation noise (none in CsiMode Ideal), apart from
+     * AssignStreams so that the CSI mode changes no other draw.
+     * \param stream first stream index
+     * \return number of streams used
+     */
+    int64_t AssignCsiStreams(int64_t stream);
 
   protected:
     void DoDispose() override;
@@ -245,7 +307,13 @@ class NrCellMac : public Object
     {
         std::vector<Harq> harq;                    //!< HARQ processes
         std::vector<std::vector<double>> csiRing;  //!< measured per-RBG SINR, ring
+        std::vector<std::vector<double>> inrRing;  //!< their noise + interference PSD (Srs)
+        std::vector<uint64_t> csiSlot;             //!< their slots
         uint64_t csiCount{0};                      //!< measurements made
+        std::vector<double> srsSinr;               //!< Srs: reported per-RBG SINR this slot
+        bool srsReady{false};                      //!< Srs: srsSinr holds an estimate
+        double csiAge{-1};                         //!< CSI age at the last scheduling, slots
+        double estWidebandDb{NAN};                 //!< believed wideband SINR then, dB
         double ollaDb{0};                          //!< OLLA offset, dB
         double pfAvg{1};                           //!< PF average, bytes per slot
         double served{0};                          //!< RR: PRBs served / weight
@@ -270,6 +338,11 @@ class NrCellMac : public Object
         double weight{1};          //!< scheduler weight
         double share{0};           //!< guaranteed resource share (0: no reservation)
         Link link[2];              //!< DL, UL
+        uint64_t estId{0};         //!< Srs: estimate whose gains estGain holds
+        uint64_t notifiedId{0};    //!< Srs: last estimate CsiUpdated announced
+        std::vector<NrChannel::Complex> estGnbBeam; //!< Srs: gNB beam of estGain
+        std::vector<NrChannel::Complex> estUeBeam;  //!< Srs: UE beam of estGain
+        std::vector<double> estGain; //!< Srs: |w_u^H Ĥ w_g|^2 PG per subband
     };
 
     /** Compute numerology-derived quantities. */
@@ -294,7 +367,22 @@ class NrCellMac : public Object
      * \param out output, one per RBG of rbgs (or per RBG)
      */
     void ComputeSinr(uint32_t i, Direction dir, const std::vector<uint32_t>* rbgs,
-                     std::vector<double>& out);
+                     std::vector<double>& out, std::vector<double>* inr = nullptr);
+    /** \return the transmit PSD of direction dir over the whole carrier, W/Hz \param i UE */
+    double CarrierPsd(uint32_t i, Direction dir) const;
+    /** Srs: sound the UEs whose SRS occasion slot n is. \param n slot */
+    void Sound(uint64_t n);
+    /** The CSI UE i's scheduling in slot n uses: its age, the believed wideband SINR and, in
+     *  Srs, the reported per-RBG SINR from the estimate. \param i UE \param dir direction
+     *  \param n slot */
+    void NoteCsi(uint32_t i, Direction dir, uint64_t n);
+    /** \return the ring index of the measurement CsiDelaySlots active slots ago \param l link */
+    uint64_t DelayedIndex(const Link& l) const;
+    /** Srs: the estimated beamformed gain per subband of UE i (cached). \param i UE
+     *  \param e its estimate \return the gains */
+    const std::vector<double>& EstimatedGain(uint32_t i, const NrCsiSrs::Estimate& e);
+    /** Check the CSI attributes (Srs occasions in UL slots). */
+    void ConfigureCsi();
     /** Process HARQ feedback due at slot n. \param n slot \param dir direction */
     void ProcessFeedback(uint64_t n, Direction dir);
 
@@ -380,6 +468,11 @@ class NrCellMac : public Object
     bool m_olla;                      //!< OLLA on
     double m_ollaStepDb;              //!< OLLA step on NACK, dB
     uint32_t m_csiDelay;              //!< CSI delay, active slots
+    std::string m_csiMode;            //!< "Ideal" or "Srs"
+    uint32_t m_srsPeriod;             //!< SRS period, slots
+    uint32_t m_srsOffset;             //!< SRS slot offset
+    uint32_t m_srsDelay;              //!< SRS processing delay, slots
+    uint32_t m_srsComb;               //!< SRS comb size K_TC
     uint32_t m_harqProcesses;         //!< processes per UE and direction
     uint32_t m_maxTx;                 //!< max transmissions per TB
     uint32_t m_k1;                    //!< feedback delay, slots
@@ -394,7 +487,9 @@ class NrCellMac : public Object
     Ptr<NrBlerModel> m_bler;                  //!< BLER model
     std::vector<Ptr<NrCellMac>> m_cells;      //!< all cells
     Ptr<UniformRandomVariable> m_uniform;     //!< TB error draws
+    Ptr<NrCsiSrs> m_srs;                      //!< SRS CSI (CsiMode Srs), else null
     TracedCallback<const NrTbTraceParams&> m_tbTrace; //!< per-TB trace
+    TracedCallback<uint32_t> m_csiUpdated;    //!< Srs: a UE's new CSI is in use
 
     // derived
     bool m_configured{false};          //!< Configure() ran
@@ -414,6 +509,8 @@ class NrCellMac : public Object
     std::vector<int32_t> m_ownerLocal[2]; //!< per RBG: UE index in the cell, or -1
     uint32_t m_activeSymb[2]{0, 0};    //!< data symbols this slot per direction
     uint64_t m_slots{0};               //!< slots scheduled
+    uint64_t m_nextSlot{0};            //!< slot number after the last Schedule
+    Time m_nextSlotTime;               //!< its start (zero before the first)
     uint32_t m_rrStart{0};             //!< tie-break rotation
     double m_vtime[2]{0, 0};           //!< RR virtual time per direction
     std::vector<double> m_scratch;     //!< scratch SINR vector

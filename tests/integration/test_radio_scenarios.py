@@ -104,7 +104,7 @@ def test_radio_shares_set_from_python_split_the_cell(tmp_path):
         rx = {u: sim.udp_rx_bytes(f"ue{u}", 30000 + u) for u in range(2)}
         st = sim.link_states()
         assert st.radio is not None and list(st.radio["ue"]) == ["ue0", "ue1"]
-        h = sim.csi("ue0")
+        h = sim.csi("ue0")["true"]
     # [rx antennas, tx antennas (8x8), subbands: one per RBG, ceil(273 PRBs / 16) = 18]
     assert h.shape == (1, 64, 18) and h.dtype == complex
     assert np.abs(h).max() > 0
@@ -148,6 +148,8 @@ def test_csi_is_recorded_as_complex_matrices_per_ue_and_tap(tmp_path):
     # taps at 0.01 .. 0.06 s; [tap, ue, rx_ant, tx_ant (8x8), subband]
     assert h.shape == (len(t), 3, 1, 64, 18) and h.dtype == np.complex64
     assert list(z["ue"]) == ["ue0", "ue1", "ue2"]
+    # the gNB's CSI beside it (radio.csi.mode ideal: the true channel) and its age
+    assert z["h_est"].shape == h.shape and z["age_s"].shape == (len(t), 3)
     assert np.all(np.abs(h).sum(axis=(2, 3, 4)) > 0)
 
 
@@ -282,7 +284,7 @@ def test_static_ues_see_their_fading_evolve_with_the_default_config():
 
         def tap(st):
             sinr.append(st.radio["sinr_db"].copy())
-            h.append(sim.csi("ue0"))
+            h.append(sim.csi("ue0")["true"])
 
         sim.schedule(0.05, sim.every, 0.01, tap)  # after the first channel updates
         sim.run(until_s=0.35)
