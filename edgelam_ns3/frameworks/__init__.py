@@ -32,6 +32,8 @@ SPLIT_GPT = ("split_learning", "split_fed_lora", "fed_lora", "centralized")
 ``model.device_layers``."""
 FINE_TUNING = ("split_fed_lora", "fed_lora", "centralized")
 """Frameworks that fine-tune a base model (``model.base``) with LoRA adapters."""
+ROUND_BASED = tuple(f for f in FRAMEWORKS if f != "microservice_inference")
+"""Frameworks that train a model (``model.*``) in rounds (``train.steps``, ...)."""
 
 OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "model.n_layer": (SPLIT_GPT, "does not build the GPT-2 model"),
@@ -45,6 +47,10 @@ OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "train.lora": (FINE_TUNING, "has no LoRA adapters"),
     "train.local_steps": (("fed_lora",), "takes one step per round"),
     "train.looped": (("looped_tp",), "has no looped transformer"),
+    **{f"train.{k}": (ROUND_BASED, "trains nothing in rounds")
+       for k in ("steps", "batch_size", "lr", "non_iid", "target_loss")},
+    **{f"model.{k}": (ROUND_BASED, "builds no training model (inference.model is its model)")
+       for k in ("n_embd", "n_head", "seq_len")},
     **{f"inference.{k}": (("microservice_inference",), "serves no inference requests")
        for k in ("model", "source", "serving", "placement", "slo")},
 }
@@ -52,7 +58,7 @@ OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
 the others do not). Any other framework (and ``none``, traffic only) rejects a value other than
 the key's default, so that no option is silently ignored; ``train.policy`` defaults to None and
 is ``all`` where a framework schedules (so a run's summary never names a policy it did not
-apply). Options every framework reads (``train.steps``, ``model.n_embd``, ...) are not listed."""
+apply). Options every framework reads (``train.server``, ``seed``, ...) are not listed."""
 
 
 def unused_option(cfg) -> str | None:

@@ -93,9 +93,26 @@ class InferencePlacementConfig(_Strict):
     expected_batch: Annotated[int, Field(ge=1)] = Field(
         8, description="ilp, greedy: requests per decode iteration assumed when estimating a "
         "service's compute per request (decode steps of a batch share the weight reads)")
-    orchestration: Literal["online", "static"] = Field(
+    orchestration: Literal["online", "static", "lyapunov"] = Field(
         "online", description="embed's host per request: online (least expected delay from "
-        "queue backlog and links) or static (the first block group's host)")
+        "queue backlog and links), lyapunov (drift-plus-penalty: V x backhaul link time + "
+        "latency-target debt x delay + host backlog x work) or static (the first block "
+        "group's host)")
+    lyapunov_v: Annotated[float, Field(ge=0)] = Field(
+        1.0, description="lyapunov: weight V of the backhaul link time against the latency "
+        "target and the queues [-]")
+    latency_target_s: Annotated[float, Field(gt=0)] = Field(
+        0.5, description="lyapunov: target of the time-average delay the embed choice adds "
+        "to a request, s")
+
+    @model_validator(mode="after")
+    def _lyapunov_only(self):
+        if self.orchestration != "lyapunov":
+            for k in ("lyapunov_v", "latency_target_s"):
+                if getattr(self, k) != type(self).model_fields[k].default:
+                    raise ValueError(f"{k}: read by orchestration lyapunov only, not "
+                                     f"{self.orchestration}")
+        return self
 
 
 class InferenceSloConfig(_Strict):

@@ -28,7 +28,8 @@ import numpy as np
 
 from ..compute import duration_s
 from . import placement as pl
-from .network import backhaul_paths, transfer_s
+from .network import backhaul_paths, serialisation_s, transfer_s
+from .orchestration import DriftPlusPenalty
 from .requests import Request, poisson_requests, trace_requests
 from .serving import HostServer, KvBudget, WorkItem
 
@@ -102,6 +103,9 @@ class MicroserviceInference:
                                       self.ic.serving.max_batch_tokens,
                                       self.ic.serving.max_batch_requests, self._on_call)
                         for h in self.hosts}
+        pc = self.ic.placement
+        self.dpp = DriftPlusPenalty(pc.lyapunov_v, pc.latency_target_s) \
+            if pc.orchestration == "lyapunov" else None
         self.waiting: deque[_Live] = deque()
         self.rows: list[dict] = []
         self.calls: list[dict] = []
@@ -210,6 +214,15 @@ class MicroserviceInference:
                              f"({weights / GIB:.1f} GiB) exceed its memory")
         return free * self.ic.serving.kv_memory_fraction
 
+    def start_line(self) -> str:
+        """What runs, for the run's start line."""
+        pc, s = self.ic.placement, self.ic.source
+        where = ", ".join(f"{k} {v}" for k, v in self.where.items())
+        return (f"{self.name} (placement {pc.policy}: {where}; orchestration "
+                f"{pc.orchestration}), {self.ic.model.mode} mode, {self.cfg.nodes.n_devices} "
+                f"UEs, radio {self.cfg.radio.mode}, {len(self.requests)} requests from "
+                f"{s.kind} over {s.duration_s:g} s")
+
     def start(self) -> None:
         for r in self.requests:
             self.sim.schedule(r.t_arrival_s, self._arrive, r)
@@ -233,29 +246,36 @@ class MicroserviceInference:
                       lambda m: self._queue_admission(st), tag="prompt")
 
     def _orchestrate(self, r: Request) -> str:
-        """The embed host: static (the first block group's host) or online, the host of least
-        expected delay of the request's embed work: prompt transfer, the host's backlog (the
-        rest of its iteration and its queued work), embed compute, hidden states to the first
-        block group, and per decode step the token id from the LM head and the hidden state
-        to the first block group."""
-        first, last = self.where[self.heavy[0]], self.where[self.heavy[-1]]
+        """The embed host: static (the first block group's host), online (least expected
+        delay) or lyapunov (drift-plus-penalty), over :meth:`embed_options`
+        (:mod:`edgelam_ns3.inference.orchestration`)."""
         if self.ic.placement.orchestration == "static":
-            return first
-        p, tb = r.prompt_tokens, self.ic.serving.token_bytes
+            return self.where[self.heavy[0]]
+        options = self.embed_options(r)
+        if self.dpp is not None:
+            return self.dpp.choose(options).host
+        return min(options, key=lambda o: o.delay_s).host
 
-        def cost(h: str) -> float:
+    def embed_options(self, r: Request) -> list:
+        """Each host as the request's embed host, now: work, backlog, added delay, link time."""
+        from .orchestration import EmbedOption
+
+        first, last = self.where[self.heavy[0]], self.where[self.heavy[-1]]
+        p, tb, steps = r.prompt_tokens, self.ic.serving.token_bytes, r.output_tokens - 1
+        x_p, x_1 = self.model.output_bytes("embed", p), self.model.output_bytes("embed", 1)
+        out = []
+        for h in self.hosts:
             srv = self.servers[h]
             backlog = max(srv.busy_until_s - self.sim.now, 0.0) + sum(
                 self._est(s, h, it.q_len, it.past_len) for it in srv.queue for s in it.services)
-            steps = r.output_tokens - 1  # decode steps: token id in, hidden state out
-            return (transfer_s(self.paths, self.gnb, h, p * tb) + backlog
-                    + self._est("embed", h, p, 0)
-                    + transfer_s(self.paths, h, first, self.model.output_bytes("embed", p))
-                    + steps * (transfer_s(self.paths, last, h, tb)
-                               + transfer_s(self.paths, h, first,
-                                            self.model.output_bytes("embed", 1))))
-
-        return min(self.hosts, key=cost)
+            work = self._est("embed", h, p, 0) + steps * self._est("embed", h, 1, p)
+            moves = [(self.gnb, h, p * tb, 1), (h, first, x_p, 1), (last, h, tb, steps),
+                     (h, first, x_1, steps)]
+            delay = backlog + work + sum(n * transfer_s(self.paths, a, b, nb)
+                                         for a, b, nb, n in moves)
+            link = sum(n * serialisation_s(self.paths, a, b, nb) for a, b, nb, n in moves)
+            out.append(EmbedOption(h, work, backlog, delay, link))
+        return out
 
     def _queue_admission(self, st: _Live) -> None:
         if any(b > self.kv[h].capacity_bytes for h, b in st.kv.items()):

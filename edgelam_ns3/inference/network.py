@@ -40,3 +40,11 @@ def transfer_s(paths, a: str, b: str, nbytes: float) -> float:
     except KeyError:
         raise ValueError(f"inference: no backhaul path from {a} to {b}") from None
     return nbytes * 8 / rate + delay
+
+
+def serialisation_s(paths, a: str, b: str, nbytes: float) -> float:
+    """Time ``nbytes`` from ``a`` to ``b`` occupy the path's bottleneck link [s] (0 when
+    ``a == b``): :func:`transfer_s` without the propagation."""
+    if a == b:
+        return 0.0
+    return transfer_s(paths, a, b, nbytes) - paths[(a, b)][1]

@@ -72,7 +72,7 @@ class HostServer:
     :param model: the :class:`~edgelam_ns3.models.microservices.MicroserviceLAM`
     :param max_batch_tokens: most tokens in one iteration (the first item always runs)
     :param max_batch_requests: most requests in one iteration
-    :param on_call: trace sink, one dict per service call (a batched call of one service)
+    :param on_call: trace sink, one dict per request in each service call (see ``_trace``)
     """
 
     def __init__(self, name: str, profile: DeviceProfile, sim, model, max_batch_tokens: int,
@@ -140,13 +140,22 @@ class HostServer:
         self._iterate()
 
     def _trace(self, service: str, items: list[WorkItem], t0: float, dt: float, res) -> None:
+        """One row per request in the call (a row of ``services.parquet``): the request's
+        queue wait (queued to its iteration's start), the call's start, end and compute
+        time, its batch, the batch call's FLOPs and memory bytes, and the bytes of the
+        request's output (what goes on to the next service)."""
         if self.on_call is None:
             return
-        self.on_call({"host": self.name, "service": service, "t_start_s": t0,
-                      "t_end_s": t0 + dt, "n_requests": len(items),
-                      "n_tokens": sum(it.q_len for it in items),
-                      "n_prefill": sum(it.past_len == 0 and it.q_len > 1 for it in items),
-                      "flops": res.flops, "bytes_moved": res.bytes_moved})
+        tokens = sum(it.q_len for it in items)
+        for it in items:
+            self.on_call({"req": it.req, "service": service, "host": self.name,
+                          "phase": "prefill" if it.past_len == 0 else "decode",
+                          "q_len": it.q_len, "past_len": it.past_len,
+                          "t_queued_s": it.t_queued_s, "queue_wait_s": self.sim.now - it.t_queued_s,
+                          "t_start_s": t0, "t_end_s": t0 + dt, "compute_s": dt,
+                          "batch_requests": len(items), "batch_tokens": tokens,
+                          "batch_flops": res.flops, "batch_bytes_moved": res.bytes_moved,
+                          "out_bytes": self.model.output_bytes(service, it.q_len)})
 
 
 class EventClock:

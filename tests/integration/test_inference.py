@@ -37,7 +37,7 @@ def _hops(nbytes: int) -> float:
     return wire / UE_RATE + UE_DELAY + wire / BH_RATE + BH_DELAY
 
 
-def test_one_request_alone_ttft_and_tpot_equal_the_closed_form(tmp_path):
+def test_one_request_alone_ttft_and_tpot_equal_the_closed_form(tmp_path, capsys):
     prompt, output = 64, 6
     csv = tmp_path / "one.csv"
     csv.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\r\n"
@@ -46,6 +46,8 @@ def test_one_request_alone_ttft_and_tpot_equal_the_closed_form(tmp_path):
                placement={"policy": "monolithic", "orchestration": "static"})
     summary = run_scenario(cfg, tmp_path / "run")
     assert summary["status"] == "ok", summary.get("error")
+    start = next(x for x in capsys.readouterr().out.splitlines() if "microservice_inference" in x)
+    assert "1 requests" in start and "rounds" not in start
     row = pd.read_parquet(tmp_path / "run" / "traces" / "requests.parquet").iloc[0]
     model = MicroserviceLAM(gpt2_like(4, 256, 4, 1000, 8192), 2, "cost")
     edge = BUILTIN_PROFILES["edge_gpu_server"]
@@ -85,6 +87,7 @@ def test_trace_replay_matches_the_scaled_window(tmp_path):
 def test_inference_options_are_rejected_by_the_training_frameworks():
     with pytest.raises(config.ConfigError, match="inference.placement.policy.*microservice"):
         config.from_dict({"inference": {"placement": {"policy": "cloud"}}})
+
 
 
 def test_real_and_cost_modes_give_the_same_request_times(tmp_path):
