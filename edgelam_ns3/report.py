@@ -11,7 +11,13 @@ Figures (each drawn when the run has its data):
   on each link, from send to delivery (bottom), over the first rounds;
 - ``latency.png``: the latency of every message, per link, against simulated time;
 - ``radio_time.png`` and ``radio_cdf.png`` (the 6G radio): each UE's wideband DL SINR, MCS
-  and MAC throughput at every link-state tap, and their CDFs.
+  and MAC throughput at every link-state tap, and their CDFs;
+- ``request_timeline.png`` (inference): one request's service calls on each host, from its
+  arrival to its last token: its queue waits and its calls, colored by service (the request of
+  median end-to-end latency).
+
+:func:`plot_on_time_vs_load` draws the inference on-time ratio against load, one line per
+policy, from a table of runs (a sweep).
 """
 
 from __future__ import annotations
@@ -152,7 +158,8 @@ def plots(run_dir: str | Path, tables: dict[str, pd.DataFrame]) -> list[str]:
     run_dir = Path(run_dir)
     drawers = {"loss.png": _plot_loss, "rounds.png": _plot_rounds,
                "timeline.png": _plot_timeline, "latency.png": _plot_latency,
-               "radio_time.png": _plot_radio_time, "radio_cdf.png": _plot_radio_cdf}
+               "radio_time.png": _plot_radio_time, "radio_cdf.png": _plot_radio_cdf,
+               "request_timeline.png": _plot_request_timeline}
     made = []
     for name, draw in drawers.items():
         fig = draw(tables)
@@ -302,6 +309,71 @@ RADIO_PANELS = (("sinr_db", None, "DL wideband SINR [dB]"),
 """The radio figures' panels: DL column, UL column (or None), axis label."""
 
 
+def median_request(tables) -> int | None:
+    """Id of the completed request of median end-to-end latency (None: no request)."""
+    r = _nonempty(tables, "requests", "id", "e2e_s")
+    if r is None or not r["e2e_s"].notna().any():
+        return None
+    r = r[r["e2e_s"].notna()].sort_values(["e2e_s", "id"])
+    return int(r["id"].iloc[(len(r) - 1) // 2])
+
+
+def _plot_request_timeline(tables):
+    c = _nonempty(tables, "services", "req", "service", "host", "t_queued_s", "t_start_s",
+                  "t_end_s")
+    req = median_request(tables)
+    if c is None or req is None:
+        return None
+    c = c[c["req"] == req]
+    r = tables["requests"].set_index("id").loc[req]
+    fig, ax = plt.subplots(figsize=(11, 1.2 + 0.5 * c["host"].nunique()))
+    hosts = {h: c[c["host"] == h] for h in sorted(c["host"].unique())}
+    span = max(r["t_last_token_s"] - r["t_arrival_s"], 1e-9)
+    min_w = span / (fig.get_figwidth() * DPI * 0.7) * MIN_BAR_PX
+    for i, df in enumerate(hosts.values()):
+        w = (df["t_start_s"] - df["t_queued_s"]).to_numpy()
+        ax.broken_barh(list(zip(df["t_queued_s"], w)), (i - 0.35, 0.7), color="0.85",
+                       hatch="///", edgecolor="0.6", lw=0)
+    _gantt(ax, hosts, "t_start_s", "t_end_s", "service", min_w)
+    for t, label, style in ((r["t_arrival_s"], "arrival", ":"),
+                            (r["t_first_token_s"], "first token at the UE", "--"),
+                            (r["t_last_token_s"], "last token at the UE", "-")):
+        ax.axvline(t, color="k", ls=style, lw=1, label=label)
+    ax.set_xlabel("simulated time [s]")
+    ax.set_title(f"request {req} ({int(r['prompt_tokens'])} prompt, {int(r['output_tokens'])} "
+                 f"output tokens, from {r['ue']}): calls per host, queue waits hatched; TTFT "
+                 f"{eng(r['ttft_s'], 's')}, end to end {eng(r['e2e_s'], 's')}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_on_time_vs_load(runs: pd.DataFrame, path: str | Path, load: str = "load") -> Path:
+    """On-time ratio (and p95 TTFT) against ``load``, one line per ``policy``, from a table of
+    runs with columns ``policy``, ``load`` and ``on_time_ratio`` (optionally ``ttft_p95_s``)."""
+    panels = 2 if "ttft_p95_s" in runs else 1
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 3.6), squeeze=False)
+    policies = sorted(runs["policy"].unique())
+    for i, pol in enumerate(policies):
+        df = runs[runs["policy"] == pol].sort_values(load)
+        axes[0, 0].plot(df[load], df["on_time_ratio"], "o-", color=_color(i, len(policies)),
+                        label=pol)
+        if panels == 2:
+            axes[0, 1].plot(df[load], df["ttft_p95_s"], "o-", color=_color(i, len(policies)))
+    axes[0, 0].set_ylabel("on-time ratio (TTFT and TPOT within SLO)")
+    axes[0, 0].set_ylim(-0.02, 1.02)
+    axes[0, 0].legend(title="placement")
+    if panels == 2:
+        axes[0, 1].set_ylabel("p95 TTFT [s]")
+        axes[0, 1].set_yscale("log")
+    for ax in axes[0]:
+        ax.set_xlabel(f"{load} (x the trace's rate)" if load == "load" else load)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return Path(path)
+
+
 def _ue_states(tables) -> pd.DataFrame | None:
     ls = _nonempty(tables, "link_states", "kind", "t_s", "dst",
                    *(c for dl, ul, _ in RADIO_PANELS for c in (dl, ul) if c))
@@ -391,6 +463,7 @@ def write_report(run_dir: str | Path, summary: dict) -> Path:
     lines = [f"# Run report: {summary.get('scenario', run_dir.name)}", ""]
     lines += _overview(summary)
     lines += _training(summary)
+    lines += _inference(summary)
     lines += _radio(summary)
     lines += _messages(summary)
     if summary.get("plots"):
@@ -426,7 +499,7 @@ def _overview(s: dict) -> list[str]:
 
 
 def _training(s: dict) -> list[str]:
-    if not s.get("framework") or s.get("framework") == "none":
+    if not s.get("framework") or s.get("framework") == "none" or "inference" in s:
         return []
     lines = ["## Training", "", f"- rounds done: {s.get('steps')}"]
     for key, label in (("loss_first", "training loss, first round"),
@@ -447,6 +520,29 @@ def _training(s: dict) -> list[str]:
                   "|---" * (len(PHASES) + 1) + "|",
                   f"| {eng(mean.get('latency_s'), 's')} | " +
                   " | ".join(eng(mean.get(c), "s") for c, _ in PHASES) + " |"]
+    return lines + [""]
+
+
+def _inference(s: dict) -> list[str]:
+    inf = s.get("inference")
+    if not inf:
+        return []
+    slo = inf.get("slo") or {}
+    lines = ["## Inference", "",
+             f"- placement {inf.get('policy')}: " + ", ".join(
+                 f"{k} on {v}" for k, v in (inf.get("placement") or {}).items()),
+             f"- requests {inf.get('requests')}: completed {inf.get('completed')}, rejected "
+             f"{inf.get('rejected')}; on time {inf.get('on_time_ratio', 0):.3f} (TTFT <= "
+             f"{eng(slo.get('ttft_s'), 's')}, TPOT <= {eng(slo.get('tpot_s'), 's')}), goodput "
+             f"{inf.get('goodput_rps', 0):.3g} requests/s", "",
+             "| latency | p50 | p95 | p99 | mean |", "|---|---|---|---|---|"]
+    for key, label in (("ttft_s", "TTFT"), ("tpot_s", "TPOT"), ("e2e_s", "end to end")):
+        q = inf.get(key) or {}
+        lines.append(f"| {label} | " + " | ".join(eng(q.get(k), "s")
+                                                 for k in ("p50", "p95", "p99", "mean")) + " |")
+    util = inf.get("host_utilisation") or {}
+    if util:
+        lines += ["", "Host utilisation: " + ", ".join(f"{h} {u:.1%}" for h, u in util.items())]
     return lines + [""]
 
 
