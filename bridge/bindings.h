@@ -29,8 +29,8 @@ void register_channel_test_bed(pybind11::module_& m);
 /** NrRadioTestBed: a radio network with traffic and results (radio_test_bed_bindings.cc). */
 void register_radio_test_bed(pybind11::module_& m);
 
-/** Air-interface blocks: precoders, per-layer MMSE SINR, user selection
- *  (precoding_bindings.cc). */
+/** Air-interface blocks: precoders, per-layer MMSE SINR, user selection, CSI report (Type I
+ *  codebook, PMI/RI/CQI), PUSCH power control, HARQ-ACK timing (precoding_bindings.cc). */
 void register_precoding(pybind11::module_& m);
 
 /** The ns-3 TestSuites of ns3_scenarios/test/, run by name (ns3_test_bindings.cc). */

@@ -22,6 +22,9 @@ SUITES = {
     "edgelam-nr-mac-stats": "BLER, mean SINR and MCS derived from the MAC counters",
     "edgelam-nr-channel": "TR 38.901 Table 7.4.1-1 UMa LOS path loss, k T B F noise, Friis",
     "edgelam-nr-precoding": "ZF/MRT/RZF and MMSE SINR closed forms by hand, SUS on a built case",
+    "edgelam-nr-csi-report": "TS 38.214 CQI tables and Type I codebook (v_lm, sizes) as printed",
+    "edgelam-nr-ul-power-control": "TS 38.213 7.1.1 PUSCH power and TPC Table 7.1.1-1 by hand",
+    "edgelam-nr-harq-timing": "HARQ-ACK slots in DDDSU derived by hand",
 }
 
 _RUN = (

@@ -1,0 +1,448 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-only
+ */
+#include "nr-csi-report.h"
+
+#include "nr-precoding.h"
+#include "nr-tbs.h"
+
+#include "ns3/double.h"
+#include "ns3/uinteger.h"
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace ns3
+{
+
+NS_OBJECT_ENSURE_REGISTERED(NrCsiReport);
+
+namespace
+{
+
+/// TS 38.214 V17 Table 5.2.2.1-2 (CQI table 1), CQI 1..15: Q_m, code rate x 1024, efficiency.
+constexpr NrCqiEntry kCqiTable1[15] = {
+    {2, 78, 0.1523},  {2, 120, 0.2344}, {2, 193, 0.3770}, {2, 308, 0.6016}, {2, 449, 0.8770},
+    {2, 602, 1.1758}, {4, 378, 1.4766}, {4, 490, 1.9141}, {4, 616, 2.4063}, {6, 466, 2.7305},
+    {6, 567, 3.3223}, {6, 666, 3.9023}, {6, 772, 4.5234}, {6, 873, 5.1152}, {6, 948, 5.5547}};
+
+/// TS 38.214 V17 Table 5.2.2.1-3 (CQI table 2), CQI 1..15.
+constexpr NrCqiEntry kCqiTable2[15] = {
+    {2, 78, 0.1523},  {2, 193, 0.3770}, {2, 449, 0.8770}, {4, 378, 1.4766}, {4, 490, 1.9141},
+    {4, 616, 2.4063}, {6, 466, 2.7305}, {6, 567, 3.3223}, {6, 666, 3.9023}, {6, 772, 4.5234},
+    {6, 873, 5.1152}, {8, 711, 5.5547}, {8, 797, 6.2266}, {8, 885, 6.9141}, {8, 948, 7.4063}};
+
+/// The MCS table whose entries a CQI table's follow (qam64 for table 1, qam256 for table 2).
+NrMcsTable::Table
+Companion(uint32_t cqiTable)
+{
+    return cqiTable == 1 ? NrMcsTable::QAM64 : NrMcsTable::QAM256;
+}
+
+/// Throw std::invalid_argument if the condition fails.
+void
+Require(bool ok, const std::string& message)
+{
+    if (!ok)
+    {
+        throw std::invalid_argument(message);
+    }
+}
+
+} // namespace
+
+TypeId
+NrCsiReport::GetTypeId()
+{
+    static TypeId tid =
+        TypeId("ns3::NrCsiReport")
+            .SetParent<Object>()
+            .SetGroupName("Edgelam")
+            .AddConstructor<NrCsiReport>()
+            .AddAttribute("N1",
+                          "Ports per polarisation in the first dimension N1 (TS 38.214 Table "
+                          "5.2.2.2.1-2) [-]",
+                          UintegerValue(4),
+                          MakeUintegerAccessor(&NrCsiReport::m_n1),
+                          MakeUintegerChecker<uint32_t>(1, 16))
+            .AddAttribute("N2",
+                          "Ports per polarisation in the second dimension N2 [-]",
+                          UintegerValue(2),
+                          MakeUintegerAccessor(&NrCsiReport::m_n2),
+                          MakeUintegerChecker<uint32_t>(1, 16))
+            .AddAttribute("O1",
+                          "DFT oversampling O1 in the first dimension [-]",
+                          UintegerValue(4),
+                          MakeUintegerAccessor(&NrCsiReport::m_o1),
+                          MakeUintegerChecker<uint32_t>(1, 16))
+            .AddAttribute("O2",
+                          "DFT oversampling O2 in the second dimension (1 if N2 = 1) [-]",
+                          UintegerValue(4),
+                          MakeUintegerAccessor(&NrCsiReport::m_o2),
+                          MakeUintegerChecker<uint32_t>(1, 16))
+            .AddAttribute("MaxRank",
+                          "Largest rank the UE reports, 1 or 2 (typeI-SinglePanel "
+                          "ri-Restriction) [-]",
+                          UintegerValue(2),
+                          MakeUintegerAccessor(&NrCsiReport::m_maxRank),
+                          MakeUintegerChecker<uint32_t>(1, 2))
+            .AddAttribute("CqiTable",
+                          "4-bit CQI table: 1 (TS 38.214 Table 5.2.2.1-2, 64QAM) or 2 "
+                          "(Table 5.2.2.1-3, 256QAM)",
+                          UintegerValue(2),
+                          MakeUintegerAccessor(&NrCsiReport::m_cqiTable),
+                          MakeUintegerChecker<uint32_t>(1, 2))
+            .AddAttribute("TargetBler",
+                          "Transport-block error rate a CQI must not exceed, 0.1 (TS 38.214 "
+                          "§5.2.2.1) [-]",
+                          DoubleValue(0.1),
+                          MakeDoubleAccessor(&NrCsiReport::m_targetBler),
+                          MakeDoubleChecker<double>(0.0, 1.0));
+    return tid;
+}
+
+NrCsiReport::NrCsiReport()
+    : m_n1(4),
+      m_n2(2),
+      m_o1(4),
+      m_o2(4),
+      m_maxRank(2),
+      m_cqiTable(2),
+      m_targetBler(0.1)
+{
+}
+
+NrCsiReport::~NrCsiReport() = default;
+
+NrCqiEntry
+NrCsiReport::GetCqiEntry(uint32_t table, uint32_t cqi)
+{
+    if ((table != 1 && table != 2) || cqi > 15)
+    {
+        throw std::out_of_range("CQI table " + std::to_string(table) + " has no CQI " +
+                                std::to_string(cqi) + " (tables 1, 2; CQI 0..15)");
+    }
+    if (cqi == 0)
+    {
+        return NrCqiEntry{};
+    }
+    return table == 1 ? kCqiTable1[cqi - 1] : kCqiTable2[cqi - 1];
+}
+
+std::pair<NrMcsTable::Table, uint32_t>
+NrCsiReport::CqiToMcs(uint32_t table, uint32_t cqi)
+{
+    const NrCqiEntry e = GetCqiEntry(table, cqi);
+    Require(cqi >= 1, "CQI 0 (out of range) has no MCS");
+    for (auto t : {Companion(table), NrMcsTable::QAM64_LOW_SE})
+    {
+        for (uint32_t i = 0; i < NrMcsTable::GetNumMcs(t); ++i)
+        {
+            const NrMcs m = NrMcsTable::Get(t, i);
+            if (m.qm == e.qm && m.rateX1024 == e.rateX1024)
+            {
+                return {t, i};
+            }
+        }
+    }
+    throw std::logic_error("no MCS has the modulation and rate of CQI " + std::to_string(cqi));
+}
+
+uint32_t
+NrCsiReport::SubbandDifferentialCqi(uint32_t subbandCqi, uint32_t widebandCqi)
+{
+    const int offset = static_cast<int>(subbandCqi) - static_cast<int>(widebandCqi);
+    if (offset <= -1)
+    {
+        return 3;
+    }
+    return offset >= 2 ? 2 : static_cast<uint32_t>(offset);
+}
+
+std::vector<NrComplexMatrix::Complex>
+NrCsiReport::Vlm(uint32_t n1, uint32_t n2, uint32_t o1, uint32_t o2, uint32_t l, uint32_t m)
+{
+    std::vector<NrComplexMatrix::Complex> v(n1 * n2);
+    const double twoPi = 2 * M_PI;
+    for (uint32_t a = 0; a < n1; ++a)
+    {
+        for (uint32_t b = 0; b < n2; ++b)
+        {
+            // u_m = 1 when N2 = 1 (TS 38.214 §5.2.2.2.1)
+            const double phase2 = n2 > 1 ? twoPi * m * b / (o2 * n2) : 0.0;
+            v[a * n2 + b] = std::polar(1.0, twoPi * l * a / (o1 * n1) + phase2);
+        }
+    }
+    return v;
+}
+
+uint32_t
+NrCsiReport::GetNumPorts() const
+{
+    return 2 * m_n1 * m_n2;
+}
+
+void
+NrCsiReport::CheckConfig() const
+{
+    if (m_n1 == 1 && m_n2 == 1)
+    {
+        return; // 2 ports, Table 5.2.2.2.1-1
+    }
+    Require(m_n1 >= 2 && m_n1 >= m_n2,
+            "N1 must be >= 2 and >= N2 (TS 38.214 Table 5.2.2.2.1-2), got N1 " +
+                std::to_string(m_n1) + " N2 " + std::to_string(m_n2));
+    Require(m_n2 > 1 || m_o2 == 1, "O2 must be 1 when N2 = 1 (TS 38.214 Table 5.2.2.2.1-2)");
+}
+
+std::pair<uint32_t, uint32_t>
+NrCsiReport::K1K2(uint32_t i13) const
+{
+    // TS 38.214 Table 5.2.2.2.1-3
+    if (m_n2 == 1)
+    {
+        return {i13 * m_o1, 0}; // N1 = 2: i13 0..1; N1 > 2: k1 = 0, O1, 2 O1, 3 O1
+    }
+    if (m_n1 == m_n2)
+    {
+        const uint32_t k[4][2] = {{0, 0}, {m_o1, 0}, {0, m_o2}, {m_o1, m_o2}};
+        return {k[i13][0], k[i13][1]};
+    }
+    const uint32_t k[4][2] = {{0, 0}, {m_o1, 0}, {0, m_o2}, {2 * m_o1, 0}};
+    return {k[i13][0], k[i13][1]};
+}
+
+std::vector<NrPmi>
+NrCsiReport::GetCodebook(uint32_t rank) const
+{
+    CheckConfig();
+    Require(rank == 1 || rank == 2, "rank must be 1 or 2, got " + std::to_string(rank));
+    std::vector<NrPmi> book;
+    const uint32_t numI2 = rank == 1 ? 4 : 2;
+    if (GetNumPorts() == 2)
+    {
+        for (uint32_t i2 = 0; i2 < numI2; ++i2)
+        {
+            book.push_back(NrPmi{0, 0, 0, i2});
+        }
+        return book;
+    }
+    const uint32_t numI13 = rank == 1 ? 1 : (m_n1 == 2 && m_n2 == 1 ? 2 : 4);
+    const uint32_t numI12 = m_n2 == 1 ? 1 : m_n2 * m_o2;
+    for (uint32_t i11 = 0; i11 < m_n1 * m_o1; ++i11)
+    {
+        for (uint32_t i12 = 0; i12 < numI12; ++i12)
+        {
+            for (uint32_t i13 = 0; i13 < numI13; ++i13)
+            {
+                for (uint32_t i2 = 0; i2 < numI2; ++i2)
+                {
+                    book.push_back(NrPmi{i11, i12, i13, i2});
+                }
+            }
+        }
+    }
+    return book;
+}
+
+NrComplexMatrix
+NrCsiReport::GetPrecoder(uint32_t rank, const NrPmi& pmi) const
+{
+    CheckConfig();
+    Require(rank == 1 || rank == 2, "rank must be 1 or 2, got " + std::to_string(rank));
+    using C = NrComplexMatrix::Complex;
+    const C phi = std::polar(1.0, M_PI * pmi.i2 / 2); // phi_n = e^{j pi n / 2}
+    if (GetNumPorts() == 2)
+    {
+        // Table 5.2.2.2.1-1
+        if (rank == 1)
+        {
+            return NrComplexMatrix::FromRowMajor(2, 1, {C(1 / std::sqrt(2.0)), phi / std::sqrt(2.0)});
+        }
+        const C j = pmi.i2 == 0 ? C(1) : C(0, 1);
+        return NrComplexMatrix::FromRowMajor(2, 2, {0.5, 0.5, 0.5 * j, -0.5 * j});
+    }
+    const uint32_t half = m_n1 * m_n2;
+    const auto v = Vlm(m_n1, m_n2, m_o1, m_o2, pmi.i11, pmi.i12);
+    NrComplexMatrix w(2 * half, rank);
+    // Table 5.2.2.2.1-5 (1 layer): [v; phi v] / sqrt(P); -6 (2 layers): [v v'; phi v, -phi v']
+    // / sqrt(2 P)
+    const double scale = 1.0 / std::sqrt(static_cast<double>(2 * half * rank));
+    for (uint32_t p = 0; p < half; ++p)
+    {
+        w(p, 0) = v[p] * scale;
+        w(half + p, 0) = phi * v[p] * scale;
+    }
+    if (rank == 2)
+    {
+        const auto [k1, k2] = K1K2(pmi.i13);
+        const auto v2 = Vlm(m_n1, m_n2, m_o1, m_o2, pmi.i11 + k1, pmi.i12 + k2);
+        for (uint32_t p = 0; p < half; ++p)
+        {
+            w(p, 1) = v2[p] * scale;
+            w(half + p, 1) = -phi * v2[p] * scale;
+        }
+    }
+    return w;
+}
+
+double
+NrCsiReport::Capacity(const std::vector<NrComplexMatrix>& h, const NrComplexMatrix& w, double snr)
+{
+    Require(!h.empty(), "no subband channel given");
+    double sum = 0;
+    for (const auto& hs : h)
+    {
+        const NrComplexMatrix hw = hs * w;
+        const NrComplexMatrix gram =
+            NrComplexMatrix::Identity(w.Cols()) + (hw.Hermitian() * hw).Scaled(snr);
+        sum += std::log2(std::abs(gram.Determinant()));
+    }
+    return sum / static_cast<double>(h.size());
+}
+
+NrCsiReportValues
+NrCsiReport::SelectPmi(const std::vector<NrComplexMatrix>& h, double snr, uint32_t rank) const
+{
+    Require(!h.empty(), "no subband channel given");
+    for (const auto& hs : h)
+    {
+        Require(hs.Cols() == GetNumPorts(),
+                "the channel has " + std::to_string(hs.Cols()) + " ports, the codebook " +
+                    std::to_string(GetNumPorts()) + " (2 N1 N2)");
+    }
+    Require(rank <= h[0].Rows(), "rank " + std::to_string(rank) + " exceeds the receive antennas");
+    NrCsiReportValues best;
+    best.rank = rank;
+    best.capacity = -std::numeric_limits<double>::infinity();
+    for (const auto& pmi : GetCodebook(rank))
+    {
+        const double c = Capacity(h, GetPrecoder(rank, pmi), snr);
+        if (c > best.capacity)
+        {
+            best.capacity = c;
+            best.pmi = pmi;
+        }
+    }
+    return best;
+}
+
+NrCsiReportValues
+NrCsiReport::SelectRiPmi(const std::vector<NrComplexMatrix>& h, double snr) const
+{
+    Require(!h.empty(), "no subband channel given");
+    NrCsiReportValues best = SelectPmi(h, snr, 1);
+    const uint32_t maxRank = std::min<uint32_t>(m_maxRank, h[0].Rows());
+    for (uint32_t r = 2; r <= maxRank; ++r)
+    {
+        const NrCsiReportValues c = SelectPmi(h, snr, r);
+        if (c.capacity > best.capacity)
+        {
+            best = c;
+        }
+    }
+    return best;
+}
+
+void
+NrCsiReport::SetBlerModel(Ptr<NrBlerModel> bler)
+{
+    m_bler = bler;
+}
+
+double
+NrCsiReport::CqiBeta(uint32_t cqi, NrMcsTable::Table table, uint32_t mcs) const
+{
+    try
+    {
+        return m_bler->GetEesmBeta(table, mcs);
+    }
+    catch (const std::out_of_range&)
+    {
+        const NrCqiEntry e = GetCqiEntry(m_cqiTable, cqi);
+        const auto companion = Companion(m_cqiTable);
+        uint32_t nearest = 0;
+        double gap = std::numeric_limits<double>::infinity();
+        for (uint32_t i = 0; i < NrMcsTable::GetNumMcs(companion); ++i)
+        {
+            const NrMcs m = NrMcsTable::Get(companion, i);
+            if (m.qm == e.qm && std::abs(m.rateX1024 - e.rateX1024) < gap)
+            {
+                gap = std::abs(m.rateX1024 - e.rateX1024);
+                nearest = i;
+            }
+        }
+        return m_bler->GetEesmBeta(companion, nearest);
+    }
+}
+
+double
+NrCsiReport::GetCqiTbler(uint32_t cqi,
+                         const std::vector<double>& sinr,
+                         uint32_t nPrb,
+                         uint32_t nSymb,
+                         uint32_t nDmrs,
+                         uint32_t nOh,
+                         uint32_t layers) const
+{
+    Require(m_bler != nullptr, "the CSI report has no BLER model (SetBlerModel)");
+    const auto [table, mcs] = CqiToMcs(m_cqiTable, cqi);
+    const NrTbsInfo tbs = NrTbs::ComputeInfo(nPrb, mcs, table, nSymb, nDmrs, nOh, layers);
+    const double eff = NrBlerModel::Eesm(sinr.data(), sinr.size(), CqiBeta(cqi, table, mcs));
+    if (eff <= 0)
+    {
+        return 1.0;
+    }
+    return m_bler->GetTbler(NrBlerModel::PDSCH,
+                            table,
+                            mcs,
+                            tbs.codeBlockSize,
+                            tbs.numCodeBlocks,
+                            10 * std::log10(eff));
+}
+
+uint32_t
+NrCsiReport::SelectCqi(const std::vector<double>& sinr,
+                       uint32_t nPrb,
+                       uint32_t nSymb,
+                       uint32_t nDmrs,
+                       uint32_t nOh,
+                       uint32_t layers) const
+{
+    for (uint32_t cqi = 15; cqi >= 1; --cqi)
+    {
+        if (GetCqiTbler(cqi, sinr, nPrb, nSymb, nDmrs, nOh, layers) <= m_targetBler)
+        {
+            return cqi;
+        }
+    }
+    return 0;
+}
+
+NrCsiReportValues
+NrCsiReport::Report(const std::vector<NrComplexMatrix>& h,
+                    double snr,
+                    uint32_t nPrbPerSubband,
+                    uint32_t nSymb,
+                    uint32_t nDmrs,
+                    uint32_t nOh) const
+{
+    NrCsiReportValues r = SelectRiPmi(h, snr);
+    // unit noise, the precoder's total power snr
+    const NrComplexMatrix w = GetPrecoder(r.rank, r.pmi).Scaled(std::sqrt(snr));
+    const std::vector<uint32_t> layerUe(r.rank, 0);
+    for (const auto& hs : h)
+    {
+        const auto s = NrPrecoding::LayerSinr({hs}, w, layerUe, {1.0});
+        const auto cqi = SelectCqi(s, nPrbPerSubband, nSymb, nDmrs, nOh, r.rank);
+        r.subbandCqi.push_back(cqi);
+        r.layerSinr.insert(r.layerSinr.end(), s.begin(), s.end());
+    }
+    const auto nPrb = static_cast<uint32_t>(nPrbPerSubband * h.size());
+    r.widebandCqi = SelectCqi(r.layerSinr, nPrb, nSymb, nDmrs, nOh, r.rank);
+    return r;
+}
+
+} // namespace ns3
