@@ -74,6 +74,10 @@ class InferenceServingConfig(_Strict):
         "may take")
     token_bytes: Annotated[int, Field(ge=1)] = Field(
         4, description="bytes per token id on the wire (prompts up, tokens down)")
+    decode_host: str | None = Field(
+        None, description="prefill/decode disaggregation (Splitwise): every decode step runs "
+        "on this host (all services), after each block group's KV cache of the prompt is "
+        "shipped there from its prefill host; null: every step runs on the placement")
 
 
 class InferencePlacementConfig(_Strict):

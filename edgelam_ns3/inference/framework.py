@@ -43,7 +43,9 @@ class _Live:
     r: Request
     embed_host: str = ""
     stages: list = field(default_factory=list)  # [(host, [services])]
+    decode_stages: list | None = None  # disaggregated: the decode steps' stages
     kv: dict = field(default_factory=dict)  # host -> reserved bytes
+    ship: list = field(default_factory=list)  # disaggregated: [(service, host, KV bytes)]
     generated: int = 0
     delivered: list = field(default_factory=list)  # token arrival times at the UE
     t_admitted_s: float = float("nan")
@@ -124,6 +126,10 @@ class MicroserviceInference:
         if pc.policy == "monolithic" and pc.monolithic_host not in self.hosts:
             raise ValueError(f"inference.placement.monolithic_host: '{pc.monolithic_host}' is "
                              f"not a host ({', '.join(self.hosts)})")
+        dh = self.ic.serving.decode_host
+        if dh is not None and dh not in self.hosts:
+            raise ValueError(f"inference.serving.decode_host: '{dh}' is not a host "
+                             f"({', '.join(self.hosts)})")
         if pc.policy == "cloud" and "cloud" not in self.hosts:
             raise ValueError("inference.placement.policy: cloud, but the cloud is not a host")
 
@@ -207,7 +213,8 @@ class MicroserviceInference:
 
     def _kv_capacity(self, host: str) -> float:
         weights = self.model.weight_bytes("embed") + sum(
-            self.model.weight_bytes(s) for s, h in self.where.items() if h == host)
+            self.model.weight_bytes(s) for s, h in self.where.items()
+            if h == host or host == self.ic.serving.decode_host)
         free = self.profiles[host].memory_bytes - weights
         if free < 0:
             raise ValueError(f"inference.placement: the weights placed on {host} "
@@ -238,12 +245,31 @@ class MicroserviceInference:
                 st.stages[-1][1].append(s)
             else:
                 st.stages.append((h, [s]))
-        for s, h in self.where.items():
-            kv = self.model.kv_bytes(s, ctx=r.prompt_tokens + r.output_tokens)
-            if kv:
-                st.kv[h] = st.kv.get(h, 0) + kv
+        self._plan_kv(st)
         self.sim.send(r.ue, st.embed_host, r.prompt_tokens * self.ic.serving.token_bytes,
                       lambda m: self._queue_admission(st), tag="prompt")
+
+    def _plan_kv(self, st: _Live) -> None:
+        """The KV bytes the request reserves per host: each block group's whole context on its
+        host; disaggregated (``serving.decode_host``), the prompt's on the prefill host (freed
+        once shipped) and the whole context on the decode host, which runs every decode step."""
+        r, dh = st.r, self.ic.serving.decode_host
+        if dh is not None:
+            st.decode_stages = [(dh, list(self.model.services))]
+        for s, h in self.where.items():
+            full = self.model.kv_bytes(s, ctx=r.prompt_tokens + r.output_tokens)
+            if not full:
+                continue
+            if dh is not None and h != dh and r.output_tokens > 1:
+                prompt = self.model.kv_bytes(s, ctx=r.prompt_tokens)
+                st.kv[h] = st.kv.get(h, 0) + prompt
+                st.ship.append((s, h, prompt))
+                h = dh
+            st.kv[h] = st.kv.get(h, 0) + full
+
+    def _stages(self, st: _Live) -> list:
+        """The stages of the request's next or current step."""
+        return st.decode_stages if st.decode_stages and st.generated else st.stages
 
     def _orchestrate(self, r: Request) -> str:
         """The embed host: static (the first block group's host), online (least expected
@@ -309,15 +335,16 @@ class MicroserviceInference:
         self._run_stage(st, 0, q, past, data)
 
     def _run_stage(self, st: _Live, k: int, q: int, past: int, data) -> None:
-        host, services = st.stages[k]
+        host, services = self._stages(st)[k]
         self.servers[host].submit(WorkItem(st.r.id, services, q, past, data,
                                            on_done=lambda it, out: self._stage_done(
                                                st, k, q, past, out)))
 
     def _stage_done(self, st: _Live, k: int, q: int, past: int, out) -> None:
-        host, services = st.stages[k]
-        if k + 1 < len(st.stages):
-            nxt = st.stages[k + 1][0]
+        stages = self._stages(st)
+        host, services = stages[k]
+        if k + 1 < len(stages):
+            nxt = stages[k + 1][0]
             self.sim.send(host, nxt, self.model.output_bytes(services[-1], q),
                           lambda m: self._run_stage(st, k + 1, q, past, out), tag="act")
             return
@@ -326,15 +353,43 @@ class MicroserviceInference:
         tb = self.ic.serving.token_bytes
         self.sim.send(host, st.r.ue, tb, lambda m: self._token_in(st), tag="token")
         if st.generated < st.r.output_tokens:
-            if host == st.embed_host:
+            if st.generated == 1 and st.decode_stages:
+                self._ship_kv(st, host)
+            elif host == (nxt := self._stages(st)[0][0]):
                 self._step(st)
             else:
-                self.sim.send(host, st.embed_host, tb, lambda m: self._step(st), tag="loop")
+                self.sim.send(host, nxt, tb, lambda m: self._step(st), tag="loop")
         else:
             for h, b in st.kv.items():
                 self.kv[h].free(b)
             self.model.release(st.r.id)
             self._admit()
+
+    def _ship_kv(self, st: _Live, last: str) -> None:
+        """Disaggregation (Splitwise): after the prefill, each block group's KV cache of the
+        prompt (``2 x layers x prompt tokens x n_embd x element bytes``) and the token id go to
+        the decode host; the first decode step starts when all of them have arrived, and the
+        prefill hosts' reservations are freed then."""
+        dh = st.decode_stages[0][0]
+        moves = [(h, b, "kv") for _, h, b in st.ship]
+        if last != dh:
+            moves.append((last, self.ic.serving.token_bytes, "loop"))
+        left = [len(moves)]
+
+        def arrived(_m=None) -> None:
+            left[0] -= 1
+            if left[0] > 0:
+                return
+            for _, h, b in st.ship:
+                self.kv[h].free(b)
+                st.kv[h] -= b
+            self._step(st)
+
+        if not moves:
+            left[0] = 1
+            arrived()
+        for h, b, tag in moves:
+            self.sim.send(h, dh, b, arrived, tag=tag)
 
     def _token_in(self, st: _Live) -> None:
         st.delivered.append(self.sim.now)

@@ -77,16 +77,19 @@ class _IdleNetwork(EventClock):
     def __init__(self, paths):
         super().__init__()
         self.paths = paths
+        self.sent = []  # (tag, src, dst, bytes, t_send_s, t_delivered_s)
 
     def send(self, a, b, nbytes, on_delivered, tag=None):
-        a, b = ("gnb" if n.startswith("ue") else n for n in (a, b))
-        self.schedule(transfer_s(self.paths, a, b, nbytes), on_delivered, None)
+        dt = transfer_s(self.paths, *("gnb" if n.startswith("ue") else n for n in (a, b)),
+                        nbytes)
+        self.sent.append((tag, a, b, nbytes, self.now, self.now + dt))
+        self.schedule(dt, on_delivered, None)
 
     def stop(self):
         pass
 
 
-def _lone_request_framework(tmp_path, prompt=24, output=5):
+def _lone_request_framework(tmp_path, prompt=24, output=5, serving=None, mode="cost"):
     csv = tmp_path / "one.csv"
     csv.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\r\n"
                    f"2023-11-16 18:15:46.6805900,{prompt},{output}")
@@ -97,7 +100,7 @@ def _lone_request_framework(tmp_path, prompt=24, output=5):
                                {"a": "gnb", "b": "edge1", "rate_bps": 2e8, "delay_s": 0.0005},
                                {"a": "gnb", "b": "cloud", "rate_bps": 1e9, "delay_s": 0.004}]},
         "train": {"framework": "microservice_inference"},
-        "inference": {"model": {"mode": "cost", "n_layer": 4, "n_embd": 256, "n_head": 4,
+        "inference": {"serving": serving or {}, "model": {"mode": mode, "n_layer": 4, "n_embd": 256, "n_head": 4,
                                 "vocab_size": 1000, "n_positions": 256, "n_groups": 2},
                       "source": {"kind": "trace", "trace": str(csv), "duration_s": 1.0},
                       "placement": {"orchestration": "static", "expected_batch": 1}}})
@@ -111,8 +114,9 @@ def _serve_alone(fw, assign) -> float:
     fw.sim = net = _IdleNetwork(fw.paths)
     fw.where = {s: fw.hosts[h] for s, h in zip(fw.heavy, assign)}
     fw.kv = {h: KvBudget(float("inf")) for h in fw.hosts}
-    fw.servers = {h: HostServer(h, fw.profiles[h], net, fw.model, 10**6, 64) for h in fw.hosts}
-    fw.rows = []
+    fw.servers = {h: HostServer(h, fw.profiles[h], net, fw.model, 10**6, 64, fw.calls.append)
+                  for h in fw.hosts}
+    fw.rows, fw.calls[:] = [], []
     fw.start()
     net.run()
     return fw.rows[0]["e2e_s"]
