@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 __all__ = ["nmse_per_window", "nmse_db", "mrt_spectral_efficiency", "TrainConfig", "train",
-           "tune_ar", "ar_flops", "wiener_flops", "cost_of"]
+           "trainable_state", "load_trainable_state", "federated_finetune", "tune_ar", "ar_flops",
+           "wiener_flops", "cost_of"]
 
 
 def nmse_per_window(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
@@ -60,17 +61,31 @@ def mrt_spectral_efficiency(pred: np.ndarray, true: np.ndarray, snr_db: float = 
 class TrainConfig:
     """The same budget for every learned predictor.
 
-    :param steps: optimiser steps; :param batch: port series per step
-    :param lr: AdamW peak learning rate (cosine decay to 0)
+    :param steps: optimiser steps
+    :param batch: port series per step, drawn with replacement; None: every series, in order
+    :param lr: peak learning rate
     :param snrs_db: pilot SNRs drawn per series (None = noise-free), relative to the window
+    :param optimizer: 'adamw' or 'sgd' (plain, no momentum)
+    :param schedule: 'onecycle' (5 % warm-up, cosine decay to 0) or 'constant'
     """
 
     steps: int = 600
-    batch: int = 256
+    batch: int | None = 256
     lr: float = 1e-3
     weight_decay: float = 0.0
     snrs_db: tuple = (10.0, 20.0, None)
     seed: int = 0
+    optimizer: str = "adamw"
+    schedule: str = "onecycle"
+
+    def __post_init__(self):
+        if self.optimizer not in ("adamw", "sgd"):
+            raise ValueError(f"TrainConfig.optimizer: 'adamw' or 'sgd', got {self.optimizer!r}")
+        if self.schedule not in ("onecycle", "constant"):
+            raise ValueError(f"TrainConfig.schedule: 'onecycle' or 'constant', got "
+                             f"{self.schedule!r}")
+        if self.steps < 1 or (self.batch is not None and self.batch < 1):
+            raise ValueError("TrainConfig.steps and batch must be >= 1")
 
 
 def _port_series(hist: np.ndarray, fut: np.ndarray):
@@ -102,33 +117,90 @@ def train(model: torch.nn.Module, hist: np.ndarray, fut: np.ndarray, cfg: TrainC
     g = torch.Generator().manual_seed(cfg.seed)
     x, y, pw = _port_series(hist, fut)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.steps,
-                                                pct_start=0.05)
+    if cfg.optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    else:
+        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = (torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.steps,
+                                                 pct_start=0.05)
+             if cfg.schedule == "onecycle" else None)
     model.train()
-    losses = []
+    losses, t0 = [], time.perf_counter()
     for step in range(cfg.steps):
-        idx = torch.randint(len(x), (cfg.batch,), generator=g)
+        idx = (torch.arange(len(x)) if cfg.batch is None
+               else torch.randint(len(x), (cfg.batch,), generator=g))
         pred = model(_noisy(x[idx], pw[idx], cfg.snrs_db, g))
         err = (pred - y[idx]).abs().pow(2).sum((1, 2)) / y[idx].abs().pow(2).sum((1, 2))
         loss = err.mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
-        sched.step()
+        if sched is not None:
+            sched.step()
         losses.append(float(loss.detach()))
         if log_every and (step + 1) % log_every == 0:
-            print(f"  step {step + 1}/{cfg.steps}: loss {np.mean(losses[-log_every:]):.4f}",
-                  flush=True)
+            print(f"  step {step + 1}/{cfg.steps}: loss {np.mean(losses[-log_every:]):.4f} "
+                  f"({time.perf_counter() - t0:.0f} s)", flush=True)
     model.eval()
     return losses
+
+
+# -- federated fine-tuning ------------------------------------------------------------------
+
+
+def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Copies of the trainable parameters (LoRA adapters, embedding, head for the LAM)."""
+    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def load_trainable_state(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
+    params = dict(model.named_parameters())
+    if set(state) != {n for n, p in params.items() if p.requires_grad}:
+        raise ValueError("state does not hold exactly the model's trainable parameters")
+    with torch.no_grad():
+        for n, v in state.items():
+            params[n].copy_(v)
+
+
+def federated_finetune(model: torch.nn.Module, shards, rounds: int, local: TrainConfig,
+                       on_round=None) -> list[dict]:
+    """FedAvg over edge servers: each round every server starts from the global trainable state,
+    trains ``local`` on its shard (its cells' windows ``(hist, fut)``), and the states are
+    averaged weighted by shard size (:func:`edgelam_ns3.models.lora_split.fedavg`). The model
+    ends with the global state. Optimiser state restarts every round.
+
+    :param shards: K pairs ``(hist [N_k, P, M, S], fut [N_k, F, M, S])``
+    :param on_round: optional ``f(round, model) -> dict`` merged into the round's log
+    :output log: per round: ``round``, ``uplink_bytes`` and ``downlink_bytes`` (K copies of the
+        trainable state, float32), plus ``on_round``'s entries
+    """
+    from dataclasses import replace
+
+    from .models.lora_split import fedavg, state_dict_nbytes
+
+    glob = trainable_state(model)
+    nbytes = state_dict_nbytes(glob)
+    log = []
+    for r in range(rounds):
+        states, sizes = [], []
+        for k, (h, f) in enumerate(shards):
+            load_trainable_state(model, glob)
+            train(model, h, f, replace(local, seed=local.seed + 1000 * r + k))
+            states.append(trainable_state(model))
+            sizes.append(len(h))
+        glob = fedavg(states, sizes)
+        load_trainable_state(model, glob)
+        entry = {"round": r + 1, "uplink_bytes": nbytes * len(shards),
+                 "downlink_bytes": nbytes * len(shards)}
+        log.append({**entry, **(on_round(r + 1, model) if on_round else {})})
+    return log
 
 
 # -- classical tuning and costs -------------------------------------------------------------
 
 
-def tune_ar(hist_noisy: np.ndarray, fut: np.ndarray, orders=(1, 2, 3, 4, 6, 8),
-            ridges=(0.0, 1e-3, 1e-2, 1e-1)):
+def tune_ar(hist_noisy: np.ndarray, fut: np.ndarray, orders=(1, 2, 3, 4, 6, 8, 10, 12),
+            ridges=(0.0, 1e-3, 1e-2, 1e-1, 1.0)):
     """Pick the AR order and ridge weight with the lowest NMSE on validation windows.
 
     :output (p, ridge, nmse_db): the best pair and its validation NMSE

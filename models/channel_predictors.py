@@ -25,7 +25,9 @@ the batch and share the weights):
 - :class:`RnnPredictor` (GRU or LSTM) and :class:`TransformerPredictor` (a small encoder trained
   from scratch) with the same features and the same kind of head.
 
-Every learned model normalises each series by the RMS of its history and undoes it on output.
+Every learned model normalises each series by the RMS of its history and predicts the change from
+the last (noisy) sample: ``pred = hist[-1] + scale * head(...)``, so an untrained head starts
+from outdated CSI.
 """
 
 from __future__ import annotations
@@ -156,7 +158,7 @@ class _Learned(nn.Module):
         z = self.parts["embed"](csi_features(x / scale))
         z = self._core(z)
         out = self.parts["head"](z.flatten(1)).view(-1, self.future, 2, self.n_subbands)
-        return torch.complex(out[:, :, 0], out[:, :, 1]) * scale
+        return x[:, -1:] + torch.complex(out[:, :, 0], out[:, :, 1]) * scale
 
 
 def _embed(n_subbands: int, d: int) -> nn.Module:

@@ -128,3 +128,30 @@ def test_baseline_networks_map_windows_to_the_future_shape(make):
     assert cp.predict_learned(model, hist).shape == (2, 4, 3, 8)
     with pytest.raises(ValueError, match="expected"):
         model(torch.ones(2, 15, 8, dtype=torch.complex64))
+
+
+def test_federated_averaging_of_one_sgd_step_equals_centralised_step_on_equal_shards():
+    """Two edge servers with equal shards, one full-batch SGD step each, then FedAvg: the
+    average of the two updates is the centralised full-batch step on the pooled data (the
+    pooled loss is the mean of the shard losses)."""
+    from edgelam_ns3.channel_prediction import (federated_finetune, load_trainable_state,
+                                                trainable_state)
+
+    rng = np.random.default_rng(4)
+    data = (rng.standard_normal((6, 20, 2, 8)) + 1j * rng.standard_normal((6, 20, 2, 8)))
+    data = data.astype(np.complex64)
+    hist, fut = data[:, :16], data[:, 16:]
+    lam = cp.add_lora(tiny_lam(), r=4)
+    start = trainable_state(lam)
+    step = TrainConfig(steps=1, batch=None, lr=0.05, snrs_db=(None,), optimizer="sgd",
+                       schedule="constant")
+    train(lam, hist, fut, step)
+    central = trainable_state(lam)
+    load_trainable_state(lam, start)
+    log = federated_finetune(lam, [(hist[:3], fut[:3]), (hist[3:], fut[3:])], 1, step)
+    fed = trainable_state(lam)
+    assert any(not torch.equal(central[k], start[k]) for k in start)
+    for k in central:
+        torch.testing.assert_close(fed[k], central[k], rtol=1e-4, atol=1e-6)
+    nbytes = sum(v.numel() * 4 for v in start.values())
+    assert log == [{"round": 1, "uplink_bytes": 2 * nbytes, "downlink_bytes": 2 * nbytes}]
