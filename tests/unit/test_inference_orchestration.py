@@ -33,3 +33,19 @@ def test_drift_plus_penalty_weighs_backlog_by_work_when_links_are_free():
 def test_drift_plus_penalty_rejects_a_bad_target():
     with pytest.raises(ValueError, match="target_s > 0"):
         DriftPlusPenalty(1.0, 0.0)
+
+
+def test_a_large_v_keeps_embed_where_it_moves_no_hidden_state(tmp_path):
+    # every heavy service on edge1: an embed elsewhere would send each token's hidden state
+    # (n_embd x 4 bytes) over edge1's 200 Mbit/s link, an embed on edge1 only the prompt
+    from test_inference_placement import _lone_request_framework, _serve_alone
+
+    from edgelam_ns3.inference.requests import poisson_requests
+
+    fw = _lone_request_framework(tmp_path, placement={
+        "orchestration": "lyapunov", "lyapunov_v": 1e6, "latency_target_s": 10.0})
+    fw.requests = poisson_requests(50.0, 0.2, 24, 4, ["ue0"], seed=3)
+    _serve_alone(fw, [1, 1, 1])
+    assert len(fw.rows) == len(fw.requests) > 3
+    assert {r["embed_host"] for r in fw.rows} == {"edge1"}
+    assert fw.dpp.z == 0.0  # every delay under the 10 s target

@@ -89,7 +89,8 @@ class _IdleNetwork(EventClock):
         pass
 
 
-def _lone_request_framework(tmp_path, prompt=24, output=5, serving=None, mode="cost"):
+def _lone_request_framework(tmp_path, prompt=24, output=5, serving=None, mode="cost",
+                            placement=None):
     csv = tmp_path / "one.csv"
     csv.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\r\n"
                    f"2023-11-16 18:15:46.6805900,{prompt},{output}")
@@ -100,10 +101,12 @@ def _lone_request_framework(tmp_path, prompt=24, output=5, serving=None, mode="c
                                {"a": "gnb", "b": "edge1", "rate_bps": 2e8, "delay_s": 0.0005},
                                {"a": "gnb", "b": "cloud", "rate_bps": 1e9, "delay_s": 0.004}]},
         "train": {"framework": "microservice_inference"},
-        "inference": {"serving": serving or {}, "model": {"mode": mode, "n_layer": 4, "n_embd": 256, "n_head": 4,
+        "inference": {"serving": serving or {},
+                      "model": {"mode": mode, "n_layer": 4, "n_embd": 256, "n_head": 4,
                                 "vocab_size": 1000, "n_positions": 256, "n_groups": 2},
                       "source": {"kind": "trace", "trace": str(csv), "duration_s": 1.0},
-                      "placement": {"orchestration": "static", "expected_batch": 1}}})
+                      "placement": placement or {"orchestration": "static",
+                                                 "expected_batch": 1}}})
     from edgelam_ns3.inference.framework import MicroserviceInference
 
     return MicroserviceInference(cfg, _IdleNetwork(backhaul_paths(cfg)))
