@@ -52,7 +52,8 @@ def add_parser(sub, set_help: str) -> None:
     w.add_argument("--jobqueue", choices=["slurm", "pbs"],
                    help="submit the points as batch jobs through dask-jobqueue")
     w.add_argument("--jobqueue-opt", action="append", metavar="KEY=VALUE",
-                   help="a SLURMCluster/PBSCluster argument (repeatable, value read as YAML), "
+                   help="a SLURMCluster/PBSCluster argument (repeatable; a number, [list] or {mapping} as "
+                   "YAML, anything else as text), "
                    "e.g. queue=normal, account=me, memory=8GB, walltime=02:00:00")
     w.add_argument("--jobs", type=int, help="jobqueue: batch jobs to request (default --workers)")
     w.add_argument("--point-timeout", type=float, metavar="S",
@@ -90,8 +91,6 @@ def _spec(args):
 
 def _engine_options(engine, args) -> None:
     """The command's engine options over the spec's ``engine:`` block."""
-    import yaml
-
     from . import config
 
     for name, value in (("workers", args.workers), ("dask", args.dask),
@@ -103,11 +102,27 @@ def _engine_options(engine, args) -> None:
         key, eq, text = item.partition("=")
         if not eq or not key:
             raise config.ConfigError(f"--jobqueue-opt {item!r}: expected key=value")
-        engine.jobqueue_options[key.strip()] = yaml.safe_load(text)
+        engine.jobqueue_options[key.strip()] = _option_value(text)
     try:
         engine.check()
     except ValueError as exc:
         raise config.ConfigError(f"sweep engine: {exc}") from None
+
+
+def _option_value(text: str):
+    """A --jobqueue-opt value: a [list] or {mapping} read as YAML, an integer or a number as
+    such, anything else as text (so walltime=02:00:00 stays a string)."""
+    import yaml
+
+    text = text.strip()
+    if text[:1] in "[{":
+        return yaml.safe_load(text)
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
 
 
 def cmd_sweep(args) -> int:

@@ -77,6 +77,9 @@ class EngineSpec:
                              "own Dask scheduler)")
         if not isinstance(self.jobqueue_options, dict):
             raise ValueError("jobqueue_options: a mapping of dask-jobqueue arguments")
+        if isinstance(self.jobqueue_options.get("walltime"), int):
+            raise ValueError('jobqueue_options.walltime: quote it, "02:00:00" (YAML reads '
+                             "02:00:00 unquoted as the number 7200)")
         if self.jobqueue_options and not self.jobqueue:
             raise ValueError("jobqueue_options: given without jobqueue (slurm or pbs)")
 

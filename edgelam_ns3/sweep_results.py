@@ -239,6 +239,7 @@ def plot_figure(out: str | Path, x: str, y: str, hue: str | None = None):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import pandas as pd
 
     keys, frame = read_plan(out)["keys"], _frame_of(Path(out))
     _check_names(out, frame, keys, x, y, hue)
@@ -248,7 +249,7 @@ def plot_figure(out: str | Path, x: str, y: str, hue: str | None = None):
     if hue in series:
         series.remove(hue)
         series.insert(0, hue)
-    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in agg[x])
+    numeric = pd.api.types.is_numeric_dtype(agg[x]) and not pd.api.types.is_bool_dtype(agg[x])
     ticks = {v: i for i, v in enumerate(dict.fromkeys(agg[x]))}
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for label, sub in (agg.groupby(series, dropna=False, sort=False) if series else [((), agg)]):

@@ -16,7 +16,7 @@ import pytest
 from matplotlib.container import ErrorbarContainer
 from matplotlib.ticker import EngFormatter
 
-from edgelam_ns3 import cli, config, runner, sweep, sweep_results
+from edgelam_ns3 import cli, config, runner, sweep, sweep_cli, sweep_results
 from edgelam_ns3.sweep_design import expand, load_spec, sample_random, spec_from_dict
 from edgelam_ns3.sweep_engines import EngineSpec, jobqueue_cluster
 
@@ -225,6 +225,11 @@ def test_engine_options_reach_the_slurm_job_script():
     assert "export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1" in script
     with pytest.raises(ValueError, match="jobqueue_options: given without jobqueue"):
         EngineSpec(jobqueue_options={"queue": "x"}).check()
+    # YAML 1.1 reads 02:00:00 as 7200: the command line keeps it text, a spec must quote it
+    assert [sweep_cli._option_value(t) for t in ("02:00:00", "4", "8GB", '["a", "b"]')] == \
+        ["02:00:00", 4, "8GB", ["a", "b"]]
+    with pytest.raises(ValueError, match="jobqueue_options.walltime: quote it"):
+        EngineSpec(jobqueue="pbs", jobqueue_options={"walltime": 7200}).check()
 
 
 def test_the_spec_in_doc_sweeps_md_expands_into_valid_points(tmp_path):
