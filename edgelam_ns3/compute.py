@@ -10,10 +10,13 @@ used, so the same configuration and seed give the same trace on any machine.
 
 - :class:`DeviceProfile` and :data:`BUILTIN_PROFILES`: the hardware figures;
 - :func:`measure`: run a job and count its FLOPs and bytes moved;
+- :class:`CostCache` and :func:`cost_key`: counts reused per (job, modules, input shapes,
+  dtypes, grad mode), so that a dense model with fixed shapes is counted once, not every round
+  (``compute.accounting: cached``; ``exact`` counts every job);
 - :func:`duration_s`: the roofline duration;
 - :class:`Device`: a compute host with a FIFO job queue on the simulated clock.
 
-This module is standalone: it depends on torch only.
+This module is standalone: it depends on torch only, imported when a job is first measured.
 """
 
 from __future__ import annotations
@@ -21,12 +24,10 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
-import torch
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
-from torch.utils.flop_counter import FlopCounterMode
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "DeviceProfile",
@@ -34,6 +35,9 @@ __all__ = [
     "get_profile",
     "JobCost",
     "measure",
+    "ACCOUNTING_MODES",
+    "CostCache",
+    "cost_key",
     "duration_s",
     "energy_j",
     "Scheduler",
@@ -197,31 +201,52 @@ def _footprint_bytes(t: torch.Tensor) -> int:
 
 
 def _tensors(tree: Any) -> list[torch.Tensor]:
-    leaves, _ = tree_flatten(tree)
-    return [x for x in leaves if isinstance(x, torch.Tensor)]
+    leaves, _ = _tree_flatten(tree)
+    return [x for x in leaves if isinstance(x, _Tensor)]
 
 
-class _ByteCounter(TorchDispatchMode):
-    """Sums, over the ATen operators a job dispatches, the bytes each reads and writes."""
+_BYTE_COUNTER: type | None = None
+_Tensor: type | None = None  # torch.Tensor and torch's tree_flatten, once torch is imported
+_tree_flatten: Callable | None = None
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.bytes_moved = 0
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        name = func.overloadpacket.__name__
-        if func.is_view or name in _ALLOCATION_ONLY:
-            return out  # aliases or fresh allocations: no data moved
-        out_bytes = sum(_footprint_bytes(t) for t in _tensors(out))
-        if name in _ROW_GATHERS:
-            # Reads the gathered rows (as many bytes as it writes) and the indices.
-            in_bytes = out_bytes + sum(_footprint_bytes(t) for t in _tensors((args[1:], kwargs)))
-        else:
-            in_bytes = sum(_footprint_bytes(t) for t in _tensors((args, kwargs)))
-        self.bytes_moved += in_bytes + out_bytes
-        return out
+def _byte_counter():
+    """A new byte-counting dispatch mode (the class is built on first use: torch is imported
+    only when a job is measured)."""
+    global _BYTE_COUNTER, _Tensor, _tree_flatten
+    if _BYTE_COUNTER is None:
+        import torch
+        from torch.utils._python_dispatch import TorchDispatchMode
+        from torch.utils._pytree import tree_flatten
+
+        _Tensor, _tree_flatten = torch.Tensor, tree_flatten
+
+        class _ByteCounter(TorchDispatchMode):
+            """Sums, over the ATen operators a job dispatches, the bytes each reads and
+            writes."""
+
+            def __init__(self) -> None:
+                super().__init__()
+                self.bytes_moved = 0
+
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                kwargs = kwargs or {}
+                out = func(*args, **kwargs)
+                name = func.overloadpacket.__name__
+                if func.is_view or name in _ALLOCATION_ONLY:
+                    return out  # aliases or fresh allocations: no data moved
+                out_bytes = sum(_footprint_bytes(t) for t in _tensors(out))
+                if name in _ROW_GATHERS:
+                    # Reads the gathered rows (as many bytes as it writes) and the indices.
+                    in_bytes = out_bytes + sum(_footprint_bytes(t)
+                                               for t in _tensors((args[1:], kwargs)))
+                else:
+                    in_bytes = sum(_footprint_bytes(t) for t in _tensors((args, kwargs)))
+                self.bytes_moved += in_bytes + out_bytes
+                return out
+
+        _BYTE_COUNTER = _ByteCounter
+    return _BYTE_COUNTER()
 
 
 def measure(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> JobCost:
@@ -251,13 +276,130 @@ def measure(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> JobCost:
     :param fn: the job; runs once, on this machine
     :output cost: :class:`JobCost` with ``fn``'s result
     """
-    with FlopCounterMode(display=False) as flop_counter, _ByteCounter() as byte_counter:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as flop_counter, _byte_counter() as byte_counter:
         result = fn(*args, **kwargs)
     return JobCost(
         result=result,
         flops=int(flop_counter.get_total_flops()),
         bytes_moved=int(byte_counter.bytes_moved),
     )
+
+
+# -- reusing counts ----------------------------------------------------------------------------
+
+ACCOUNTING_MODES = ("cached", "exact")
+"""``compute.accounting``: ``cached`` reuses a job's counts per :func:`cost_key`; ``exact``
+counts every job with :func:`measure`."""
+
+
+class _Uncacheable(Exception):
+    """A key part opts out of caching (see :func:`cost_key`)."""
+
+
+def _module_key(m) -> tuple:
+    """A module's structure: its class, each submodule's class and training flag and hook
+    counts, and each parameter's shape, dtype and ``requires_grad``. Two modules with the same
+    structure run the same operators on inputs of the same shapes."""
+    subs = []
+    for sub in m.modules():
+        if getattr(sub, "exact_cost", False):
+            raise _Uncacheable(type(sub).__name__)
+        subs.append((type(sub).__qualname__, sub.training, len(sub._forward_hooks),
+                     len(sub._forward_pre_hooks), len(sub._backward_hooks),
+                     len(getattr(sub, "_backward_pre_hooks", ()))))
+    params = tuple((tuple(p.shape), str(p.dtype), p.requires_grad) for p in m.parameters())
+    return ("module", type(m).__qualname__, tuple(subs), params)
+
+
+def _key_part(x: Any) -> Any:
+    import torch
+
+    if x is None or isinstance(x, (bool, int, float, str)):
+        return x
+    if isinstance(x, torch.Tensor):
+        return ("tensor", tuple(x.shape), tuple(x.stride()), str(x.dtype), x.device.type,
+                x.requires_grad, x.grad_fn is not None)
+    if isinstance(x, torch.nn.Module):
+        return _module_key(x)
+    if isinstance(x, torch.optim.Optimizer):
+        # the parameters it steps, and how many have state: the first step creates it
+        groups = tuple(tuple((tuple(p.shape), str(p.dtype), p.grad is not None)
+                             for p in g["params"]) for g in x.param_groups)
+        return ("optimizer", type(x).__qualname__, groups, len(x.state))
+    if isinstance(x, (list, tuple)):
+        return (type(x).__name__, tuple(_key_part(v) for v in x))
+    if isinstance(x, dict):
+        return ("dict", tuple((k, _key_part(v)) for k, v in x.items()))
+    raise TypeError(f"cost_key: cannot key a {type(x).__name__}; give tensors, modules, "
+                    "optimizers, numbers, strings, or lists/tuples/dicts of them")
+
+
+def cost_key(*parts: Any) -> tuple | None:
+    """The cache key of a job whose cost depends on ``parts``, with the grad mode now; `None`
+    (count the job) if a part opts out.
+
+    A job's FLOPs and bytes depend on the operators it runs and their operands' shapes, dtypes
+    and strides. The key holds, per part: for a tensor its shape, strides, dtype, device,
+    ``requires_grad`` and whether it has a graph; for a module its structure (classes,
+    training flags, hook counts, parameter shapes, dtypes and ``requires_grad``: the same key
+    for every device's copy of a model); for an optimizer its parameters' shapes, which have a
+    gradient and how many have state. Give every tensor the job reads (inputs of variable
+    length key by their shape) and everything whose state changes the operators it runs.
+
+    Not safe to cache, so count every time: a job whose operators depend on the data (MoE
+    routing, early exit, a ``.item()`` in a branch). A module opts out with a true
+    ``exact_cost`` attribute (on the module or any submodule); a caller passes no key.
+    """
+    import torch
+
+    try:
+        return (torch.is_grad_enabled(), tuple(_key_part(p) for p in parts))
+    except _Uncacheable:
+        return None
+
+
+class CostCache:
+    """A job's counted FLOPs and bytes, reused for later jobs with the same label and
+    :func:`cost_key`.
+
+    An entry is used only after two consecutive counts under its key agreed; until then (and
+    whenever a count disagrees with the previous one) the job is counted. So a cost that the
+    key misses but that settles after a first call (e.g. an optimizer's lazily created state)
+    is still charged exactly.
+
+    :ivar counted: jobs counted with :func:`measure`; :ivar reused: jobs charged from the cache
+    """
+
+    CONFIRMATIONS = 2
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple, tuple[int, int, int]] = {}  # key -> (flops, bytes, agreed)
+        self.counted = 0
+        self.reused = 0
+
+    def measure(self, job: str, fn: Callable[[], Any], parts: tuple | None) -> JobCost:
+        """Run ``fn()`` and return its cost: from the cache when ``(job, cost_key(*parts))``
+        has a confirmed entry, else counted (:func:`measure`). ``parts`` None: counted."""
+        key = None if parts is None else cost_key(*parts)
+        if key is None:
+            self.counted += 1
+            return measure(fn)
+        key = (job, key)
+        entry = self._entries.get(key)
+        if entry is not None and entry[2] >= self.CONFIRMATIONS:
+            self.reused += 1
+            return JobCost(result=fn(), flops=entry[0], bytes_moved=entry[1])
+        self.counted += 1
+        cost = measure(fn)
+        same = entry is not None and entry[:2] == (cost.flops, cost.bytes_moved)
+        self._entries[key] = (cost.flops, cost.bytes_moved, entry[2] + 1 if same else 1)
+        return cost
+
+    def stats(self) -> dict:
+        """``{"counted": int, "reused": int, "keys": int}``."""
+        return {"counted": self.counted, "reused": self.reused, "keys": len(self._entries)}
 
 
 def duration_s(profile: DeviceProfile, flops: float, bytes_moved: float) -> float:
@@ -299,7 +441,8 @@ class Device:
     """One compute host (a phone, an edge server, ...) on the simulated clock.
 
     Jobs queue first-in first-out and at most ``profile.concurrency`` run at once. When a job
-    starts, at simulated time ``t_start``, its function runs for real under :func:`measure`;
+    starts, at simulated time ``t_start``, its function runs for real under :func:`measure`
+    (or bare, charged cached counts: ``costs``);
     at ``t_start + duration_s(profile, flops, bytes_moved)`` the device calls ``on_job(record)``
     (if given), then ``on_done(result)``, then starts the next queued job. The wall clock is
     never read.
@@ -310,6 +453,8 @@ class Device:
     :param on_job: optional trace sink, called once per finished job with a dict
         ``{"device": str, "job": str, "t_start_s": float, "t_end_s": float, "flops": int,
         "bytes_moved": int}``
+    :param costs: a :class:`CostCache` (shared by a run's devices) that charges a job with a
+        key (:meth:`submit`) the counts of an earlier one; `None`: every job is counted
     """
 
     def __init__(
@@ -318,6 +463,7 @@ class Device:
         profile: DeviceProfile,
         sim: Scheduler,
         on_job: Callable[[dict[str, Any]], Any] | None = None,
+        costs: CostCache | None = None,
     ) -> None:
         if not isinstance(profile, DeviceProfile):
             raise TypeError(f"profile must be a DeviceProfile, got {type(profile).__name__}")
@@ -325,7 +471,9 @@ class Device:
         self.profile = profile
         self._sim = sim
         self._on_job = on_job
-        self._queue: deque[tuple[str, Callable[[], Any], Callable[[Any], Any]]] = deque()
+        self._costs = costs
+        self._queue: deque[tuple[str, Callable[[], Any], Callable[[Any], Any], tuple | None]] \
+            = deque()
         self._running = 0
         self._busy_s = 0.0
 
@@ -344,25 +492,30 @@ class Device:
         """Total duration of the jobs started so far [s] (summed over concurrent slots)."""
         return self._busy_s
 
-    def submit(self, job: str, fn: Callable[[], Any], on_done: Callable[[Any], Any]) -> None:
+    def submit(self, job: str, fn: Callable[[], Any], on_done: Callable[[Any], Any],
+               key: tuple | None = None) -> None:
         """Queue a job; start it now if a slot is free.
 
         :param job: job label for the trace (e.g. ``"server_forward"``)
         :param fn: the computation, called with no arguments when the job starts
         :param on_done: called with ``fn``'s result when the job ends on the simulated clock
+        :param key: what the job's cost depends on (tensors, modules, optimizers, numbers; see
+            :func:`cost_key`), keyed when the job starts; with a :class:`CostCache`, a job of
+            the same label and key is charged the counts of an earlier one. `None`: counted
         """
-        self._queue.append((job, fn, on_done))
+        self._queue.append((job, fn, on_done, key))
         self._pump()
 
     def _pump(self) -> None:
         while self._running < self.profile.concurrency and self._queue:
             self._start(*self._queue.popleft())
 
-    def _start(self, job: str, fn: Callable[[], Any], on_done: Callable[[Any], Any]) -> None:
+    def _start(self, job: str, fn: Callable[[], Any], on_done: Callable[[Any], Any],
+               key: tuple | None) -> None:
         t_start = float(self._sim.now)
         self._running += 1  # taken before fn runs, so a re-entrant submit() queues behind it
         try:
-            cost = measure(fn)
+            cost = measure(fn) if self._costs is None else self._costs.measure(job, fn, key)
         except BaseException:
             self._running -= 1
             raise

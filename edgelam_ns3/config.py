@@ -614,6 +614,16 @@ class SimConfig(_Strict):
     torch_threads: Annotated[int, Field(ge=1)] = Field(1, description="torch threads")
 
 
+class ComputeConfig(_Strict):
+    """How jobs' FLOPs and bytes are counted (:mod:`edgelam_ns3.compute`)."""
+
+    accounting: Literal["cached", "exact"] = Field(
+        "cached", description="cached: a job is counted until two counts under its key "
+        "(job, modules, input shapes and dtypes, grad mode; compute.cost_key) agree, then "
+        "charged those counts without counting (same charges, less wall time); exact: count "
+        "every job")
+
+
 class ScenarioConfig(_Strict):
     """A complete scenario."""
 
@@ -630,6 +640,7 @@ class ScenarioConfig(_Strict):
     traffic: TrafficConfig = Field(default_factory=TrafficConfig)
     trace: TraceConfig = Field(default_factory=TraceConfig)
     sim: SimConfig = Field(default_factory=SimConfig)
+    compute: ComputeConfig = Field(default_factory=ComputeConfig)
     inference: InferenceConfig = Field(
         default_factory=InferenceConfig,
         description="microservice-assisted inference (train.framework microservice_inference)")

@@ -257,6 +257,8 @@ def _run_figures(cfg: ScenarioConfig, sim, framework, rec: Recorder) -> dict:
     if hasattr(framework, "participation"):
         out["participation"] = (framework.participation / max(n, 1)).tolist()
     out.update(framework.summary())
+    if getattr(framework, "costs", None) is not None:  # compute.accounting: cached
+        out["accounting"] = framework.costs.stats()
     return out
 
 

@@ -43,7 +43,7 @@ class RoundFramework:
 
     def __init__(self, cfg: ScenarioConfig, sim, on_job: Callable[[dict], None] | None = None,
                  on_round: Callable[[dict], None] | None = None):
-        from ..compute import Device
+        from ..compute import CostCache, Device
         from ..radio.control import make_radio_control
         from ..topology import profile
 
@@ -51,7 +51,9 @@ class RoundFramework:
         self.devices = [f"ue{i}" for i in range(cfg.nodes.n_devices)]
         self.srv = cfg.train.server
         self.eval_batch = held_out_batch(cfg)
-        self.hosts = {h: Device(h, profile(cfg, h), sim, self._job)
+        # compute.accounting: one cache of counts for all hosts (None: count every job)
+        self.costs = CostCache() if cfg.compute.accounting == "cached" else None
+        self.hosts = {h: Device(h, profile(cfg, h), sim, self._job, self.costs)
                       for h in self.devices + [self.srv]}
         self.radio = make_radio_control(cfg, sim)
         self.round = 0

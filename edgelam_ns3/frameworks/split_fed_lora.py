@@ -196,7 +196,8 @@ class SplitFedLoRA(RoundFramework):
             self.send(self.devices[i], self.srv, h0, "act_up", True,
                       lambda: barrier.arrive(i, h0))
 
-        self.hosts[self.devices[i]].submit("device_embed", embed, done)
+        self.hosts[self.devices[i]].submit("device_embed", embed, done,
+                                           key=(model, opt, input_ids))
 
     def _server_forward(self, h0s: list) -> None:
         def forward():
@@ -210,7 +211,8 @@ class SplitFedLoRA(RoundFramework):
                 self.send(self.srv, self.devices[i], hL, "act_down", False,
                           lambda i=i, hL=hL: self._device_head(i, hL, back))
 
-        self.hosts[self.srv].submit("server_forward", forward, done)
+        self.hosts[self.srv].submit("server_forward", forward, done,
+                                    key=(self.server_model, h0s))
 
     def _device_head(self, i: int, hL, barrier: Barrier) -> None:
         def head():
@@ -221,7 +223,9 @@ class SplitFedLoRA(RoundFramework):
             self.log.losses.append(float(loss))
             self.send(self.devices[i], self.srv, g, "grad_up", True, lambda: barrier.arrive(i, g))
 
-        self.hosts[self.devices[i]].submit("device_head", head, done)
+        self.hosts[self.devices[i]].submit("device_head", head, done,
+                                           key=(self.device_models[i], hL,
+                                                self.ctx[i]["labels"]))
 
     def _server_backward(self, grads: list) -> None:
         def backward():
@@ -249,7 +253,9 @@ class SplitFedLoRA(RoundFramework):
                 self.send(self.srv, self.devices[i], g, "grad_down", False,
                           lambda i=i, g=g: self._device_update(i, g, fin))
 
-        self.hosts[self.srv].submit("server_backward", backward, done)
+        # DP clips each device's gradient by its norm: count it every time (no key)
+        key = None if self.dp else (self.server_model, self.server_opt, grads)
+        self.hosts[self.srv].submit("server_backward", backward, done, key=key)
 
     def _device_update(self, i: int, g_h0, barrier: Barrier) -> None:
         def update():
@@ -257,7 +263,9 @@ class SplitFedLoRA(RoundFramework):
             self.device_opts[i].step()
 
         self.hosts[self.devices[i]].submit("device_update", update,
-                                           lambda _: barrier.arrive(i))
+                                           lambda _: barrier.arrive(i),
+                                           key=(self.device_models[i], self.device_opts[i],
+                                                self.ctx[i]["dctx"].h0, g_h0))
 
     def _round_extra(self) -> dict:
         s = self.scheduled

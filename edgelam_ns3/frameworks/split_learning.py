@@ -114,7 +114,8 @@ class SplitLearning(RoundFramework):
             dctx, h0 = res
             self._exchange(d, h0, "act_up", True, lambda: self._server_forward(d, dctx, labels, h0))
 
-        self.hosts[self.devices[d]].submit("device_embed", embed, after_embed)
+        self.hosts[self.devices[d]].submit("device_embed", embed, after_embed,
+                                           key=(model, opt, input_ids))
 
     def _server_forward(self, d, dctx, labels, h0) -> None:
         if self._server_stepping:  # the round's update is not applied yet
@@ -127,7 +128,8 @@ class SplitLearning(RoundFramework):
                            lambda: self._device_head(d, dctx, labels, sctx, hL))
 
         self.hosts[self.srv].submit("server_forward",
-                                    lambda: server_forward(self.server_model, h0), after_forward)
+                                    lambda: server_forward(self.server_model, h0), after_forward,
+                                    key=(self.server_model, h0))
 
     def _device_head(self, d, dctx, labels, sctx, hL) -> None:
         def after_head(res):
@@ -138,7 +140,7 @@ class SplitLearning(RoundFramework):
 
         self.hosts[self.devices[d]].submit(
             "device_head", lambda: device_backward_head(self.device_models[d], hL, labels),
-            after_head)
+            after_head, key=(self.device_models[d], hL, labels))
 
     def _server_backward(self, d, dctx, sctx, g_hL) -> None:
         def backward():
@@ -155,7 +157,8 @@ class SplitLearning(RoundFramework):
             self._server_done.arrive(d)
             self._exchange(d, g_h0, "grad_down", False, lambda: self._device_update(d, dctx, g_h0))
 
-        self.hosts[self.srv].submit("server_backward", backward, after_backward)
+        self.hosts[self.srv].submit("server_backward", backward, after_backward,
+                                    key=(self.server_model, sctx.h0_in, g_hL))
 
     def _server_step(self) -> None:
         """One optimizer step on the blocks' gradients accumulated over the round."""
@@ -179,7 +182,9 @@ class SplitLearning(RoundFramework):
             for fn in waiting:
                 fn()
 
-        self.hosts[self.srv].submit("server_optimizer_step", step, after_step)
+        grads = [[g is None for g in gs] for gs in self._server_grads.values()]
+        self.hosts[self.srv].submit("server_optimizer_step", step, after_step,
+                                    key=(self.server_model, self.server_opt, grads))
 
     def _device_update(self, d, dctx, g_h0) -> None:
         def update():
@@ -187,4 +192,6 @@ class SplitLearning(RoundFramework):
             self.device_opts[d].step()
 
         done = self._device_done
-        self.hosts[self.devices[d]].submit("device_update", update, lambda _: done.arrive(d))
+        self.hosts[self.devices[d]].submit("device_update", update, lambda _: done.arrive(d),
+                                           key=(self.device_models[d], self.device_opts[d],
+                                                dctx.h0, g_h0))

@@ -9,9 +9,11 @@ import torch
 
 from edgelam_ns3.compute import (
     BUILTIN_PROFILES,
+    CostCache,
     Device,
     DeviceProfile,
     JobCost,
+    cost_key,
     duration_s,
     energy_j,
     get_profile,
@@ -224,3 +226,129 @@ def test_same_jobs_give_the_same_trace():
         return records
 
     assert trace() == trace()
+
+
+# -- cached accounting -----------------------------------------------------------------------
+
+
+def _charges(step, cache: CostCache | None, n: int, parts_of) -> list[tuple[int, int]]:
+    """(flops, bytes) charged for ``n`` calls of ``step(k)``: counted, or through ``cache``
+    keyed by ``parts_of(k)``."""
+    out = []
+    for k in range(n):
+        fn = (lambda k=k: step(k))
+        cost = measure(fn) if cache is None else cache.measure("job", fn, parts_of(k))
+        out.append((cost.flops, cost.bytes_moved))
+    return out
+
+
+def _adam_twin(seed):
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    x = torch.randn(8, 16)
+
+    def step(_k):
+        opt.zero_grad(set_to_none=True)
+        model(x).square().mean().backward()
+        opt.step()
+
+    return model, opt, x, step
+
+
+def test_cached_charges_equal_counted_charges_over_adam_steps_whose_first_step_differs():
+    # Adam creates its state on the first step: that step moves more bytes than the next ones,
+    # and the cache must not charge it to them (nor them the first step's count)
+    model, opt, x, step = _adam_twin(0)
+    exact = _charges(step, None, 5, lambda k: None)
+    model, opt, x, step = _adam_twin(0)
+    cache = CostCache()
+    cached = _charges(step, cache, 5, lambda k: (model, opt, x))
+    assert cached == exact
+    assert exact[0] != exact[1]  # the comparison covers a cost that changes between calls
+    assert cache.reused >= 2
+
+
+def test_cache_keys_by_input_shape_so_variable_sequence_lengths_are_charged_as_counted():
+    emb = torch.nn.Embedding(50, 8)
+    att = torch.nn.MultiheadAttention(8, 2, batch_first=True)
+    lengths = [5, 9, 5, 9, 5, 9, 13, 5]
+    ids = [torch.randint(0, 50, (2, n)) for n in lengths]
+
+    def step(k):
+        h = emb(ids[k])
+        return att(h, h, h, need_weights=False)[0]
+
+    with torch.no_grad():
+        exact = _charges(step, None, len(ids), lambda k: None)
+        cache = CostCache()
+        cached = _charges(step, cache, len(ids), lambda k: (emb, att, ids[k]))
+    assert cached == exact
+    assert len(set(exact)) == 3 and cache.reused == 3  # lengths 5 and 9 reused once counted twice
+
+
+class _SignRouter(torch.nn.Module):
+    """A two-expert MoE layer routing each row by the sign of its first feature: its FLOPs
+    depend on the data, not on the shapes."""
+
+    def __init__(self):
+        super().__init__()
+        self.experts = torch.nn.ModuleList([torch.nn.Linear(8, 8), torch.nn.Linear(8, 64)])
+
+    def forward(self, x):
+        pos = x[:, 0] > 0
+        return [self.experts[0](x[pos]).sum(), self.experts[1](x[~pos]).sum()]
+
+
+@pytest.mark.parametrize("opt_out", [True, False])
+def test_a_data_dependent_module_that_opts_out_is_counted_every_time(opt_out):
+    moe = _SignRouter()
+    if opt_out:
+        moe.exact_cost = True
+    gen = torch.Generator().manual_seed(3)
+    xs = [torch.randn(16, 8, generator=gen) for _ in range(6)]
+    for x, rows in zip(xs[:3], (4, 4, 12)):  # routing: 4, 4, then 12 rows to expert 0
+        x[:, 0] = torch.tensor([1.0] * rows + [-1.0] * (16 - rows))
+    with torch.no_grad():
+        exact = _charges(lambda k: moe(xs[k]), None, 3, lambda k: None)
+        cache = CostCache()
+        cached = _charges(lambda k: moe(xs[k]), cache, 3, lambda k: (moe, xs[k]))
+    assert exact[1] == exact[0] != exact[2]
+    if opt_out:
+        assert cached == exact and cache.reused == 0
+    else:  # why the opt-out exists: the shapes-only key reuses a stale count
+        assert cached[2] == exact[0] != exact[2]
+
+
+def test_cost_key_rejects_what_it_cannot_key_and_separates_grad_mode():
+    x = torch.ones(3)
+    with torch.no_grad():
+        k0 = cost_key(x)
+    assert cost_key(x) != k0
+    with pytest.raises(TypeError, match="cannot key a object"):
+        cost_key(object())
+
+
+def test_device_with_a_cost_cache_charges_like_one_without():
+    def run(costs):
+        sim = FakeSim()
+        dev = Device("d", BUILTIN_PROFILES["smartphone_soc"], sim, costs=costs)
+        model, opt, x, step = _adam_twin(1)
+        ends = []
+        for k in range(4):
+            dev.submit("step", lambda k=k: step(k), lambda r: ends.append(sim.now),
+                       key=(model, opt, x))
+        sim.run()
+        return ends
+
+    cache = CostCache()
+    assert run(cache) == run(None)
+    assert cache.stats()["reused"] == 1  # steps 1 and 2 agree: step 3 reused
+
+
+def test_config_rejects_an_unknown_accounting_mode_naming_the_field():
+    from edgelam_ns3 import config
+
+    assert config.load("quickstart").compute.accounting == "cached"
+    with pytest.raises(config.ConfigError, match="compute.accounting"):
+        config.load("quickstart", ["compute.accounting=fast"])
