@@ -7,9 +7,11 @@ Graph: one node per UE, a complete graph between UEs. Convention as in
 Features are the CSI seen through the Gram matrix G = H H^H, which is all the sum rate depends on
 (it is unchanged by a unitary rotation of the antenna space and by a phase on each UE):
 
-- node k: the UE's SNR at full power, log(1 + P ||h_k||^2 / noise), and log10(P / noise);
+- node k: the UE's SNR at full power, log(1 + P ||h_k||^2 / noise), log10(P / noise), and
+  log(1 + SINR_k) under the current allocation (first: equal-power RZF, alpha = K noise / P);
 - edge (k, j), k != j: the correlation magnitude |rho_kj| and |rho_kj|^2, with
-  rho_kj = h_k h_j^H / (||h_k|| ||h_j||), beside both nodes' states. The real and imaginary parts
+  rho_kj = h_k h_j^H / (||h_k|| ||h_j||), and log(1 + |h_k v_j|^2 / noise) of UE j's current
+  beam at UE k, beside both nodes' states. The real and imaginary parts
   of h_k or of rho_kj are not inputs: a phase on one UE changes them but not the sum rate, and the
   precoders are built from the full complex Gram matrix anyway (below).
 
@@ -47,14 +49,28 @@ def _mlp(d_in: int, d_hidden: int, d_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(d_in, d_hidden), nn.SiLU(), nn.Linear(d_hidden, d_out))
 
 
+def _beam_gains(gram: torch.Tensor, lam: torch.Tensor, p: torch.Tensor, noise: float):
+    """Received SNR of UE j's beam at UE k, |h_k v_j|^2 / noise [B, K, K], and each UE's SINR
+    [B, K], for the structured precoders of (lam, p); K x K work only (v_j = H^H x_j / ||.||)."""
+    k = gram.shape[-1]
+    eye = torch.eye(k, dtype=gram.dtype, device=gram.device)
+    x = torch.linalg.solve(eye + (lam / noise).to(gram.dtype).unsqueeze(-1) * gram,
+                           eye.expand_as(gram))
+    e = gram @ x  # h_k applied to the unnormalised column j
+    col2 = torch.diagonal(x.mH @ e, dim1=-2, dim2=-1).real.clamp_min(1e-30)
+    cross = e.abs() ** 2 * (p / col2).unsqueeze(-2) / noise
+    own = torch.diagonal(cross, dim1=-2, dim2=-1)
+    return cross, own / (cross.sum(-1) - own + 1)
+
+
 def gnn_features(h: torch.Tensor, power: float, noise: float) -> tuple[torch.Tensor, ...]:
-    """Node features [B, K, 2], edge features [B, K, K, 2] and the Gram matrix [B, K, K]
-    (complex) of channels ``h`` [B, K, N]."""
+    """Features that do not depend on the allocation: node [B, K, 2], edge [B, K, K, 2], and
+    the Gram matrix [B, K, K] (complex) of channels ``h`` [B, K, N]."""
     gram = h @ h.mH
     norm2 = torch.diagonal(gram, dim1=-2, dim2=-1).real.clamp_min(1e-30)  # [B, K]
     snr = power / noise
-    node = torch.stack([torch.log1p(snr * norm2), torch.full_like(norm2, math.log10(snr))], -1)
     mag = gram.abs() / torch.sqrt(norm2.unsqueeze(-1) * norm2.unsqueeze(-2))
+    node = torch.stack([torch.log1p(snr * norm2), torch.full_like(norm2, math.log10(snr))], -1)
     edge = torch.stack([mag, mag**2], -1)
     return node.to(h.real.dtype), edge.to(h.real.dtype), gram
 
@@ -97,35 +113,56 @@ class _Layer(nn.Module):
 class GNNBeamformer(nn.Module):
     """Permutation-equivariant GNN over UEs that outputs precoders at total power P.
 
+    Unrolled over ``n_rounds``: round r sees the fixed features plus, from the allocation of
+    round r - 1 (round 1: equal lambda and p, i.e. RZF), each UE's SINR, the received SNR of
+    every beam at every UE, and the current logits; it adds its head's output to the logits.
+
     :param d_hidden: width of node states and messages
-    :param n_layers: message passing layers
+    :param n_layers: message passing layers per round
+    :param n_rounds: unrolled rounds (each with its own layers and head)
     :input h: channels [B, K, N] complex64/complex128
     :input power: total transmit power P (linear); :input noise: noise power (same unit)
     :output v: precoders [B, N, K], same dtype as ``h``, ``||v[b]||_F^2 = P``
     """
 
-    def __init__(self, d_hidden: int = 64, n_layers: int = 3):
+    def __init__(self, d_hidden: int = 64, n_layers: int = 3, n_rounds: int = 2):
         super().__init__()
-        if d_hidden < 1 or n_layers < 1:
-            raise ValueError("GNNBeamformer: d_hidden and n_layers must be >= 1")
-        dims = [2] + [d_hidden] * n_layers
-        self.layers = nn.ModuleList(_Layer(dims[i], 2, d_hidden) for i in range(n_layers))
-        self.head = nn.Linear(d_hidden, 2)
-        nn.init.zeros_(self.head.weight)
-        nn.init.zeros_(self.head.bias)
+        if d_hidden < 1 or n_layers < 1 or n_rounds < 1:
+            raise ValueError("GNNBeamformer: d_hidden, n_layers and n_rounds must be >= 1")
+        dims = [5] + [d_hidden] * n_layers  # node: 2 fixed + SINR + 2 logits
+        self.rounds = nn.ModuleList()
+        for _ in range(n_rounds):
+            r = nn.Module()
+            r.layers = nn.ModuleList(_Layer(dims[i], 3, d_hidden) for i in range(n_layers))
+            r.head = nn.Linear(d_hidden, 2)
+            nn.init.zeros_(r.head.weight)
+            nn.init.zeros_(r.head.bias)
+            self.rounds.append(r)
+
+    @staticmethod
+    def _shares(logits: torch.Tensor, power: float):
+        # Over UEs; double keeps sum(p) = P exact.
+        log_share = torch.log_softmax(logits.double(), dim=1)
+        return power * log_share[..., 0].exp(), math.log(power) + log_share[..., 1]
 
     def allocation(self, h: torch.Tensor, power: float, noise: float):
         """Dual weights lambda [B, K], log powers log p [B, K] (lambda and p each sum to P)
         and the Gram matrix."""
-        x, e, gram = gnn_features(h, power, noise)
-        w = self.head.weight
-        x, e = x.to(w.dtype), e.to(w.dtype)
-        for layer in self.layers:
-            x = layer(x, e)
-        logits = self.head(x)  # [B, K, 2]
-        # Over UEs; double keeps sum(p) = P exact.
-        log_share = torch.log_softmax(logits.double(), dim=1)
-        return power * log_share[..., 0].exp(), math.log(power) + log_share[..., 1], gram
+        node, edge, gram = gnn_features(h, power, noise)
+        dt = self.rounds[0].head.weight.dtype
+        node, edge = node.to(dt), edge.to(dt)
+        logits = torch.zeros(*node.shape[:-1], 2, dtype=dt, device=node.device)
+        for r in self.rounds:
+            lam, log_p = self._shares(logits, power)
+            cross, sinr = _beam_gains(gram, lam.to(h.real.dtype), log_p.exp().to(h.real.dtype),
+                                      noise)
+            x = torch.cat([node, torch.log1p(sinr).to(dt).unsqueeze(-1), logits], -1)
+            e = torch.cat([edge, torch.log1p(cross).to(dt).unsqueeze(-1)], -1)
+            for layer in r.layers:
+                x = layer(x, e)
+            logits = logits + r.head(x)
+        lam, log_p = self._shares(logits, power)
+        return lam, log_p, gram
 
     def forward(self, h: torch.Tensor, power: float, noise: float) -> torch.Tensor:
         if h.dim() != 3 or not h.is_complex():

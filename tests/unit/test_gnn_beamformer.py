@@ -11,10 +11,11 @@ NOISE = 1.0
 
 def _model(seed=0, random_head=True):
     torch.manual_seed(seed)
-    m = GNNBeamformer(d_hidden=16, n_layers=2).double()
-    if random_head:  # the head starts at zero (RZF); give it weights so the GNN matters
-        torch.nn.init.normal_(m.head.weight, std=0.5)
-        torch.nn.init.normal_(m.head.bias, std=0.5)
+    m = GNNBeamformer(d_hidden=16, n_layers=2, n_rounds=2).double()
+    if random_head:  # the heads start at zero (RZF); give them weights so the GNN matters
+        for r in m.rounds:
+            torch.nn.init.normal_(r.head.weight, std=0.5)
+            torch.nn.init.normal_(r.head.bias, std=0.5)
     return m
 
 
