@@ -378,6 +378,31 @@ NrCsiReport::CqiBeta(uint32_t cqi, NrMcsTable::Table table, uint32_t mcs) const
     }
 }
 
+NrCsiReport::CurveRef
+NrCsiReport::GetCqiCurve(uint32_t cqi) const
+{
+    Require(m_bler != nullptr, "the CSI report has no BLER model (SetBlerModel)");
+    const auto [table, mcs] = CqiToMcs(m_cqiTable, cqi);
+    if (m_bler->HasCurve(NrBlerModel::PDSCH, table, mcs))
+    {
+        return CurveRef{table, mcs, 0.0};
+    }
+    const NrCqiEntry e = GetCqiEntry(m_cqiTable, cqi);
+    const auto companion = Companion(m_cqiTable);
+    const auto capacityDb = [](double se) { return 10 * std::log10(std::pow(2.0, se) - 1); };
+    for (uint32_t i = 0; i < NrMcsTable::GetNumMcs(companion); ++i)
+    {
+        const NrMcs m = NrMcsTable::Get(companion, i);
+        if (m.qm == e.qm && m_bler->HasCurve(NrBlerModel::PDSCH, companion, i))
+        {
+            const double se = e.qm * e.rateX1024 / 1024.0;
+            return CurveRef{companion, i, capacityDb(m.spectralEfficiency) - capacityDb(se)};
+        }
+    }
+    throw std::out_of_range("no BLER curve of Q_m " + std::to_string(e.qm) + " for CQI " +
+                            std::to_string(cqi));
+}
+
 double
 NrCsiReport::GetCqiTbler(uint32_t cqi,
                          const std::vector<double>& sinr,
@@ -387,20 +412,21 @@ NrCsiReport::GetCqiTbler(uint32_t cqi,
                          uint32_t nOh,
                          uint32_t layers) const
 {
-    Require(m_bler != nullptr, "the CSI report has no BLER model (SetBlerModel)");
     const auto [table, mcs] = CqiToMcs(m_cqiTable, cqi);
+    const CurveRef curve = GetCqiCurve(cqi);
     const NrTbsInfo tbs = NrTbs::ComputeInfo(nPrb, mcs, table, nSymb, nDmrs, nOh, layers);
-    const double eff = NrBlerModel::Eesm(sinr.data(), sinr.size(), CqiBeta(cqi, table, mcs));
+    const double beta = CqiBeta(cqi, curve.table, curve.mcs);
+    const double eff = NrBlerModel::Eesm(sinr.data(), sinr.size(), beta);
     if (eff <= 0)
     {
         return 1.0;
     }
     return m_bler->GetTbler(NrBlerModel::PDSCH,
-                            table,
-                            mcs,
+                            curve.table,
+                            curve.mcs,
                             tbs.codeBlockSize,
                             tbs.numCodeBlocks,
-                            10 * std::log10(eff));
+                            10 * std::log10(eff) + curve.shiftDb);
 }
 
 uint32_t

@@ -73,9 +73,13 @@ struct NrCsiReportValues
  *
  * CQI to BLER: each CQI's (Q_m, R) is the (Q_m, R) of an MCS index of TS 38.214 Table
  * 5.1.3.1-x (CQI table 1 in the qam64 table, table 2 in the qam256 table, CQI 1 (QPSK, 78) in
- * qam64LowSE); that MCS's curve gives the BLER. Where the BLER model has no EESM beta for
- * that MCS table (qam64LowSE), the beta of the companion table's MCS of the same Q_m and
- * nearest rate is used.
+ * qam64LowSE); the transport block is sized with that MCS, and that MCS's curve gives the BLER.
+ * Sionna's tables have no curve for the lowest QPSK rates (qam64 MCS 0-2, qam256 MCS 0-1,
+ * qam64LowSE MCS 0-8): such a CQI uses the curve of the lowest MCS of the same Q_m that has
+ * one in the companion table (qam64 or qam256), shifted by the difference of their Shannon
+ * SINRs 10 log10(2^SE - 1) (the same gap to capacity), with that MCS's EESM beta. Where the
+ * BLER model has no EESM beta for the curve's MCS, the beta of the companion table's MCS of
+ * the same Q_m and nearest rate is used.
  */
 class NrCsiReport : public Object
 {
@@ -232,6 +236,20 @@ class NrCsiReport : public Object
                              uint32_t nOh) const;
 
   private:
+    /** The BLER curve that judges a CQI. */
+    struct CurveRef
+    {
+        NrMcsTable::Table table; //!< MCS table of the curve
+        uint32_t mcs;            //!< MCS index of the curve
+        double shiftDb;          //!< added to the effective SINR before the look-up [dB]
+    };
+
+    /**
+     * \param cqi 1..15 of m_cqiTable
+     * \return the curve (see the class doc for CQIs without a curve of their own)
+     */
+    CurveRef GetCqiCurve(uint32_t cqi) const;
+
     /** Throws std::invalid_argument naming the attribute if N1 N2 O1 O2 are not a codebook. */
     void CheckConfig() const;
 
