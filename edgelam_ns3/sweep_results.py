@@ -6,8 +6,9 @@
 number of the point's ``summary.json`` (nested ones as ``cell.dl_goodput_bps``). It is rewritten
 whole after every point (a temporary file renamed over it), so a killed sweep leaves every point
 that finished. ``OUT/aggregate.parquet`` and ``.csv``: per setting of the swept keys other than
-``seed``, for every figure of the points with status ``ok``: n, mean, standard deviation and the
-95 % confidence interval of the mean (Student's t with n - 1 degrees of freedom).
+``seed`` and ``run`` (the replicates), for every figure of the points with status ``ok``: n,
+mean, standard deviation and the 95 % confidence interval of the mean (Student's t with n - 1
+degrees of freedom).
 
 A point is ``done`` (status ok, or incomplete: the framework did not finish in
 ``sim.max_time_s``, which a rerun would repeat), ``failed`` (failed, timeout) or ``pending``
@@ -24,8 +25,10 @@ from pathlib import Path
 
 DONE = ("ok", "incomplete")
 FAILED = ("failed", "timeout")
-META = ("point_id", "index", "status", "error", "run_dir", "seed", "run")
-"""Columns that are not figures (``seed`` and ``run`` are settings)."""
+REPLICATES = ("seed", "run")
+"""Swept keys that make replicates: the aggregate is over them."""
+META = ("point_id", "index", "status", "error", "run_dir", *REPLICATES)
+"""Columns that are not figures."""
 SKIPPED = ("provenance", "plots", "run_dir", "exit_code", "status", "error", "signal")
 """Summary entries that are not figures of the point."""
 CONFIDENCE = 0.95
@@ -158,14 +161,14 @@ def figures(frame, keys: list[str]) -> list[str]:
 
 
 def aggregate(frame, keys: list[str], confidence: float = CONFIDENCE):
-    """Per setting of ``keys`` other than ``seed``, for each figure, over the points with status
+    """Per setting of ``keys`` other than ``seed`` and ``run``, for each figure, over the points with status
     ``ok``: ``n``, ``mean``, ``std`` (n - 1), ``ci_low``, ``ci_high``: the mean -/+
     t(1 - (1 - confidence) / 2, n - 1) std / sqrt(n) (NaN for n < 2). One row per (setting,
     figure)."""
     import pandas as pd
     from scipy import stats
 
-    by = [k for k in keys if k != "seed"]
+    by = [k for k in keys if k not in REPLICATES]
     ok = frame[frame["status"] == "ok"]
     cols = figures(frame, keys)
     groups = ok.groupby(by, dropna=False, sort=False) if by else [((), ok)]
@@ -245,7 +248,7 @@ def plot_figure(out: str | Path, x: str, y: str, hue: str | None = None):
     _check_names(out, frame, keys, x, y, hue)
     agg = aggregate(frame, keys)
     agg = agg[agg["figure"] == y]
-    series = [k for k in keys if k not in (x, "seed")]
+    series = [k for k in keys if k != x and k not in REPLICATES]
     if hue in series:
         series.remove(hue)
         series.insert(0, hue)

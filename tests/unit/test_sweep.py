@@ -155,11 +155,14 @@ def test_a_spec_with_more_seeds_extends_its_directory_and_another_sweep_is_refus
 
 
 def test_aggregate_ci_is_the_student_t_interval_of_the_mean():
-    rows = [{"point_id": str(i), "index": i, "x": x, "seed": i, "status": "ok", "y": y}
+    rows = [{"point_id": str(i), "index": i, "x": x, "seed": i % 2 + 1, "run": i // 2 + 1,
+             "status": "ok", "y": y}
             for i, (x, y) in enumerate([(1, 1.0), (1, 2.0), (1, 3.0), (1, 4.0), (2, 5.0),
                                         (2, 7.0), (3, 9.0)])]
-    rows.append({"point_id": "f", "index": 9, "x": 2, "seed": 9, "status": "failed", "y": 99.0})
-    agg = sweep_results.aggregate(pd.DataFrame(rows), ["x", "seed"]).set_index("x")
+    rows.append({"point_id": "f", "index": 9, "x": 2, "seed": 9, "run": 1, "status": "failed",
+                 "y": 99.0})
+    # seed and run are both replicates: the aggregate is over them
+    agg = sweep_results.aggregate(pd.DataFrame(rows), ["x", "seed", "run"]).set_index("x")
     # n = 4: mean 2.5, s = sqrt(5/3), t(0.975, 3) = 3.182446 (tables)
     half = 3.182446 * math.sqrt(5 / 3) / 2
     assert agg.loc[1, "n"] == 4 and agg.loc[1, "mean"] == 2.5
