@@ -335,14 +335,14 @@ def _plot_request_timeline(tables):
         ax.broken_barh(list(zip(df["t_queued_s"], w)), (i - 0.35, 0.7), color="0.85",
                        hatch="///", edgecolor="0.6", lw=0)
     _gantt(ax, hosts, "t_start_s", "t_end_s", "service", min_w)
-    for t, label, style in ((r["t_arrival_s"], "arrival", ":"),
-                            (r["t_first_token_s"], "first token at the UE", "--"),
-                            (r["t_last_token_s"], "last token at the UE", "-")):
-        ax.axvline(t, color="k", ls=style, lw=1, label=label)
+    for t, style in ((r["t_arrival_s"], ":"), (r["t_first_token_s"], "--"),
+                     (r["t_last_token_s"], "-")):
+        ax.axvline(t, color="k", ls=style, lw=1)
     ax.set_xlabel("simulated time [s]")
     ax.set_title(f"request {req} ({int(r['prompt_tokens'])} prompt, {int(r['output_tokens'])} "
-                 f"output tokens, from {r['ue']}): calls per host, queue waits hatched; TTFT "
-                 f"{eng(r['ttft_s'], 's')}, end to end {eng(r['e2e_s'], 's')}", fontsize=9)
+                 f"output tokens, from {r['ue']}): calls per host, queue waits hatched; lines: "
+                 f"arrival (dotted), first (dashed) and last token (solid) at the UE; TTFT "
+                 f"{eng(r['ttft_s'], 's')}, end to end {eng(r['e2e_s'], 's')}", fontsize=8)
     fig.tight_layout()
     return fig
 
