@@ -250,7 +250,7 @@ def wmmse(
     if v0 is not None:
         starts.append(v0.to(h.dtype))
     v = torch.stack(starts, 0)
-    hb = h.unsqueeze(0).expand(len(names), *h.shape)
+    hb = h.unsqueeze(0).expand(len(starts), *h.shape)
     gram = hb @ hb.mH
     rate = sum_rate(hb, v, noise)
     history = [rate]

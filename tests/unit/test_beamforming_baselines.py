@@ -99,6 +99,15 @@ def test_every_precoder_transmits_total_power_p():
                                torch.full((3,), 2.5, dtype=torch.float64))
 
 
+def test_wmmse_from_a_given_start_begins_at_its_rate_and_keeps_it_as_last_init():
+    h = _draw(4, 3, 6, seed=6)
+    v0 = bf.mrt(h, 5.0, NOISE)
+    res = bf.wmmse(h, 5.0, NOISE, inits=("zf",), v0=v0, max_iter=3, tol=0.0)
+    assert res.history.shape == (4, 4, 2)
+    torch.testing.assert_close(res.history[0, :, 1], bf.sum_rate(h, v0, NOISE))
+    torch.testing.assert_close(res.history[0, :, 0], bf.sum_rate(h, bf.zf(h, 5.0, NOISE), NOISE))
+
+
 def test_wmmse_names_an_unknown_initialisation():
     with pytest.raises(ValueError, match="inits: unknown"):
         bf.wmmse(_draw(1, 2, 4, seed=0), 1.0, NOISE, inits=("zf", "svd"))
