@@ -39,7 +39,8 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["ServiceCall", "ServiceResult", "MicroserviceLAM", "gpt2_like"]
+__all__ = ["ServiceCall", "ServiceResult", "MicroserviceLAM", "MoEExperts", "gpt2_like",
+           "top_k_routing"]
 
 
 def gpt2_like(n_layer: int, n_embd: int, n_head: int, vocab_size: int = 50257,
@@ -338,3 +339,82 @@ class _NullCtx:
 
     def __exit__(self, *exc):
         return False
+
+
+# -- mixture-of-experts layer as expert services (not yet served by the inference framework) --
+
+
+def top_k_routing(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-k routing (GShard/Mixtral): each token's ``k`` experts of largest router logit, and
+    their gates (softmax over the ``k`` chosen logits). ``logits`` [n, E] -> (experts [n, k]
+    int64, gates [n, k])."""
+    top, idx = logits.topk(k, dim=-1)
+    return idx, top.softmax(-1)
+
+
+class _ExpertMlp(nn.Module):
+    def __init__(self, d: int, d_ff: int):
+        super().__init__()
+        self.c_fc = nn.Linear(d, d_ff)
+        self.mlp_proj = nn.Linear(d_ff, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp_proj(nn.functional.gelu(self.c_fc(x), approximate="tanh"))
+
+
+class MoEExperts:
+    """The feed-forward of one MoE layer as ``n_experts`` services ``expert0..`` and a router.
+
+    ``real`` mode: :meth:`route` takes each token's top-``k`` experts from the router's logits on
+    the real activations, :meth:`run` runs one expert on the tokens sent to it and counts its
+    FLOPs and bytes on the real tensors. ``cost`` mode (meta device): the router's expected
+    fan-out, each token to ``k`` experts, uniform over them (:meth:`expected_tokens`), and
+    :meth:`run` counts an expert call of that many tokens from shapes.
+
+    :param d: hidden size
+    :param d_ff: each expert's MLP width
+    :param n_experts: experts, >= 2
+    :param top_k: experts per token, in [1, n_experts]
+    """
+
+    def __init__(self, d: int, d_ff: int, n_experts: int, top_k: int, mode: str = "real",
+                 dtype: torch.dtype = torch.float32, seed: int = 0):
+        if n_experts < 2 or not 1 <= top_k <= n_experts:
+            raise ValueError(f"MoE: n_experts >= 2 and 1 <= top_k <= n_experts (got "
+                             f"{n_experts}, {top_k})")
+        self.mode, self.k, self.n_experts = mode, top_k, n_experts
+        device = torch.device("meta" if mode == "cost" else "cpu")
+        gen = torch.random.fork_rng() if mode == "real" else _NullCtx()
+        with gen, device:
+            torch.manual_seed(seed)
+            self.router = nn.Linear(d, n_experts, bias=False).to(dtype).requires_grad_(False)
+            self.experts = nn.ModuleList(_ExpertMlp(d, d_ff) for _ in range(n_experts)) \
+                .to(dtype).requires_grad_(False)
+        self.services = [f"expert{j}" for j in range(n_experts)]
+        self.d, self.dtype = d, dtype
+
+    def route(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Experts [n, k] and gates [n, k] of the tokens ``x`` [n, d] (``real`` mode)."""
+        return top_k_routing(self.router(x), self.k)
+
+    def dispatch(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Token rows each expert service receives (``real`` mode): ``{expert: rows}``."""
+        idx, _ = self.route(x)
+        return {f"expert{j}": (idx == j).any(-1).nonzero().flatten()
+                for j in range(self.n_experts) if (idx == j).any()}
+
+    def expected_tokens(self, n: int) -> float:
+        """Tokens each expert receives from ``n`` tokens at the expected fan-out (``cost``)."""
+        return n * self.k / self.n_experts
+
+    def run(self, service: str, x: torch.Tensor | int) -> ServiceResult:
+        """One expert on its tokens: a tensor [m, d] (``real``) or a token count (``cost``)."""
+        from edgelam_ns3.compute import measure
+
+        mod = self.experts[self.services.index(service)]
+        if self.mode == "cost":
+            x = torch.empty(int(x), self.d, device="meta", dtype=self.dtype)
+        job = measure(mod, x)
+        return ServiceResult([None if self.mode == "cost" else job.result], job.flops,
+                             job.bytes_moved)
+

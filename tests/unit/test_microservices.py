@@ -77,3 +77,24 @@ def test_counts_extrapolated_from_two_sizes_equal_a_direct_count(key):
     fn, args = model._piece(key)
     job = measure(fn, *args)
     assert model._count(key) == (job.flops, job.bytes_moved)
+
+
+def test_moe_routing_is_the_top_k_of_the_router_logits_and_charges_k_experts():
+    from edgelam_ns3.models.microservices import MoEExperts
+
+    d, d_ff, n_exp, k, n = 32, 64, 4, 2, 24
+    real = MoEExperts(d, d_ff, n_exp, k, "real", seed=5)
+    x = torch.randn(n, d, generator=torch.Generator().manual_seed(1))
+    idx, gates = real.route(x)
+    logits = real.router(x)
+    for t in range(n):  # the chosen experts are the k largest logits, gates their softmax
+        assert set(idx[t].tolist()) == set(logits[t].argsort(descending=True)[:k].tolist())
+        assert torch.allclose(gates[t], logits[t, idx[t]].softmax(-1))
+    per_token = 2 * 2 * d * d_ff  # two [., d] x [d, d_ff]-class products per token
+    rows = real.dispatch(x)
+    assert sum(len(r) for r in rows.values()) == n * k
+    flops = sum(real.run(e, x[r]).flops for e, r in rows.items())
+    assert flops == n * k * per_token
+    cost = MoEExperts(d, d_ff, n_exp, k, "cost")
+    m = cost.expected_tokens(n)  # 12 tokens to each of the 4 experts
+    assert m == 12 and sum(cost.run(e, m).flops for e in cost.services) == n * k * per_token
