@@ -106,7 +106,7 @@ def run_spec(spec: Spec, out: str | Path, echo=print, force: bool = False,
     :class:`SweepInterrupted` on SIGINT or SIGTERM, after writing the points that ran."""
     spec.engine.check()
     plan, merged = expand(spec)  # every point validated before anything runs
-    out = open_dir(out, plan, force)
+    out = open_dir(out, plan, force).resolve()  # absolute: Dask workers run elsewhere
     keys = spec.keys()
     write_plan(out, spec.scenario, keys, plan)
     rows = read_rows(out)
