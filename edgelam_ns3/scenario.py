@@ -129,14 +129,14 @@ class Recorder:
 
 def provenance(cfg: ScenarioConfig) -> dict:
     """What makes the run reproducible: versions, seed and run number, a run id, the start."""
-    import torch
+    from importlib import metadata
 
     from . import __version__, _load_core
 
     return {
         "edgelam_ns3": __version__,
         "ns3": _load_core().NS3_VERSION,
-        "torch": torch.__version__,
+        "torch": metadata.version("torch"),  # without importing it (traffic-only runs)
         "python": platform.python_version(),
         "seed": cfg.seed,
         "run": cfg.run,
@@ -174,16 +174,17 @@ def run_scenario(cfg: ScenarioConfig, out: Path, control: RunControl | None = No
     stall watchdog) may end it early. :return: the summary: ``status`` "ok", "incomplete" (the
     framework did not finish: ``sim.max_time_s`` reached, or stalled for ``sim.stall_stop_s``)
     or "interrupted" (a signal), with the reason in ``error``."""
-    import torch
-
     from .arq import MessageLost
     from .radio.summary import RateWindow, radio_summary, traffic_summary
     from .sim import Simulation
     from .topology import network_spec
     from .traffic import install_traffic
 
-    torch.set_num_threads(cfg.sim.torch_threads)
-    torch.manual_seed(cfg.seed)
+    if cfg.train.framework != "none":  # a traffic-only run never imports torch
+        import torch
+
+        torch.set_num_threads(cfg.sim.torch_threads)
+        torch.manual_seed(cfg.seed)
     rec = Recorder(cfg, out / "traces")
     summary = {"scenario": cfg.name, "radio": cfg.radio.mode, "framework": cfg.train.framework,
                "policy": cfg.train.policy, "provenance": provenance(cfg)}
