@@ -23,6 +23,8 @@ there is its PyTorch compute, and ``accounting_s`` is the jobs' wall time in the
 less the second's. All categories but ``torch_compute_s`` come from the first run.
 
 ``overhead_share`` = (everything but ``torch_compute_s`` and ``ns3_core_s``) / ``total_s``.
+The same breakdown in this thread's CPU time (``cpu``; start-up: the child's CPU time until the
+first round) is less sensitive to other processes on a shared machine.
 The run writes no plots or report (``edgelam run``'s launcher adds those after the child).
 Figures are wall-clock and depend on the machine's load: ``load_avg`` gives it.
 """
@@ -45,25 +47,29 @@ NOT_OVERHEAD = ("torch_compute_s", "ns3_core_s")
 
 
 class _Profiler:
-    """Self-time per category: wall time goes to the innermost category running."""
+    """Self-time per category: wall time (and this thread's CPU time) goes to the innermost
+    category running."""
 
     def __init__(self, first: str):
         self.acc: dict[str, float] = defaultdict(float)
+        self.cpu: dict[str, float] = defaultdict(float)
         self.calls: dict[str, int] = defaultdict(int)
         self.stack = [first]
-        self.t = time.perf_counter()
+        self.t, self.c = time.perf_counter(), time.thread_time()
+
+    def _charge(self, cat: str) -> None:
+        now, cpu = time.perf_counter(), time.thread_time()
+        self.acc[cat] += now - self.t
+        self.cpu[cat] += cpu - self.c
+        self.t, self.c = now, cpu
 
     def push(self, cat: str) -> None:
-        now = time.perf_counter()
-        self.acc[self.stack[-1]] += now - self.t
+        self._charge(self.stack[-1])
         self.stack.append(cat)
         self.calls[cat] += 1
-        self.t = now
 
     def pop(self) -> None:
-        now = time.perf_counter()
-        self.acc[self.stack.pop()] += now - self.t
-        self.t = now
+        self._charge(self.stack.pop())
 
     def wrap(self, cat: str, fn):
         def wrapped(*args, **kwargs):
@@ -80,9 +86,7 @@ class _Profiler:
         setattr(owner, name, self.wrap(cat, getattr(owner, name)))
 
     def flush(self) -> None:
-        now = time.perf_counter()
-        self.acc[self.stack[-1]] += now - self.t
-        self.t = now
+        self._charge(self.stack[-1])
 
 
 class _CoSimProxy:
@@ -134,6 +138,7 @@ def _instrument(prof: _Profiler, mode: str, counts: list, marks: dict) -> None:
 
     def first_round(self):
         marks["first_round"] = time.time()
+        marks["startup_cpu_s"] = time.process_time()  # this process's CPU since it started
         prof.push("rest")  # start-up ends here
         prof.acc["startup"] += prof.acc.pop("pre", 0.0)
         prof.pop()
@@ -186,7 +191,8 @@ def _child(argv_json: str) -> None:
     n_cb = prof.calls["callback"]
     _load_core().CoSim = marks["CoSim"]  # the calibration runs unprofiled
     cb_ns = bench._callback_ns(20_000, 1024)
-    res = {"acc": dict(prof.acc), "callbacks": n_cb, "callback_ns": cb_ns,
+    res = {"acc": dict(prof.acc), "cpu": dict(prof.cpu), "callbacks": n_cb, "callback_ns": cb_ns,
+           "startup_cpu_s": marks.get("startup_cpu_s", time.process_time()),
            "startup_s": marks.get("first_round", t_end) - a["t_spawn"],
            "total_s": t_end - a["t_spawn"], "counts": counts if a["mode"] == "measured" else [],
            "jobs": prof.calls["job"], "status": summary.get("status"),
@@ -231,21 +237,29 @@ def bench_cosim(scenario: str = "quickstart", overrides: list[str] | tuple[str, 
     return _breakdown(m, r, scenario, overrides, load0, os.getloadavg())
 
 
-def _breakdown(m: dict, r: dict, scenario, overrides, load0, load1) -> dict:
-    acc = m["acc"]
-    bridge_glue = m["callbacks"] * m["callback_ns"] * 1e-9
-    compute = r["acc"].get("job", 0.0)
-    b = {"startup_s": m["startup_s"],
+def _categories(acc: dict, replay: dict, startup: float, total: float, glue: float) -> dict:
+    """The breakdown of one clock (wall or CPU) from the profiled and the replayed run."""
+    compute = replay.get("job", 0.0)
+    b = {"startup_s": startup,
          "torch_compute_s": min(compute, acc.get("job", 0.0)) + acc.get("eval", 0.0),
          "accounting_s": max(acc.get("job", 0.0) - compute, 0.0),
-         "ns3_core_s": max(acc.get("ns3", 0.0) - bridge_glue, 0.0),
-         "bridge_s": acc.get("bridge", 0.0) + min(bridge_glue, acc.get("ns3", 0.0)),
+         "ns3_core_s": max(acc.get("ns3", 0.0) - glue, 0.0),
+         "bridge_s": acc.get("bridge", 0.0) + min(glue, acc.get("ns3", 0.0)),
          "tracing_s": acc.get("tracing", 0.0)}
-    b["rest_s"] = max(m["total_s"] - sum(b.values()), 0.0)
-    total = sum(b.values())
-    overhead = sum(v for k, v in b.items() if k not in NOT_OVERHEAD)
-    return {"scenario": scenario, "overrides": list(overrides), **b, "total_s": total,
-            "overhead_share": overhead / total if total else None,
+    b["rest_s"] = max(total - sum(b.values()), 0.0)
+    b["total_s"] = sum(b.values())
+    overhead = sum(v for k, v in b.items() if k not in NOT_OVERHEAD + ("total_s",))
+    b["overhead_share"] = overhead / b["total_s"] if b["total_s"] else None
+    return b
+
+
+def _breakdown(m: dict, r: dict, scenario, overrides, load0, load1) -> dict:
+    glue = m["callbacks"] * m["callback_ns"] * 1e-9
+    wall = _categories(m["acc"], r["acc"], m["startup_s"], m["total_s"], glue)
+    cpu_total = m["startup_cpu_s"] + sum(v for k, v in m["cpu"].items()
+                                         if k not in ("pre", "startup"))
+    cpu = _categories(m["cpu"], r["cpu"], m["startup_cpu_s"], cpu_total, glue)
+    return {"scenario": scenario, "overrides": list(overrides), **wall, "cpu": cpu,
             "replay_total_s": r["total_s"], "replay_startup_s": r["startup_s"],
             "jobs": m["jobs"], "callbacks": m["callbacks"], "callback_ns": m["callback_ns"],
             "rounds": m["rounds"], "sim_time_s": m["sim_time_s"], "status": m["status"],
@@ -257,10 +271,13 @@ def format_cosim_table(r: dict) -> str:
     sets = " ".join(f"--set {o}" for o in r["overrides"])
     lines = [f"{r['scenario']} {sets}".rstrip() + f": {r['rounds']} rounds, "
              f"{r['sim_time_s']:.3f} s simulated, {r['jobs']} jobs, {r['callbacks']} callbacks"]
+    c = r["cpu"]
+    lines.append(f"  {'':18s} {'wall':>8s}    {'share':>5s}   {'CPU':>8s}    {'share':>5s}")
     for k in CATEGORIES:
-        lines.append(f"  {k[:-2]:18s} {r[k]:8.2f} s  {100 * r[k] / r['total_s']:5.1f} %")
-    lines.append(f"  {'total':18s} {r['total_s']:8.2f} s")
-    lines.append(f"overhead_share {r['overhead_share']:.3f} (all but torch compute and ns-3 "
-                 f"core); load average {r['load_avg']['before'][0]:.2f} -> "
-                 f"{r['load_avg']['after'][0]:.2f}")
+        lines.append(f"  {k[:-2]:18s} {r[k]:8.2f} s  {100 * r[k] / r['total_s']:5.1f} %  "
+                     f"{c[k]:8.2f} s  {100 * c[k] / c['total_s']:5.1f} %")
+    lines.append(f"  {'total':18s} {r['total_s']:8.2f} s           {c['total_s']:8.2f} s")
+    lines.append(f"overhead_share {r['overhead_share']:.3f} wall, {c['overhead_share']:.3f} CPU "
+                 f"(all but torch compute and ns-3 core); load average "
+                 f"{r['load_avg']['before'][0]:.2f} -> {r['load_avg']['after'][0]:.2f}")
     return "\n".join(lines)
