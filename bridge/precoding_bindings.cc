@@ -452,6 +452,16 @@ register_precoding(py::module_& m)
           "layer, noise_var per UE (or one value), interference an inter-cell covariance "
           "[rx, rx] per UE (ns3::NrPrecoding::LayerSinr).");
     m.def(
+        "nr_eigen_layer_channels",
+        [](const ComplexArray& hu, uint32_t layers) {
+            return MatricesToArray({NrPrecoding::EigenLayerChannels(ToMatrix(hu, "h"), layers)},
+                                   false);
+        },
+        py::arg("h"),
+        py::arg("layers"),
+        "Eigen-mode layer channels u_l^H H [layers, tx] of a UE's channel h [rx, tx], "
+        "dominant first (ns3::NrPrecoding::EigenLayerChannels).");
+    m.def(
         "nr_select_users",
         [](const ComplexArray& h, const DoubleArray& weights, uint32_t maxLayers, double eps,
            double snr) {

@@ -6,6 +6,8 @@
   ``sionna.phy.mimo.rzf_precoding_matrix`` / ``cbf_precoding_matrix`` times ``sqrt(p_l)``);
 - :func:`layer_sinr`: the SINR of each layer with a linear MMSE receiver at its UE, from the
   true channels, with inter-user (co-scheduled layers) and optional inter-cell interference;
+- :func:`eigen_layer_channels`: the layer channels of a UE with several antennas (its
+  dominant eigen-modes), for several layers per UE;
 - :func:`select_users`: semi-orthogonal user selection (Yoo & Goldsmith) on a scheduler
   weight, e.g. the proportional-fair 1 / average throughput.
 
@@ -19,7 +21,7 @@ import numpy as np
 
 from .. import _load_core
 
-__all__ = ["precoders", "layer_sinr", "select_users"]
+__all__ = ["precoders", "layer_sinr", "select_users", "eigen_layer_channels"]
 
 _core = _load_core()
 
@@ -75,3 +77,14 @@ def select_users(h, weights, max_layers: int, epsilon: float = 0.4,
     return _core.nr_select_users(np.asarray(h, dtype=complex),
                                  np.asarray(weights, dtype=float), int(max_layers),
                                  float(epsilon), float(snr))
+
+
+def eigen_layer_channels(h, layers: int) -> np.ndarray:
+    """Eigen-mode layer channels of one UE: rows u_l^H H for the ``layers`` dominant left
+    singular vectors u_l of its channel, strongest first (norm = singular value).
+
+    :param h: the UE's channel [rx, tx], complex
+    :param layers: 1..rx
+    :return: layer channels [layers, tx], complex128, to stack into :func:`precoders`' ``h``
+    """
+    return _core.nr_eigen_layer_channels(np.asarray(h, dtype=complex), int(layers))

@@ -134,6 +134,52 @@ NrPrecoding::Compute(Scheme scheme,
     throw std::invalid_argument("unknown precoder scheme " + std::to_string(scheme));
 }
 
+NrComplexMatrix
+NrPrecoding::EigenLayerChannels(const NrComplexMatrix& hu, uint32_t layers)
+{
+    const size_t m = hu.Rows();
+    Require(layers >= 1 && layers <= m, "layers must be in 1.." + std::to_string(m) +
+                                            " (the UE's receive antennas)");
+    const NrComplexMatrix a = hu * hu.Hermitian(); // [M x M], Hermitian
+    std::vector<NrComplexMatrix> found;
+    NrComplexMatrix rows(layers, hu.Cols());
+    for (uint32_t l = 0; l < layers; ++l)
+    {
+        // start: e_l plus a small constant (not orthogonal to the dominant eigenvector in
+        // practice); each product is made orthogonal to the vectors already found
+        NrComplexMatrix v(m, 1, Complex(1e-3));
+        v(l % m, 0) = 1.0;
+        for (int it = 0; it < 2000; ++it)
+        {
+            NrComplexMatrix next = a * v;
+            for (const auto& u : found)
+            {
+                next = next + u.Scaled(-(u.Hermitian() * next)(0, 0));
+            }
+            const double norm = std::sqrt(next.ColumnNorm2(0));
+            if (norm == 0)
+            {
+                v = NrComplexMatrix(m, 1); // rank exhausted: the row stays zero
+                break;
+            }
+            next = next.Scaled(1.0 / norm);
+            const Complex overlap = (v.Hermitian() * next)(0, 0);
+            v = next;
+            if (1.0 - std::abs(overlap) < 1e-12 && it > 2)
+            {
+                break;
+            }
+        }
+        found.push_back(v);
+        const NrComplexMatrix row = v.Hermitian() * hu; // u_l^H H_u
+        for (size_t n = 0; n < hu.Cols(); ++n)
+        {
+            rows(l, n) = row(0, n);
+        }
+    }
+    return rows;
+}
+
 std::vector<double>
 NrPrecoding::LayerSinr(const std::vector<NrComplexMatrix>& ueChannels,
                        const NrComplexMatrix& w,

@@ -78,6 +78,18 @@ class NrPrecoding
                                    double alpha = -1);
 
     /**
+     * Eigen-mode layer channels of a UE with several receive antennas, for several layers per
+     * UE: the rows u_l^H H_u for the dominant left singular vectors u_l of H_u (eigenvectors
+     * of H_u H_u^H by power iteration with deflation, to a relative change below 1e-12 or
+     * 2000 iterations), in decreasing order; ||row_l|| is the singular value s_l. Stacked with
+     * other UEs' rows they are the h of Compute().
+     * \param hu the UE's channel [M x N]
+     * \param layers how many, 1..M
+     * \return the layer channels [layers x N]
+     */
+    static NrComplexMatrix EigenLayerChannels(const NrComplexMatrix& hu, uint32_t layers);
+
+    /**
      * Per-layer SINR with a linear MMSE receiver at each UE: for layer l of UE u, with
      * a = H_u w_l and R = sigma_u^2 I + Q_u + sum_{j != l} (H_u w_j)(H_u w_j)^H,
      * SINR_l = a^H R^-1 a (the SINR of the unbiased MMSE estimate). The other layers of

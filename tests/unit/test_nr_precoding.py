@@ -114,3 +114,24 @@ def test_errors_name_the_bad_argument():
         precoding.precoders(h, "bf")
     with pytest.raises(ValueError, match="powers has 2 values for 3 layers"):
         precoding.precoders(h, "mrt", powers=[1, 1])
+
+
+def test_eigen_layer_channels_are_the_singular_modes():
+    """Rows u_l^H H: norms = numpy's singular values, rows = s_l v_l^H up to a phase."""
+    h = _channels(31, 4, 8)
+    _, s, vh = np.linalg.svd(h)
+    rows = precoding.eigen_layer_channels(h, 3)
+    np.testing.assert_allclose(np.linalg.norm(rows, axis=1), s[:3], rtol=1e-9)
+    for layer in range(3):
+        np.testing.assert_allclose(abs(rows[layer] @ vh[layer].conj()), s[layer], rtol=1e-9)
+
+
+def test_two_layer_su_mimo_on_eigen_modes_gets_p_s2_over_noise_per_layer():
+    """SVD precoding closed form: ZF on a UE's two eigen-mode rows sends along v_1, v_2, and
+    the MMSE receiver sees SINR_l = p_l s_l^2 / sigma^2 (the modes do not interfere)."""
+    h = _channels(32, 4, 8)
+    s = np.linalg.svd(h, compute_uv=False)
+    rows = precoding.eigen_layer_channels(h, 2)
+    w = precoding.precoders(rows, "zf", total_power=2.0, noise_var=0.1)
+    sinr = precoding.layer_sinr([h], w, [0, 0], 0.1)
+    np.testing.assert_allclose(sinr, 1.0 * s[:2] ** 2 / 0.1, rtol=1e-8)
