@@ -259,7 +259,8 @@ NrCsiReport::GetPrecoder(uint32_t rank, const NrPmi& pmi) const
         // Table 5.2.2.2.1-1
         if (rank == 1)
         {
-            return NrComplexMatrix::FromRowMajor(2, 1, {C(1 / std::sqrt(2.0)), phi / std::sqrt(2.0)});
+            const double r2 = 1 / std::sqrt(2.0);
+            return NrComplexMatrix::FromRowMajor(2, 1, {C(r2), phi * r2});
         }
         const C j = pmi.i2 == 0 ? C(1) : C(0, 1);
         return NrComplexMatrix::FromRowMajor(2, 2, {0.5, 0.5, 0.5 * j, -0.5 * j});

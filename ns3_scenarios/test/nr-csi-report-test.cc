@@ -145,7 +145,8 @@ class NrTypeICodebookTestCase : public TestCase
                     {
                         for (uint32_t j = 0; j < rank; ++j)
                         {
-                            NS_TEST_EXPECT_MSG_EQ_TOL(std::abs(g(i, j) - (i == j ? 1.0 / rank : 0.0)),
+                            const double expect = i == j ? 1.0 / rank : 0.0;
+                            NS_TEST_EXPECT_MSG_EQ_TOL(std::abs(g(i, j) - expect),
                                                       0.0,
                                                       1e-12,
                                                       "W^H W of rank " << rank);

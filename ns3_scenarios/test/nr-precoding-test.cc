@@ -181,8 +181,9 @@ class NrMrtRzfTestCase : public TestCase
 {
   public:
     NrMrtRzfTestCase()
-        : TestCase("MRT: w_k = sqrt(p_k) h_k^H over its norm; RZF: H^H (H H^H + sigma^2 K over P)^-1 "
-                   "by hand; both with inter-user interference; RZF -> ZF as alpha -> 0")
+        : TestCase("MRT: w_k = sqrt(p_k) h_k^H over its norm; RZF: H^H (H H^H + sigma^2 K "
+                   "over P)^-1 by hand; both with inter-user interference; RZF -> ZF as "
+                   "alpha -> 0")
     {
     }
 
