@@ -34,6 +34,8 @@ def _args(argv):
     p.add_argument("--sources", default="rayleigh,tr38901")
     p.add_argument("--snr-db", default="-10,0,10,20,30")
     p.add_argument("--cost-snr-db", type=float, default=10.0)
+    p.add_argument("--cost-decisions", type=int, default=3, help="decisions timed per method")
+    p.add_argument("--cost-repeats", type=int, default=5, help="timings per decision (median)")
     p.add_argument("--steps", type=int, default=600, help="GNN training steps per config")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--hidden", type=int, default=64)
@@ -112,7 +114,7 @@ def _evaluate(source, k, n, model, test_h, snrs, seed):
     return rows
 
 
-def _costs(source, k, n, model, test_h, snr, seed, n_decisions=3):
+def _costs(source, k, n, model, test_h, snr, seed, n_decisions, repeats):
     from edgelam_ns3 import beamforming as bf
 
     power = 10 ** (snr / 10)
@@ -124,7 +126,7 @@ def _costs(source, k, n, model, test_h, snr, seed, n_decisions=3):
     jobs[f"gnn+wmmse{REFINE}"] = lambda h: _gnn_rate(model, h, power, REFINE)
     rows = []
     for name, job in jobs.items():
-        costs = [bf.decision_cost(lambda i=i: job(test_h[i:i + 1]), repeats=5)
+        costs = [bf.decision_cost(lambda i=i: job(test_h[i:i + 1]), repeats=repeats)
                  for i in range(n_decisions)]
         rows.append(dict(source=source, K=k, N=n, snr_db=snr, method=name,
                          flops=sum(c.flops for c in costs) / n_decisions,
@@ -181,8 +183,8 @@ def _summary(rates, costs, gen, command, snr):
              "channel entries):\n", _md(piv),
              f"\nFLOPs per decision at {snr:g} dB (real FLOPs; compute.measure plus complex "
              "products and linalg kernels):\n", _md(cp, index=True),
-             f"\nCPU time per decision [ms] at {snr:g} dB (1 thread, median of 5, mean of 3 "
-             "decisions):\n", _md(tp, index=True)]
+             f"\nCPU time per decision [ms] at {snr:g} dB (1 thread, median over repeats, "
+             "mean over decisions; wall time on a shared machine):\n", _md(tp, index=True)]
     if gen:
         lines += ["\nGNN trained at K_train, tested at K_test (same N):\n",
                   _md(pd.DataFrame(gen))]
@@ -230,7 +232,8 @@ def main(argv=None) -> int:
             model = _train(k, n, _channels(source, k, n, a, "train"), snrs, a)
             test_h = _channels(source, k, n, a, "test")
             rates += _evaluate(source, k, n, model, test_h, snrs, a.seed)
-            costs += _costs(source, k, n, model, test_h, a.cost_snr_db, a.seed)
+            costs += _costs(source, k, n, model, test_h, a.cost_snr_db, a.seed,
+                            a.cost_decisions, a.cost_repeats)
             gen += _generalise(source, k, n, model, a.cost_snr_db, a)
             pd.DataFrame(rates).to_csv(a.out / "sum_rate.csv", index=False)
     pd.DataFrame(costs).to_csv(a.out / "cost.csv", index=False)
