@@ -8,7 +8,7 @@ Classical (numpy, no training):
 - :func:`predict_outdated`: the last noisy sample, held (outdated CSI);
 - :func:`ar_fit` / :func:`predict_ar`: AR(p) with complex coefficients shared by all M x S
   entries of one window, fitted by (ridge-regularised) least squares on that window's noisy
-  history and iterated forward. A sum of K rays with fixed Doppler shifts obeys an AR(K)
+  history, its poles kept inside the unit circle, and iterated forward. A sum of K rays with fixed Doppler shifts obeys an AR(K)
   recursion exactly, so on sum-of-rays channels AR is a strong baseline;
 - :class:`WienerPredictor`: the linear MMSE (Wiener) predictor with the second-order statistics
   estimated on training windows: ``fut[f] = sum_k W[f, k] hist[k]`` for every entry, W from the
@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["predict_outdated", "ar_fit", "predict_ar", "WienerPredictor", "csi_features",
+__all__ = ["predict_outdated", "ar_fit", "stabilise_ar", "predict_ar", "WienerPredictor", "csi_features",
            "LamPredictor", "RnnPredictor", "TransformerPredictor", "add_lora", "n_parameters",
            "predict_learned"]
 
@@ -81,14 +81,34 @@ def ar_fit(x: np.ndarray, p: int, ridge: float = 0.0) -> np.ndarray:
     return a[0] if single else a
 
 
-def predict_ar(hist: np.ndarray, future: int, p: int, ridge: float = 0.0) -> np.ndarray:
-    """AR(p) prediction: fit :func:`ar_fit` on each window's ``hist`` [N, P, ...] and iterate.
+def stabilise_ar(a: np.ndarray) -> np.ndarray:
+    """Move the poles of AR coefficients [N, p] that lie outside the unit circle onto it.
+
+    The poles are the roots of ``z^p - a[0] z^(p-1) - ... - a[p-1]``; a pole with |z| > 1 makes
+    the iterated prediction grow without bound (least squares on a short, nearly noise-free
+    window can give one), while a Doppler tone has |z| = 1, so ``z -> z / |z|``.
+    """
+    out = a.copy()
+    for i, coef in enumerate(a):
+        z = np.roots(np.concatenate([[1.0], -coef]))
+        big = np.abs(z) > 1
+        if np.any(big):
+            z[big] /= np.abs(z[big])
+            out[i] = -np.poly(z)[1:]
+    return out
+
+
+def predict_ar(hist: np.ndarray, future: int, p: int, ridge: float = 0.0,
+               stable: bool = True) -> np.ndarray:
+    """AR(p) prediction: fit :func:`ar_fit` on each window's ``hist`` [N, P, ...] and iterate,
+    with the poles projected into the closed unit disc (:func:`stabilise_ar`) if ``stable``.
 
     :output pred: [N, future, ...] like ``hist``
     """
     n, t = hist.shape[:2]
     x = hist.reshape(n, t, -1)
     a = ar_fit(x, p, ridge)
+    a = stabilise_ar(a) if stable else a
     buf = list(np.moveaxis(x[:, t - p:], 1, 0))  # the last p samples, oldest first
     out = []
     for _ in range(future):

@@ -56,6 +56,8 @@ def parse_args(argv=None):
     p.add_argument("--edge-servers", type=int, default=3,
                    help="federated LAM fine-tuning over this many servers (1: skip)")
     p.add_argument("--fed-rounds", type=int, default=10)
+    p.add_argument("--only-classical", action="store_true",
+                   help="outdated, AR and Wiener only (no training)")
     args = p.parse_args(argv)
     if not 1 <= args.edge_servers <= args.train_drops:
         p.error("--edge-servers must be between 1 and --train-drops (each holds its own drops)")
@@ -168,20 +170,40 @@ def train_learned(args, w, noisy, models):
     return preds, notes
 
 
-def costs(models, w):
-    one = torch.from_numpy(np.moveaxis(w["test"][0][0], 1, 0).copy()).to(torch.complex64)
-    m_, s_ = one.shape[0], one.shape[2]
-    rows = {"outdated": {"params": 0, "flops": 0},
-            "Wiener": {"params": FUTURE * PAST * 2,
-                       "flops": cpr.wiener_flops(PAST, FUTURE, m_ * s_)}}
+def _wall_ms(fn, repeats=5):
+    walls = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        walls.append(time.perf_counter() - t0)
+    return float(np.median(walls)) * 1e3
+
+
+def costs(models, w, ar_p):
+    """Per predictor: parameters, FLOPs, roofline time on the edge GPU profile and wall time on
+    this CPU (1 thread) of one prediction (one UE window, all ports). Classical FLOPs are
+    analytic and their edge time compute-bound (FLOPs / sustained FLOP/s)."""
+    from edgelam_ns3.compute import get_profile
+
+    hist = w["test"][0][:1]
+    e = hist.shape[2] * hist.shape[3]
+    edge = get_profile("edge_gpu_server").sustained_flops
+    wf = cp.WienerPredictor().fit(w["val"][0], w["val"][1])
+    rows = {"outdated": (0, 0, lambda: cp.predict_outdated(hist, FUTURE)),
+            "AR": (ar_p, cpr.ar_flops(PAST, FUTURE, ar_p, e),
+                   lambda: cp.predict_ar(hist, FUTURE, ar_p)),
+            "Wiener": (FUTURE * PAST, cpr.wiener_flops(PAST, FUTURE, e), lambda: wf.predict(hist))}
+    out = {k: {"params": n, "flops": f, "edge_us": f / edge * 1e6, "cpu_ms": _wall_ms(fn)}
+           for k, (n, f, fn) in rows.items()}
+    one = torch.from_numpy(np.moveaxis(hist[0], 1, 0).copy()).to(torch.complex64)
     for name, m in models.items():
         c = cpr.cost_of(m, one)
-        rows[name] = {"params": c.params, "flops": c.flops, "edge_us": c.edge_s * 1e6,
-                      "cpu_ms": c.wall_s * 1e3}
-    return rows
+        out[name] = {"params": c.params, "flops": c.flops, "edge_us": c.edge_s * 1e6,
+                     "cpu_ms": c.wall_s * 1e3}
+    return out
 
 
-def tables(preds, w, notes, cost, ar_p):
+def tables(preds, w, cost):
     """Long table of NMSE per (predictor, snr, speed, step) and the summary rows."""
     import pandas as pd
 
@@ -196,9 +218,6 @@ def tables(preds, w, notes, cost, ar_p):
                              "step": f + 1, "nmse_db": 10 * np.log10(per[sel, f].mean())})
         se = cpr.mrt_spectral_efficiency(pr, fut).mean()
         c = cost.get(name.replace("-fed", ""), {})
-        if name == "AR":
-            c = {"params": ar_p, "flops": cpr.ar_flops(PAST, FUTURE, ar_p,
-                                                       fut.shape[2] * fut.shape[3])}
         summ.append({"predictor": name, "snr": snr_name(s),
                      "nmse_db": 10 * np.log10(per.mean()), "mrt_se": se, **c})
     ideal = cpr.mrt_spectral_efficiency(fut, fut).mean()
@@ -264,14 +283,15 @@ def main(argv=None):
     noisy = noisy_sets(w, args.seed)
     preds, notes = classical(w, noisy)
     print("classical done:", notes, flush=True)
-    models = learned_models(args)
-    p2, n2 = train_learned(args, w, noisy, models)
-    preds.update(p2)
-    notes.update(n2)
+    models = {} if args.only_classical else learned_models(args)
+    if models:
+        p2, n2 = train_learned(args, w, noisy, models)
+        preds.update(p2)
+        notes.update(n2)
     notes["test windows"] = int(len(w["test"][0]))
     notes["train windows"] = int(len(w["train"][0]))
     ar_p = notes[f"AR {snr_name(20.0)}"]["p"]
-    long, summ, ideal = tables(preds, w, notes, costs(models, w), ar_p)
+    long, summ, ideal = tables(preds, w, costs(models, w, ar_p))
     per_speed = write_outputs(out, long, summ, ideal, notes, args)
     print(per_speed.round(1).to_string())
     print(f"wrote {out}/table.md")

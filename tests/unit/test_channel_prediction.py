@@ -155,3 +155,14 @@ def test_federated_averaging_of_one_sgd_step_equals_centralised_step_on_equal_sh
         torch.testing.assert_close(fed[k], central[k], rtol=1e-4, atol=1e-6)
     nbytes = sum(v.numel() * 4 for v in start.values())
     assert log == [{"round": 1, "uplink_bytes": 2 * nbytes, "downlink_bytes": 2 * nbytes}]
+
+
+def test_stabilise_ar_moves_outside_poles_onto_the_unit_circle_and_keeps_inside_ones():
+    poles = np.array([1.5 * np.exp(0.4j), 0.5 * np.exp(-1.0j)])
+    a = -np.poly(poles)[1:]
+    fixed = cp.stabilise_ar(a[None])[0]
+    got = np.sort_complex(np.roots(np.concatenate([[1.0], -fixed])))
+    np.testing.assert_allclose(got, np.sort_complex([np.exp(0.4j), 0.5 * np.exp(-1.0j)]),
+                               atol=1e-12)
+    inside = -np.poly([0.9, 0.2j])[1:]
+    np.testing.assert_array_equal(cp.stabilise_ar(inside[None])[0], inside)
