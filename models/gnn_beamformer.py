@@ -125,7 +125,7 @@ class GNNBeamformer(nn.Module):
     :output v: precoders [B, N, K], same dtype as ``h``, ``||v[b]||_F^2 = P``
     """
 
-    def __init__(self, d_hidden: int = 64, n_layers: int = 3, n_rounds: int = 2):
+    def __init__(self, d_hidden: int = 64, n_layers: int = 3, n_rounds: int = 1):
         super().__init__()
         if d_hidden < 1 or n_layers < 1 or n_rounds < 1:
             raise ValueError("GNNBeamformer: d_hidden, n_layers and n_rounds must be >= 1")

@@ -40,7 +40,7 @@ def _args(argv):
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--layers", type=int, default=3, help="message passing layers per round")
-    p.add_argument("--rounds", type=int, default=2, help="unrolled GNN rounds")
+    p.add_argument("--rounds", type=int, default=1, help="unrolled GNN rounds")
     p.add_argument("--train-drops", type=int, default=200, help="TR 38.901 drops for training")
     p.add_argument("--test-drops", type=int, default=32, help="TR 38.901 drops for testing")
     p.add_argument("--test-samples", type=int, default=512)
