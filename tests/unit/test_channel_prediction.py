@@ -166,3 +166,16 @@ def test_stabilise_ar_moves_outside_poles_onto_the_unit_circle_and_keeps_inside_
                                atol=1e-12)
     inside = -np.poly([0.9, 0.2j])[1:]
     np.testing.assert_array_equal(cp.stabilise_ar(inside[None])[0], inside)
+
+
+def test_cost_counts_the_transformer_encoder_flops():
+    """PyTorch's encoder takes a fused fast path in eval mode that the FLOP counter misses;
+    cost_of must still count at least the encoder's linear layers (24 B P d^2 per layer)
+    on top of the embedding and head."""
+    from edgelam_ns3.channel_prediction import cost_of
+
+    b, p, s, d, f = 2, 16, 8, 16, 4
+    model = cp.TransformerPredictor(p, f, s, d=d, n_layers=2)
+    cost = cost_of(model, torch.ones(b, p, s, dtype=torch.complex64), repeats=1)
+    embed_head = 2 * b * p * (4 * s * d + d * d) + 2 * b * p * d * f * 2 * s
+    assert cost.flops >= embed_head + 2 * 24 * b * p * d * d
