@@ -182,13 +182,14 @@ class CsiConfig(_Strict):
             return
         o = self.offset(tdd_pattern)
         if o >= self.srs_period_slots:
-            raise ValueError(f"csi.srs_offset_slots: {o} must be below csi.srs_period_slots "
+            raise ValueError(f"radio.csi.srs_offset_slots: {o} must be below csi.srs_period_slots "
                              f"({self.srs_period_slots})")
         if not self.occasions_ok(tdd_pattern, o):
             what = "srs_offset_slots" if self.srs_offset_slots is not None else "srs_period_slots"
-            raise ValueError(f"csi.{what}: SRS every {self.srs_period_slots} slots from slot "
-                             f"{o} hits slots without UL symbols in tdd_pattern "
-                             f"'{tdd_pattern}' (mode srs needs S or U slots)")
+            raise ValueError(f"radio.csi.{what}: SRS every {self.srs_period_slots} slots from "
+                             f"slot {o} hits slots without UL symbols in tdd_pattern "
+                             f"'{tdd_pattern}' (mode srs needs S or U slots; radio.csi.mode "
+                             f"ideal knows the channel without SRS)")
 
     def mac_attributes(self, tdd_pattern: str) -> dict[str, str]:
         """ns-3 attributes of NrCellMac for this CSI."""
@@ -309,7 +310,6 @@ class RadioConfig(_Strict):
         if self.mode == "nr":
             from .radio import limits
 
-            self.csi.check(self.tdd_pattern)
             limits.check_powers(self.gnb_tx_power_dbm, self.ue_tx_power_dbm)
             limits.check_carrier(self.carrier_hz, self.bandwidth_hz, self.numerology)
         return self
@@ -762,6 +762,7 @@ def _check_tdd_directions(cfg: ScenarioConfig) -> None:
         if slot not in r.tdd_pattern and "S" not in r.tdd_pattern:
             raise ValueError(f"radio.tdd_pattern: '{r.tdd_pattern}' has no {direction} slot "
                              f"({slot} or S), but {why} needs the {direction}")
+    r.csi.check(r.tdd_pattern)  # after the directions: SRS needs UL symbols too
 
 
 def _check_model_fits(m: ModelConfig, framework: str) -> None:

@@ -100,15 +100,30 @@ NrCsiSrs::Measure(uint32_t i, uint64_t n, double timeS, const std::vector<Comple
     e.usableSlot = n + u.delay;
     e.pathGainDb = pathGainDb;
     e.h = h;
-    // CN(0, sigma^2): real and imaginary parts N(0, sigma^2 / 2), from a generator seeded by
-    // this object's ns-3 stream (one draw per occasion)
-    std::mt19937_64 gen(m_seed->GetInteger(0, 0xFFFFFFFFu));
-    std::normal_distribution<double> normal(0.0, std::sqrt(noiseVar / 2.0));
+    if (m_pool.empty())
+    {
+        // CN(0, 1): real and imaginary parts N(0, 1/2), from a generator seeded by this
+        // object's ns-3 stream
+        std::mt19937_64 gen(m_seed->GetInteger(0, 0xFFFFFFFFu));
+        std::normal_distribution<double> normal(0.0, std::sqrt(0.5));
+        m_pool.resize(kPool);
+        for (auto& c : m_pool)
+        {
+            const double re = normal(gen);
+            c = Complex(re, normal(gen));
+        }
+    }
+    // CN(0, sigma^2) per coefficient: the pool read on from o (contiguous: a strided read
+    // misses the cache at every sample), rotated by phi
+    const uint32_t o = m_seed->GetInteger(0, kPool - 1);
+    const Complex rot = std::polar(std::sqrt(noiseVar), m_seed->GetValue(0.0, 2.0 * M_PI));
     double power = 0;
+    uint32_t at = o;
     for (auto& c : e.h)
     {
         power += std::norm(c);
-        c += Complex(normal(gen), normal(gen));
+        c += rot * m_pool[at];
+        at = (at + 1) & (kPool - 1);
     }
     power /= std::max<size_t>(1, h.size());
     e.sinrDb = 10.0 * std::log10(std::max(power, 1e-300) / std::max(noiseVar, 1e-300));

@@ -31,6 +31,13 @@ namespace ns3
  * E|Ĥ - H|^2 / E|H|^2 = 1 / SINR_srs. The estimate becomes usable ProcessingDelaySlots slots
  * after the occasion and stays the gNB's CSI until the next one is usable. A channel set with
  * SetExternal replaces it from its slot on, until ClearExternal.
+ *
+ * The noise samples come from a pool of kPool i.i.d. CN(0, 1) values drawn once (exact
+ * Gaussians from this object's stream): estimate e uses pool[(o + k) mod kPool] e^{j phi}
+ * for its k-th coefficient, o and phi drawn per estimate, so each coefficient is exactly
+ * CN(0, sigma^2), the coefficients of an estimate are independent, and those of two estimates
+ * uncorrelated (independent phases) though not independent where their pool ranges overlap
+ * (drawing 2 x 1152 Gaussians per UE and SRS would cost more than the slot loop does).
  */
 class NrCsiSrs : public Object
 {
@@ -129,6 +136,8 @@ class NrCsiSrs : public Object
     uint32_t m_delay;                   //!< default processing delay, slots
     std::vector<Ue> m_ues;              //!< per UE
     uint64_t m_nextId{1};               //!< next estimate id
+    static constexpr uint32_t kPool = 1u << 16; //!< noise pool size (a power of two)
+    std::vector<Complex> m_pool;        //!< CN(0, 1) samples, drawn at the first Measure
     Ptr<UniformRandomVariable> m_seed;  //!< seeds of the estimation noise
 };
 

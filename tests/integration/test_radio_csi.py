@@ -146,8 +146,7 @@ def test_ideal_csi_link_states_show_the_two_slot_measurement_and_no_srs():
     before (age 2 slots in DDDSU's DL-only stretch, 3 after the U slot), no SRS SINR, and the
     believed SINR equals the true one on a static fixed channel."""
     cfg = config.load("radio-saturation", ["radio.n_ues=2", "radio.channel=fixed",
-                                            "radio.beam_policy=los"])
-    assert cfg.radio.csi.mode == "ideal"
+                                            "radio.beam_policy=los", "radio.csi.mode=ideal"])
     with Simulation(network_spec(cfg), seed=1) as sim:
         sim.run(until_s=0.02)
         st = sim.link_states().radio
@@ -156,6 +155,33 @@ def test_ideal_csi_link_states_show_the_two_slot_measurement_and_no_srs():
     assert set(np.round(st["csi_age_s"] / 0.0005)) <= {2.0, 3.0}
     np.testing.assert_allclose(st["sinr_est_db"], st["sinr_db"], atol=1e-9)
     assert c["mode"] == "ideal" and np.array_equal(c["estimate"], c["true"])
+
+
+# Per-UE MAC counters of the run below, recorded with the radio as it was before CSI modes
+# existed (commit a753c9f~1, built apart): ideal CSI must reproduce them exactly.
+_BEFORE_CSI_MODES = {
+    "dl_mac_bytes": [2126339.0, 1853870.0, 1933015.0, 645044.0],
+    "ul_mac_bytes": [723000.0, 309536.0, 358901.0, 24981.0],
+    "dl_sum_mcs": [7187.0, 5686.0, 6218.0, 1958.0], "ul_sum_mcs": [2646.0, 1511.0, 1787.0, 472.0],
+    "dl_tb_first": [267.0, 268.0, 268.0, 270.0], "ul_tb_first": [137.0, 137.0, 135.0, 124.0],
+    "dl_tb_first_err": [26.0, 26.0, 26.0, 26.0], "ul_tb_err": [14.0, 14.0, 14.0, 13.0],
+    "dl_sum_sinr_eff_db": [7343.20843812339, 5302.359356985314, 5896.256533343211,
+                           1773.7634277193638],
+}
+
+
+def test_ideal_csi_reproduces_the_radio_before_csi_modes_on_a_fixed_seed():
+    """radio.csi.mode ideal: the same TBs, MCSs, errors and SINRs as before (TR 38.901 UMa, 4
+    UEs, DDDSU, PF, OLLA, UDP both ways, seed 7, 0.2 s)."""
+    cfg = config.load("radio-saturation", ["radio.n_ues=4", "radio.csi.mode=ideal"])
+    with Simulation(network_spec(cfg), seed=7) as sim:
+        for u in range(4):
+            sim.add_udp_flow("edge0", f"ue{u}", 300e6, 1472, 0.01, 30000 + u)
+            sim.add_udp_flow(f"ue{u}", "edge0", 30e6, 1472, 0.01, 31000 + u)
+        sim.run(until_s=0.2)
+        st = sim.radio_ue_stats()
+    for k, v in _BEFORE_CSI_MODES.items():
+        np.testing.assert_array_equal(np.asarray(st[k], dtype=float), v, err_msg=k)
 
 
 @pytest.mark.parametrize("overrides, message", [

@@ -44,7 +44,8 @@ def test_udp_goodput_of_one_near_ue_reaches_the_ts38306_rate(tmp_path, ts38306_r
     # mu=1 (273 PRBs), 256-QAM, one layer, 3.5 GHz
     cfg = config.load("radio-saturation", [
         "radio.carrier_hz=3.5e9", "radio.tdd_pattern=D", "radio.n_ues=1", "radio.ue_distance_m=30",
-        "radio.shadowing=false", "traffic.duration_s=0.3"])
+        "radio.shadowing=false", "traffic.duration_s=0.3",
+        "radio.csi.mode=ideal"])  # all-DL slots: no SRS
     s = run_scenario(cfg, tmp_path / "r")
     peak = ts38306_rate_bps()  # 584.25 Mbit/s
     print(f"TS 38.306 check: goodput {s['cell']['dl_goodput_bps'] / 1e6:.2f} Mbit/s, MAC "
@@ -161,7 +162,7 @@ def _near_pair(direction):
     return config.load("radio-saturation", [
         "radio.carrier_hz=3.5e9", f"radio.tdd_pattern={'D' if direction == 'dl' else 'U'}",
         "radio.n_ues=2", "radio.ue_distance_m=30", "radio.shadowing=false",
-        "traffic.full_buffer_dl=false"])
+        "traffic.full_buffer_dl=false", "radio.csi.mode=ideal"])  # D or U only: no SRS in D
 
 
 def _goodput_of_ue1(direction, shares):

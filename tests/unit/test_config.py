@@ -196,7 +196,8 @@ def test_tdd_pattern_without_a_needed_direction_is_rejected_before_the_run(overr
 def test_tdd_patterns_with_the_needed_directions_are_accepted():
     assert load("radio.tdd_pattern=DDDDS").radio.tdd_pattern == "DDDDS"  # S carries UL symbols
     # the full-buffer DL of a traffic-only run needs no uplink slot
-    assert load("train.framework=none", "traffic.full_buffer_dl=true", "radio.tdd_pattern=D")
+    assert load("train.framework=none", "traffic.full_buffer_dl=true", "radio.tdd_pattern=D",
+                "radio.csi.mode=ideal")  # SRS needs UL symbols
     assert load("radio.mode=ideal", "radio.tdd_pattern=D").radio.mode == "ideal"
 
 
