@@ -48,7 +48,7 @@ OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "train.local_steps": (("fed_lora",), "takes one step per round"),
     "train.looped": (("looped_tp",), "has no looped transformer"),
     **{f"train.{k}": (ROUND_BASED, "trains nothing in rounds")
-       for k in ("steps", "batch_size", "lr", "non_iid", "target_loss")},
+       for k in ("steps", "batch_size", "lr", "non_iid")},
     **{f"model.{k}": (ROUND_BASED, "builds no training model (inference.model is its model)")
        for k in ("n_embd", "n_head", "seq_len")},
     **{f"inference.{k}": (("microservice_inference",), "serves no inference requests")
