@@ -596,8 +596,9 @@ class TraceConfig(_Strict):
 
     link_state_period_s: PositiveFloat = Field(0.05, description="link-state tap period, s")
     csi: bool = Field(False, description="also record at every link-state tap each UE's "
-                      "true channel (h), the gNB's CSI of it (h_est: its SRS estimate in use, "
-                      "or h with radio.csi.mode ideal) and that CSI's age (age_s) into "
+                      "true channel (h), the gNB's CSI of it (h_est: its SRS estimate in use; "
+                      "h with radio.csi.mode ideal or before the first usable SRS) and that "
+                      "CSI's age (age_s, NaN before the first SRS) into "
                       "traces/csi.npz (radio.mode nr)")
 
 
