@@ -20,7 +20,7 @@ from edgelam_ns3.sweep_design import load_spec, spec_from_dict
 
 CHEAP = {"radio.mode": "ideal", "train.framework": "none", "traffic.duration_s": 0.01,
          "nodes.n_devices": 1}
-HANG_GUARD_S = 300  # only so that a broken sweep cannot hang the suite
+HANG_GUARD_S = 900  # only so that a broken sweep cannot hang the suite (a loaded machine is slow)
 
 
 def _processes_naming(path: Path) -> list[int]:
@@ -45,17 +45,19 @@ def test_a_sweep_killed_by_sigkill_resumes_with_each_point_once_and_done_ones_no
     spec_path.write_text(f"scenario: quickstart\nset: {json.dumps(CHEAP)}\n"
                          "design: {n_seeds: 2}\n")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    log = (tmp_path / "sweep.out").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "edgelam_ns3.cli", "sweep", str(spec_path),
-                             "--out", str(out), "--quiet"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--out", str(out), "--quiet"], env=env, stdout=log, stderr=log)
     deadline = time.monotonic() + HANG_GUARD_S
     try:
         while not (out / "sweep.parquet").exists():  # the first point finished
-            assert proc.poll() is None and time.monotonic() < deadline
+            assert proc.poll() is None and time.monotonic() < deadline, \
+                (tmp_path / "sweep.out").read_text()[-2000:]
             time.sleep(0.1)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        log.close()
     while _processes_naming(out):  # its running point ends with it (SIGTERM from the kernel)
         assert time.monotonic() < deadline
         time.sleep(0.2)
