@@ -91,6 +91,9 @@ class InferencePlacementConfig(_Strict):
     monolithic_host: str = Field("edge0", description="monolithic: the host of every service")
     max_utilisation: Annotated[float, Field(gt=0)] = Field(
         0.9, description="ilp: most expected busy fraction per host (relaxed when infeasible)")
+    queueing: bool = Field(
+        True, description="ilp: add each host's M/D/1 wait at its expected utilisation "
+        "(rho^2 / (2 rate (1 - rho)) per request, piecewise linear) to the latency objective")
     kv_reserve_requests: Annotated[int, Field(ge=0)] = Field(
         4, description="ilp, greedy, random: KV caches of this many mean requests must fit "
         "beside the weights")

@@ -177,27 +177,53 @@ class MicroserviceInference:
     def _problem(self) -> pl.PlacementProblem:
         """The placement problem of the expected request at the expected rate
         (:meth:`expected_load`), timed as the serving below times a request alone (static
-        orchestration: ``embed`` with the first block group)."""
+        orchestration: ``embed`` with the first block group); with ``serving.decode_host``
+        the services' share is the prefill, the decode steps run on the decode host after
+        the KV hand-off (:meth:`_disaggregated`); with ``placement.queueing`` the hosts' M/D/1
+        waits at the expected load join the objective."""
         rate, p, o = self.expected_load()
+        dh = self.ic.serving.decode_host if o > 1 else None
         tb, mdl, hosts, tr = self.ic.serving.token_bytes, self.cost_model, self.hosts, transfer_s
-        steps = {(s, h): self._steps_s(s, h, p, o) for s in ["embed"] + self.heavy for h in hosts}
+        o_here = 1 if dh else o  # the steps that run on the placement
+        steps = {(s, h): self._steps_s(s, h, p, o_here) for s in ["embed"] + self.heavy
+                 for h in hosts}
         t_c = np.array([[steps[s, h][0] for h in hosts] for s in self.heavy])
         t_w = np.array([[steps[s, h][1] for h in hosts] for s in self.heavy])
         t_c[0] += [steps["embed", h][0] for h in hosts]
         t_w[0] += [steps["embed", h][1] for h in hosts]
         t_l = np.array([[[tr(self.paths, a, b, mdl.output_bytes(s, p))
-                          + (o - 1) * tr(self.paths, a, b, mdl.output_bytes(s, 1))
+                          + (o_here - 1) * tr(self.paths, a, b, mdl.output_bytes(s, 1))
                           for b in hosts] for a in hosts] for s in self.heavy[:-1]])
-        t_loop = np.array([[(o - 1) * tr(self.paths, a, b, tb) for b in hosts] for a in hosts])
+        t_loop = np.array([[(o_here - 1) * tr(self.paths, a, b, tb) for b in hosts]
+                           for a in hosts])
         t_in = np.array([tr(self.paths, self.gnb, h, p * tb) for h in hosts])
-        t_out = np.array([tr(self.paths, h, self.gnb, tb) for h in hosts])
+        t_out = np.array([tr(self.paths, h if dh is None else dh, self.gnb, tb) for h in hosts])
         reserve = self.ic.placement.kv_reserve_requests * (p + o)
         need = np.array([mdl.weight_bytes(s) + reserve * mdl.kv_bytes_per_token(s)
                          for s in self.heavy], dtype=float)
         cap = np.array([self.profiles[h].memory_bytes - mdl.weight_bytes("embed")
                         for h in hosts], dtype=float)
+        extra = self._disaggregated(dh, rate, p, o) if dh else {}
         return pl.PlacementProblem(self.heavy, hosts, t_c, t_l, t_in, t_out, need, cap, rate,
-                                   self.ic.placement.max_utilisation, t_loop, t_w)
+                                   self.ic.placement.max_utilisation, t_loop, t_w,
+                                   queueing=self.ic.placement.queueing, **extra)
+
+    def _disaggregated(self, dh: str, rate: float, p: int, o: int) -> dict:
+        """The disaggregation terms of the placement problem (``serving.decode_host``): each
+        block group's prompt KV and the first token's id shipped to the decode host, and the
+        decode steps there (all services, ``o - 1`` steps at the expected batch: their latency
+        a constant, their work the decode host's base utilisation)."""
+        mdl, tr, hosts = self.cost_model, transfer_s, self.hosts
+        ship = np.array([[tr(self.paths, h, dh, mdl.kv_bytes(s, ctx=p)) for h in hosts]
+                         for s in self.heavy])
+        handoff = np.array([tr(self.paths, h, dh, self.ic.serving.token_bytes) for h in hosts])
+        t_dec = w_dec = 0.0
+        for s in self.model.services:
+            lat, work = self._steps_s(s, dh, p, o)
+            pre = self._est(s, dh, p, 0)
+            t_dec, w_dec = t_dec + lat - pre, w_dec + work - pre
+        base = np.array([rate * w_dec if h == dh else 0.0 for h in hosts])
+        return {"t_ship": ship, "t_handoff": handoff, "t_const": t_dec, "u_base": base}
 
     def _place(self) -> tuple[list[int], bool]:
         pc, p = self.ic.placement, self.problem

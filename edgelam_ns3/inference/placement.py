@@ -22,6 +22,25 @@ subject to
   ``rate_per_s * t_work`` (a decode step's share of its batch), stays at most
   ``max_utilisation`` (relaxed, and reported, when no placement meets it).
 
+Two optional terms extend the lone request's latency:
+
+- queueing (``queueing``): each host is an M/D/1 queue of step jobs at its expected
+  utilisation ``rho_h`` (``u_base[h]`` plus the services placed there): a request makes ``o``
+  visits, each arriving at rate ``lambda = o * rate`` and waiting ``rho_h S_h / (2 (1 - rho_h))``
+  with ``S_h = rho_h / lambda`` (Pollaczek-Khinchine, zero service variance), so it waits
+  ``rho_h^2 / (2 rate (1 - rho_h))`` in all at host h, whatever ``o`` (0 on an unused host).
+  Batching (several steps per iteration) makes real waits shorter: the term is the wait of a
+  host that serves one step at a time, a pessimistic but monotone price of load. In the ILP the
+  convex ``rho^2 / (1 - rho)`` is the piecewise-linear interpolation through
+  :data:`QUEUE_BREAKS` (an epigraph variable above each segment's line; beyond the last
+  breakpoint its line goes on), and :func:`queue_wait_s` evaluates exactly that function, so
+  the ILP and :func:`brute_force` optimise the same objective;
+- prefill/decode disaggregation (``t_ship``): the services run the prefill only and every
+  decode step runs on a fixed decode host (a constant, ``t_const``, with its work in
+  ``u_base``); after the prefill each block group's KV cache of the prompt and the first
+  token's id go to the decode host at once, and the decode starts when the last has arrived:
+  ``max(max_s t_ship[s, h_s], t_handoff[h_{S-1}])`` (an epigraph variable in the ILP).
+
 :func:`solve_ilp` solves it as an integer linear program with :func:`scipy.optimize.milp`
 (HiGHS, exact branch and bound) rather than OR-Tools: scipy is already a dependency (OR-Tools
 would add a large binary wheel for nothing), and the instances (a few services, a few hosts,
@@ -41,6 +60,8 @@ from dataclasses import dataclass
 import numpy as np
 
 POLICIES = ("ilp", "monolithic", "cloud", "random", "greedy")
+QUEUE_BREAKS = np.r_[np.linspace(0.0, 0.9, 19), 0.925, 0.95, 0.97, 0.98, 0.99]
+"""Utilisations at which the queueing term's piecewise-linear ``rho^2 / (1 - rho)`` is exact."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +83,15 @@ class PlacementProblem:
         service's host h', summed over its decode steps, [H, H] (None: no loop)
     :ivar t_work: busy seconds of host h for service s per request (a decode step's share of
         its batch), [S, H] (None: ``t_compute``)
+    :ivar queueing: add each host's M/D/1 wait at its expected utilisation (module doc)
+    :ivar u_base: utilisation of host h whatever the placement (disaggregation: the decode
+        host's decode work), [H] (None: zeros)
+    :ivar t_ship: disaggregation: seconds to ship service s's prompt KV cache from host h to
+        the decode host (0 on it, and for services without KV), [S, H] (None: no shipping)
+    :ivar t_handoff: disaggregation: seconds for the first token's id from the last service's
+        host h to the decode host, [H]
+    :ivar t_const: seconds every placement adds (disaggregation: the decode steps on the
+        decode host and the last token's way out)
     """
 
     services: list[str]
@@ -76,6 +106,11 @@ class PlacementProblem:
     max_utilisation: float = 0.9
     t_loop: np.ndarray | None = None
     t_work: np.ndarray | None = None
+    queueing: bool = False
+    u_base: np.ndarray | None = None
+    t_ship: np.ndarray | None = None
+    t_handoff: np.ndarray | None = None
+    t_const: float = 0.0
 
     def pairs(self) -> list[tuple[int, int, np.ndarray]]:
         """(s, s', cost [H, H] of s on h and s' on h') of every pairwise term."""
@@ -89,18 +124,46 @@ class PlacementProblem:
 
 
 def latency(p: PlacementProblem, assign) -> float:
-    """Modelled latency of the expected request under a placement (host index per service) [s]."""
-    t = p.t_entry[assign[0]] + p.t_exit[assign[-1]]
+    """The objective: modelled latency of the expected request under a placement (host index
+    per service), its lone path plus, with ``queueing``, its waits at the hosts [s]."""
+    t = lone_latency(p, assign)
+    if p.queueing:
+        t += float(queue_wait_s(utilisation(p, assign)).sum()) / p.rate_per_s
+    return t
+
+
+def lone_latency(p: PlacementProblem, assign) -> float:
+    """Latency of the expected request alone on idle hosts and links [s]."""
+    t = p.t_entry[assign[0]] + p.t_exit[assign[-1]] + p.t_const
     t += sum(p.t_compute[s, h] for s, h in enumerate(assign))
     t += sum(cost[assign[a], assign[b]] for a, b, cost in p.pairs())
     if p.t_loop is not None and len(assign) == 1:
         t += p.t_loop[assign[0], assign[0]]
+    if p.t_ship is not None:
+        t += max(max(p.t_ship[s, h] for s, h in enumerate(assign)), p.t_handoff[assign[-1]])
     return float(t)
+
+
+def _queue_segments() -> tuple[np.ndarray, np.ndarray]:
+    """Intercepts and slopes of the interpolation of ``rho^2 / (2 (1 - rho))`` between
+    consecutive :data:`QUEUE_BREAKS` (convex: the interpolant is the largest of the lines)."""
+    b = QUEUE_BREAKS
+    f = b ** 2 / (2 * (1 - b))
+    slope = np.diff(f) / np.diff(b)
+    return f[:-1] - slope * b[:-1], slope
+
+
+def queue_wait_s(rho: np.ndarray) -> np.ndarray:
+    """``rate x`` a request's M/D/1 wait at hosts of utilisation ``rho`` (piecewise-linear
+    ``rho^2 / (2 (1 - rho))``, the last segment extended past 0.99) [-]."""
+    a, b = _queue_segments()
+    return np.max(a[None, :] + b[None, :] * np.asarray(rho, float)[:, None], axis=1)
 
 
 def utilisation(p: PlacementProblem, assign) -> np.ndarray:
     """Expected busy fraction of each host, [H]."""
-    u, work = np.zeros(len(p.hosts)), p.work()
+    work = p.work()
+    u = np.zeros(len(p.hosts)) if p.u_base is None else np.array(p.u_base, float)
     for s, h in enumerate(assign):
         u[h] += p.rate_per_s * work[s, h]
     return u
@@ -142,36 +205,45 @@ def _milp(p: PlacementProblem, load: bool) -> list[int] | None:
 
     n_s, n_h, pairs, work = len(p.services), len(p.hosts), p.pairs(), p.work()
     nx, nz = n_s * n_h, len(pairs) * n_h * n_h
+    nw = n_h if p.queueing else 0  # the hosts' queueing terms
+    nm = 1 if p.t_ship is not None else 0  # the KV hand-off's max
+    n = nx + nz + nw + nm
     xi = lambda s, h: s * n_h + h  # noqa: E731
     zi = lambda k, h, g: nx + (k * n_h + h) * n_h + g  # noqa: E731
-    c = np.concatenate([p.t_compute.ravel()] + [cost.ravel() for _, _, cost in pairs])
+    c = np.concatenate([p.t_compute.ravel()] + [cost.ravel() for _, _, cost in pairs]
+                       + [np.full(nw, 1 / p.rate_per_s), np.ones(nm)])
     c[:n_h] += p.t_entry
     c[(n_s - 1) * n_h:nx] += p.t_exit
     if p.t_loop is not None and n_s == 1:
         c[:n_h] += np.diag(p.t_loop)
-    rows = n_s + n_h * (2 if load else 1) + nz
-    a, lo, hi = lil_array((rows, nx + nz)), np.zeros(rows), np.zeros(rows)
-    r = 0
+    base = np.zeros(n_h) if p.u_base is None else np.asarray(p.u_base, float)
+    rows: list[tuple[dict, float, float]] = []  # ({column: coefficient}, lower, upper)
     for s in range(n_s):  # each service on exactly one host
-        for h in range(n_h):
-            a[r, xi(s, h)] = 1
-        lo[r] = hi[r] = 1
-        r += 1
+        rows.append(({xi(s, h): 1 for h in range(n_h)}, 1, 1))
     for h in range(n_h):  # memory, and the load cap
-        for s in range(n_s):
-            a[r, xi(s, h)] = p.mem_need[s]
-            if load:
-                a[r + 1, xi(s, h)] = p.rate_per_s * work[s, h]
-        lo[r], hi[r] = -np.inf, p.mem_cap[h]
+        rows.append(({xi(s, h): p.mem_need[s] for s in range(n_s)}, -np.inf, p.mem_cap[h]))
         if load:
-            lo[r + 1], hi[r + 1] = -np.inf, p.max_utilisation
-        r += 2 if load else 1
+            rows.append(({xi(s, h): p.rate_per_s * work[s, h] for s in range(n_s)}, -np.inf,
+                         p.max_utilisation - base[h]))
     for (k, (s, s2, _)), h, g in itertools.product(enumerate(pairs), range(n_h), range(n_h)):
-        a[r, zi(k, h, g)], a[r, xi(s, h)], a[r, xi(s2, g)] = 1, -1, -1
-        lo[r], hi[r] = -1, np.inf
-        r += 1
+        rows.append(({zi(k, h, g): 1, xi(s, h): -1, xi(s2, g): -1}, -1, np.inf))
+    for h, (a, b) in itertools.product(range(nw), zip(*_queue_segments())):
+        # w_h >= a + b * rho_h, rho_h = base_h + rate * sum_s work[s, h] x[s, h]
+        row = {xi(s, h): -b * p.rate_per_s * work[s, h] for s in range(n_s)}
+        rows.append(({**row, nx + nz + h: 1}, a + b * base[h], np.inf))
+    if nm:  # m >= each service's KV shipping, m >= the first token's hand-off
+        for s in range(n_s):
+            rows.append(({xi(s, h): -p.t_ship[s, h] for h in range(n_h)} | {n - 1: 1}, 0, np.inf))
+        rows.append(({xi(n_s - 1, h): -p.t_handoff[h] for h in range(n_h)} | {n - 1: 1}, 0,
+                     np.inf))
+    a = lil_array((len(rows), n))
+    for r, (coef, _, _) in enumerate(rows):
+        for col, v in coef.items():
+            a[r, col] = v
+    lo, hi = np.array([r[1] for r in rows], float), np.array([r[2] for r in rows], float)
     res = milp(c, constraints=LinearConstraint(a.tocsr(), lo, hi),
-               integrality=np.r_[np.ones(nx), np.zeros(nz)], bounds=Bounds(0, 1))
+               integrality=np.r_[np.ones(nx), np.zeros(n - nx)],
+               bounds=Bounds(np.zeros(n), np.r_[np.ones(nx + nz), np.full(nw + nm, np.inf)]))
     if res.x is None:
         return None
     return [int(np.argmax(res.x[s * n_h:(s + 1) * n_h])) for s in range(n_s)]

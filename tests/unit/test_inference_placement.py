@@ -1,6 +1,7 @@
 """Placement of the heavy services: the ILP against brute force and the capacities."""
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -9,9 +10,9 @@ from edgelam_ns3 import config
 from edgelam_ns3.inference.network import backhaul_paths, transfer_s
 from edgelam_ns3.inference.serving import EventClock, HostServer, KvBudget
 from edgelam_ns3.inference.placement import (PlacementProblem, brute_force, feasible,
-                                             greedy_least_loaded, latency, memory_used,
-                                             monolithic, random_placement, solve_ilp,
-                                             utilisation)
+                                             greedy_least_loaded, latency, lone_latency,
+                                             memory_used, monolithic, queue_wait_s,
+                                             random_placement, solve_ilp, utilisation)
 
 
 def _problem(seed: int, n_s=3, n_h=3, rate=2.0) -> PlacementProblem:
@@ -25,9 +26,22 @@ def _problem(seed: int, n_s=3, n_h=3, rate=2.0) -> PlacementProblem:
         max_utilisation=0.9)
 
 
+def _with_queueing_and_kv_handoff(p: PlacementProblem, seed: int) -> PlacementProblem:
+    rng = np.random.default_rng(100 + seed)
+    n_s, n_h = p.t_compute.shape
+    ship = rng.uniform(0.0, 0.3, (n_s, n_h))
+    ship[:, 0] = 0  # h0 is the decode host
+    return replace(p, queueing=True, u_base=np.r_[rng.uniform(0, 0.4), np.zeros(n_h - 1)],
+                   t_ship=ship, t_handoff=rng.uniform(0, 0.1, n_h) * (np.arange(n_h) > 0),
+                   t_const=0.7, max_utilisation=0.97)
+
+
 @pytest.mark.parametrize("seed", range(12))
-def test_ilp_matches_brute_force_and_respects_every_capacity(seed):
+@pytest.mark.parametrize("terms", ["lone", "queueing+disaggregation"])
+def test_ilp_matches_brute_force_and_respects_every_capacity(seed, terms):
     p = _problem(seed)
+    if terms != "lone":
+        p = _with_queueing_and_kv_handoff(p, seed)
     best = brute_force(p)
     if brute_force(p, load=False) is None:  # nothing fits the memory
         with pytest.raises(ValueError, match="do not fit the hosts' memory"):
@@ -125,13 +139,17 @@ def _serve_alone(fw, assign) -> float:
     return fw.rows[0]["e2e_s"]
 
 
-def test_modelled_latency_is_the_served_latency_and_the_ilp_finds_its_minimum(tmp_path):
-    fw = _lone_request_framework(tmp_path)
-    p = fw.problem
+@pytest.mark.parametrize("serving", [{}, {"decode_host": "cloud"}])
+def test_modelled_latency_is_the_served_latency_and_the_ilp_finds_its_minimum(tmp_path,
+                                                                             serving):
+    fw = _lone_request_framework(tmp_path, serving=serving)
+    p = replace(fw.problem, queueing=False)  # a lone request waits for nobody
     assert len(p.services) == 3 and len(p.hosts) == 3
+    assert fw.problem.queueing and (p.t_ship is not None) == bool(serving)
     served = {a: _serve_alone(fw, a) for a in itertools.product(range(3), repeat=3)}
-    for a, t in served.items():  # serial per-step compute, links and token loop; one exit
-        assert latency(p, a) == pytest.approx(t, rel=1e-9, abs=1e-12), a
+    for a, t in served.items():  # serial per-step compute, links and token loop; one exit;
+        # disaggregated: the prefill path, the slowest KV hand-off, the decode on the cloud
+        assert lone_latency(p, a) == latency(p, a) == pytest.approx(t, rel=1e-9, abs=1e-12), a
     assign, relaxed = solve_ilp(p)
     assert not relaxed
     assert served[tuple(assign)] == pytest.approx(min(served.values()), rel=1e-9)
@@ -143,3 +161,29 @@ def test_placement_plans_for_the_poisson_sources_rate_not_its_draws(tmp_path):
     fw.ic.source = fw.ic.source.model_copy(update={
         "kind": "poisson", "rate_per_s": 3.5, "prompt_tokens": 40, "output_tokens": 7})
     assert fw.expected_load() == (3.5, 40, 7)
+
+
+def test_queue_term_is_the_md1_wait_at_the_breakpoints_and_zero_on_an_idle_host():
+    rho = np.array([0.0, 0.3, 0.5, 0.9, 0.99])
+    assert queue_wait_s(rho) == pytest.approx(rho ** 2 / (2 * (1 - rho)), rel=1e-12, abs=1e-15)
+    mid = queue_wait_s(np.array([0.52]))[0]  # between breakpoints: the chord, above the curve
+    assert 0.52 ** 2 / (2 * 0.48) < mid < 0.55 ** 2 / (2 * 0.45)
+
+
+def test_with_load_the_ilp_moves_services_off_a_host_the_lone_objective_overloads():
+    # h0 is the fastest for every service, and alone it takes all three at 2.5 requests/s
+    # (utilisation 0.9); the queueing term prices that load and splits the chain, even though
+    # the hops cost link time.
+    p = PlacementProblem(
+        services=["s0", "s1", "s2"], hosts=["h0", "h1"],
+        t_compute=np.array([[0.12, 0.16]] * 3), t_link=np.full((2, 2, 2), 0.01) * (1 - np.eye(2)),
+        t_entry=np.zeros(2), t_exit=np.zeros(2), mem_need=np.ones(3), mem_cap=np.full(2, 3.0),
+        rate_per_s=2.5, max_utilisation=0.95)
+    lone, _ = solve_ilp(p)
+    loaded, _ = solve_ilp(replace(p, queueing=True))
+    assert lone == [0, 0, 0] and utilisation(p, lone)[0] == pytest.approx(0.9)
+    assert loaded != lone and utilisation(p, loaded).max() < 0.9
+    assert lone_latency(p, loaded) > lone_latency(p, lone)  # slower alone, faster under load
+    q = replace(p, queueing=True)
+    assert latency(q, loaded) < latency(q, lone)
+    assert latency(q, loaded) == pytest.approx(latency(q, brute_force(q)), rel=1e-9)
