@@ -11,8 +11,9 @@ STAMP="$VENV/.edgelam-setup"
 
 # ns3: Debian's libns3-dev CMake config references the helper binaries of package ns3;
 # libgsl-dev libxml2-dev libsqlite3-dev libpython3-dev: without them its CMake config fails.
+# libzmq3-dev cppzmq-dev: the edgelam-zmq module (bridge.transport zmq).
 APT_PKGS=(libns3-dev ns3 libgsl-dev libxml2-dev libsqlite3-dev libpython3-dev python3-dev
-          python3-venv cmake g++ ninja-build)
+          python3-venv cmake g++ ninja-build libzmq3-dev cppzmq-dev)
 
 missing=()
 for p in "${APT_PKGS[@]}"; do
