@@ -38,7 +38,7 @@ from torch import nn
 
 __all__ = ["predict_outdated", "ar_fit", "stabilise_ar", "predict_ar", "WienerPredictor", "csi_features",
            "LamPredictor", "RnnPredictor", "TransformerPredictor", "add_lora", "n_parameters",
-           "predict_learned"]
+           "predict_learned", "ArPredictor"]
 
 
 # -- classical ------------------------------------------------------------------------------
@@ -142,6 +142,53 @@ class WienerPredictor:
         if self.w is None:
             raise RuntimeError("WienerPredictor: call fit() first")
         return np.einsum("fp,np...->nf...", self.w, hist).astype(hist.dtype)
+
+
+def _cmm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Complex matrix product from four real ones, so that torch's FLOP counter charges the
+    8 real FLOPs of each complex multiply-add (it counts a complex ``mm`` as a real one)."""
+    re = a.real @ b.real - a.imag @ b.imag
+    im = a.real @ b.imag + a.imag @ b.real
+    return torch.complex(re, im)
+
+
+class ArPredictor(nn.Module):
+    """:func:`predict_ar` in torch (same fit, pole projection and recursion), so that
+    :func:`edgelam_ns3.compute.measure` counts its FLOPs: the Gram matrix, right-hand side and
+    recursion are real matrix products; the p x p solve and the pole projection (numpy) are
+    not counted (p^3, negligible next to the Gram matrix's (P - p) E p^2).
+
+    :param p: AR order; :param future: steps predicted; :param ridge: as :func:`ar_fit`
+    """
+
+    def __init__(self, p: int, future: int = 1, ridge: float = 0.0):
+        super().__init__()
+        self.p, self.future, self.ridge = p, future, ridge
+
+    def forward(self, hist: torch.Tensor) -> torch.Tensor:
+        """:param hist: [N, P, E] complex64; :output: [N, future, E] complex64."""
+        n, t, e = hist.shape
+        p = self.p
+        if not 1 <= p < t:
+            raise ValueError(f"AR order p={p} must be in [1, T-1] for T={t} samples")
+        x = hist.to(torch.complex128)
+        regs = torch.stack([x[:, p - 1 - k:t - 1 - k] for k in range(p)], dim=1)  # [N,p,T-p,E]
+        r = regs.reshape(n, p, -1)
+        y = x[:, p:].reshape(n, -1, 1)
+        rc = r.conj()
+        g = _cmm(rc, r.transpose(1, 2))
+        b = _cmm(rc, y)[..., 0]
+        lam = self.ridge * torch.diagonal(g, dim1=1, dim2=2).real.sum(-1) / p + 1e-12
+        eye = torch.eye(p, dtype=g.dtype)
+        a = torch.linalg.solve(g + lam[:, None, None] * eye, b[..., None])[..., 0]
+        a = torch.from_numpy(stabilise_ar(a.numpy()))
+        buf = x[:, t - p:].flip(1).transpose(1, 2)  # [N, E, p], newest first
+        out = []
+        for _ in range(self.future):
+            nxt = _cmm(buf, a[:, :, None])[..., 0]  # [N, E]
+            out.append(nxt)
+            buf = torch.cat([nxt[..., None], buf[..., :-1]], dim=-1)
+        return torch.stack(out, 1).to(hist.dtype)
 
 
 # -- learned --------------------------------------------------------------------------------

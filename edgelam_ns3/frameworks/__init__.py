@@ -20,6 +20,7 @@ FRAMEWORKS = {
     "centralized": "centralized:Centralized",
     "looped_tp": "looped_tp:LoopedTP",
     "microservice_inference": "microservice_inference:MicroserviceInference",
+    "channel_prediction": "channel_prediction:ChannelPredictionLoop",
 }
 """``train.framework`` name -> ``"module:Class"`` (module of this package). Modules are imported
 on first use, so that reading a config does not load torch."""
@@ -32,7 +33,8 @@ SPLIT_GPT = ("split_learning", "split_fed_lora", "fed_lora", "centralized")
 ``model.device_layers``."""
 FINE_TUNING = ("split_fed_lora", "fed_lora", "centralized")
 """Frameworks that fine-tune a base model (``model.base``) with LoRA adapters."""
-ROUND_BASED = tuple(f for f in FRAMEWORKS if f != "microservice_inference")
+ROUND_BASED = tuple(f for f in FRAMEWORKS
+                    if f not in ("microservice_inference", "channel_prediction"))
 """Frameworks that train a model (``model.*``) in rounds (``train.steps``, ...)."""
 
 OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -53,6 +55,9 @@ OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
        for k in ("n_embd", "n_head", "seq_len")},
     **{f"inference.{k}": (("microservice_inference",), "serves no inference requests")
        for k in ("model", "source", "serving", "placement", "slo")},
+    **{f"prediction.{k}": (("channel_prediction",), "predicts no channel")
+       for k in ("csi", "history", "warmup_s", "measure_from_s", "measure_s", "ar_orders",
+                 "lam", "federated")},
 }
 """The config options that only some frameworks read: key -> (the frameworks that read it, why
 the others do not). Any other framework (and ``none``, traffic only) rejects a value other than

@@ -1,0 +1,104 @@
+"""The ``prediction`` section of a scenario (read by ``train.framework: channel_prediction``,
+:mod:`edgelam_ns3.frameworks.channel_prediction`). Imported by :mod:`edgelam_ns3.config`;
+loads no torch."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+CSI_MODES = ("aged", "ar", "lam", "ideal")
+"""``prediction.csi``: what the gNB schedules, adapts the link and steers its beams with."""
+
+
+class LamLoopConfig(_Strict):
+    """The LLM4CP-style LAM predictor (``models.channel_predictors.LamPredictor``) trained in
+    the run, on the edge server, from the SRS estimates it received during the warm-up."""
+
+    n_embd: Annotated[int, Field(ge=8)] = Field(64, description="GPT-2 hidden size")
+    n_layer: Annotated[int, Field(ge=1)] = Field(2, description="GPT-2 blocks")
+    n_head: Annotated[int, Field(ge=1)] = Field(4, description="attention heads")
+    train_steps: Annotated[int, Field(ge=1)] = Field(
+        150, description="optimiser steps of the in-run training (all parameters)")
+    batch: Annotated[int, Field(ge=1)] = Field(256, description="port series per step")
+    lr: Annotated[float, Field(gt=0)] = Field(2e-3, description="AdamW peak learning rate")
+
+    @model_validator(mode="after")
+    def _heads(self):
+        if self.n_embd % self.n_head:
+            raise ValueError("n_embd: must be a multiple of n_head")
+        return self
+
+
+class FederatedConfig(_Strict):
+    """Fine-tuning of the LAM's LoRA adapters across edge servers (issue 11.5): each edge
+    server holds the SRS history of its UEs (UE u at ``edge{u mod n_edge}``)."""
+
+    mode: Literal["none", "federated", "centralized"] = Field(
+        "none", description="none: the predictor host trains on the UEs it receives (all); "
+        "federated: each edge server trains LoRA adapters on its UEs' CSI and the adapters are "
+        "averaged at train.server (FedAvg) every round; centralized: every edge server uploads "
+        "its CSI windows to train.server, which trains the adapters on the pooled data")
+    rounds: Annotated[int, Field(ge=1)] = Field(3, description="federated rounds")
+    local_steps: Annotated[int, Field(ge=1)] = Field(
+        20, description="adapter steps per edge server and round (centralized: rounds x "
+        "local_steps steps on the pooled data)")
+    lora_r: Annotated[int, Field(ge=1)] = Field(8, description="LoRA rank")
+    lr: Annotated[float, Field(gt=0)] = Field(1e-3, description="adapter learning rate (SGD)")
+
+
+class ChannelPredictionConfig(_Strict):
+    """Channel prediction in the loop: the gNB's SRS estimates travel to a predictor on
+    ``train.server`` each SRS period, and its predictions replace the gNB's CSI from their
+    arrival slot (``Simulation.set_csi``)."""
+
+    csi: Literal[CSI_MODES] = Field(
+        "aged", description="aged: the gNB's own SRS estimates (radio.csi.mode srs); ar: "
+        "AR(p) predictions from the edge server; lam: the LAM's predictions; ideal: the true "
+        "channel, set half a slot before each slot that uses it (a genie)")
+    history: Annotated[int, Field(ge=2, le=64)] = Field(
+        8, description="past SRS estimates a prediction uses (one per SRS period)")
+    warmup_s: Annotated[float, Field(gt=0)] = Field(
+        0.6, description="SRS history collected at the edge before the predictor is fitted "
+        "and trained, s (the gNB uses its own estimates until predictions arrive)")
+    measure_from_s: Annotated[float, Field(gt=0)] = Field(
+        1.0, description="start of the measurement window (the same in every mode), s")
+    measure_s: Annotated[float, Field(gt=0)] = Field(1.0, description="measurement window, s")
+    ar_orders: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: [1, 2, 3, 4, 6], description="AR orders tried on the warm-up "
+        "windows (the one of least NMSE is used)")
+    lam: LamLoopConfig = Field(default_factory=LamLoopConfig)
+    federated: FederatedConfig = Field(default_factory=FederatedConfig)
+
+    @model_validator(mode="after")
+    def _window(self):
+        if self.measure_from_s < self.warmup_s:
+            raise ValueError(f"measure_from_s: {self.measure_from_s} s is before the end of "
+                             f"the warm-up (warmup_s {self.warmup_s} s)")
+        if any(p >= self.history for p in self.ar_orders):
+            raise ValueError(f"ar_orders: every order must be below history ({self.history})")
+        return self
+
+
+def check(cfg) -> None:
+    """Cross-checks of a scenario whose framework is ``channel_prediction`` (one-line errors
+    naming the field)."""
+    r, p = cfg.radio, cfg.prediction
+    if r.mode != "nr":
+        raise ValueError(f"radio.mode: channel_prediction acts on the NR radio's CSI, not "
+                         f"radio.mode {r.mode}")
+    if r.csi.mode != "srs":
+        raise ValueError("radio.csi.mode: channel_prediction needs 'srs' (the gNB's SRS "
+                         "estimates are what it predicts from; prediction.csi ideal is the genie)")
+    if p.federated.mode != "none":
+        if p.csi != "lam":
+            raise ValueError(f"prediction.federated.mode: fine-tunes the LAM, but "
+                             f"prediction.csi is {p.csi}")
+        if cfg.nodes.n_edge < 2:
+            raise ValueError("prediction.federated.mode: needs nodes.n_edge >= 2 edge servers")
