@@ -188,7 +188,7 @@ def run_scenario(cfg: ScenarioConfig, out: Path, control: RunControl | None = No
     rec = Recorder(cfg, out / "traces")
     summary = {"scenario": cfg.name, "radio": cfg.radio.mode, "framework": cfg.train.framework,
                "policy": cfg.train.policy, "provenance": provenance(cfg)}
-    with Simulation(network_spec(cfg), seed=cfg.seed, run=cfg.run,
+    with Simulation(network_spec(cfg), seed=cfg.seed, run=cfg.run, bridge=cfg.bridge,
                     on_message=rec.on_message) as sim:
         flows = install_traffic(cfg, sim)
         window = RateWindow(cfg, sim, flows)  # of every rate in the summary

@@ -164,10 +164,12 @@ class Simulation:
     :param seed: ns-3 RNG seed (>= 1)
     :param run: ns-3 run number (independent substreams for the same seed)
     :param on_message: called with every delivered :class:`Message` (e.g. a trace writer)
+    :param bridge: the ``bridge`` config section; None or ``transport: inprocess``: ns-3 in
+        this process; ``zmq``: in another process (:class:`~edgelam_ns3.zmq_bridge.ZmqCoSim`)
     """
 
     def __init__(self, network: NetworkSpec, seed: int = 1, run: int = 1,
-                 on_message: Callable[[Message], None] | None = None):
+                 on_message: Callable[[Message], None] | None = None, bridge=None):
         core = _load_core()
         self.network = network
         self._index = {name: i for i, name in enumerate(network.nodes)}
@@ -179,7 +181,12 @@ class Simulation:
                     raise ValueError(f"network: link endpoint '{end}' is not a node")
         if network.protocol not in ("tcp", "udp"):
             raise ValueError(f"network.protocol: 'tcp' or 'udp', not {network.protocol!r}")
-        self._sim = core.CoSim(seed, run)
+        if bridge is None or bridge.transport == "inprocess":
+            self._sim = core.CoSim(seed, run)
+        else:
+            from .zmq_bridge import ZmqCoSim
+
+            self._sim = ZmqCoSim(bridge, seed, run)
         self._closed = False
         self._pending: dict[int, tuple[Callable[[Message], None] | None, str]] = {}
         self._on_message = on_message
