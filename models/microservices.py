@@ -10,7 +10,8 @@ a group of consecutive decoder blocks and keeps their KV cache, ``lm_head`` appl
 layer norm and the output projection to the last position of each request and picks the next
 token (greedy). A call serves a *ragged batch*: the tokens of several requests concatenated,
 each with its own query length (prompt length for prefill, 1 for a decode step) and past length
-(tokens already in its KV cache), the way continuous-batching servers (vLLM) flatten a batch:
+(tokens already in its KV cache; a prompt chunk may follow cached tokens, as in chunked
+prefill), the way continuous-batching servers (vLLM) flatten a batch:
 the linear layers run once over all tokens, attention runs per request against its own cache.
 The decoder block is written here rather than taken from ``transformers.GPT2Block`` because the
 latter serves padded batches only.
@@ -90,11 +91,9 @@ def _attend(qkv: torch.Tensor, past_k: torch.Tensor, past_v: torch.Tensor, n_hea
     k = torch.cat([past_k, k], 1)
     v = torch.cat([past_v, v], 1)
     att = torch.bmm(q, k.transpose(1, 2)) * (1.0 / math.sqrt(hd))
-    if t > 1:
-        if past_k.shape[1]:
-            raise ValueError("a prompt chunk after cached tokens is not supported "
-                             "(prefill runs on an empty cache)")
-        mask = torch.ones(t, t, dtype=torch.bool, device=qkv.device).triu(1)
+    if t > 1:  # query i sits at position P + i: it sees the P cached keys and keys 0..i
+        p = past_k.shape[1]
+        mask = torch.ones(t, p + t, dtype=torch.bool, device=qkv.device).triu(p + 1)
         att = att.masked_fill(mask, float("-inf"))
     y = torch.bmm(att.softmax(-1), v)
     return y.transpose(0, 1).reshape(t, d), k, v
@@ -232,9 +231,9 @@ class MicroserviceLAM:
         job = measure(self._forward, service, calls, *args)
         return ServiceResult(job.result, job.flops, job.bytes_moved)
 
-    def release(self, req: int) -> None:
-        """Free request ``req``'s KV caches."""
-        for name in self.group_layers:
+    def release(self, req: int, services=None) -> None:
+        """Free request ``req``'s KV caches (in ``services`` only, when given)."""
+        for name in self.group_layers if services is None else services:
             self._kv.pop((name, req), None)
 
     def _inputs(self, service: str, calls: list[ServiceCall]) -> tuple:

@@ -74,10 +74,31 @@ class InferenceServingConfig(_Strict):
         "may take")
     token_bytes: Annotated[int, Field(ge=1)] = Field(
         4, description="bytes per token id on the wire (prompts up, tokens down)")
+    chunked_prefill: bool = Field(
+        False, description="vLLM/Sarathi chunked prefill: decode steps first, prompts in "
+        "chunks filling the rest of max_batch_tokens")
+    kv_policy: Literal["reserve", "recompute", "swap"] = Field(
+        "reserve", description="KV memory: reserve (admission reserves each request's whole "
+        "context, never preempted), recompute or swap (vLLM: KV grows per token, the latest "
+        "request is preempted when it runs out; its KV recomputed, or swapped to host memory)")
+    swap_bytes_per_s: Annotated[float, Field(gt=0)] = Field(
+        32e9, description="kv_policy swap: accelerator-host memory bandwidth, bytes/s "
+        "(PCIe 4.0 x16: 32e9)")
     decode_host: str | None = Field(
         None, description="prefill/decode disaggregation (Splitwise): every decode step runs "
         "on this host (all services), after each block group's KV cache of the prompt is "
         "shipped there from its prefill host; null: every step runs on the placement")
+
+
+    @model_validator(mode="after")
+    def _kv_policy(self):
+        if self.kv_policy != "swap" and self.swap_bytes_per_s != 32e9:
+            raise ValueError(f"swap_bytes_per_s: read by kv_policy swap only, not "
+                             f"{self.kv_policy}")
+        if self.kv_policy != "reserve" and self.decode_host is not None:
+            raise ValueError(f"kv_policy: {self.kv_policy} (preemption) is not combined with "
+                             "decode_host (disaggregation reserves the KV it ships)")
+        return self
 
 
 class InferencePlacementConfig(_Strict):

@@ -6,7 +6,9 @@ A request's life (all messages are :meth:`Simulation.send` messages, tagged by k
 1. at its arrival the UE's prompt (``prompt_tokens x token_bytes``) goes uplink (``prompt``)
    to the host that runs its ``embed`` service, chosen per request (online orchestration);
 2. it waits there for admission: every host of its block groups must reserve the KV cache of
-   its whole context (prompt + output), first come first served;
+   its whole context (prompt + output), first come first served (``serving.kv_policy:
+   reserve``); with ``recompute`` or ``swap`` it is admitted at once and the hosts grow its KV
+   per token, preempting later requests when memory runs out (vLLM);
 3. each step (the prefill, then one decode step per further token) runs through the chain of
    services: consecutive services on one host run in that host's iteration (continuous
    batching, :class:`~edgelam_ns3.inference.serving.HostServer`); between hosts the hidden
@@ -101,9 +103,13 @@ class MicroserviceInference:
         self.assign, self.load_cap_relaxed = self._place()
         self.where = {s: self.hosts[h] for s, h in zip(self.heavy, self.assign)}
         self.kv = {h: KvBudget(self._kv_capacity(h)) for h in self.hosts}
+        sv = self.ic.serving
+        self.reserve = sv.kv_policy == "reserve"
         self.servers = {h: HostServer(h, self.profiles[h], sim, self.model,
-                                      self.ic.serving.max_batch_tokens,
-                                      self.ic.serving.max_batch_requests, self._on_call)
+                                      sv.max_batch_tokens, sv.max_batch_requests, self._on_call,
+                                      sv.chunked_prefill, None if self.reserve else self.kv[h],
+                                      "swap" if sv.kv_policy == "swap" else "recompute",
+                                      sv.swap_bytes_per_s)
                         for h in self.hosts}
         pc = self.ic.placement
         self.dpp = DriftPlusPenalty(pc.lyapunov_v, pc.latency_target_s) \
@@ -337,9 +343,12 @@ class MicroserviceInference:
         self._admit()
 
     def _admit(self) -> None:
-        while self.waiting and all(self.kv[h].fits(b) for h, b in self.waiting[0].kv.items()):
+        """Reserve: FCFS while the head's KV fits every host; recompute or swap: at once (the
+        hosts grow the KV per token and preempt, :class:`HostServer`)."""
+        while self.waiting and (not self.reserve or all(
+                self.kv[h].fits(b) for h, b in self.waiting[0].kv.items())):
             st = self.waiting.popleft()
-            for h, b in st.kv.items():
+            for h, b in st.kv.items() if self.reserve else ():
                 self.kv[h].reserve(b)
             st.t_admitted_s = self.sim.now
             self._step(st)
@@ -386,9 +395,11 @@ class MicroserviceInference:
             else:
                 self.sim.send(host, nxt, tb, lambda m: self._step(st), tag="loop")
         else:
-            for h, b in st.kv.items():
+            for h, b in st.kv.items() if self.reserve else ():
                 self.kv[h].free(b)
             self.model.release(st.r.id)
+            for srv in self.servers.values() if not self.reserve else ():
+                srv.release(st.r.id)
             self._admit()
 
     def _ship_kv(self, st: _Live, last: str) -> None:

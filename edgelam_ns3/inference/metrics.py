@@ -54,6 +54,7 @@ def summarise(fw) -> dict:
         "slo": {"ttft_s": fw.ic.slo.ttft_s, "tpot_s": fw.ic.slo.tpot_s},
         "host_utilisation": {h: s.busy_s / now for h, s in fw.servers.items()},
         "kv_peak_bytes": {h: kv.peak_bytes for h, kv in fw.kv.items()},
+        "preemptions": {h: s.preemptions for h, s in fw.servers.items()},
         "bytes_per_link": links,
         "service_calls": len(fw.calls)}}
     if fw.tw is not None and rows:

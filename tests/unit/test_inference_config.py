@@ -23,3 +23,13 @@ def test_lyapunov_options_need_the_lyapunov_orchestration():
     cfg = config.from_dict({"train": {"framework": "microservice_inference"}, "inference": {
         "placement": {"orchestration": "lyapunov", "lyapunov_v": 3.0}}})
     assert cfg.inference.placement.lyapunov_v == 3.0
+
+
+@pytest.mark.parametrize("serving, message", [
+    ({"swap_bytes_per_s": 1e9}, "swap_bytes_per_s: read by kv_policy swap only"),
+    ({"kv_policy": "recompute", "decode_host": "edge1"}, "kv_policy: recompute .preemption. is "
+     "not combined with decode_host")])
+def test_preemption_options_are_checked_before_the_run(serving, message):
+    with pytest.raises(config.ConfigError, match=message):
+        config.from_dict({"train": {"framework": "microservice_inference"},
+                          "inference": {"serving": serving}})
