@@ -145,6 +145,105 @@ SetCsi(CoSim& s, uint32_t u, py::object h, int64_t fromSlot, double pathGainDb)
     mac->SetExternalCsi(i, fromSlot < 0 ? mac->GetNextSlot() : uint64_t(fromSlot), v, pg);
 }
 
+/// A complex matrix as a [rows, cols] complex128 array (a copy).
+py::array_t<std::complex<double>>
+Array(const ns3::NrComplexMatrix& m)
+{
+    py::array_t<std::complex<double>> out({py::ssize_t(m.Rows()), py::ssize_t(m.Cols())});
+    std::copy(m.Data().begin(), m.Data().end(), out.mutable_data());
+    return out;
+}
+
+void
+SetPrecoders(CoSim& s, uint32_t g, std::vector<uint32_t> ues, py::object w,
+             std::vector<uint32_t> layerUe, int64_t fromSlot)
+{
+    auto radio = s.Radio();
+    if (g >= radio->GetNGnbs())
+    {
+        throw py::value_error("set_precoders: unknown cell");
+    }
+    auto mac = radio->GetCellMac(g);
+    const uint64_t from = fromSlot < 0 ? mac->GetNextSlot() : uint64_t(fromSlot);
+    if (ues.empty())
+    {
+        mac->SetExternalPrecoders(from, {}, {}, {}); // control back to the MAC
+        return;
+    }
+    for (auto& u : ues)
+    {
+        CheckUe(s, u, "set_precoders");
+        if (radio->GetServingCell(u) != g)
+        {
+            throw py::value_error("set_precoders: every UE must be served by the same cell");
+        }
+        u = radio->GetIndexInCell(u);
+    }
+    auto a = py::array_t<std::complex<double>, py::array::c_style | py::array::forcecast>(w);
+    if (a.ndim() == 2)
+    {
+        a = a.reshape(std::vector<py::ssize_t>{1, a.shape(0), a.shape(1)});
+    }
+    if (a.ndim() != 3)
+    {
+        throw py::value_error("set_precoders: w must be [tx_ant, layers] or [rbg, tx_ant, layers]");
+    }
+    std::vector<ns3::NrComplexMatrix> ws;
+    const size_t rows = a.shape(1);
+    const size_t cols = a.shape(2);
+    for (py::ssize_t k = 0; k < a.shape(0); ++k)
+    {
+        const auto* p = a.data() + k * rows * cols;
+        ws.push_back(ns3::NrComplexMatrix::FromRowMajor(rows, cols, {p, p + rows * cols}));
+    }
+    try
+    {
+        mac->SetExternalPrecoders(from, ues, layerUe, ws);
+    }
+    catch (const std::invalid_argument& e)
+    {
+        throw py::value_error(std::string("set_precoders: ") + e.what());
+    }
+}
+
+/// The MU-MIMO groups of cell g's last scheduled DL slot, one dict per RBG.
+py::list
+Precoding(CoSim& s, uint32_t g)
+{
+    auto radio = s.Radio();
+    if (g >= radio->GetNGnbs())
+    {
+        throw py::value_error("precoding: unknown cell");
+    }
+    auto mac = radio->GetCellMac(g);
+    py::list out;
+    for (uint32_t r = 0; r < mac->GetNRbg(); ++r)
+    {
+        const auto& m = mac->GetMuGroup(r);
+        py::dict d;
+        std::vector<uint32_t> ues;
+        py::list h;
+        for (uint32_t i : m.ues)
+        {
+            ues.push_back(mac->GetUeId(i));
+        }
+        for (const auto& x : m.h)
+        {
+            h.append(Array(x));
+        }
+        d["ues"] = ues;
+        d["layer_ue"] = m.layerUe;
+        d["w"] = Array(m.w);
+        d["est_sinr"] = m.estSinr;
+        d["sinr"] = m.sinr;
+        d["precoder_gain_db"] = m.gainDb;
+        d["h"] = h;
+        d["noise_psd"] = m.noisePsd;
+        out.append(d);
+    }
+    return out;
+}
+
 /// Per (gNB, UE) pair now: path and coupling gain, LOS state, distances; each [gNB][UE].
 py::dict
 RadioLinks(CoSim& s)
@@ -270,7 +369,17 @@ register_cosim_radio(py::class_<CoSim>& cls)
              py::arg("path_gain_db") = std::nan(""),
              "Replace the gNB's CSI of a UE by h ([rx_ant, tx_ant, subband]) from slot "
              "from_slot on (-1: the next; until set_csi(ue, None)); path_gain_db NaN: the "
-             "path gain now.");
+             "path gain now.")
+        .def("set_precoders", &SetPrecoders, py::arg("cell"), py::arg("ues"), py::arg("w"),
+             py::arg("layer_ue"), py::arg("from_slot") = -1,
+             "Cell's DL precoders and co-scheduled group from slot from_slot on (-1: the "
+             "next): ues (global UE indices), w [tx_ant, layers] or [rbg, tx_ant, layers] "
+             "(column power shares of the RBG's power, sum <= 1), layer_ue (per layer its "
+             "position in ues); ues empty: back to the MAC's own.")
+        .def("precoding", &Precoding, py::arg("cell"),
+             "Per RBG of the cell's last DL slot on the MU-MIMO path: ues, layer_ue, w [tx_ant, "
+             "layers] (W/Hz), est_sinr (gNB's CSI) and sinr (true) per layer [-], "
+             "precoder_gain_db, h (true channels used, sqrt(PG) H [rx_ant, tx_ant]), noise_psd.");
 }
 
 } // namespace edgelam

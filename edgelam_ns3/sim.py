@@ -154,7 +154,11 @@ class LinkStates:
     ``dl_sinr_eff_db``, ``csi_age_s`` (age of the DL CSI the last DL scheduling used, s),
     ``sinr_est_db`` (the wideband DL SINR the gNB believed then, dB; against ``sinr_db``, the
     true one measured now), ``srs_sinr_db`` (SINR of the SRS estimate in use; NaN with
-    radio.csi.mode ideal); plus ``ue`` (names). None without a radio."""
+    radio.csi.mode ideal), ``dl_layers`` (mean DL layers, i.e. rank, per transmission in the
+    period), ``dl_co_scheduled`` (mean UEs on its DL RBGs, itself included),
+    ``precoder_gain_db`` (mean DL precoder gain: received power over that of one gNB antenna
+    at the same power, dB; NaN on the single-layer path); NaN without a DL transmission in
+    the period; plus ``ue`` (names). None without a radio."""
 
 
 class Simulation:
@@ -468,6 +472,74 @@ class Simulation:
             slot = int(c["next_slot"]) + int(np.ceil(wait - 1e-9))
         pg = float("nan") if path_gain_db is None else float(path_gain_db)
         self._sim.set_csi(u, np.asarray(h, dtype=complex), slot, pg)
+
+    def set_precoders(self, ues: list[str] | None, w=None, layer_ue=None,
+                      from_slot: int | None = None, at_time: float | None = None,
+                      cell: int | None = None) -> None:
+        """Set a cell's DL precoders and co-scheduled group (e.g. from an external or learned
+        beamformer), used from slot ``from_slot``, or the first slot starting at or after
+        ``at_time`` [s] (neither: the next slot), so that the beamformer's latency counts;
+        they stay in use until a later setting of that cell takes effect (a call replaces the
+        settings queued for its slot and later ones), and ``set_precoders(None, cell=c)``
+        gives control back to the MAC's own grouping and precoders (radio.mimo) from its
+        slot on.
+
+        - ``ues``: the co-scheduled UEs (names, all served by one cell; that cell is used);
+        - ``w``: complex, shape ``[N, L]`` (wideband: every RBG) or ``[n_rbg, N, L]`` (per
+          RBG, n_rbg of the carrier as :meth:`precoding` lists them), ``N`` the gNB's
+          antennas (gnb_array rows x cols, element order of :meth:`csi`'s ``tx_ant``), ``L``
+          the layers; column l's squared norm is layer l's share of the gNB's power on the
+          RBG (the sum over the columns must be <= 1; the power of a layer whose UE has no
+          data in a slot is not redistributed);
+        - ``layer_ue``: per layer, the position in ``ues`` of its UE (default: one layer per
+          UE, ``range(len(ues))``, so ``L == len(ues)``).
+
+        Each UE of the group with data gets the usable RBGs it needs (lowest first; a NACKed
+        TB is retransmitted on as many RBGs as before when its layer count matches), one TB
+        over its layers, its MCS from the gNB's CSI (radio.csi) through these precoders; the
+        true channel decides the SINR (:meth:`precoding` reads it back). Works with any
+        radio.mimo.max_layers (the DL uses the MU-MIMO path while precoders are set)."""
+        if from_slot is not None and at_time is not None:
+            raise ValueError("set_precoders: give from_slot or at_time, not both")
+        if ues is None:
+            if cell is None:
+                raise ValueError("set_precoders: ues None gives control back; name the cell")
+            g, idx = int(cell), []
+        else:
+            idx = [self._ue(u) for u in ues]
+            if not idx:
+                raise ValueError("set_precoders: ues must not be empty (None gives control "
+                                 "back)")
+            g = int(self.radio_ue_stats()["serving_cell"][idx[0]])
+            if cell is not None and int(cell) != g:
+                raise ValueError(f"set_precoders: {ues[0]} is served by cell {g}, not {cell}")
+        slot = -1 if from_slot is None else int(from_slot)
+        if at_time is not None:
+            c = self._sim.csi(idx[0]) if idx else self._sim.csi(self._first_ue_of(g))
+            wait = max(0.0, float(at_time) - c["next_slot_s"]) / c["slot_s"]
+            slot = int(c["next_slot"]) + int(np.ceil(wait - 1e-9))
+        if ues is None:
+            self._sim.set_precoders(g, [], np.zeros((1, 1, 1), complex), [], slot)
+            return
+        lu = list(range(len(idx))) if layer_ue is None else [int(x) for x in layer_ue]
+        self._sim.set_precoders(g, idx, np.asarray(w, dtype=complex), lu, slot)
+
+    def _first_ue_of(self, cell: int) -> int:
+        cells = self.radio_ue_stats()["serving_cell"]
+        hits = np.flatnonzero(cells == cell)
+        if not len(hits):
+            raise ValueError(f"cell {cell} serves no UE")
+        return int(hits[0])
+
+    def precoding(self, cell: int = 0) -> list[dict]:
+        """The DL MU-MIMO state of a cell's last scheduled slot, one dict per RBG (empty
+        groups outside the MU-MIMO path): ``ues`` (UE indices in :class:`RadioSpec` order),
+        ``layer_ue`` (per layer, position in ``ues``), ``w`` (precoders [N, L], W/Hz per
+        layer), ``est_sinr`` (per layer from the gNB's CSI) and ``sinr`` (true, at
+        transmission, MMSE receiver) [-], ``precoder_gain_db`` (per layer: received power
+        over that of one transmit antenna at the same power), ``h`` (per UE the true
+        channel the SINR used, sqrt(path gain) H [rx_ant, N]) and ``noise_psd`` [W/Hz]."""
+        return self._sim.precoding(int(cell))
 
     def radio_slots(self) -> int:
         """Slots simulated by the radio so far."""

@@ -694,7 +694,8 @@ NrRadioHelper::GetFieldName(Field f)
                                   "dl_bytes",          "ul_bytes",          "dl_throughput_bps",
                                   "ul_throughput_bps", "dl_queue_bytes",    "ul_queue_bytes",
                                   "harq_retx",         "dl_sinr_eff_db",    "csi_age_s",
-                                  "sinr_est_db",       "srs_sinr_db"};
+                                  "sinr_est_db",       "srs_sinr_db",       "dl_layers",
+                                  "dl_co_scheduled",   "precoder_gain_db"};
     static_assert(sizeof(names) / sizeof(names[0]) == N_FIELDS, "one name per field");
     return names[f];
 }
@@ -782,6 +783,9 @@ NrRadioHelper::RefreshLinkStates()
                 m_state[SRS_SINR_DB][u] = e.sinrDb;
             }
         }
+        m_state[DL_LAYERS][u] = pdl.GetMeanLayers();
+        m_state[DL_CO_SCHEDULED][u] = pdl.GetMeanCoScheduled();
+        m_state[PRECODER_GAIN_DB][u] = pdl.GetMeanPrecoderGainDb();
         m_prev[0][u] = dl;
         m_prev[1][u] = ul;
     }

@@ -74,6 +74,9 @@ class NrRadioHelper : public Object
         CSI_AGE_S,         //!< age of the DL CSI the last DL scheduling used, s (NaN: none)
         SINR_EST_DB,       //!< wideband DL SINR the gNB believed then (reported), dB
         SRS_SINR_DB,       //!< SINR of the SRS estimate in use, dB (NaN: CsiMode Ideal)
+        DL_LAYERS,         //!< mean DL layers (rank) per transmission in the period (NaN: none)
+        DL_CO_SCHEDULED,   //!< mean UEs on its DL RBGs, itself included, in the period
+        PRECODER_GAIN_DB,  //!< mean DL precoder gain in the period, dB (NaN: single-layer path)
         N_FIELDS           //!< number of fields
     };
 

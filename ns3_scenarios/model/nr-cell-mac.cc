@@ -26,9 +26,6 @@ NS_OBJECT_ENSURE_REGISTERED(NrCellMac);
 
 namespace
 {
-/// Highest spectral efficiency of the 256-QAM table (MCS 27), bit/RE: the cap of the rate
-/// estimates of PF and of the bytes-per-RBG estimate, whatever the configured table.
-const double kMaxSe = NrMcsTable::GetMaxSpectralEfficiency(NrMcsTable::QAM256);
 /// Lowest SINR a power-limited UE is scheduled at per PRB in UL, dB. The lowest MCS with a
 /// Sionna BLER curve (qam256 MCS 2, QPSK 308/1024; the tables have no MCS 0-1) reaches 10 %
 /// BLER at about -2 dB; 2 dB of margin.
@@ -209,6 +206,32 @@ NrCellMac::GetTypeId()
                           BooleanValue(false),
                           MakeBooleanAccessor(&NrCellMac::m_fullBufferUl),
                           MakeBooleanChecker())
+            .AddAttribute("MaxLayers",
+                          "DL MIMO layers per RBG L, across co-scheduled UEs and a UE's "
+                          "eigen-modes (MU-MIMO path); 1: one UE per RBG through its analog "
+                          "beam (the single-layer path).",
+                          UintegerValue(1),
+                          MakeUintegerAccessor(&NrCellMac::m_maxLayers),
+                          MakeUintegerChecker<uint32_t>(1, 64))
+            .AddAttribute("MaxLayersPerUe",
+                          "DL layers of one UE at most (MU-MIMO path; also capped by its "
+                          "antennas and MaxLayers).",
+                          UintegerValue(1),
+                          MakeUintegerAccessor(&NrCellMac::m_maxLayersPerUe),
+                          MakeUintegerChecker<uint32_t>(1, 8))
+            .AddAttribute("Precoder",
+                          "Built-in DL precoder of the MU-MIMO path from the gNB's CSI: mrt, zf "
+                          "or rzf (regularisation sigma^2 L / P).",
+                          StringValue("zf"),
+                          MakeStringAccessor(&NrCellMac::m_precoderName),
+                          MakeStringChecker())
+            .AddAttribute("SusEpsilon",
+                          "Semi-orthogonality threshold of the user selection (MU-MIMO path): a "
+                          "UE joins a group only if its channel's normalised correlation with "
+                          "each chosen one is below this.",
+                          DoubleValue(0.5),
+                          MakeDoubleAccessor(&NrCellMac::m_susEpsilon),
+                          MakeDoubleChecker<double>(1e-6, 1.0))
             .AddTraceSource("TbTrace",
                             "A transport block was transmitted (per transmission).",
                             MakeTraceSourceAccessor(&NrCellMac::m_tbTrace),
@@ -278,6 +301,8 @@ NrCellMac::Configure()
     }
     m_pf = m_scheduler == "PF";
     m_table = NrMcsTable::FromString(m_mcsTableName);
+    // the cap of the PF rate and bytes-per-RBG estimates: the configured table's top MCS
+    m_maxSe = NrMcsTable::GetMaxSpectralEfficiency(m_table);
     m_scsHz = NrBandwidth::GetScsHz(m_numerology);
     m_slot = NanoSeconds(1000000 >> m_numerology);
     m_nPrb = NrBandwidth::GetNumPrb(m_bandwidthHz, m_scsHz, NrBandwidth::kDefaultGuardFraction,
@@ -308,6 +333,7 @@ NrCellMac::Configure()
         o.assign(m_nRbg, -1);
     }
     ConfigureCsi();
+    ConfigureMu();
     m_configured = true;
 }
 
@@ -365,11 +391,13 @@ NrCellMac::AddUe(uint32_t ue, Ptr<NrNetDevice> ueDevice)
         l.harq.resize(m_harqProcesses);
         l.csiRing.assign(m_csiDelay + 1, {});
         l.csiSlot.assign(m_csiDelay + 1, 0);
-        if (m_srs)
+        if (m_srs || m_maxLayers > 1)
         {
             l.inrRing.assign(m_csiDelay + 1, {});
         }
     }
+    u.link[DL].hRing.assign(m_csiDelay + 1, {});
+    u.link[DL].pgRing.assign(m_csiDelay + 1, 0.0);
     if (m_srs)
     {
         m_srs->AddUe();
@@ -773,7 +801,7 @@ NrCellMac::BytesPerRbg(uint32_t i, Direction dir, uint32_t nSymb) const
             mean += rep[r];
         }
         mean /= (m_rbgEnd - m_rbgFirst);
-        se = std::min(kMaxSe, std::log2(1.0 + mean));
+        se = std::min(m_maxSe, std::log2(1.0 + mean));
     }
     const double oh = dir == DL ? m_dlOverhead : m_ulOverhead;
     return std::max(1.0, se * 12.0 * nSymb * (1.0 - oh) * m_rbgSize / 8.0);
@@ -862,7 +890,11 @@ NrCellMac::ComputeSinr(uint32_t i,
             {
                 continue;
             }
-            if (dir == DL)
+            if (dir == DL && other->m_muSlot)
+            {
+                interf += other->MuInterferencePsd(r, u, m_channel->GetUeBeam(u));
+            }
+            else if (dir == DL)
             {
                 const double p = other->m_channel->GetGnbTxPowerW(other->m_cell) /
                                  (other->m_nPrb * rbHz);
@@ -924,6 +956,17 @@ void
 NrCellMac::Schedule(uint64_t n)
 {
     ++m_slots;
+    while (!m_extPending.empty() && n >= m_extPending.front().from)
+    {
+        m_ext = m_extPending.front(); // from this slot on (given back if its group is empty)
+        m_extPending.erase(m_extPending.begin());
+    }
+    m_muSlot = IsMuDl();
+    m_muN = n;
+    if (!m_muSlot && !m_mu.empty() && !m_mu[m_rbgFirst].w.Data().empty())
+    {
+        ResetMu(); // back on the single-layer path: no stale groups
+    }
     for (uint32_t d = 0; d < 2; ++d)
     {
         const auto dir = static_cast<Direction>(d);
@@ -948,7 +991,14 @@ NrCellMac::Schedule(uint64_t n)
             {
                 NoteCsi(i, dir, n);
             }
-            ScheduleDir(n, dir, nSymb);
+            if (dir == DL && m_muSlot)
+            {
+                ScheduleMu(n, nSymb);
+            }
+            else
+            {
+                ScheduleDir(n, dir, nSymb);
+            }
         }
     }
     ++m_rrStart;
@@ -985,6 +1035,21 @@ NrCellMac::TakeRbgs(Allocation& a, uint32_t i, uint32_t k)
     }
 }
 
+int32_t
+NrCellMac::OldestNack(const Link& l)
+{
+    int32_t best = -1;
+    for (uint32_t p = 0; p < l.harq.size(); ++p)
+    {
+        const Harq& h = l.harq[p];
+        if (h.busy && h.needRetx && (best < 0 || h.readySlot < l.harq[best].readySlot))
+        {
+            best = p;
+        }
+    }
+    return best;
+}
+
 void
 NrCellMac::AllocateRetransmissions(Allocation& a)
 {
@@ -993,15 +1058,7 @@ NrCellMac::AllocateRetransmissions(Allocation& a)
     {
         const uint32_t i = (k + m_rrStart) % nUe;
         Link& l = m_ues[i].link[a.dir];
-        int32_t best = -1;
-        for (uint32_t p = 0; p < l.harq.size(); ++p)
-        {
-            const Harq& h = l.harq[p];
-            if (h.busy && h.needRetx && (best < 0 || h.readySlot < l.harq[best].readySlot))
-            {
-                best = p;
-            }
-        }
+        const int32_t best = OldestNack(l);
         if (best < 0 || l.harq[best].nRbg > a.freeLeft)
         {
             continue;
@@ -1101,7 +1158,7 @@ NrCellMac::SchedulerMetric(size_t c, uint32_t r, Direction dir) const
     if (m_pf)
     {
         const auto& rep = Reported(m_cand[c], dir);
-        const double rate = std::min(kMaxSe, std::log2(1.0 + rep[r]));
+        const double rate = std::min(m_maxSe, std::log2(1.0 + rep[r]));
         return u.weight * rate / std::max(l.pfAvg, 1e-9);
     }
     return -(l.served + m_rbgPrbs[r] / u.weight);
@@ -1174,14 +1231,24 @@ NrCellMac::AdaptLink(uint32_t i, Direction dir, uint32_t nSymb, uint32_t nPrb)
     {
         m_scratch[k] = rep[l.rbgs[k]] * olla;
     }
-    if (!(l.laNPrb == nPrb && l.laNSymb == nSymb && l.laSinr == m_scratch))
+    return SelectCached(i, dir, nSymb, nPrb, 1);
+}
+
+const NrBlerModel::McsChoice&
+NrCellMac::SelectCached(uint32_t i, Direction dir, uint32_t nSymb, uint32_t nPrb,
+                        uint32_t layers)
+{
+    Link& l = m_ues[i].link[dir];
+    if (!(l.laNPrb == nPrb && l.laNSymb == nSymb && l.laLayers == layers &&
+          l.laSinr == m_scratch))
     {
         const NrBlerModel::Channel phy = dir == DL ? NrBlerModel::PDSCH : NrBlerModel::PUSCH;
         l.laChoice = m_bler->SelectMcs(phy, m_table, m_scratch, nPrb, nSymb, m_dmrsRe,
-                                       OverheadRe(dir, nSymb), 1, m_targetBler);
+                                       OverheadRe(dir, nSymb), layers, m_targetBler);
         l.laSinr = m_scratch;
         l.laNPrb = nPrb;
         l.laNSymb = nSymb;
+        l.laLayers = layers;
     }
     return l.laChoice;
 }
@@ -1220,6 +1287,7 @@ NrCellMac::FormTb(uint32_t i, Direction dir, const NrBlerModel::McsChoice& choic
     h.nRbg = l.rbgs.size();
     h.cbSize = choice.tbs.codeBlockSize;
     h.nCb = std::max(1u, choice.tbs.numCodeBlocks);
+    h.layers = dir == DL && m_muSlot ? l.muLayers : 1;
     const uint64_t cap = h.tbsBits / 8;
     if ((dir == DL && m_fullBufferDl) || (dir == UL && m_fullBufferUl))
     {
@@ -1274,6 +1342,10 @@ NrCellMac::Transmit(uint64_t n)
         }
         const NrBlerModel::Channel phy = dir == DL ? NrBlerModel::PDSCH : NrBlerModel::PUSCH;
         const bool fullBuffer = dir == DL ? m_fullBufferDl : m_fullBufferUl;
+        if (dir == DL && m_muSlot)
+        {
+            MuTrueSinr();
+        }
         for (uint32_t i = 0; i < m_ues.size(); ++i)
         {
             Ue& u = m_ues[i];
@@ -1282,8 +1354,13 @@ NrCellMac::Transmit(uint64_t n)
             {
                 const uint64_t at = l.csiCount % l.csiRing.size();
                 auto& slot = l.csiRing[at];
-                ComputeSinr(i, dir, nullptr, slot, m_srs ? &l.inrRing[at] : nullptr);
+                ComputeSinr(i, dir, nullptr, slot, l.inrRing.empty() ? nullptr : &l.inrRing[at]);
                 l.csiSlot[at] = n;
+                const bool mu = m_maxLayers > 1 || m_ext.set || !m_extPending.empty();
+                if (dir == DL && !m_srs && mu)
+                {
+                    RecordCsiChannel(i, at);
+                }
                 ++l.csiCount;
                 double mean = 0;
                 for (uint32_t r = m_rbgFirst; r < m_rbgEnd; ++r)
@@ -1302,7 +1379,17 @@ NrCellMac::Transmit(uint64_t n)
                 continue;
             }
             Harq& h = l.harq[l.proc];
-            ComputeSinr(i, dir, &l.rbgs, m_scratch);
+            if (dir == DL && m_muSlot)
+            {
+                GatherMuSinr(i, m_scratch, false);
+                CountMu(i, l.stats);
+            }
+            else
+            {
+                ComputeSinr(i, dir, &l.rbgs, m_scratch);
+                l.stats.sumLayers += 1;
+                l.stats.sumCoUes += 1;
+            }
             const double beta = m_bler->GetEesmBeta(m_table, h.mcs);
             const double eff = NrBlerModel::Eesm(m_scratch.data(), m_scratch.size(), beta);
             h.combSinr += eff;

@@ -13,6 +13,7 @@
 #include "nr-mac-stats.h"
 #include "nr-mcs-table.h"
 #include "nr-net-device.h"
+#include "nr-precoding.h"
 
 #include "ns3/nstime.h"
 #include "ns3/object.h"
@@ -123,13 +124,35 @@ struct NrTbTraceParams
  * last RBG is shared fairly too and a share below a UE's fair part changes nothing) or "PF"
  * (each RBG to the UE with the highest weight x achievable rate / average throughput, the
  * achievable rate min(log2(1 + SINR), SE_max) from the reported SINR, SE_max the top spectral
- * efficiency of the 256-QAM table (NrMcsTable::GetMaxSpectralEfficiency), the average an
+ * efficiency of the configured MCS table (NrMcsTable::GetMaxSpectralEfficiency), the average an
  * exponential moving average over PfWindowSlots slots of all its bytes). Scheduling is
  * work-conserving: RBGs of a share whose UE has nothing to send, and RBGs no share reserves, go
  * to the other backlogged UEs; a UE without a share (0) is scheduled like any other. A UE gets
  * no more RBGs than its queue needs (estimate from its reported SINR), one TB per slot and
  * direction; (4) link adaptation and a new TB for each UE with new RBGs (FormTransportBlocks:
  * AdaptLink, FormTb).
+ *
+ * MU-MIMO and multiple layers in DL (MaxLayers L > 1, or precoders set from outside with
+ * SetExternalPrecoders): each RBG carries up to L layers, one or more per co-scheduled UE, with
+ * fully digital precoding over the gNB's N antennas (instead of its analog beam; the UE's
+ * antennas are its receive ports, combined by a linear MMSE receiver). Per slot:
+ * (1) retransmissions take their TB's layers on as many RBGs as before, lowest RBGs with room
+ * first; (2) candidates are the UEs that can take new data (as step 2 above; resource shares are
+ * not applied); each gets v = min(MaxLayersPerUe, its antennas, L) layers, its layer channels
+ * the v dominant eigen-modes u_l^H H of its CSI channel (NrPrecoding::EigenLayerChannels; H
+ * itself for one antenna); (3) on each RBG, semi-orthogonal user selection on the PF metric
+ * (NrPrecoding::SelectUsers over the dominant layer channels, weight / average throughput,
+ * retransmitting UEs first, epsilon SusEpsilon, snr P / (L N0)) picks the group, as many UEs as
+ * have layers left; (4) precoders W = NrPrecoding::Compute(Precoder, stacked layer channels,
+ * equal power PSD / L_r per layer over the L_r layers of the RBG) from the gNB's CSI: the SRS
+ * estimate (CsiMode Srs) or the true channel of the CSI measurement CsiDelaySlots active slots
+ * earlier (Ideal); (5) link adaptation per UE and TB (its v layers on its RBGs, TBS with v
+ * layers) over the SINRs NrPrecoding::LayerSinr gives on the CSI channels, the measured noise
+ * plus inter-cell interference (N + I)_r as white noise. At transmission the per-layer SINR is
+ * NrPrecoding::LayerSinr on the true channels now, with the other co-scheduled layers as
+ * interference and the other cells' transmissions on the RBG (their precoders, or their beam at
+ * their PSD) as the covariance Q_u; EESM over the TB's layers and RBGs, HARQ per TB. Another
+ * cell's single-layer UEs see an MU cell's layers through their own beams.
  */
 class NrCellMac : public Object
 {
@@ -259,6 +282,45 @@ class NrCellMac : public Object
      *         reported SINR) at the last scheduling of dir, dB (NaN before any)
      */
     double GetEstimatedWidebandSinrDb(uint32_t i, Direction dir) const;
+    /** \return whether DL uses the MU-MIMO path now (MaxLayers > 1 or external precoders) */
+    bool IsMuDl() const;
+    /**
+     * Precoders and group chosen outside (e.g. a learned beamformer) from slot n on, instead of
+     * SUS and the built-in precoders, until replaced or given back (ues empty).
+     * \param n first slot (a past slot means: from the next scheduling on)
+     * \param ues the co-scheduled UEs (indices in the cell), on every usable RBG
+     * \param layerUe per layer, the position in ues of its UE
+     * \param w per RBG (m_nRbg matrices) or wideband (one), each [N x layers]; column norms
+     *        squared are shares of the gNB's power on the RBG (sum <= 1)
+     */
+    void SetExternalPrecoders(uint64_t n,
+                              const std::vector<uint32_t>& ues,
+                              const std::vector<uint32_t>& layerUe,
+                              const std::vector<NrComplexMatrix>& w);
+    /** \return whether external precoders are in use now */
+    bool HasExternalPrecoders() const;
+
+    /** The DL co-scheduling of one RBG in the current slot (MU-MIMO path). */
+    struct MuGroup
+    {
+        std::vector<uint32_t> ues;      //!< co-scheduled UEs (indices in the cell)
+        std::vector<uint32_t> layerUe;  //!< per layer: position in ues of its UE
+        uint32_t forcedUes{0};          //!< the first ues, retransmitting
+        NrComplexMatrix w;              //!< precoders [N x layers], W/Hz per layer
+        std::vector<double> estSinr;    //!< per layer, from the gNB's CSI [-]
+        std::vector<double> sinr;       //!< per layer, true channel at transmission [-]
+        std::vector<double> gainDb;     //!< per layer precoder gain, dB (see GetMuGroup)
+        std::vector<NrComplexMatrix> h; //!< per UE the true channel used, sqrt(PG) H(sb)
+        double noisePsd{0};             //!< noise PSD of the first UE, W/Hz
+    };
+    /**
+     * \param r RBG
+     * \return its group in the last scheduled slot (empty outside the MU path); gainDb of a
+     *         layer l of UE u is 10 log10(||H_u w_l||^2 N / (||w_l||^2 ||H_u||_F^2)), the
+     *         received power over that of one transmit antenna at the same power
+     */
+    const MuGroup& GetMuGroup(uint32_t r) const;
+
     /** \return the next slot number Schedule will see */
     uint64_t GetNextSlot() const;
     /** \return the start of the next slot (the current time before the first one) */
@@ -299,6 +361,7 @@ class NrCellMac : public Object
         uint32_t cbSize{0};     //!< code-block size K', bits
         uint32_t nCb{1};        //!< code blocks
         uint32_t tx{0};         //!< transmissions so far
+        uint32_t layers{1};     //!< MIMO layers of the TB
         double combSinr{0};     //!< combined linear effective SINR
     };
 
@@ -326,6 +389,11 @@ class NrCellMac : public Object
         std::vector<double> laSinr;                //!< last SelectMcs input
         uint32_t laNPrb{0};                        //!< its N_PRB
         uint32_t laNSymb{0};                       //!< its N_symb
+        uint32_t laLayers{1};                      //!< its layers
+        // MU-MIMO (DL)
+        std::vector<std::vector<NrChannel::Complex>> hRing; //!< Ideal: channel per csiRing
+        std::vector<double> pgRing;                //!< Ideal: its path gain, dB
+        uint32_t muLayers{0};                      //!< layers this slot
         NrBlerModel::McsChoice laChoice;           //!< its output
         NrMacStats stats;                          //!< counters
     };
@@ -451,6 +519,70 @@ class NrCellMac : public Object
     /** \return the flow of UE i in direction dir */
     NrRlcFlow& Flow(uint32_t i, Direction dir);
 
+    // MU-MIMO path (nr-cell-mac-mu.cc)
+    /** Check the MIMO attributes. */
+    void ConfigureMu();
+    /** \return the HARQ process of l's oldest NACKed TB, or -1 \param l link */
+    static int32_t OldestNack(const Link& l);
+    /** Schedule DL slot n on the MU-MIMO path. \param n slot \param nSymb data symbols */
+    void ScheduleMu(uint64_t n, uint32_t nSymb);
+    /** Clear the groups and the per-slot channel caches. */
+    void ResetMu();
+    /** \return UE i's CSI channel sqrt(PG) Ĥ(sb) [M x N] (cached per slot) \param i UE
+     *  \param sb subband */
+    const NrComplexMatrix& CsiChannel(uint32_t i, uint32_t sb);
+    /** \return UE i's layer channels from its CSI [v x N] (cached per slot) \param i UE
+     *  \param sb subband */
+    const NrComplexMatrix& CsiLayers(uint32_t i, uint32_t sb);
+    /** \return UE i's true channel now sqrt(PG) H(sb) [M x N] \param i UE \param sb subband */
+    NrComplexMatrix TrueChannel(uint32_t i, uint32_t sb) const;
+    /** \return v = min(MaxLayersPerUe, antennas, MaxLayers) of UE i \param i UE */
+    uint32_t UeLayers(uint32_t i) const;
+    /** \return layers already in group g \param g group */
+    uint32_t GroupLayers(const MuGroup& g) const;
+    /** Add v layers of UE i to RBG r's group. \param r RBG \param i UE \param v layers */
+    void JoinGroup(uint32_t r, uint32_t i, uint32_t v);
+    /** Step 1: retransmissions on the RBGs with room. \param n slot */
+    void MuRetransmissions(uint64_t n);
+    /** Step 2: the new-data candidates (m_cand, m_candNeed in RBGs). \param nSymb symbols */
+    void MuCandidates(uint32_t nSymb);
+    /** Step 3: SUS on the PF metric on each RBG. */
+    void MuSelectUsers();
+    /** The external group on every usable RBG (from SetExternalPrecoders). \param nSymb
+     *  data symbols */
+    void MuExternalGroup(uint32_t nSymb);
+    /** Step 4: precoders of RBG r and the estimated SINRs. \param r RBG */
+    void MuPrecode(uint32_t r);
+    /** \return UE i's noise plus inter-cell interference PSD on RBG r as measured (W/Hz)
+     *  \param i UE \param r RBG */
+    double MeasuredInr(uint32_t i, uint32_t r) const;
+    /** Step 5: link adaptation and TBs. \param nSymb data symbols */
+    void MuFormTransportBlocks(uint32_t nSymb);
+    /** Stop UE i's layers (no TB): zero power. \param i UE */
+    void MuDrop(uint32_t i);
+    /** Link adaptation over m_scratch with `layers` layers. \param i UE \param dir direction
+     *  \param nSymb symbols \param nPrb PRBs \param layers layers \return the choice */
+    const NrBlerModel::McsChoice& SelectCached(uint32_t i, Direction dir, uint32_t nSymb,
+                                               uint32_t nPrb, uint32_t layers);
+    /** Transmission: the true per-layer SINRs of every group. */
+    void MuTrueSinr();
+    /** \return inter-cell interference covariance at UE i on RBG r [M x M] \param i UE
+     *  \param r RBG \param m UE antennas */
+    NrComplexMatrix InterCellCov(uint32_t i, uint32_t r, uint32_t m) const;
+    /** \return this cell's transmissions on RBG r at UE u through its beam wu, W/Hz
+     *  (MU path) \param r RBG \param u UE (channel index) \param wu its beam */
+    double MuInterferencePsd(uint32_t r, uint32_t u,
+                             const std::vector<NrChannel::Complex>& wu) const;
+    /** The SINRs of UE i's layers on its RBGs into out. \param i UE \param out SINRs
+     *  \param est estimated (true: at transmission) */
+    void GatherMuSinr(uint32_t i, std::vector<double>& out, bool est) const;
+    /** Ideal CSI: keep UE i's channel of the measurement at ring index at. \param i UE
+     *  \param at ring index */
+    void RecordCsiChannel(uint32_t i, uint64_t at);
+    /** Count the MU-MIMO link-state figures of UE i's transmission. \param i UE
+     *  \param s its counters */
+    void CountMu(uint32_t i, NrMacStats& s) const;
+
     // attributes
     uint32_t m_numerology;            //!< mu
     double m_bandwidthHz;             //!< carrier bandwidth, Hz
@@ -479,6 +611,10 @@ class NrCellMac : public Object
     double m_pfWindow;                //!< PF averaging window, slots
     bool m_fullBufferDl;              //!< DL full buffer (no packets)
     bool m_fullBufferUl;              //!< UL full buffer (no packets)
+    uint32_t m_maxLayers;             //!< L, DL layers per RBG
+    uint32_t m_maxLayersPerUe;        //!< DL layers per UE at most
+    std::string m_precoderName;       //!< "mrt", "zf" or "rzf"
+    double m_susEpsilon;              //!< SUS semi-orthogonality threshold
 
     // set-up
     uint32_t m_cell{0};                       //!< cell index
@@ -494,6 +630,8 @@ class NrCellMac : public Object
     // derived
     bool m_configured{false};          //!< Configure() ran
     NrMcsTable::Table m_table{NrMcsTable::QAM256}; //!< MCS table
+    double m_maxSe{0};                 //!< top spectral efficiency of m_table, bit/RE
+    NrPrecoding::Scheme m_precoder{NrPrecoding::ZF}; //!< built-in precoder
     Time m_slot;                       //!< slot duration
     uint32_t m_nPrb{0};                //!< N_PRB
     uint32_t m_rbgSize{0};             //!< P
@@ -516,6 +654,25 @@ class NrCellMac : public Object
     std::vector<double> m_scratch;     //!< scratch SINR vector
     std::vector<uint32_t> m_cand;      //!< scratch candidate list
     std::vector<double> m_candNeed;    //!< scratch: RBGs a candidate may still take
+    // MU-MIMO
+    /** Precoders set from outside. */
+    struct External
+    {
+        bool set{false};                    //!< holds a setting
+        uint64_t from{0};                   //!< first slot
+        std::vector<uint32_t> ues;          //!< group (empty: give control back)
+        std::vector<uint32_t> layerUe;      //!< per layer: position in ues
+        std::vector<NrComplexMatrix> w;     //!< per RBG or one, [N x layers], power shares
+    };
+    bool m_muSlot{false};                   //!< this slot's DL is on the MU path
+    uint64_t m_muN{0};                      //!< the slot being scheduled
+    External m_ext;                         //!< in use
+    std::vector<External> m_extPending;     //!< waiting for their slots, by slot
+    std::vector<MuGroup> m_mu;              //!< per RBG
+    std::vector<std::vector<NrComplexMatrix>> m_csiH;   //!< per UE and subband, this slot
+    std::vector<std::vector<NrComplexMatrix>> m_csiL;   //!< their layer channels
+    std::vector<std::vector<bool>> m_csiHOk;            //!< m_csiH cached
+    std::vector<std::vector<bool>> m_csiLOk;            //!< m_csiL cached
 };
 
 } // namespace ns3

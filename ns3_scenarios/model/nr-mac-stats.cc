@@ -43,6 +43,24 @@ NrMacStats::GetMeanRbg() const
     return tbTx ? sumRbg / tbTx : 0.0;
 }
 
+double
+NrMacStats::GetMeanLayers() const
+{
+    return tbTx ? sumLayers / tbTx : kNan;
+}
+
+double
+NrMacStats::GetMeanCoScheduled() const
+{
+    return tbTx ? sumCoUes / tbTx : kNan;
+}
+
+double
+NrMacStats::GetMeanPrecoderGainDb() const
+{
+    return precTx > 0 ? sumPrecGainDb / precTx : kNan;
+}
+
 NrMacStats
 NrMacStats::Since(const NrMacStats& earlier) const
 {
@@ -57,6 +75,10 @@ NrMacStats::Since(const NrMacStats& earlier) const
     d.sumSinrEffDb -= earlier.sumSinrEffDb;
     d.sumMcs -= earlier.sumMcs;
     d.sumRbg -= earlier.sumRbg;
+    d.sumLayers -= earlier.sumLayers;
+    d.sumCoUes -= earlier.sumCoUes;
+    d.sumPrecGainDb -= earlier.sumPrecGainDb;
+    d.precTx -= earlier.precTx;
     return d;
 }
 
@@ -79,6 +101,9 @@ NrMacStats::GetNamedValues() const
         {"mean_mcs", GetMeanMcs()},
         {"mean_sinr_db", GetMeanSinrDb()},
         {"mean_rbg", GetMeanRbg()},
+        {"mean_layers", GetMeanLayers()},
+        {"mean_co_scheduled", GetMeanCoScheduled()},
+        {"mean_precoder_gain_db", GetMeanPrecoderGainDb()},
     };
 }
 

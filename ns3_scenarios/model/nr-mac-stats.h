@@ -36,6 +36,10 @@ struct NrMacStats
     double lastMcs{-1};       //!< MCS of the last first transmission (-1: none yet)
     double lastSinrEffDb{0};  //!< effective SINR of the last first transmission, dB
     double widebandSinrDb{0}; //!< mean of the last CSI measurement over the RBGs, dB
+    double sumLayers{0};      //!< MIMO layers of the TB (all transmissions)
+    double sumCoUes{0};       //!< UEs on its RBGs incl. itself, mean over them (all tx)
+    double sumPrecGainDb{0};  //!< precoder gain, mean over its layers and RBGs, dB (MU path)
+    double precTx{0};         //!< transmissions counted in sumPrecGainDb
 
     /** \return the first-transmission TB error rate [-] (NaN without a first transmission) */
     double GetBler() const;
@@ -47,6 +51,13 @@ struct NrMacStats
     double GetMeanSinrDb() const;
     /** \return the mean RBGs per transmission (0 without a transmission) */
     double GetMeanRbg() const;
+    /** \return the mean MIMO layers (rank) per transmission (NaN without one) */
+    double GetMeanLayers() const;
+    /** \return the mean co-scheduled UEs on a transmission's RBGs, itself included (NaN
+     *  without one) */
+    double GetMeanCoScheduled() const;
+    /** \return the mean precoder gain, dB (NaN without a transmission on the MU path) */
+    double GetMeanPrecoderGainDb() const;
 
     /**
      * The counters over an interval: these counters less those at its start. The "last" and
@@ -60,7 +71,7 @@ struct NrMacStats
      * The counters and derived figures by name, as the Python bridge reports them per UE and
      * direction: tb_first, tb_first_err, tb_tx, tb_err, retx, tb_lost, mac_bytes,
      * sum_sinr_eff_db, sum_mcs, wideband_sinr_db, bler, bler_all, mean_mcs, mean_sinr_db,
-     * mean_rbg.
+     * mean_rbg, mean_layers, mean_co_scheduled, mean_precoder_gain_db.
      * \return (name, value) pairs, always in this order
      */
     std::vector<std::pair<std::string, double>> GetNamedValues() const;
