@@ -331,3 +331,29 @@ def test_share_below_the_fair_part_changes_nothing(make_testbed, direction, sche
     assert f1[0] >= 0.25 - 0.01
     if scheduler == "RR":
         assert f1 == pytest.approx(f0, abs=0.02)
+
+
+def test_allocation_size_uses_the_top_efficiency_of_the_configured_mcs_table(sim, make_testbed):
+    """The MAC sizes a UE's allocation from its backlog over the bytes an RBG carries at the
+    top spectral efficiency of the configured table (capped Shannon rate). With qam1024 (TS
+    38.214 Table 5.1.3.1-4, MCS 26: Q_m 10, R 948/1024) at ~73 dB SNR, 3 UDP packets (1500 B
+    IP each) per 0.5 ms slot need ceil(4500 / (9.26 x 12 x 14 x 0.86 x 16 / 8)) = 2 RBGs; the
+    256-QAM cap (7.41 bit/RE, the old fixed constant) would have given 3."""
+    tb = make_testbed(sim, pg_db=-60.0, mac={"McsTable": "qam1024"})
+    # Sionna has no EESM betas for table 4; the fixed channel is flat, so EESM gives the
+    # per-RBG SINR whatever beta is
+    tb.set_eesm_betas(4, [1.0] * 27)
+    se_1024, se_256 = 10 * 948 / 1024, 8 * 948 / 1024
+    per_rbg = lambda se: se * 12 * 14 * (1 - 0.14) * 16 / 8  # noqa: E731
+    backlog = 3 * 1500
+    assert math.ceil(backlog / per_rbg(se_1024)) == 2 < math.ceil(backlog / per_rbg(se_256))
+    tb.add_udp(downlink=True, rate_bps=3 * 1472 * 8 / 0.5e-3, packet_size=1472,
+               start_s=0.01001)
+    tb.enable_tb_log()
+    tb.start()
+    sim.run(0.1)
+    log = tb.tb_log()
+    late = log["t_s"] > 0.02
+    assert late.sum() > 100
+    assert np.all(log["mcs"][late] == 26)  # the table's top MCS
+    assert np.all(log["n_prb"][late] == 2 * 16)
