@@ -7,7 +7,9 @@
 #include "attributes.h"
 #include "cosim.h"
 
+#include "ns3/mobility-model.h"
 #include "ns3/nr-radio-test-bed.h"
+#include "ns3/three-gpp-nr-channel.h"
 #include "ns3/simulator.h"
 
 #include <pybind11/stl.h>
@@ -249,6 +251,73 @@ RegisterCell(py::class_<PyRadioTestBed>& cls)
         });
 }
 
+/// The layout as the helper drew it: positions, bearings, wrap-around images, coupling gains.
+void
+RegisterLayout(py::class_<PyRadioTestBed>& cls)
+{
+    auto xyz = [](const ns3::Vector& v) { return py::make_tuple(v.x, v.y, v.z); };
+    cls.def(
+           "coupling_gain_db",
+           [](PyRadioTestBed& b, uint32_t g, uint32_t u) {
+               b.Built();
+               return b.Channel()->GetCouplingGainDb(g, u);
+           },
+           py::arg("gnb"), py::arg("ue"),
+           "Path gain plus the mean small-scale power gain over antenna pairs and subbands, dB "
+           "(NrChannel::GetCouplingGainDb: no beamforming).")
+        .def(
+            "gnb_position",
+            [xyz](PyRadioTestBed& b, uint32_t g) {
+                b.Built();
+                return xyz(b.Bed().GetHelper()->GetGnbNode(g)->GetObject<ns3::MobilityModel>()
+                               ->GetPosition());
+            },
+            py::arg("gnb"), "(x, y, z) of gNB g, m.")
+        .def(
+            "ue_position",
+            [xyz](PyRadioTestBed& b, uint32_t u) {
+                b.Built();
+                return xyz(b.Bed().GetHelper()->GetUeNode(u)->GetObject<ns3::MobilityModel>()
+                               ->GetPosition());
+            },
+            py::arg("ue"), "(x, y, z) of UE u now, m.")
+        .def(
+            "gnb_position_seen_by",
+            [xyz](PyRadioTestBed& b, uint32_t g, uint32_t u) {
+                b.Built();
+                return xyz(b.Channel()->GetGnbPositionSeenBy(g, u));
+            },
+            py::arg("gnb"), py::arg("ue"), "gNB g's (wrapped) position as UE u sees it, m.")
+        .def(
+            "gnb_bearing_deg",
+            [](PyRadioTestBed& b, uint32_t g) {
+                b.Built();
+                return b.Channel()->GetGnbBearingRad(g) * 180.0 / M_PI;
+            },
+            py::arg("gnb"), "Azimuth gNB g's panel faces, degrees.")
+        .def(
+            "gnb_element_gain_db",
+            [](PyRadioTestBed& b, uint32_t g, double az, double incl) {
+                b.Built();
+                auto ch = ns3::DynamicCast<ns3::ThreeGppNrChannel>(b.Channel());
+                if (!ch)
+                {
+                    throw py::value_error("gnb_element_gain_db: channel '3gpp' only");
+                }
+                return ch->GetGnbElementGainDb(g, az, incl);
+            },
+            py::arg("gnb"), py::arg("azimuth"), py::arg("inclination"),
+            "Power gain of one element of gNB g toward (azimuth, inclination) in global "
+            "coordinates, rad: TR 38.901 Table 7.3-1 turned to its bearing, dBi.")
+        .def(
+            "distance_2d_m",
+            [](PyRadioTestBed& b, uint32_t g, uint32_t u) {
+                b.Built();
+                return b.Channel()->GetDistance2dM(g, u);
+            },
+            py::arg("gnb"), py::arg("ue"), "Horizontal distance (to the wrapped image), m.");
+}
+
 /// The channel: fixed gains, path gains and beams (NrChannel's beam API), e.g. to steer a UE's
 /// beam away during a run: the MAC sees the new gain from the next CSI measurement on.
 void
@@ -308,6 +377,7 @@ RegisterChannel(py::class_<PyRadioTestBed>& cls)
             },
             py::arg("gnb"), py::arg("beam_ue"), py::arg("ue"),
             "|w_u^H H w_(g,v)|^2 times the path gain, per subband (linear).");
+    RegisterLayout(cls);
 }
 
 } // namespace

@@ -3,7 +3,9 @@
  */
 #include "nr-radio-helper.h"
 
+#include "ns3/boolean.h"
 #include "ns3/constant-position-mobility-model.h"
+#include "ns3/hexagonal-wraparound.h"
 #include "ns3/nr-bandwidth.h"
 #include "ns3/constant-velocity-mobility-model.h"
 #include "ns3/double.h"
@@ -132,10 +134,28 @@ NrRadioHelper::GetTypeId()
             .AddAttribute("SectorWidthDeg",
                           "Width of the sector around each gNB's panel bearing in which UEs are "
                           "dropped, degrees (120: one sector of a 3-sector site, TR 38.901 "
-                          "§7.8; 360: all around).",
+                          "§7.8; 360: all around); 3-sector sites drop UEs over their sector's "
+                          "hexagonal cell instead, unless UeDistanceM is set.",
                           DoubleValue(120.0),
                           MakeDoubleAccessor(&NrRadioHelper::m_sectorWidthDeg),
                           MakeDoubleChecker<double>(1.0, 360.0))
+            .AddAttribute("SectorsPerSite",
+                          "Cells per site: 1 (each gNB a site of its own, its panel facing +x, "
+                          "sites on a hexagonal lattice with neighbours at 0, 60, ... deg) or 3 "
+                          "(gNB g is sector g mod 3 of site g / 3, panel bearings 30, 150, 270 "
+                          "deg as ITU-R M.2412-0 and TR 36.814 draw them; sites on the lattice "
+                          "with neighbours at 30, 90, ... deg, so that each sector's cell is a "
+                          "hexagon of circumradius ISD/3 centred ISD/3 along its boresight).",
+                          UintegerValue(1),
+                          MakeUintegerAccessor(&NrRadioHelper::m_sectorsPerSite),
+                          MakeUintegerChecker<uint32_t>(1, 3))
+            .AddAttribute("Wraparound",
+                          "Wrap the hexagonal layout around (HexagonalWraparound): every UE "
+                          "sees every gNB at its closest image of the cluster's tiling. Needs "
+                          "7 or 19 sites at their lattice positions.",
+                          BooleanValue(false),
+                          MakeBooleanAccessor(&NrRadioHelper::m_wraparound),
+                          MakeBooleanChecker())
             .AddAttribute("Mobility",
                           "UE mobility: static, constant-velocity or random-walk.",
                           StringValue("static"),
@@ -169,6 +189,7 @@ NrRadioHelper::DoDispose()
     m_gnbDevs.clear();
     m_ueDevs.clear();
     m_channel = nullptr;
+    m_wrap = nullptr;
     m_bler = nullptr;
     m_gnbs = NodeContainer();
     m_ues = NodeContainer();
@@ -215,34 +236,6 @@ NrRadioHelper::Create(uint32_t nGnbs, uint32_t nUes)
     Install(g, u);
 }
 
-namespace
-{
-/// Hexagonal grid sites nearest the origin, ring by ring, m.
-std::vector<Vector>
-HexSites(uint32_t n, double isd, double z)
-{
-    std::vector<Vector> sites;
-    const int rings = 1 + static_cast<int>(std::ceil(std::sqrt(n / 3.0)));
-    for (int q = -rings; q <= rings; ++q)
-    {
-        for (int r = -rings; r <= rings; ++r)
-        {
-            sites.emplace_back(isd * (q + 0.5 * r), isd * (std::sqrt(3.0) / 2.0) * r, z);
-        }
-    }
-    std::stable_sort(sites.begin(), sites.end(), [](const Vector& a, const Vector& b) {
-        const double da = std::round(std::hypot(a.x, a.y) * 1e3);
-        const double db = std::round(std::hypot(b.x, b.y) * 1e3);
-        if (da != db)
-        {
-            return da < db;
-        }
-        return std::atan2(a.y, a.x) < std::atan2(b.y, b.x);
-    });
-    sites.resize(n);
-    return sites;
-}
-} // namespace
 
 std::vector<Vector>
 NrRadioHelper::ParsePositions(const std::string& text, double defaultZ)
@@ -308,18 +301,22 @@ NrRadioHelper::GetMinUeDistanceM() const
 Vector
 NrRadioHelper::DropUe(uint32_t u)
 {
-    const uint32_t nG = m_gnbs.GetN();
-    const Vector home = m_gnbs.Get(u % nG)->GetObject<MobilityModel>()->GetPosition();
-    // within the sector the gNB's panel faces (bearing 0, +x): a 3-sector site's 120 degrees
-    // by default; UEs behind the panel would see its -30 dB front-to-back ratio
-    // (TR 38.901 Table 7.3-1)
+    const uint32_t g = u % m_gnbs.GetN();
+    const Vector home = m_gnbs.Get(g)->GetObject<MobilityModel>()->GetPosition();
+    const double bearing = m_bearings[g];
+    const double rMin = GetMinUeDistanceM();
+    if (m_sectorsPerSite == 3 && m_ueDistance < 0)
+    {
+        return DropInSectorHexagon(home, bearing, rMin);
+    }
+    // within the sector the gNB's panel faces: a 3-sector site's 120 degrees by default; UEs
+    // behind the panel would see its -30 dB front-to-back ratio (TR 38.901 Table 7.3-1)
     const double halfSector = 0.5 * m_sectorWidthDeg * M_PI / 180.0;
-    const double az = m_layoutRng->GetValue(-halfSector, halfSector);
+    const double az = bearing + m_layoutRng->GetValue(-halfSector, halfSector);
     double d = m_ueDistance;
     if (d < 0)
     {
         // uniform over the annulus [min, ISD/2]
-        const double rMin = GetMinUeDistanceM();
         const double rMax = std::max(m_isd / 2.0, rMin);
         const double x = m_layoutRng->GetValue(0, 1);
         d = std::sqrt(rMin * rMin + x * (rMax * rMax - rMin * rMin));
@@ -327,26 +324,39 @@ NrRadioHelper::DropUe(uint32_t u)
     return Vector(home.x + d * std::cos(az), home.y + d * std::sin(az), m_ueHeight);
 }
 
+Vector
+NrRadioHelper::DropInSectorHexagon(const Vector& site, double bearing, double rMin)
+{
+    // the sector's cell: a hexagon of circumradius R = ISD/3 centred R along the boresight,
+    // one vertex at the site (vertices at bearing + 180 + 60 k deg, apothem R sqrt(3)/2);
+    // uniform by rejection from its bounding square, at least rMin from the site
+    const double r = m_isd / 3.0;
+    const Vector c(site.x + r * std::cos(bearing), site.y + r * std::sin(bearing), 0);
+    const double apothem = r * std::sqrt(3.0) / 2.0;
+    for (int tries = 0; tries < 100000; ++tries)
+    {
+        const double x = m_layoutRng->GetValue(-r, r);
+        const double y = m_layoutRng->GetValue(-r, r);
+        bool inside = std::hypot(x + c.x - site.x, y + c.y - site.y) >= rMin;
+        for (int k = 0; k < 6 && inside; ++k)
+        {
+            const double a = bearing + M_PI / 6 + k * M_PI / 3; // edge normals
+            inside = x * std::cos(a) + y * std::sin(a) <= apothem;
+        }
+        if (inside)
+        {
+            return Vector(c.x + x, c.y + y, m_ueHeight);
+        }
+    }
+    throw std::invalid_argument("MinUeDistanceM leaves no room in a sector of ISD " +
+                                std::to_string(m_isd) + " m");
+}
+
 void
 NrRadioHelper::PlaceAndAdd()
 {
-    const uint32_t nG = m_gnbs.GetN();
     const uint32_t nU = m_ues.GetN();
-    const auto sites = HexSites(nG, m_isd, m_gnbHeight);
-    double extent = 0;
-    for (uint32_t g = 0; g < nG; ++g)
-    {
-        Ptr<Node> n = m_gnbs.Get(g);
-        if (!n->GetObject<MobilityModel>())
-        {
-            auto m = CreateObject<ConstantPositionMobilityModel>();
-            m->SetPosition(sites[g]);
-            n->AggregateObject(m);
-        }
-        const Vector p = n->GetObject<MobilityModel>()->GetPosition();
-        extent = std::max(extent, std::hypot(p.x, p.y));
-    }
-    extent += m_isd;
+    const double extent = PlaceGnbs();
     const double speed = m_ueSpeedKmh / 3.6;
     if (m_mobility != "static" && m_mobility != "constant-velocity" &&
         m_mobility != "random-walk")
@@ -396,6 +406,69 @@ NrRadioHelper::PlaceAndAdd()
     }
 }
 
+double
+NrRadioHelper::PlaceGnbs()
+{
+    const uint32_t nG = m_gnbs.GetN();
+    const uint32_t nS = m_sectorsPerSite;
+    if (nS != 1 && nS != 3)
+    {
+        throw std::invalid_argument("SectorsPerSite must be 1 or 3, got " + std::to_string(nS));
+    }
+    if (nG % nS != 0)
+    {
+        throw std::invalid_argument("SectorsPerSite: " + std::to_string(nG) + " gNBs are not " +
+                                    std::to_string(nS) + " sectors per site");
+    }
+    const uint32_t nSites = nG / nS;
+    const double orientation = nS == 3 ? M_PI / 6 : 0.0; // first neighbour's azimuth
+    const auto sites =
+        HexagonalWraparound::LatticeSites(nSites, m_isd, orientation, m_gnbHeight);
+    m_bearings.assign(nG, 0.0);
+    double extent = 0;
+    for (uint32_t g = 0; g < nG; ++g)
+    {
+        Ptr<Node> n = m_gnbs.Get(g);
+        if (!n->GetObject<MobilityModel>())
+        {
+            auto m = CreateObject<ConstantPositionMobilityModel>();
+            m->SetPosition(sites[g / nS]);
+            n->AggregateObject(m);
+        }
+        else if (m_wraparound)
+        {
+            const Vector p = n->GetObject<MobilityModel>()->GetPosition();
+            const Vector q = sites[g / nS];
+            if (std::hypot(p.x - q.x, p.y - q.y) > 1e-6)
+            {
+                throw std::invalid_argument("Wraparound: gNB " + std::to_string(g) +
+                                            " is not at its hexagonal site");
+            }
+        }
+        // 30, 150, 270 deg, given as an azimuth in [-180, 180) (UniformPlanarArray's range)
+        const double bearingDeg = nS == 3 ? std::fmod(30.0 + 120.0 * (g % 3) + 180.0, 360.0) -
+                                                180.0
+                                          : 0.0;
+        m_bearings[g] = bearingDeg * M_PI / 180.0;
+        const Vector p = n->GetObject<MobilityModel>()->GetPosition();
+        extent = std::max(extent, std::hypot(p.x, p.y));
+    }
+    if (m_wraparound)
+    {
+        if (nSites != HexagonalWraparound::SitesOfRings(1) &&
+            nSites != HexagonalWraparound::SitesOfRings(2))
+        {
+            throw std::invalid_argument("Wraparound: needs 7 or 19 sites, got " +
+                                        std::to_string(nSites));
+        }
+        m_wrap = CreateObjectWithAttributes<HexagonalWraparound>(
+            "InterSiteDistanceM", DoubleValue(m_isd),
+            "NumRings", UintegerValue(nSites == 7 ? 1 : 2),
+            "LatticeOrientationDeg", DoubleValue(orientation * 180.0 / M_PI));
+    }
+    return extent + m_isd;
+}
+
 void
 NrRadioHelper::Install(NodeContainer gnbs, NodeContainer ues)
 {
@@ -433,10 +506,11 @@ NrRadioHelper::Install(NodeContainer gnbs, NodeContainer ues)
         probe->Dispose();
     }
     m_channel->Configure(m_scenario, m_carrierHz, m_bandwidthHz, nSb);
+    m_channel->SetWraparound(m_wrap);
     for (uint32_t g = 0; g < gnbs.GetN(); ++g)
     {
         const uint32_t idx = m_channel->AddGnb(gnbs.Get(g), m_gnbRows, m_gnbCols,
-                                               m_gnbTxPowerDbm, 0.0);
+                                               m_gnbTxPowerDbm, m_bearings[g]);
         NS_ABORT_MSG_IF(idx != g, "channel gNB index mismatch");
         auto dev = m_devFactory.Create<NrNetDevice>();
         dev->SetRole(NrNetDevice::GNB);

@@ -12,6 +12,7 @@
 #include "ns3/node-container.h"
 #include "ns3/nr-bler-model.h"
 #include "ns3/nr-cell-mac.h"
+#include "ns3/hexagonal-wraparound.h"
 #include "ns3/nr-channel.h"
 #include "ns3/nr-mac-stats.h"
 #include "ns3/nr-net-device.h"
@@ -32,10 +33,13 @@ namespace ns3
  *     this helper, SetMacAttribute() / SetDeviceAttribute() for the cells and devices;
  *  2. Install(gnbs, ues): the nodes may come from elsewhere (e.g. an EdgeNetwork that also
  *     links the gNB nodes to edge servers); nodes without a MobilityModel get one here
- *     (gNBs: hexagonal layout, cell 0 at the origin, rings of InterSiteDistanceM; UEs: at
+ *     (gNBs: hexagonal layout, site 0 at the origin, rings of InterSiteDistanceM, one or
+ *     three cells per site (SectorsPerSite; bearings 30, 150, 270 deg), optionally wrapped
+ *     around (Wraparound: 7 or 19 sites); UEs: at
  *     UePositions if given, else at UeDistanceM from their home gNB (UE u's home is gNB u mod
  *     n_gNB) at a uniform random azimuth in its sector, or, when UeDistanceM < 0, uniform over
- *     the disc of radius ISD/2 around it, at least MinUeDistanceM away (the scenario's TR
+ *     the disc of radius ISD/2 around it within the sector (3-sector sites: over the sector's
+ *     hexagonal cell), at least MinUeDistanceM away (the scenario's TR
  *     38.901 minimum by default); Mobility static, constant-velocity (UeSpeedKmh, uniform random
  *     direction) or random-walk (RandomWalk2dMobilityModel, UeSpeedKmh, direction redrawn every
  *     second, bounded by the layout)). Every UE attaches to the gNB of largest transmit power
@@ -208,8 +212,22 @@ class NrRadioHelper : public Object
   private:
     /** Place nodes without mobility, add them to the channel. */
     void PlaceAndAdd();
+    /**
+     * Place the gNBs without mobility on the hexagonal sites (SectorsPerSite per site), set
+     * their bearings and the wrap-around; throws std::invalid_argument for a gNB count that
+     * is not whole sites or a wrap-around of other than 7 or 19 sites.
+     * \return the layout's extent from the origin, m (bounds of random walks)
+     */
+    double PlaceGnbs();
     /** \return a dropped position of UE u (UeDistanceM, sector, MinUeDistanceM) \param u UE */
     Vector DropUe(uint32_t u);
+    /**
+     * \param site the site, m \param bearing the sector's boresight, rad
+     * \param rMin least distance from the site, m
+     * \return a point uniform in the sector's hexagonal cell (circumradius ISD/3, centred ISD/3
+     *         along the boresight), at least rMin from the site, at UE height
+     */
+    Vector DropInSectorHexagon(const Vector& site, double bearing, double rMin);
     /** \return the gNB of largest transmit power plus coupling gain for UE u \param u UE */
     uint32_t StrongestCell(uint32_t u);
     /**
@@ -245,10 +263,14 @@ class NrRadioHelper : public Object
     double m_minUeDistance;   //!< minimum UE distance (dropped), m (negative: scenario's)
     std::string m_uePositions; //!< explicit UE positions ("x,y,z;...")
     double m_sectorWidthDeg;  //!< sector in which UEs are dropped, degrees
+    uint32_t m_sectorsPerSite; //!< cells per site (1 or 3)
+    bool m_wraparound;        //!< wrap the hexagonal layout around
     std::string m_mobility;   //!< static, constant-velocity, random-walk
     double m_ueSpeedKmh;      //!< UE speed, km/h
 
     Ptr<NrChannel> m_channel;                  //!< channel
+    Ptr<HexagonalWraparound> m_wrap;           //!< wrap-around (null: none)
+    std::vector<double> m_bearings;            //!< panel bearing per gNB, rad
     Ptr<NrBlerModel> m_bler;                   //!< BLER model
     ObjectFactory m_macFactory;                //!< cells
     ObjectFactory m_devFactory;                //!< devices

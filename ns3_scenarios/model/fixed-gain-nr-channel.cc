@@ -179,10 +179,10 @@ FixedGainNrChannel::Refresh()
     for (uint32_t g = 0; g < nG; ++g)
     {
         const Terminal& gnb = GetGnb(g);
-        const Vector pg = gnb.mobility->GetPosition();
         for (uint32_t u = 0; u < nU; ++u)
         {
             const Terminal& ue = GetUe(u);
+            const Vector pg = GetGnbPositionSeenBy(g, u); // its wrapped image, if wrapped
             const Vector pu = ue.mobility->GetPosition();
             const Vector d = pu - pg;
             const double dist = std::max(1e-3, d.GetLength());
@@ -318,7 +318,7 @@ FixedGainNrChannel::IsLos(uint32_t /*g*/, uint32_t /*u*/)
 std::pair<double, double>
 FixedGainNrChannel::GetLosAngles(uint32_t g, uint32_t u)
 {
-    const Vector d = GetUe(u).mobility->GetPosition() - GetGnb(g).mobility->GetPosition();
+    const Vector d = GetUe(u).mobility->GetPosition() - GetGnbPositionSeenBy(g, u);
     const double dist = std::max(1e-3, d.GetLength());
     return {std::atan2(d.y, d.x), std::acos(std::clamp(d.z / dist, -1.0, 1.0))};
 }

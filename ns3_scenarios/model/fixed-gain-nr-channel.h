@@ -39,7 +39,8 @@ namespace ns3
  * (random-angle sum of sinusoids: E[H(time) H*(time - tau)] = J0(2 pi f_D tau) for any M);
  * it is evaluated at every query instant and the beam gain is |w_u^H H w_{g,v}|^2 10^(PG/10). Defaults: gNB beam toward u = â_g(u) (array gain N_g),
  * UE beam = uniform weights. Noise per subband: k T B_sb F (T = 290 K). Node positions are
- * read at the first query and again after UpdatePeriod (0: never again).
+ * read at the first query and again after UpdatePeriod (0: never again); with a wrap-around
+ * (NrChannel::SetWraparound) distance and angles are those to the gNB's closest image.
  */
 class FixedGainNrChannel : public NrChannel
 {

@@ -34,6 +34,7 @@ NrChannel::DoDispose()
 {
     m_gnbs.clear();
     m_ues.clear();
+    m_wrap = nullptr;
     Object::DoDispose();
 }
 
@@ -59,7 +60,7 @@ NrChannel::GetCouplingGainDb(uint32_t g, uint32_t u)
 double
 NrChannel::GetDistance2dM(uint32_t g, uint32_t u) const
 {
-    const Vector a = GetGnb(g).mobility->GetPosition();
+    const Vector a = GetGnbPositionSeenBy(g, u);
     const Vector b = GetUe(u).mobility->GetPosition();
     return std::hypot(a.x - b.x, a.y - b.y);
 }
@@ -67,8 +68,45 @@ NrChannel::GetDistance2dM(uint32_t g, uint32_t u) const
 double
 NrChannel::GetDistance3dM(uint32_t g, uint32_t u) const
 {
-    return CalculateDistance(GetGnb(g).mobility->GetPosition(),
-                             GetUe(u).mobility->GetPosition());
+    return CalculateDistance(GetGnbPositionSeenBy(g, u), GetUe(u).mobility->GetPosition());
+}
+
+void
+NrChannel::SetWraparound(Ptr<HexagonalWraparound> wrap)
+{
+    m_wrap = wrap;
+}
+
+Ptr<HexagonalWraparound>
+NrChannel::GetWraparound() const
+{
+    return m_wrap;
+}
+
+uint32_t
+NrChannel::GetGnbImage(uint32_t g, uint32_t u) const
+{
+    const Vector site = GetGnb(g).mobility->GetPosition();
+    const Vector ue = GetUe(u).mobility->GetPosition();
+    return m_wrap ? m_wrap->GetImage(site, ue) : 0;
+}
+
+Vector
+NrChannel::GetGnbPositionSeenBy(uint32_t g, uint32_t u) const
+{
+    const Vector site = GetGnb(g).mobility->GetPosition();
+    if (!m_wrap)
+    {
+        GetUe(u);
+        return site;
+    }
+    return m_wrap->GetWrappedPosition(site, GetUe(u).mobility->GetPosition());
+}
+
+double
+NrChannel::GetGnbBearingRad(uint32_t g) const
+{
+    return GetGnb(g).bearingRad;
 }
 
 void

@@ -8,6 +8,8 @@
 #ifndef NR_CHANNEL_H
 #define NR_CHANNEL_H
 
+#include "hexagonal-wraparound.h"
+
 #include "ns3/mobility-model.h"
 #include "ns3/node.h"
 #include "ns3/nstime.h"
@@ -121,10 +123,31 @@ class NrChannel : public Object
      * \return the coupling gain, dB
      */
     double GetCouplingGainDb(uint32_t g, uint32_t u);
-    /** \param g gNB index \param u UE index \return their horizontal distance now, m */
+    /** \param g gNB index \param u UE index \return their horizontal distance now (to the
+     *  gNB's position as u sees it, GetGnbPositionSeenBy), m */
     double GetDistance2dM(uint32_t g, uint32_t u) const;
-    /** \param g gNB index \param u UE index \return their distance now, m */
+    /** \param g gNB index \param u UE index \return their distance now (as GetDistance2dM), m */
     double GetDistance3dM(uint32_t g, uint32_t u) const;
+
+    /**
+     * Wrap the layout around (before the first channel query): from then on UE u sees gNB g at
+     * the image of g's position closest to u (HexagonalWraparound::GetWrappedPosition), for
+     * path loss, LOS state, angles and clusters alike. The gNBs must not move.
+     * \param wrap the wrap-around of the gNBs' hexagonal cluster (null: none)
+     */
+    void SetWraparound(Ptr<HexagonalWraparound> wrap);
+    /** \return the wrap-around in use (null: none) */
+    Ptr<HexagonalWraparound> GetWraparound() const;
+    /**
+     * \param g gNB index \param u UE index
+     * \return the image of g that u sees now: 0 its own position (always without wrap-around),
+     *         1..6 a shifted copy (HexagonalWraparound::GetShifts)
+     */
+    uint32_t GetGnbImage(uint32_t g, uint32_t u) const;
+    /** \param g gNB index \param u UE index \return g's position as u sees it now, m */
+    Vector GetGnbPositionSeenBy(uint32_t g, uint32_t u) const;
+    /** \param g gNB index \return the azimuth its panel faces (as added), rad */
+    double GetGnbBearingRad(uint32_t g) const;
     /** \return whether g->u is line of sight now (TR 38.901 Table 7.4.2-1 condition) */
     virtual bool IsLos(uint32_t g, uint32_t u) = 0;
     /** \return the LOS direction from gNB g to UE u as (azimuth, inclination) in rad */
@@ -238,6 +261,7 @@ class NrChannel : public Object
     uint32_t m_nSubbands{0};             //!< subbands (0: band not set yet)
     std::vector<Terminal> m_gnbs;        //!< gNBs as added
     std::vector<Terminal> m_ues;         //!< UEs as added
+    Ptr<HexagonalWraparound> m_wrap;     //!< wrap-around (null: none)
 };
 
 

@@ -5,6 +5,7 @@
 
 #include "ns3/angles.h"
 #include "ns3/boolean.h"
+#include "ns3/constant-position-mobility-model.h"
 #include "ns3/double.h"
 #include "ns3/isotropic-antenna-model.h"
 #include "ns3/log.h"
@@ -110,6 +111,8 @@ void
 ThreeGppNrChannel::DoDispose()
 {
     m_gnbArrays.clear();
+    m_images.clear();
+    m_imageArrays.clear();
     m_ues.clear();
     m_links.clear();
     m_gain.clear();
@@ -221,18 +224,74 @@ ThreeGppNrChannel::CheckUe(uint32_t u) const
     GetUe(u);
 }
 
-void
-ThreeGppNrChannel::DoAddGnb(uint32_t g)
+Ptr<UniformPlanarArray>
+ThreeGppNrChannel::MakeGnbArray(uint32_t g) const
 {
     const Terminal& t = GetGnb(g);
-    m_gnbArrays.push_back(CreateObjectWithAttributes<UniformPlanarArray>(
+    return CreateObjectWithAttributes<UniformPlanarArray>(
         "NumRows", UintegerValue(t.rows),
         "NumColumns", UintegerValue(t.cols),
         "AntennaHorizontalSpacing", DoubleValue(0.5),
         "AntennaVerticalSpacing", DoubleValue(0.5),
         "BearingAngle", DoubleValue(t.bearingRad),
-        "AntennaElement", PointerValue(CreateObject<ThreeGppAntennaModel>())));
+        "AntennaElement", PointerValue(CreateObject<ThreeGppAntennaModel>()));
+}
+
+void
+ThreeGppNrChannel::DoAddGnb(uint32_t g)
+{
+    m_gnbArrays.push_back(MakeGnbArray(g));
+    m_images.emplace_back(7);
+    m_imageArrays.emplace_back(7);
+    const Vector p = GetGnb(g).mobility->GetPosition();
+    uint32_t site = g;
+    for (uint32_t h = 0; h < g && site == g; ++h)
+    {
+        if (CalculateDistance(GetGnb(h).mobility->GetPosition(), p) < 1e-3)
+        {
+            site = m_siteOf[h]; // a sector of h's site
+        }
+    }
+    m_siteOf.push_back(site);
     ResizeCaches();
+}
+
+ThreeGppNrChannel::GnbView
+ThreeGppNrChannel::GnbSeenBy(uint32_t g, uint32_t u)
+{
+    const Terminal& site = GetGnb(m_siteOf[g]);
+    const uint32_t k = GetGnbImage(g, u);
+    if (k == 0)
+    {
+        return {site.node, site.mobility, m_gnbArrays[g]};
+    }
+    GnbView& image = m_images[m_siteOf[g]][k];
+    if (!image.node)
+    {
+        // ns-3's channel, loss and condition models key their state on node ids (and the
+        // channel matrix on array ids): the image is a node of its own
+        image.node = CreateObject<Node>();
+        auto m = CreateObject<ConstantPositionMobilityModel>();
+        const Vector p = site.mobility->GetPosition();
+        const Vector s = GetWraparound()->GetShifts()[k];
+        m->SetPosition(Vector(p.x + s.x, p.y + s.y, p.z));
+        image.node->AggregateObject(m);
+        image.mobility = m;
+    }
+    Ptr<UniformPlanarArray>& array = m_imageArrays[g][k];
+    if (!array)
+    {
+        array = MakeGnbArray(g);
+    }
+    return {image.node, image.mobility, array};
+}
+
+double
+ThreeGppNrChannel::GetGnbElementGainDb(uint32_t g, double azimuth, double inclination) const
+{
+    CheckGnb(g);
+    const auto f = m_gnbArrays[g]->GetElementFieldPattern(Angles(azimuth, inclination));
+    return 10.0 * std::log10(f.first * f.first + f.second * f.second);
 }
 
 void
@@ -348,15 +407,16 @@ ThreeGppNrChannel::Update()
 void
 ThreeGppNrChannel::ComputeLink(uint32_t g, uint32_t u)
 {
-    const Terminal& gnb = GetGnb(g);
+    const GnbView gnb = GnbSeenBy(g, u);
     const Terminal& ue = GetUe(u);
-    const Ptr<UniformPlanarArray>& gnbArray = m_gnbArrays[g];
+    const Ptr<UniformPlanarArray>& gnbArray = gnb.array;
     const Ptr<UniformPlanarArray>& ueArray = m_ues[u].array;
     Link& L = m_links[g][u];
 
     Ptr<ChannelCondition> cond = m_conditionModel->GetChannelCondition(gnb.mobility, ue.mobility);
     L.los = cond->IsLos();
-    if (!L.shadowingDrawn)
+    const uint8_t imageBit = 1u << GetGnbImage(g, u);
+    if (!(L.shadowingDrawn & imageBit))
     {
         // ns-3 3.37's ThreeGppPropagationLossModel::GetShadowing stores the pair's position
         // vector only from its second call on (the first stores (0, 0, 0)), so its second call
@@ -365,7 +425,7 @@ ThreeGppNrChannel::ComputeLink(uint32_t g, uint32_t u)
         // draw, which later calls correlate per TR 38.901 §7.4.4 (exp(-displacement / d_cor))
         // as the UE moves and keep unchanged while it does not.
         m_lossModel->CalcRxPower(0.0, gnb.mobility, ue.mobility);
-        L.shadowingDrawn = true;
+        L.shadowingDrawn |= imageBit;
     }
     L.pathGainDb = m_lossModel->CalcRxPower(0.0, gnb.mobility, ue.mobility);
     Angles los(ue.mobility->GetPosition(), gnb.mobility->GetPosition());
@@ -377,7 +437,7 @@ ThreeGppNrChannel::ComputeLink(uint32_t g, uint32_t u)
     const bool reverse = m->IsReverse(gnbArray->GetId(), ueArray->GetId());
     const bool paramsReverse = p->m_nodeIds.first != gnb.node->GetId();
     const uint32_t nRx = ue.rows * ue.cols;
-    const uint32_t nTx = gnb.rows * gnb.cols;
+    const uint32_t nTx = GetNGnbAntennas(g);
     const uint32_t nCl = std::min<size_t>(m->m_channel[0][0].size(), p->m_delay.size());
     const uint32_t nSb = GetNSubbands();
 
@@ -527,7 +587,7 @@ ThreeGppNrChannel::ResetGnbBeam(uint32_t g, uint32_t u)
     CheckUe(u);
     Link& L = m_links[g][u];
     L.beamDefault = true;
-    Angles los(GetUe(u).mobility->GetPosition(), GetGnb(g).mobility->GetPosition());
+    Angles los(GetUe(u).mobility->GetPosition(), GetGnbPositionSeenBy(g, u));
     L.gnbBeam = GetGnbSteeringVector(g, los.GetAzimuth(), los.GetInclination());
     InvalidateGnbBeam(g, u);
 }
@@ -549,7 +609,7 @@ ThreeGppNrChannel::GetGnbBeam(uint32_t g, uint32_t u) const
     if (L.gnbBeam.empty())
     {
         // not computed yet: the default, toward the current LOS direction
-        Angles los(GetUe(u).mobility->GetPosition(), GetGnb(g).mobility->GetPosition());
+        Angles los(GetUe(u).mobility->GetPosition(), GetGnbPositionSeenBy(g, u));
         const_cast<Link&>(L).gnbBeam =
             GetGnbSteeringVector(g, los.GetAzimuth(), los.GetInclination());
     }

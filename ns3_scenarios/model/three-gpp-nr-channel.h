@@ -47,6 +47,16 @@ class ThreeGppChannelModel;
  * (0: never), independent of the previous one (3.37 has no spatial consistency, TR 38.901
  * §7.6.3), so the channel jumps then. A moving UE's LOS state is the one drawn at the start.
  *
+ * Sectors: gNBs added at the same position (the sectors of a site) are one site to ns-3's
+ * models: they share the first one's node, hence its LOS states, shadowing and large-scale
+ * and cluster parameters toward each UE (TR 38.901 §7.8 / TR 36.814 Table A.2.1.1-2:
+ * shadowing fully correlated between the sectors of a site), and differ by their arrays
+ * (bearing).
+ * Wrap-around (NrChannel::SetWraparound): UE u meets gNB g at g's image closest to u; ns-3's
+ * models see that image as a node of its own (a ConstantPositionMobilityModel at the shifted
+ * position, created at its first use, one per site and image, with a copy of g's array), so a
+ * pair whose image changes (a moving UE) gets that image's clusters, LOS state and shadowing.
+ *
  * Shadowing (TR 38.901 Table 7.4.1-1) is drawn once per (gNB, UE) pair, at its first
  * computation, and correlated as the UE moves per §7.4.4 (ns-3's exp(-displacement / d_cor));
  * ComputeLink works around ns-3 3.37's GetShadowing, whose second call draws it anew.
@@ -110,6 +120,12 @@ class ThreeGppNrChannel : public NrChannel
     double GetSubbandFrequency(uint32_t sb) const;
     /** \return gNB g's array rows and columns */
     std::pair<uint32_t, uint32_t> GetGnbArrayShape(uint32_t g) const;
+    /**
+     * \param g gNB index \param azimuth azimuth, rad \param inclination inclination, rad
+     * \return the power gain of one element of g's array toward that direction (global
+     *         coordinates: the TR 38.901 Table 7.3-1 pattern turned to g's bearing), dBi
+     */
+    double GetGnbElementGainDb(uint32_t g, double azimuth, double inclination) const;
     /** \return number of channel updates so far (each fires the Updated trace) */
     uint64_t GetNUpdates() const;
     /** Recompute now the pairs whose cached channel is stale (queries do it lazily). */
@@ -146,7 +162,8 @@ class ThreeGppNrChannel : public NrChannel
         int64_t epoch{-1};
         std::vector<Complex> gnbBeam;
         bool beamDefault{true};
-        bool shadowingDrawn{false}; //!< ns-3's first (discarded) shadowing call was made
+        uint8_t shadowingDrawn{0}; //!< bit k: ns-3's first (discarded) shadowing call was made
+                                   //!< for the gNB's image k
     };
 
     struct GainEntry
@@ -169,6 +186,18 @@ class ThreeGppNrChannel : public NrChannel
      *  UE that does not move), m/s \param u UE index */
     Vector FadingVelocity(uint32_t u);
     void InvalidateGnbBeam(uint32_t g, uint32_t v);
+    /** \return gNB g's array as added, facing its bearing \param g index */
+    Ptr<UniformPlanarArray> MakeGnbArray(uint32_t g) const;
+
+    /** gNB g as UE u meets it: itself, or its wrapped image (a node of its own). */
+    struct GnbView
+    {
+        Ptr<Node> node;                //!< the node ns-3's models key on
+        Ptr<MobilityModel> mobility;   //!< its position
+        Ptr<UniformPlanarArray> array; //!< its array
+    };
+    /** \return gNB g as UE u sees it now (NrChannel::GetGnbImage), images made at first use */
+    GnbView GnbSeenBy(uint32_t g, uint32_t u);
     void ResizeCaches();
 
     // attributes
@@ -189,6 +218,9 @@ class ThreeGppNrChannel : public NrChannel
     Ptr<UniformRandomVariable> m_directionRng; //!< static UEs' fading directions
 
     std::vector<Ptr<UniformPlanarArray>> m_gnbArrays; //!< per gNB
+    std::vector<uint32_t> m_siteOf;                   //!< per gNB: first gNB at its position
+    std::vector<std::vector<GnbView>> m_images;       //!< [site gNB][k]: images (k >= 1)
+    std::vector<std::vector<Ptr<UniformPlanarArray>>> m_imageArrays; //!< [g][k] (k >= 1)
     std::vector<UeState> m_ues;                       //!< per UE
     std::vector<std::vector<Link>> m_links;                  //!< [g][u]
     std::vector<std::vector<std::vector<GainEntry>>> m_gain; //!< [g][v][u]
