@@ -27,6 +27,15 @@ Two modes:
   at past lengths 0 and 1). Both modes dispatch the same operators on the same shapes, so they
   charge the same cost (tests/unit/test_microservices.py).
 
+Mixture of experts (``n_experts > 0``): one MoE feed-forward layer (a residual
+``x + sum_k gate_k expert_k(x)``, GShard/Mixtral top-k routing) follows each block group, as
+services ``moe<i>_router`` (the router's logits, top-k and gates) and ``moe<i>_expert<j>``; the
+placement unit ``expert<j>`` holds expert j of every MoE layer (expert parallelism). The
+router's top-k comes from the real activations in ``real`` mode; ``cost`` mode assumes a
+uniform seeded draw (:meth:`MicroserviceLAM.routing`), which ``route_by='draw'`` forces on
+``real`` mode too. The fan-out (dispatch, expert calls, combine) is the serving's
+(:mod:`edgelam_ns3.inference.framework`).
+
 KV cache: a block group of ``L`` blocks holds ``2 * L * ctx * n_embd * element_size`` bytes per
 request of ``ctx`` tokens (:meth:`MicroserviceLAM.kv_bytes`).
 """
@@ -163,13 +172,20 @@ class MicroserviceLAM:
     """
 
     def __init__(self, config, n_groups: int = 2, mode: str = "real",
-                 dtype: torch.dtype = torch.float32, seed: int = 0):
+                 dtype: torch.dtype = torch.float32, seed: int = 0, n_experts: int = 0,
+                 top_k: int = 2, expert_ffn: int | None = None, route_by: str = "router"):
         if mode not in ("real", "cost"):
             raise ValueError(f"mode: 'real' or 'cost', not {mode!r}")
         if not 1 <= n_groups <= config.n_layer:
             raise ValueError(f"n_groups must be in [1, n_layer={config.n_layer}], got {n_groups}")
         if config.n_embd % config.n_head:
             raise ValueError(f"n_embd {config.n_embd} is not a multiple of n_head {config.n_head}")
+        if n_experts and (n_experts < 2 or not 1 <= top_k <= n_experts):
+            raise ValueError(f"MoE: n_experts >= 2 and 1 <= top_k <= n_experts (got "
+                             f"{n_experts}, {top_k})")
+        if route_by not in ("router", "draw"):
+            raise ValueError(f"route_by: 'router' or 'draw', not {route_by!r}")
+        self.n_experts, self.top_k, self.route_by, self.seed = n_experts, top_k, route_by, seed
         self.config, self.mode, self.dtype = config, mode, dtype
         self.d, self.n_head = config.n_embd, config.n_head
         self.elt = torch.empty((), dtype=dtype).element_size()
@@ -181,20 +197,48 @@ class MicroserviceLAM:
         with gen, device:
             torch.manual_seed(seed)
             mods = {"embed": _Embed(config.vocab_size, config.n_positions, self.d)}
-            for name, n in self.group_layers.items():
+            for i, (name, n) in enumerate(self.group_layers.items()):
                 mods[name] = nn.ModuleList(_Block(self.d, self.n_head, d_ff, eps)
                                            for _ in range(n))
+                if n_experts:  # one MoE feed-forward layer after each block group
+                    mods[f"moe{i}_router"] = nn.Linear(self.d, n_experts, bias=False)
+                    for j in range(n_experts):
+                        mods[f"moe{i}_expert{j}"] = _ExpertMlp(self.d, expert_ffn or d_ff)
             mods["lm_head"] = _Head(self.d, config.vocab_size, eps)
         self.modules = nn.ModuleDict(mods).to(dtype).requires_grad_(False)
         self.services = list(mods)
+        self.chain = [s for s in self.services if "_expert" not in s]
+        self.expert_units = [f"expert{j}" for j in range(n_experts)]
         self._kv: dict[tuple[str, int], list[tuple]] = {}
         self._counts: dict[tuple, tuple[int, int]] = {}
 
     # -- sizes -----------------------------------------------------------------------------
 
     def weight_bytes(self, service: str) -> int:
-        """Bytes of the service's parameters [bytes]."""
-        return sum(p.numel() for p in self.modules[service].parameters()) * self.elt
+        """Bytes of the service's parameters, or of an expert unit ``expert<j>`` (expert j of
+        every MoE layer) [bytes]."""
+        return sum(p.numel() for m in self.unit_services(service)
+                   for p in self.modules[m].parameters()) * self.elt
+
+    def unit_services(self, unit: str) -> list[str]:
+        """The services a placement unit stands for: ``expert<j>`` -> ``moe<i>_expert<j>`` of
+        every MoE layer ``i``; any other service -> itself."""
+        if unit in self.expert_units:
+            return [f"moe{i}_{unit}" for i in range(len(self.group_layers))]
+        return [unit]
+
+    def routing(self, layer: int, req: int, past: int, q: int, out) -> tuple:
+        """The experts [q, top_k] int64 and gates [q, top_k] of a request's ``q`` tokens at MoE
+        layer ``layer``: the router's top-k on the real activations (``real`` mode, the
+        output of ``moe<layer>_router``), or (``cost`` mode, or ``route_by='draw'``) the
+        routing assumption: each token's ``top_k`` experts a uniform draw without replacement,
+        seeded by (seed, layer, request, past length), gates ``1 / top_k``."""
+        k = self.top_k
+        if self.mode == "real" and self.route_by == "router":
+            return out[:, self.d:self.d + k].long(), out[:, self.d + k:]
+        gen = torch.Generator().manual_seed(hash((self.seed, layer, req, past)) % 2 ** 62)
+        idx = torch.rand(q, self.n_experts, generator=gen).topk(k, dim=-1).indices
+        return idx, torch.full((q, k), 1.0 / k)
 
     def kv_bytes_per_token(self, service: str) -> int:
         """KV-cache bytes one token of context takes in the service: ``2 * L * n_embd *
@@ -210,9 +254,13 @@ class MicroserviceLAM:
         return sum(k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in caches)
 
     def output_bytes(self, service: str, q_len: int) -> int:
-        """Bytes of a request's output of the service: hidden states [q_len, n_embd], or one
-        token id (int64) from ``lm_head`` [bytes]."""
-        return 8 if service == "lm_head" else q_len * self.d * self.elt
+        """Bytes of a request's output of the service: hidden states [q_len, n_embd] (a
+        router's also each token's experts, int64, and gates), or one token id (int64) from
+        ``lm_head`` [bytes]."""
+        if service == "lm_head":
+            return 8
+        extra = self.top_k * (8 + self.elt) if service.endswith("_router") else 0
+        return q_len * (self.d * self.elt + extra)
 
     # -- calls -----------------------------------------------------------------------------
 
@@ -254,6 +302,10 @@ class MicroserviceLAM:
             return list(mod(x, extra).split(lens, 0))
         if service == "lm_head":
             return list(mod(x, extra).unbind(0))
+        if service.endswith("_router"):
+            return list(_route(mod, x, self.top_k).split(lens, 0))
+        if "_expert" in service:
+            return list(mod(x).split(lens, 0))
         empty = torch.empty(self.n_head, 0, self.d // self.n_head, dtype=self.dtype)
         per_req = [self._kv.get((service, c.req)) or [(empty, empty)] * len(mod) for c in calls]
         for j, block in enumerate(mod):
@@ -272,6 +324,8 @@ class MicroserviceLAM:
             return self._count(("embed", n))
         if service == "lm_head":
             return self._count(("lm_head", n, len(calls)))
+        if service.endswith("_router") or "_expert" in service:
+            return self._count(("router" if service.endswith("_router") else "expert", n))
         flops, nbytes = self._count(("dense", n))
         for c in calls:
             f, b = self._count(("attn", c.q_len, c.past_len))
@@ -286,7 +340,7 @@ class MicroserviceLAM:
         # once, activations n rows), the embedding in n (gathered rows).
         if key[0] == "attn" and key[1] == 1 and key[2] > 1:
             return self._affine(("attn", 1, 0), ("attn", 1, 1), key[2])
-        if key[0] in ("dense", "embed") and key[1] > 2:
+        if key[0] in ("dense", "embed", "expert", "router") and key[1] > 2:
             return self._affine((key[0], 1), (key[0], 2), key[1] - 1)
         hit = self._counts.get(key)
         if hit is None:
@@ -313,6 +367,11 @@ class MicroserviceLAM:
             n, k = key[1], key[2]
             return self.modules["lm_head"], (torch.empty(n, d, **meta),
                                              torch.empty(k, device="meta", dtype=torch.long))
+        if kind in ("router", "expert"):
+            name = "moe0_router" if kind == "router" else "moe0_expert0"
+            fn = self.modules[name] if kind == "expert" else \
+                (lambda x: _route(self.modules[name], x, self.top_k))
+            return fn, (torch.empty(key[1], d, **meta),)
         block = next(iter(self.modules[self.services[1]]))
         if kind == "dense":
             n = key[1]
@@ -321,6 +380,13 @@ class MicroserviceLAM:
         t, p = key[1], key[2]
         past = torch.empty(h, p, d // h, **meta)
         return _attend, (torch.empty(t, 3 * d, **meta), past, past, h)
+
+
+def _route(router: nn.Module, x: torch.Tensor, k: int) -> torch.Tensor:
+    """A router service's output: the hidden states, each token's top-k experts (as the
+    dtype) and their gates, side by side [n, d + 2k]."""
+    idx, gates = top_k_routing(router(x), k)
+    return torch.cat([x, idx.to(x.dtype), gates], 1)
 
 
 def _last_rows(calls: list[ServiceCall]) -> list[int]:
@@ -340,7 +406,7 @@ class _NullCtx:
         return False
 
 
-# -- mixture-of-experts layer as expert services (not yet served by the inference framework) --
+# -- a mixture-of-experts layer on its own (MicroserviceLAM serves its MoE layers itself) --
 
 
 def top_k_routing(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -29,6 +29,14 @@ class InferenceModelConfig(_Strict):
         8192, description="longest context (prompt + output tokens) a request may have")
     n_groups: Annotated[int, Field(ge=1)] = Field(
         3, description="groups of consecutive blocks, each a service placed on its own")
+    n_experts: Annotated[int, Field(ge=0)] = Field(
+        0, description="MoE: experts of the feed-forward layer added after each block group "
+        "(services moe<i>_router and expert<j>, expert j of every layer); 0: dense")
+    top_k: Annotated[int, Field(ge=1)] = Field(
+        2, description="MoE: experts per token (real mode: the router's top-k; cost mode: a "
+        "uniform seeded draw)")
+    expert_ffn: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="MoE: each expert's MLP width (null: 4 x n_embd)")
     dtype: Literal["float32", "float16", "bfloat16"] = Field(
         "float32", description="parameter and activation dtype (the built-in profiles give "
         "FP32 FLOP/s)")
@@ -39,6 +47,12 @@ class InferenceModelConfig(_Strict):
             raise ValueError("n_embd: must be a multiple of n_head")
         if self.n_groups > self.n_layer:
             raise ValueError(f"n_groups: at most n_layer ({self.n_layer})")
+        if not self.n_experts:
+            for k in ("top_k", "expert_ffn"):
+                if getattr(self, k) != type(self).model_fields[k].default:
+                    raise ValueError(f"{k}: read with n_experts > 0 only (MoE)")
+        elif self.n_experts < 2 or self.top_k > self.n_experts:
+            raise ValueError(f"n_experts: at least 2 and at least top_k ({self.top_k})")
         return self
 
 
@@ -110,6 +124,10 @@ class InferencePlacementConfig(_Strict):
     hosts: list[str] | None = Field(None, description="candidate hosts (default: every edge "
                                     "server and the cloud)")
     monolithic_host: str = Field("edge0", description="monolithic: the host of every service")
+    expert_hosts: list[str] | None = Field(
+        None, description="MoE: the host of each expert unit (expert<j> on the j-th); null: "
+        "placed by the policy with the other services (ilp, random, greedy; monolithic and "
+        "cloud put them with the rest)")
     max_utilisation: Annotated[float, Field(gt=0)] = Field(
         0.9, description="ilp: most expected busy fraction per host (relaxed when infeasible)")
     queueing: bool = Field(

@@ -82,9 +82,10 @@ class MicroserviceInference:
         self.cfg, self.sim, self.ic = cfg, sim, cfg.inference
         m = self.ic.model
         conf = gpt2_like(m.n_layer, m.n_embd, m.n_head, m.vocab_size, m.n_positions)
-        self.model = MicroserviceLAM(conf, m.n_groups, m.mode, _dtype(m.dtype), cfg.seed)
+        moe = dict(n_experts=m.n_experts, top_k=m.top_k, expert_ffn=m.expert_ffn)
+        self.model = MicroserviceLAM(conf, m.n_groups, m.mode, _dtype(m.dtype), cfg.seed, **moe)
         self.cost_model = self.model if m.mode == "cost" else \
-            MicroserviceLAM(conf, m.n_groups, "cost", _dtype(m.dtype))
+            MicroserviceLAM(conf, m.n_groups, "cost", _dtype(m.dtype), **moe)
         self.requests = build_requests(cfg)
         if not self.requests:
             raise ValueError("inference.source: the window holds no request")
@@ -98,10 +99,11 @@ class MicroserviceInference:
         self.profiles = {h: host_profile(cfg, h) for h in self.hosts}
         self.paths = backhaul_paths(cfg)
         self.gnb = cfg.gnb_names()[0]
-        self.heavy = self.model.services[1:]
+        self.heavy = [s for s in self.model.chain[1:] if not s.endswith("_router")]
+        self.experts = self.model.expert_units
         self.problem = self._problem()
         self.assign, self.load_cap_relaxed = self._place()
-        self.where = {s: self.hosts[h] for s, h in zip(self.heavy, self.assign)}
+        self.set_placement(self.assign)
         self.kv = {h: KvBudget(self._kv_capacity(h)) for h in self.hosts}
         sv = self.ic.serving
         self.reserve = sv.kv_policy == "reserve"
@@ -138,6 +140,30 @@ class MicroserviceInference:
                              f"({', '.join(self.hosts)})")
         if pc.policy == "cloud" and "cloud" not in self.hosts:
             raise ValueError("inference.placement.policy: cloud, but the cloud is not a host")
+        self._check_moe()
+
+    def set_placement(self, assign: list[int]) -> None:
+        """Place the units of :attr:`problem` (host index each); each router goes with its
+        block group."""
+        self.where = {s: self.hosts[h] for s, h in zip(self.heavy + self.experts, assign)}
+        for i in range(len(self.model.group_layers) if self.experts else 0):
+            self.where[f"moe{i}_router"] = self.where[f"blocks{i}"]
+
+    def _check_moe(self) -> None:
+        pc, n = self.ic.placement, self.ic.model.n_experts
+        if pc.expert_hosts is not None:
+            if not n or len(pc.expert_hosts) != n:
+                raise ValueError(f"inference.placement.expert_hosts: one host per expert "
+                                 f"({n} experts), got {len(pc.expert_hosts)}")
+            if bad := [h for h in pc.expert_hosts if h not in self.hosts]:
+                raise ValueError(f"inference.placement.expert_hosts: {bad[0]} is not a host "
+                                 f"({', '.join(self.hosts)})")
+            if pc.policy in ("monolithic", "cloud"):
+                raise ValueError(f"inference.placement.expert_hosts: policy {pc.policy} "
+                                 "places every service on one host")
+        if n and self.ic.serving.decode_host is not None:
+            raise ValueError("inference.serving.decode_host: disaggregation of a MoE model "
+                             "(n_experts > 0) is not supported")
 
     def attach_recorder(self, rec) -> None:
         """Write ``requests`` and ``services`` tables through the run's trace writer."""
@@ -210,9 +236,56 @@ class MicroserviceInference:
         cap = np.array([self.profiles[h].memory_bytes - mdl.weight_bytes("embed")
                         for h in hosts], dtype=float)
         extra = self._disaggregated(dh, rate, p, o) if dh else {}
-        return pl.PlacementProblem(self.heavy, hosts, t_c, t_l, t_in, t_out, need, cap, rate,
-                                   self.ic.placement.max_utilisation, t_loop, t_w,
-                                   queueing=self.ic.placement.queueing, **extra)
+        if self.experts:
+            t_c, t_w, need, extra = self._experts(rate, p, o, t_c, t_w, need)
+        return pl.PlacementProblem(self.heavy + self.experts, hosts, t_c, t_l, t_in, t_out,
+                                   need, cap, rate, self.ic.placement.max_utilisation, t_loop,
+                                   t_w, queueing=self.ic.placement.queueing, **extra)
+
+    def _experts(self, rate: float, p: int, o: int, t_c, t_w, need) -> tuple:
+        """The MoE terms of the placement problem: each router's steps with its block group,
+        each expert unit's expected compute (``top_k / n_experts`` of every step's tokens, in
+        each MoE layer; latency: a decode iteration of ``expected_batch`` requests; work: a
+        request's share), memory (its weights) and, paired with each block group's host,
+        the expected tokens dispatched to it and back over all steps (the ILP prices the
+        combine as a return to the router's host, and adds the experts' times as if served
+        one after another: a serial bound of the fan-out)."""
+        mdl, hosts, tr = self.cost_model, self.hosts, transfer_s
+        share, b = mdl.top_k / mdl.n_experts, self.ic.placement.expected_batch
+        n_moe = len(mdl.group_layers)
+        for i in range(n_moe):
+            r = [self._steps_s(f"moe{i}_router", h, p, o) for h in hosts]
+            t_c[self.heavy.index(f"blocks{i}")] += [x[0] for x in r]
+            t_w[self.heavy.index(f"blocks{i}")] += [x[1] for x in r]
+            need[self.heavy.index(f"blocks{i}")] += mdl.weight_bytes(f"moe{i}_router")
+        pre = np.array([self._expert_s(h, p * share) for h in hosts])
+        dec = np.array([self._expert_s(h, b * share) for h in hosts])
+        e_c = np.tile(n_moe * (pre + (o - 1) * dec), (len(self.experts), 1))
+        e_w = np.tile(n_moe * (pre + (o - 1) * dec / b), (len(self.experts), 1))
+        row = mdl.d * mdl.elt
+        way = np.array([[tr(self.paths, a, g, p * share * row)
+                         + (o - 1) * tr(self.paths, a, g, share * row) for g in hosts]
+                        for a in hosts])
+        pairs = tuple((self.heavy.index(f"blocks{i}"), len(self.heavy) + j, way + way.T)
+                      for i in range(n_moe) for j in range(len(self.experts)))
+        pin = self.ic.placement.expert_hosts
+        allowed = None if pin is None else np.r_[
+            np.ones((len(self.heavy), len(hosts)), bool),
+            [[h == pin[j] for h in hosts] for j in range(len(self.experts))]]
+        return (np.r_[t_c, e_c], np.r_[t_w, e_w],
+                np.r_[need, [mdl.weight_bytes(e) for e in self.experts]],
+                {"n_chain": len(self.heavy), "t_pairs": pairs, "allowed": allowed})
+
+    def _expert_s(self, host: str, n: float) -> float:
+        """Roofline duration of one expert call of ``n`` (expected, fractional) tokens on
+        ``host``: counts affine in the tokens, from those of 1 and 2 [s]."""
+        from ..models.microservices import ServiceCall
+
+        f1, f2 = (self.cost_model.run("moe0_expert0", [ServiceCall(0, k, 0)]) for k in (1, 2))
+        prof = self.profiles[host]
+        return max((f1.flops + (n - 1) * (f2.flops - f1.flops)) / prof.sustained_flops,
+                   (f1.bytes_moved + (n - 1) * (f2.bytes_moved - f1.bytes_moved))
+                   / prof.mem_bw_bytes_per_s)
 
     def _disaggregated(self, dh: str, rate: float, p: int, o: int) -> dict:
         """The disaggregation terms of the placement problem (``serving.decode_host``): each
@@ -271,12 +344,14 @@ class MicroserviceInference:
     def _arrive(self, r: Request) -> None:
         st = _Live(r)
         st.embed_host = self._orchestrate(r)
-        plan = [("embed", st.embed_host)] + [(s, self.where[s]) for s in self.heavy]
+        plan = [("embed", st.embed_host)] + [(s, self.where[s]) for s in self.model.chain[1:]]
         for s, h in plan:
             if st.stages and st.stages[-1][0] == h:
                 st.stages[-1][1].append(s)
             else:
                 st.stages.append((h, [s]))
+            if s.endswith("_router"):  # the MoE fan-out: no host of its own
+                st.stages.append((None, [s]))
         self._plan_kv(st)
         self.sim.send(r.ue, st.embed_host, r.prompt_tokens * self.ic.serving.token_bytes,
                       lambda m: self._queue_admission(st), tag="prompt")
@@ -378,6 +453,9 @@ class MicroserviceInference:
     def _stage_done(self, st: _Live, k: int, q: int, past: int, out) -> None:
         stages = self._stages(st)
         host, services = stages[k]
+        if k + 1 < len(stages) and stages[k + 1][0] is None:
+            self._fan_out(st, k + 1, q, past, out, host)
+            return
         if k + 1 < len(stages):
             nxt = stages[k + 1][0]
             self.sim.send(host, nxt, self.model.output_bytes(services[-1], q),
@@ -401,6 +479,47 @@ class MicroserviceInference:
             for srv in self.servers.values() if not self.reserve else ():
                 srv.release(st.r.id)
             self._admit()
+
+    def _move(self, a: str, b: str, nbytes: float, then, tag: str) -> None:
+        """``then()`` once ``nbytes`` from ``a`` reach ``b`` (at once when ``a == b``)."""
+        if a == b:
+            then()
+        else:
+            self.sim.send(a, b, nbytes, lambda m: then(), tag=tag)
+
+    def _fan_out(self, st: _Live, k: int, q: int, past: int, out, src: str) -> None:
+        """MoE layer ``i`` (stage ``k``, after its router on ``src``): each expert's tokens
+        (:meth:`MicroserviceLAM.routing`) go to its host (``dispatch``), run there as
+        ``moe<i>_expert<j>`` in the host's batching, and their outputs go to the next
+        stage's host (``combine``), as do the hidden states (``act``, the residual); the next
+        stage starts when all have arrived, with ``x + sum_k gate_k expert_k(x)`` (``real``)."""
+        mdl, layer = self.model, int(self._stages(st)[k][1][0][3:].split("_")[0])
+        nxt, row = self._stages(st)[k + 1][0], mdl.d * mdl.elt
+        idx, gates = mdl.routing(layer, st.r.id, past, q, out)
+        x = None if out is None else out[:, :mdl.d]
+        parts = {j: (idx == j).any(-1).nonzero().flatten() for j in range(mdl.n_experts)}
+        parts = {j: rows for j, rows in parts.items() if len(rows)}
+        left, y = [len(parts) + 1], (None if x is None else x.clone())
+
+        def arrived(j=None, o=None) -> None:
+            if j is not None and y is not None:
+                gate = ((idx[parts[j]] == j) * gates[parts[j]]).sum(-1, keepdim=True)
+                y.index_add_(0, parts[j], gate.to(y.dtype) * o)
+            left[0] -= 1
+            if not left[0]:
+                self._run_stage(st, k + 1, q, past, y)
+
+        def run(j: int, host: str) -> None:
+            data = None if x is None else x[parts[j]]
+            done = lambda it, o: self._move(host, nxt, len(parts[j]) * row,  # noqa: E731
+                                            lambda: arrived(j, o), "combine")
+            self.servers[host].submit(WorkItem(st.r.id, [f"moe{layer}_expert{j}"],
+                                               len(parts[j]), past, data, on_done=done))
+
+        self._move(src, nxt, q * row, arrived, "act")
+        for j, rows in parts.items():
+            host = self.where[f"expert{j}"]
+            self._move(src, host, len(rows) * row, lambda j=j, h=host: run(j, h), "dispatch")
 
     def _ship_kv(self, st: _Live, last: str) -> None:
         """Disaggregation (Splitwise): after the prefill, each block group's KV cache of the

@@ -92,6 +92,11 @@ class PlacementProblem:
         host h to the decode host, [H]
     :ivar t_const: seconds every placement adds (disaggregation: the decode steps on the
         decode host and the last token's way out)
+    :ivar n_chain: services ``0..n_chain-1`` form the chain (entry, links, exit, loop); the
+        others (MoE expert units) only add their compute and their ``t_pairs`` (None: all)
+    :ivar t_pairs: further pairwise terms ``(s, s', cost [H, H])``, e.g. a block group's host
+        and an expert's: the tokens dispatched to the expert and back, over all steps
+    :ivar allowed: whether service s may go on host h, [S, H] (None: anywhere)
     """
 
     services: list[str]
@@ -111,13 +116,21 @@ class PlacementProblem:
     t_ship: np.ndarray | None = None
     t_handoff: np.ndarray | None = None
     t_const: float = 0.0
+    n_chain: int | None = None
+    t_pairs: tuple = ()
+    allowed: np.ndarray | None = None
 
     def pairs(self) -> list[tuple[int, int, np.ndarray]]:
         """(s, s', cost [H, H] of s on h and s' on h') of every pairwise term."""
-        out = [(s, s + 1, self.t_link[s]) for s in range(len(self.services) - 1)]
-        if self.t_loop is not None and len(self.services) > 1:
-            out.append((len(self.services) - 1, 0, self.t_loop))
-        return out
+        n = self.last() + 1
+        out = [(s, s + 1, self.t_link[s]) for s in range(n - 1)]
+        if self.t_loop is not None and n > 1:
+            out.append((n - 1, 0, self.t_loop))
+        return out + list(self.t_pairs)
+
+    def last(self) -> int:
+        """Index of the chain's last service."""
+        return (self.n_chain or len(self.services)) - 1
 
     def work(self) -> np.ndarray:
         return self.t_compute if self.t_work is None else self.t_work
@@ -134,13 +147,14 @@ def latency(p: PlacementProblem, assign) -> float:
 
 def lone_latency(p: PlacementProblem, assign) -> float:
     """Latency of the expected request alone on idle hosts and links [s]."""
-    t = p.t_entry[assign[0]] + p.t_exit[assign[-1]] + p.t_const
+    last = assign[p.last()]
+    t = p.t_entry[assign[0]] + p.t_exit[last] + p.t_const
     t += sum(p.t_compute[s, h] for s, h in enumerate(assign))
     t += sum(cost[assign[a], assign[b]] for a, b, cost in p.pairs())
-    if p.t_loop is not None and len(assign) == 1:
+    if p.t_loop is not None and p.last() == 0:
         t += p.t_loop[assign[0], assign[0]]
     if p.t_ship is not None:
-        t += max(max(p.t_ship[s, h] for s, h in enumerate(assign)), p.t_handoff[assign[-1]])
+        t += max(max(p.t_ship[s, assign[s]] for s in range(p.last() + 1)), p.t_handoff[last])
     return float(t)
 
 
@@ -180,6 +194,8 @@ def memory_used(p: PlacementProblem, assign) -> np.ndarray:
 def feasible(p: PlacementProblem, assign, load: bool = True) -> bool:
     """Whether a placement fits every host's memory (and, with ``load``, its utilisation cap)."""
     ok = bool(np.all(memory_used(p, assign) <= p.mem_cap))
+    if p.allowed is not None:
+        ok &= all(p.allowed[s, h] for s, h in enumerate(assign))
     if load:
         ok &= bool(np.all(utilisation(p, assign) <= p.max_utilisation + 1e-12))
     return ok
@@ -212,9 +228,10 @@ def _milp(p: PlacementProblem, load: bool) -> list[int] | None:
     zi = lambda k, h, g: nx + (k * n_h + h) * n_h + g  # noqa: E731
     c = np.concatenate([p.t_compute.ravel()] + [cost.ravel() for _, _, cost in pairs]
                        + [np.full(nw, 1 / p.rate_per_s), np.ones(nm)])
+    last = p.last()
     c[:n_h] += p.t_entry
-    c[(n_s - 1) * n_h:nx] += p.t_exit
-    if p.t_loop is not None and n_s == 1:
+    c[last * n_h:(last + 1) * n_h] += p.t_exit
+    if p.t_loop is not None and last == 0:
         c[:n_h] += np.diag(p.t_loop)
     base = np.zeros(n_h) if p.u_base is None else np.asarray(p.u_base, float)
     rows: list[tuple[dict, float, float]] = []  # ({column: coefficient}, lower, upper)
@@ -232,10 +249,11 @@ def _milp(p: PlacementProblem, load: bool) -> list[int] | None:
         row = {xi(s, h): -b * p.rate_per_s * work[s, h] for s in range(n_s)}
         rows.append(({**row, nx + nz + h: 1}, a + b * base[h], np.inf))
     if nm:  # m >= each service's KV shipping, m >= the first token's hand-off
-        for s in range(n_s):
+        for s in range(last + 1):
             rows.append(({xi(s, h): -p.t_ship[s, h] for h in range(n_h)} | {n - 1: 1}, 0, np.inf))
-        rows.append(({xi(n_s - 1, h): -p.t_handoff[h] for h in range(n_h)} | {n - 1: 1}, 0,
+        rows.append(({xi(last, h): -p.t_handoff[h] for h in range(n_h)} | {n - 1: 1}, 0,
                      np.inf))
+    allowed = np.ones(nx) if p.allowed is None else np.asarray(p.allowed, float).ravel()
     a = lil_array((len(rows), n))
     for r, (coef, _, _) in enumerate(rows):
         for col, v in coef.items():
@@ -243,7 +261,7 @@ def _milp(p: PlacementProblem, load: bool) -> list[int] | None:
     lo, hi = np.array([r[1] for r in rows], float), np.array([r[2] for r in rows], float)
     res = milp(c, constraints=LinearConstraint(a.tocsr(), lo, hi),
                integrality=np.r_[np.ones(nx), np.zeros(n - nx)],
-               bounds=Bounds(np.zeros(n), np.r_[np.ones(nx + nz), np.full(nw + nm, np.inf)]))
+               bounds=Bounds(np.zeros(n), np.r_[allowed, np.ones(nz), np.full(nw + nm, np.inf)]))
     if res.x is None:
         return None
     return [int(np.argmax(res.x[s * n_h:(s + 1) * n_h])) for s in range(n_s)]
@@ -277,6 +295,9 @@ def random_placement(p: PlacementProblem, rng: np.random.Generator, tries: int =
     """A uniformly random placement that fits the memory (redrawn until it does)."""
     for _ in range(tries):
         assign = [int(h) for h in rng.integers(0, len(p.hosts), len(p.services))]
+        if p.allowed is not None:  # pinned services on their hosts
+            assign = [int(np.flatnonzero(p.allowed[s])[0]) if p.allowed[s].sum() == 1 else h
+                      for s, h in enumerate(assign)]
         if feasible(p, assign, load=False):
             return assign
     raise ValueError(f"inference.placement: no random placement fits the memory in {tries} draws")
@@ -289,6 +310,8 @@ def greedy_least_loaded(p: PlacementProblem) -> list[int]:
     for s in range(len(p.services)):
         after = util + p.rate_per_s * p.work()[s]
         after[mem + p.mem_need[s] > p.mem_cap] = np.inf
+        if p.allowed is not None:
+            after[~p.allowed[s].astype(bool)] = np.inf
         h = int(np.argmin(after))
         if not np.isfinite(after[h]):
             raise ValueError(f"inference.placement: {p.services[s]} fits no host's memory")

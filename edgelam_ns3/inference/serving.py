@@ -203,9 +203,9 @@ class HostServer:
     def _make_room(self, e: _Entry, batch: list[_Entry]) -> bool:
         """Reserve the KV of the entry's new tokens here, preempting lower-priority resident
         requests while it does not fit; False (nothing reserved) when it cannot."""
-        if self.kv is None:
-            return True
         req, per_token = e.item.req, self._kv_per_token(e.item.req)
+        if self.kv is None or not per_token:  # no KV here (e.g. embed, lm_head, experts)
+            return True
         swapped_in = self._out.get(req, 0) if self.preemption == "swap" else 0
         need = (e.past + e.q - self._held.get(req, 0)) * per_token
         keep = {x.item.req for x in batch} | {req}

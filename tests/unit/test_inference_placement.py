@@ -104,7 +104,7 @@ class _IdleNetwork(EventClock):
 
 
 def _lone_request_framework(tmp_path, prompt=24, output=5, serving=None, mode="cost",
-                            placement=None):
+                            placement=None, model=None):
     csv = tmp_path / "one.csv"
     csv.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\r\n"
                    f"2023-11-16 18:15:46.6805900,{prompt},{output}")
@@ -117,7 +117,8 @@ def _lone_request_framework(tmp_path, prompt=24, output=5, serving=None, mode="c
         "train": {"framework": "microservice_inference"},
         "inference": {"serving": serving or {},
                       "model": {"mode": mode, "n_layer": 4, "n_embd": 256, "n_head": 4,
-                                "vocab_size": 1000, "n_positions": 256, "n_groups": 2},
+                                "vocab_size": 1000, "n_positions": 256, "n_groups": 2,
+                                **(model or {})},
                       "source": {"kind": "trace", "trace": str(csv), "duration_s": 1.0},
                       "placement": placement or {"orchestration": "static",
                                                  "expected_batch": 1}}})
@@ -129,7 +130,7 @@ def _lone_request_framework(tmp_path, prompt=24, output=5, serving=None, mode="c
 def _serve_alone(fw, assign) -> float:
     """End-to-end latency of the lone request served with the heavy services on ``assign``."""
     fw.sim = net = _IdleNetwork(fw.paths)
-    fw.where = {s: fw.hosts[h] for s, h in zip(fw.heavy, assign)}
+    fw.set_placement(assign)
     fw.kv = {h: KvBudget(float("inf")) for h in fw.hosts}
     fw.servers = {h: HostServer(h, fw.profiles[h], net, fw.model, 10**6, 64, fw.calls.append)
                   for h in fw.hosts}
