@@ -179,3 +179,21 @@ def test_cost_counts_the_transformer_encoder_flops():
     cost = cost_of(model, torch.ones(b, p, s, dtype=torch.complex64), repeats=1)
     embed_head = 2 * b * p * (4 * s * d + d * d) + 2 * b * p * d * f * 2 * s
     assert cost.flops >= embed_head + 2 * 24 * b * p * d * d
+
+
+def test_torch_ar_predictor_equals_the_numpy_ar_and_counts_its_complex_flops():
+    """ArPredictor (what the edge server runs in the loop) gives predict_ar's prediction, and
+    the FLOP counter charges 8 real FLOPs per complex multiply-add of the Gram matrix, the
+    right-hand side and the recursion (ar_flops less the uncounted p x p solve)."""
+    from edgelam_ns3.channel_prediction import ar_flops
+    from edgelam_ns3.compute import measure
+    from edgelam_ns3.models.channel_predictors import ArPredictor, predict_ar
+
+    rng = np.random.default_rng(0)
+    h = (rng.standard_normal((3, 8, 10)) + 1j * rng.standard_normal((3, 8, 10)))
+    h = h.astype(np.complex64)
+    for p in (1, 3, 5):
+        np.testing.assert_allclose(ArPredictor(p, 2, 0.01)(torch.from_numpy(h)).numpy(),
+                                   predict_ar(h, 2, p, 0.01), atol=1e-5)
+    job = measure(ArPredictor(3, 1), torch.from_numpy(h))
+    assert job.flops == 3 * (ar_flops(8, 1, 3, 10) - 8 * (3 ** 3 // 3))
