@@ -3,8 +3,9 @@ belong in reports, never in tests.
 
 ``bench_bridge``: the cost of one C++ -> Python callback fired by an ns-3 event and carrying a
 numpy view of C++-owned state (1 KB and 1 MB: zero-copy, so the size should not matter), against
-a pyzmq ``ipc://`` request/reply round trip between two processes (64 B and 1 MB), the
-out-of-process alternative.
+a pyzmq ``ipc://`` request/reply round trip between two processes (64 B and 1 MB), and an
+exchange over the out-of-process ZeroMQ bridge (``bridge.transport: zmq``: an ns-3 event of
+edgelam-zmq-server handed to a Python callback and back).
 
 ``bench_radio``: simulated slots per wall second of the 6G radio (NrRadioHelper, NrCellMac over
 the TR 38.901 channel ThreeGppNrChannel), 1 cell, 100 MHz, mu = 1, full-buffer downlink, for
@@ -112,6 +113,34 @@ def _zmq_rtt_ns(sizes_iters: list[tuple[int, int]]) -> list[float]:
     return out
 
 
+def _zmq_exchange_ns(n: int) -> float:
+    """Mean wall ns per exchange over the ZeroMQ bridge (bridge.transport zmq, default ipc
+    endpoint): a periodic ns-3 event of edgelam-zmq-server handed to a Python callback (TICK)
+    and control handed back (DONE), one round trip: the zmq counterpart of
+    :func:`_callback_ns` without state."""
+    from .config import BridgeConfig
+    from .zmq_bridge import ZmqCoSim
+
+    sim = ZmqCoSim(BridgeConfig(transport="zmq"), 1, 1)
+    try:
+        count = 0
+
+        def cb():
+            nonlocal count
+            count += 1
+            if count == n:
+                sim.stop()
+
+        sim.every(1e-6, cb, None, False)
+        t0 = time.perf_counter_ns()
+        sim.run()
+        dt = time.perf_counter_ns() - t0
+        assert count == n
+        return dt / n
+    finally:
+        sim.destroy()
+
+
 def bench_bridge(n_callbacks: int = 200_000) -> dict:
     """Run the bridge benchmark; returns the figures in ns (lower is better)."""
     if int(n_callbacks) < 1:
@@ -120,7 +149,10 @@ def bench_bridge(n_callbacks: int = 200_000) -> dict:
     callback_ns = _callback_ns(n_callbacks, 1024)
     state_1mb_ns = _callback_ns(n_callbacks, 1 << 20)
     zmq_64, zmq_1mb = _zmq_rtt_ns([(64, 20_000), (1 << 20, 300)])
+    exchange_ns = _zmq_exchange_ns(max(1, min(n_callbacks, 20_000)))
     return {
+        "zmq_exchange_ns": exchange_ns,
+        "zmq_exchange_over_callback": exchange_ns / callback_ns,
         "callback_ns": callback_ns,
         "state_1mb_ns": state_1mb_ns,
         "zmq_rtt_64b_ns": zmq_64,
@@ -139,7 +171,11 @@ def format_table(r: dict) -> str:
         ("pyzmq ipc:// round trip, 1 MB", r["zmq_rtt_1mb_ns"]),
     ]
     lines = [f"{name:55s} {ns / 1e3:10.3f} us" for name, ns in rows]
+    lines.insert(2, f"{'bridge.transport zmq: ns-3 event -> Python callback -> ns-3':55s} "
+                    f"{r['zmq_exchange_ns'] / 1e3:10.3f} us")
     lines.append(f"{'64 B ZeroMQ round trip / callback':55s} {r['zmq_64b_over_callback']:10.1f} x")
+    lines.append(f"{'zmq exchange / in-process callback':55s} "
+                 f"{r['zmq_exchange_over_callback']:10.1f} x")
     return "\n".join(lines)
 
 
@@ -156,7 +192,20 @@ RADIO_CASES: tuple[tuple[int, int, str, float | None], ...] = (
     (16, 4, "mac", None),
     (16, 16, "mac", None),
     (16, 8, "mac", 0.001),
+    (16, 8, "su-srs", None),
+    (16, 8, "mu-srs", None),
+    (16, 8, "mu-ideal", None),
 )
+#: MAC attributes of the modes beyond full-buffer ``mac`` (and ``udp``): SRS every 10 ms (20
+#: slots at mu = 1, in the S slot of DDDSU), single layer (``su-srs``) or MU-MIMO with 4 layers
+#: per RBG and ZF (``mu-srs``; ``mu-ideal`` with the ideal CSI of the all-DL pattern).
+_RADIO_MODES: dict[str, dict[str, str]] = {
+    "su-srs": {"TddPattern": "DDDSU", "CsiMode": "Srs", "SrsPeriodSlots": "20",
+               "SrsOffsetSlots": "3"},
+    "mu-srs": {"TddPattern": "DDDSU", "CsiMode": "Srs", "SrsPeriodSlots": "20",
+               "SrsOffsetSlots": "3", "MaxLayers": "4", "Precoder": "zf"},
+    "mu-ideal": {"MaxLayers": "4", "Precoder": "zf"},
+}
 #: TS 38.306 §4.1.2 rate of the benchmarked carrier (100 MHz, mu = 1, 273 PRBs, 256-QAM, one
 #: layer, OH 0.14): the UDP variant offers 1.2 times it, shared by the UEs.
 _PEAK_BPS = 8 * 948 / 1024 * 273 * 12 * 14 * 2 * 1000 * (1 - 0.14)
@@ -178,8 +227,9 @@ def _radio_case(n_ues: int, side: int, mode: str, duration_s: float, warmup_s: f
                   "Mobility": "constant-velocity" if speed_kmh > 0 else "static",
                   "UeSpeedKmh": repr(speed_kmh)}
         mac = {"TddPattern": "D", "McsTable": "qam256", "Scheduler": "PF", "Olla": "true"}
-        if mode == "mac":
+        if mode != "udp":
             mac["FullBufferDl"] = "true"
+        mac.update(_RADIO_MODES.get(mode, {}))
         channel = {"UpdatePeriod": f"{update_period_s}s", "Condition": "3gpp",
                    "ShadowingEnabled": "true"}
         tb = core.NrRadioTestBed(sim, 1, n_ues, helper=helper, mac=mac, channel_attrs=channel,
@@ -211,7 +261,8 @@ def _radio_case(n_ues: int, side: int, mode: str, duration_s: float, warmup_s: f
            "slots_per_s": slots / wall, "realtime_factor": slots * slot_s / wall,
            "wall_s": wall, "slots": int(slots), "update_period_s": update_period_s,
            "setup_s": setup_s, "warmup_wall_s": warmup_wall,
-           "cell_dl_mbps": float(r["dl_mac_bps"].sum()) / 1e6}
+           "cell_dl_mbps": float(r["dl_mac_bps"].sum()) / 1e6,
+           "tdd_pattern": mac["TddPattern"]}
     if mode == "udp":
         row["cell_dl_goodput_mbps"] = float(r["dl_goodput_bps"].sum()) / 1e6
         row["min_queue_bytes"] = float(r["dl_queue_bytes"].min())  # > 0: still full buffer
@@ -237,13 +288,15 @@ def bench_radio(duration_s: float = 2.0, warmup_s: float = 0.02,
     Table 7.4.2-1, shadowing on), 7 GHz carrier (the default 6G upper mid-band carrier of
     ``radio.carrier_hz``; the carrier only changes path loss and Doppler, not the cost),
     100 MHz, mu = 1 (273 PRBs, 18 RBGs, 18 channel subbands), TDD pattern ``D`` (every slot
-    downlink), 256-QAM table, PF scheduler, OLLA, one cell (gNB 25 m high, 43 dBm, array
+    downlink; DDDSU for the SRS cases), 256-QAM table, PF scheduler, OLLA, one cell (gNB 25 m high, 43 dBm, array
     facing +x), UEs dropped uniformly 35-250 m from it, moving at ``speed_kmh`` (3 km/h:
     pedestrians) so that every channel update (period ``update_period_s``, 10 ms as
     ``radio.channel_update_period_s``; the last case 1 ms) recomputes every pair, default LOS
     beams (no beam-management policy: the test bed installs none). Mode ``mac``:
     the MAC's full-buffer DL (no packets); ``udp``: IPv4 and an OnOff UDP source per UE at 1.2
-    times the TS 38.306 rate of the carrier shared by the UEs (each device queue stays full).
+    times the TS 38.306 rate of the carrier shared by the UEs (each device queue stays full);
+    ``su-srs``, ``mu-srs``, ``mu-ideal``: full-buffer DL with the CSI and MIMO of
+    ``_RADIO_MODES`` (MU-MIMO: 4 layers per RBG, ZF, SUS on the PF metric).
 
     Timing: the first ``warmup_s`` simulated seconds (ns-3's first channel realization, about
     7-25 ms of wall time per pair) are not timed; ``setup_s`` and ``warmup_wall_s`` report them.
@@ -308,10 +361,10 @@ def format_radio_table(r: dict) -> str:
     lines = [f"1 cell, TR 38.901 {s['scenario']}, {s['carrier_hz'] / 1e9:g} GHz, "
              f"{s['bandwidth_hz'] / 1e6:g} MHz, mu={s['numerology']}, full-buffer DL, UEs at "
              f"{s['ue_speed_kmh']:g} km/h, {s['duration_s']:g} s simulated per case",
-             f"{'UEs':>4s} {'gNB':>6s} {'mode':>4s} {'update':>6s} {'slots/s':>9s} "
+             f"{'UEs':>4s} {'gNB':>6s} {'mode':>8s} {'update':>6s} {'slots/s':>9s} "
              f"{'x real':>7s} {'wall s':>7s} {'slots':>6s} {'setup s':>8s} {'cell Mb/s':>9s}"]
     for row in r["table"]:
-        lines.append(f"{row['ues']:4d} {row['gnb_array']:>6s} {row['mode']:>4s} "
+        lines.append(f"{row['ues']:4d} {row['gnb_array']:>6s} {row['mode']:>8s} "
                      f"{row['update_period_s'] * 1e3:4g}ms {row['slots_per_s']:9.0f} "
                      f"{row['realtime_factor']:7.2f} {row['wall_s']:7.2f} {row['slots']:6d} "
                      f"{row['setup_s']:8.2f} {row['cell_dl_mbps']:9.1f}")
