@@ -330,16 +330,70 @@ def add_pilot_noise(h: np.ndarray, snr_db: float | None, rng: np.random.Generato
 
 
 def save(ds: CsiDataset, path: str | Path) -> Path:
-    """Write ``ds`` as a compressed npz (arrays plus the config and metadata as JSON)."""
+    """Write ``ds`` by the suffix of ``path``: ``.parquet`` (:func:`save_parquet`), otherwise
+    a compressed npz (arrays plus the config and metadata as JSON)."""
     path = Path(path)
+    if path.suffix == ".parquet":
+        return save_parquet(ds, path)
     np.savez_compressed(path, h=ds.h, gain_db=ds.gain_db, speed_kmh=ds.speed_kmh,
                         ue_position=ds.ue_position, meta=np.array(json.dumps(ds.meta)))
     return path
 
 
+def save_parquet(ds: CsiDataset, path: str | Path) -> Path:
+    """Write ``ds`` as one Parquet table, a row per (drop, UE, step): ``drop``, ``ue``,
+    ``step``, ``t_s`` (step x sampling period), ``speed_kmh``, ``gain_db``, ``x_m``, ``y_m``,
+    ``z_m`` (position at t = 0) and ``h_re``, ``h_im`` (float32 lists of the [rx, tx, subband]
+    channel, C order); the metadata (config, layout, shape) is the schema's ``edgelam_csi``
+    JSON."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    d, u, t = ds.h.shape[:3]
+    flat = ds.h.reshape(d * u * t, -1)
+    idx = np.indices((d, u, t)).reshape(3, -1)
+    pos = ds.ue_position[idx[0], idx[1]]
+    cols = {"drop": idx[0], "ue": idx[1], "step": idx[2],
+            "t_s": idx[2] * ds.config.sample_period_s,
+            "speed_kmh": ds.speed_kmh[idx[0], idx[1]], "gain_db": ds.gain_db[idx[0], idx[1]],
+            "x_m": pos[:, 0], "y_m": pos[:, 1], "z_m": pos[:, 2]}
+    table = pa.table({k: pa.array(v) for k, v in cols.items()})
+    n = flat.shape[1]
+    for name, part in (("h_re", flat.real), ("h_im", flat.imag)):
+        values = pa.array(np.ascontiguousarray(part, dtype=np.float32).ravel())
+        table = table.append_column(name, pa.FixedSizeListArray.from_arrays(values, n))
+    meta = {**ds.meta, "shape": list(ds.h.shape)}
+    table = table.replace_schema_metadata({"edgelam_csi": json.dumps(meta)})
+    pq.write_table(table, path)
+    return Path(path)
+
+
 def load(path: str | Path) -> CsiDataset:
-    """Read a file written by :func:`save`."""
+    """Read a file written by :func:`save` (npz or Parquet)."""
+    if Path(path).suffix == ".parquet":
+        return _load_parquet(path)
     with np.load(path) as z:
         meta = json.loads(str(z["meta"]))
         cfg = CsiConfig(**meta["config"])
         return CsiDataset(cfg, z["h"], z["gain_db"], z["speed_kmh"], z["ue_position"], meta)
+
+
+def _load_parquet(path: str | Path) -> CsiDataset:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    meta = json.loads(table.schema.metadata[b"edgelam_csi"])
+    shape = meta.pop("shape")
+    d, u, t = shape[:3]
+
+    def col(name):
+        return table.column(name).to_numpy()
+
+    def lists(name):
+        return np.asarray(table.column(name).combine_chunks().flatten(), dtype=np.float32)
+
+    h = (lists("h_re") + 1j * lists("h_im")).astype(np.complex64).reshape(shape)
+    first = np.arange(d * u) * t  # the step-0 row of each (drop, ue)
+    pos = np.stack([col(c)[first] for c in ("x_m", "y_m", "z_m")], -1).reshape(d, u, 3)
+    return CsiDataset(CsiConfig(**meta["config"]), h, col("gain_db")[first].reshape(d, u),
+                      col("speed_kmh")[first].reshape(d, u), pos, meta)

@@ -1,4 +1,5 @@
-"""``edgelam dataset csi``: draw a CSI data set (:mod:`edgelam_ns3.datasets.csi`) into an npz."""
+"""``edgelam dataset csi``: draw a CSI data set (:mod:`edgelam_ns3.datasets.csi`) into an npz
+or a Parquet file."""
 
 from __future__ import annotations
 
@@ -18,14 +19,15 @@ def add_dataset_parser(sub) -> None:
                        "time series per UE)")
     kinds = d.add_subparsers(dest="kind", required=True)
     c = kinds.add_parser("csi", help="channel series per UE from Sionna's or ns-3's TR 38.901 "
-                         "channel, normalised, with metadata, into an .npz")
+                         "channel, normalised, with metadata, into an .npz or .parquet")
     c.add_argument("--preset", default="llm4cp", choices=sorted(PRESETS),
                    help="starting config (default llm4cp: UMa NLOS 2.4 GHz, 32 ports, 48 "
                    "subbands, 0.5 ms, 10-100 km/h)")
     c.add_argument("--set", action="append", metavar="FIELD=VALUE",
                    help="override a config field, value read as YAML, e.g. --set source=ns3 "
                    "--set n_drops=20 --set speeds_kmh=[30,60]")
-    c.add_argument("--out", required=True, help="output .npz path")
+    c.add_argument("--out", required=True, help="output path: .npz, or .parquet (a row per "
+                   "drop, UE and step; edgelam_ns3.datasets.csi.save_parquet)")
     c.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     c.set_defaults(fn=_cmd_csi)
 
@@ -50,7 +52,7 @@ def _cmd_csi(args: argparse.Namespace) -> int:
     from . import csi
 
     out = Path(args.out)
-    if out.suffix != ".npz":
+    if out.suffix not in (".npz", ".parquet"):
         out = out.with_suffix(out.suffix + ".npz")
     try:
         cfg = csi.preset(args.preset, **_overrides(args.set))

@@ -108,3 +108,26 @@ def test_invalid_config_names_the_field():
         csi.CsiConfig(carrier_hz=200e9)
     with pytest.raises(ValueError, match="preset: unknown"):
         csi.preset("llm5cp")
+
+
+def test_parquet_round_trip_keeps_arrays_config_and_a_row_per_drop_ue_step(tmp_path):
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(1)
+    cfg = csi.preset("llm4cp", n_drops=2, n_ues=3, n_steps=5, n_subbands=4)
+    shape = (2, 3, 5, cfg.n_rx, cfg.n_tx, 4)
+    h = (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(np.complex64)
+    ds = csi.CsiDataset(cfg, h, rng.standard_normal((2, 3)), rng.uniform(10, 100, (2, 3)),
+                        rng.standard_normal((2, 3, 3)), {"config": cfg.to_dict(), "x": 1})
+    path = csi.save(ds, tmp_path / "csi.parquet")
+    table = pq.read_table(path)
+    assert table.num_rows == 2 * 3 * 5
+    row = table.slice(7, 1).to_pylist()[0]  # drop 0, ue 1, step 2
+    assert (row["drop"], row["ue"], row["step"]) == (0, 1, 2)
+    assert row["t_s"] == pytest.approx(2 * cfg.sample_period_s)
+    np.testing.assert_array_equal(np.array(row["h_re"], np.float32), h[0, 1, 2].real.ravel())
+    back = csi.load(path)
+    np.testing.assert_array_equal(back.h, ds.h)
+    for k in ("gain_db", "speed_kmh", "ue_position"):
+        np.testing.assert_array_equal(getattr(back, k), getattr(ds, k))
+    assert back.config == cfg and back.meta == ds.meta
