@@ -118,7 +118,7 @@ class EdgeLamEnv(gym.Env):
 
         torch.set_num_threads(cfg.sim.torch_threads)
         torch.manual_seed(cfg.seed)
-        self._sim = Simulation(network_spec(cfg), seed=cfg.seed, run=cfg.run)
+        self._sim = Simulation(network_spec(cfg), seed=cfg.seed, run=cfg.run, bridge=cfg.bridge)
         install_traffic(cfg, self._sim)
         self._rows: list[dict] = []
         self._fw = framework_class(cfg.train.framework)(cfg, self._sim,
