@@ -104,10 +104,11 @@ class _IdleNetwork(EventClock):
 
 
 def _lone_request_framework(tmp_path, prompt=24, output=5, serving=None, mode="cost",
-                            placement=None, model=None):
+                            placement=None, model=None, n_requests=1):
     csv = tmp_path / "one.csv"
-    csv.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\r\n"
-                   f"2023-11-16 18:15:46.6805900,{prompt},{output}")
+    csv.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\r\n" + "\r\n".join(
+        f"2023-11-16 18:15:46.{680590 + 100 * i:06d}0,{prompt},{output}"
+        for i in range(n_requests)))
     cfg = config.from_dict({
         "nodes": {"n_devices": 1, "n_edge": 2, "cloud": True},
         "radio": {"mode": "ideal"},

@@ -176,3 +176,25 @@ def test_preemption_by_swap_charges_the_kv_bytes_out_and_back_in():
     assert ends == {0: pytest.approx(sum(t[:4])), 1: pytest.approx(sum(t))}
     assert host.preemptions == 1 and host.kv.used_bytes == 0
     assert [r["phase"] for r in rows if r["req"] == 1] == ["prefill", "decode"]
+
+
+@pytest.mark.parametrize("kv_policy", ["recompute", "swap"])
+def test_served_requests_all_finish_when_preempted_within_a_small_kv_memory(tmp_path,
+                                                                           kv_policy):
+    from test_inference_placement import _lone_request_framework
+
+    # 4 requests of 12 + 6 tokens on edge0, whose KV memory holds 30 tokens of blocks0 and
+    # blocks1 (4 kB per token each): together they need 72, so later ones are preempted
+    fw = _lone_request_framework(
+        tmp_path, 12, 6, {"kv_policy": kv_policy, "kv_memory_fraction": 1.0},
+        mode="real", placement={"policy": "monolithic", "orchestration": "static"},
+        n_requests=4)
+    fw.kv["edge0"].capacity_bytes = 30 * 2 * 4096
+    fw.start()
+    fw.sim.run()
+    srv = fw.servers["edge0"]
+    assert len(fw.rows) == 4 and not any(r["rejected"] for r in fw.rows)
+    assert srv.preemptions > 0 and fw.kv["edge0"].used_bytes == 0
+    assert fw.kv["edge0"].peak_bytes <= fw.kv["edge0"].capacity_bytes
+    phases = {c["phase"] for c in fw.calls}
+    assert ("recompute" in phases) == (kv_policy == "recompute")

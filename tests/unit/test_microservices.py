@@ -98,3 +98,29 @@ def test_moe_routing_is_the_top_k_of_the_router_logits_and_charges_k_experts():
     cost = MoEExperts(d, d_ff, n_exp, k, "cost")
     m = cost.expected_tokens(n)  # 12 tokens to each of the 4 experts
     assert m == 12 and sum(cost.run(e, m).flops for e in cost.services) == n * k * per_token
+
+
+@pytest.mark.parametrize("key", [("expert", 3), ("expert", 77), ("router", 3), ("router", 61)])
+def test_moe_counts_extrapolated_from_two_sizes_equal_a_direct_count(key):
+    from edgelam_ns3.compute import measure
+
+    model = MicroserviceLAM(CFG, 2, "cost", n_experts=4, top_k=2)
+    fn, args = model._piece(key)
+    job = measure(fn, *args)
+    assert model._count(key) == (job.flops, job.bytes_moved)
+
+
+def test_moe_services_charge_the_same_in_real_and_cost_mode():
+    real = MicroserviceLAM(CFG, 2, "real", n_experts=4, top_k=2)
+    cost = MicroserviceLAM(CFG, 2, "cost", n_experts=4, top_k=2)
+    x = torch.randn(9, CFG.n_embd, generator=torch.Generator().manual_seed(0))
+    for s in ("moe1_router", "moe0_expert3"):
+        calls = [ServiceCall(0, 4, 0, x[:4]), ServiceCall(1, 5, 0, x[4:])]
+        r, c = real.run(s, calls), cost.run(s, [ServiceCall(0, 4, 0), ServiceCall(1, 5, 0)])
+        assert (r.flops, r.bytes_moved) == (c.flops, c.bytes_moved) and r.flops > 0
+    out = real.run("moe1_router", [ServiceCall(0, 9, 0, x)]).outputs[0]
+    idx, gates = real.routing(1, 0, 0, 9, out)
+    logits = real.modules["moe1_router"](x)
+    assert torch.equal(idx, logits.topk(2, -1).indices)
+    assert torch.allclose(gates, logits.topk(2, -1).values.softmax(-1))
+    assert real.weight_bytes("expert3") == 2 * real.weight_bytes("moe0_expert3")
