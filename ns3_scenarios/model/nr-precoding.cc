@@ -250,42 +250,72 @@ NrPrecoding::SelectUsers(const NrComplexMatrix& h,
             candidates.push_back(i);
         }
     }
+    // raw loops over the row-major data: this runs per RBG and slot in the MAC
+    const size_t n = h.Cols();
+    const Complex* d = h.Data().data();
+    auto dot = [n](const Complex* a, const Complex* b) { // a b^H, in real arithmetic
+        const auto* x = reinterpret_cast<const double*>(a); // std::complex is double[2]
+        const auto* y = reinterpret_cast<const double*>(b);
+        double re = 0;
+        double im = 0;
+        for (size_t t = 0; t < 2 * n; t += 2)
+        {
+            re += x[t] * y[t] + x[t + 1] * y[t + 1];
+            im += x[t + 1] * y[t] - x[t] * y[t + 1];
+        }
+        return Complex(re, im);
+    };
     std::vector<uint32_t> picked;
-    std::vector<NrComplexMatrix> basis; // the g of the picked users
+    std::vector<std::vector<Complex>> basis; // the g of the picked users
+    std::vector<double> basisNorm2;
+    std::vector<Complex> g(n);
+    std::vector<Complex> bestG(n);
     while (!candidates.empty() && picked.size() < maxLayers)
     {
         double best = -1;
         uint32_t bestUser = 0;
-        NrComplexMatrix bestG;
+        double bestN2 = 0;
         for (uint32_t c : candidates)
         {
-            NrComplexMatrix g = h.Row(c);
-            for (const auto& b : basis)
+            const Complex* hc = d + c * n;
+            std::copy(hc, hc + n, g.begin());
+            for (size_t q = 0; q < basis.size(); ++q)
             {
-                const Complex proj = (h.Row(c) * b.Hermitian())(0, 0) / b.RowNorm2(0);
-                g = g + b.Scaled(-proj);
+                const Complex proj = dot(hc, basis[q].data()) / basisNorm2[q];
+                const double pr = proj.real();
+                const double pi = proj.imag();
+                auto* gd = reinterpret_cast<double*>(g.data());
+                const auto* bd = reinterpret_cast<const double*>(basis[q].data());
+                for (size_t t = 0; t < 2 * n; t += 2)
+                {
+                    gd[t] -= pr * bd[t] - pi * bd[t + 1];
+                    gd[t + 1] -= pr * bd[t + 1] + pi * bd[t];
+                }
             }
-            const double n2 = g.RowNorm2(0);
+            const double n2 = dot(g.data(), g.data()).real();
             const double metric =
                 snr > 0 ? weights[c] * std::log2(1.0 + snr * n2) : weights[c] * n2;
             if (metric > best)
             {
                 best = metric;
                 bestUser = c;
-                bestG = g;
+                bestN2 = n2;
+                bestG.swap(g);
+                g.resize(n);
             }
         }
-        if (bestG.RowNorm2(0) <= 0)
+        if (bestN2 <= 0)
         {
             break; // every candidate lies in the span of those picked
         }
         picked.push_back(bestUser);
         basis.push_back(bestG);
+        basisNorm2.push_back(bestN2);
         std::vector<uint32_t> next;
         for (uint32_t c : candidates)
         {
-            const double corr = std::abs((h.Row(c) * bestG.Hermitian())(0, 0)) /
-                                std::sqrt(h.RowNorm2(c) * bestG.RowNorm2(0));
+            const double corr = std::abs(dot(d + c * n, bestG.data())) /
+                                std::sqrt(h.RowNorm2(c) * bestN2);
             if (c != bestUser && corr < epsilon)
             {
                 next.push_back(c);

@@ -83,6 +83,39 @@ def test_layer_sinr_of_the_mac_equals_the_closed_form_on_the_channel_it_used(pre
         np.testing.assert_allclose(g["est_sinr"], g["sinr"], rtol=1e-6)
 
 
+def test_with_srs_csi_the_precoders_come_from_the_gnbs_estimate_not_the_true_channel():
+    """radio.csi.mode srs (DDDSU, SRS every 20 slots in the S slot, usable 2 slots later): the
+    ZF precoders of slot 30 are ZF of the SRS estimates the gNB holds (read with
+    Simulation.csi, times sqrt of their path gain), not of the true channels; the estimation
+    error shows as residual inter-user interference, so the true SINR differs from the
+    gNB's."""
+    cfg, spec = _spec(4, ["radio.mimo.max_layers=4", "radio.tdd_pattern=DDDSU",
+                          "radio.csi.mode=srs", "radio.csi.srs_period_slots=20",
+                          "radio.csi.srs_offset_slots=3"], pg_db=-120.0)
+    p = _psd_w_per_hz(cfg) / 4
+    seen = {}
+    with Simulation(spec, seed=2) as sim:
+        def look():
+            seen["groups"] = sim.precoding(0)
+            seen["csi"] = [sim.csi(f"ue{u}") for u in range(4)]
+
+        sim.schedule(30.5 * 0.0005, look)
+        sim.run(until_s=0.016)
+    c = seen["csi"]
+    assert all(x["next_slot"] == 31 and x["srs_slot"] == 23 for x in c)
+    for r, g in enumerate(seen["groups"]):
+        assert g["ues"] and len(g["ues"]) == 4
+        sb = min(17, int((16 * r + 0.5 * min(16, N_PRB - 16 * r)) * 18 / N_PRB))  # centre PRB
+        est = np.vstack([c[u]["estimate"][0, :, sb] * 10 ** (c[u]["estimate_path_gain_db"] / 20)
+                         for u in g["ues"]])
+        true = np.vstack([c[u]["true"][0, :, sb] * 10 ** (c[u]["path_gain_db"] / 20)
+                          for u in g["ues"]])
+        np.testing.assert_allclose(g["w"], _reference_precoder("zf", est, p, 1.0), rtol=1e-6,
+                                   atol=1e-9 * np.abs(g["w"]).max())
+        assert not np.allclose(g["w"], _reference_precoder("zf", true, p, 1.0), rtol=1e-3)
+        assert np.max(np.abs(10 * np.log10(np.asarray(g["sinr"]) / g["est_sinr"]))) > 0.01
+
+
 def test_two_layers_to_one_ue_reach_the_ts38306_rate_with_two_layers(ts38306_rate_bps):
     """SU-MIMO: one UE with 2 antennas (1x2) at high SINR (path gain -60 dB), max_layers 2,
     2 layers per UE (its two eigen-modes, ZF over them = SVD precoding), all-DL, full buffer:
