@@ -150,7 +150,7 @@ class CsiConfig(_Strict):
     (``ns3::NrCellMac`` CsiMode, ``ns3::NrCsiSrs``)."""
 
     mode: Literal["ideal", "srs"] = Field(
-        "ideal", description="'ideal': the true per-RBG SINR, two active slots old (exact "
+        "srs", description="'ideal': the true per-RBG SINR, two active slots old (exact "
         "channel knowledge); 'srs': the gNB's noisy LS estimate from periodic SRS (TDD "
         "reciprocity), aged by its period and processing delay")
     srs_period_slots: Annotated[int, Field(ge=1, le=2560)] = Field(
