@@ -20,7 +20,8 @@ set half a slot before each slot) send nothing.
 
 Outputs: ``summary.json``'s ``prediction`` (per-UE and cell DL throughput, BLER, effective
 SINR and MCS over ``[measure_from_s, measure_from_s + measure_s)``, the NMSE of the gNB's CSI
-against the true channel, bytes, job times) and the trace tables ``csi_events`` (each
+against the true channel, sampled every slot of the window, bytes, job times) and the
+trace tables ``csi_events`` (each
 sounding read, prediction applied and NMSE sample) and ``prediction_ues`` (the per-UE
 results).
 """
@@ -119,14 +120,20 @@ class ChannelPredictionLoop:
         self.cfg, self.sim, self.p = cfg, sim, cfg.prediction
         self.ues = [f"ue{u}" for u in range(cfg.n_ues())]
         self.host = cfg.train.server
+        fed = self.p.federated.mode != "none"
+        edges = [f"edge{u % cfg.nodes.n_edge}" for u in range(len(self.ues))] if fed \
+            else [self.host] * len(self.ues)
+        self.groups = {e: [u for u, x in enumerate(edges) if x == e] for e in dict.fromkeys(edges)}
         costs = CostCache() if cfg.compute.accounting == "cached" else None
-        self.edge = Device(self.host, profile(cfg, self.host), sim, on_job, costs)
+        self.devices = {e: Device(e, profile(cfg, e), sim, on_job, costs)
+                        for e in {self.host, *self.groups}}
         r = cfg.radio
         self.slot_s = 1e-3 / 2 ** r.numerology
         self.period = r.csi.srs_period_slots
         self.first_usable = r.csi.offset(r.tdd_pattern) + r.csi.processing_delay_slots
-        self.series: list[np.ndarray] = []  # at the edge: [U, M, S] per sounding received
-        self.predictor: _Predictor | None = None
+        self.series: dict[str, list[np.ndarray]] = {e: [] for e in self.groups}  # [U_e, M, S]
+        self.predictor: dict[str, _Predictor] = {}
+        self.finetune = None
         self.fit: dict = {}
         self.ready_s: float | None = None
         self.training = False
@@ -136,7 +143,7 @@ class ChannelPredictionLoop:
         self.nmse: dict[str, list[float]] = {"csi": [], "aged": []}
         self.bytes = {"csi": 0, "prediction": 0}
         self.predict_s: list[float] = []
-        self.snap0 = self.result = None
+        self.snap0 = self.result = self.last_est = None
         self.finished = False
 
     # -- wiring -------------------------------------------------------------------------------
@@ -187,30 +194,33 @@ class ChannelPredictionLoop:
         est = est.astype(np.complex64)  # [U, M, S]
         t_srs = self.sim.now - c[0]["age_s"]
         target = t_srs + self.period * self.slot_s
-        self.sim.schedule(target - self.sim.now, self._score, est, target)
+        self.last_est = est
         self._event({"t_s": self.sim.now, "event": "sounding", "t_info_s": t_srs})
         if self.p.csi in ("ar", "lam"):
             gnb = self.gnb_of(self.ues[0])
-            self.bytes["csi"] += est.nbytes
-            self.sim.send(gnb, self.host, est.nbytes,
-                          lambda msg, est=est, target=target: self._at_edge(est, target, gnb),
-                          tag="csi")
+            for edge, idx in self.groups.items():
+                part = est[idx]
+                self.bytes["csi"] += part.nbytes
+                self.sim.send(gnb, edge, part.nbytes,
+                              lambda msg, e=edge, x=part: self._at_edge(e, x, target, gnb),
+                              tag="csi")
 
-    def _score(self, aged: np.ndarray, target: float) -> None:
-        """NMSE of the gNB's CSI in use and of the aged estimate against the true channel, at
-        the instant a prediction is for."""
-        if not self.snap0:
+    def _score(self) -> None:
+        """Every slot of the measurement window, half a slot in: the NMSE of the CSI the next
+        slot uses, and of the newest SRS estimate (aged CSI), against the true channel now."""
+        if self.result is not None:
             return
+        self.sim.schedule(self.slot_s, self._score)
         for u, ue in enumerate(self.ues):
             c = self.sim.csi(ue)
-            true = c["true"].reshape(aged[u].shape)
+            true = c["true"].reshape(self.last_est[u].shape)
             self.nmse["csi"].append(nmse_db_of(c["estimate"].reshape(true.shape), true))
-            self.nmse["aged"].append(nmse_db_of(aged[u], true))
+            self.nmse["aged"].append(nmse_db_of(self.last_est[u], true))
 
-    def _apply(self, pred: np.ndarray, target: float) -> None:
-        for u, ue in enumerate(self.ues):
-            shape = self.sim.csi(ue)["true"].shape
-            self.sim.set_csi(ue, pred[u].reshape(shape), at_time=self.sim.now)
+    def _apply(self, edge: str, pred: np.ndarray, target: float) -> None:
+        for u, p in zip(self.groups[edge], pred):
+            ue = self.ues[u]
+            self.sim.set_csi(ue, p.reshape(self.sim.csi(ue)["true"].shape), at_time=self.sim.now)
         self.external = True
         self._event({"t_s": self.sim.now, "event": "prediction", "t_info_s": target})
 
@@ -221,47 +231,67 @@ class ChannelPredictionLoop:
 
     # -- the edge server ---------------------------------------------------------------------
 
-    def _at_edge(self, est: np.ndarray, target: float, gnb: str) -> None:
-        self.series.append(est)
+    def _at_edge(self, edge: str, est: np.ndarray, target: float, gnb: str) -> None:
+        self.series[edge].append(est)
         p = self.p
-        if self.predictor is None:
-            if self.sim.now >= p.warmup_s and not self.training:
+        if edge not in self.predictor:
+            if edge == self.host and self.sim.now >= p.warmup_s and not self.training:
                 self.training = True
-                self.edge.submit(f"fit_{p.csi}", self._fit, self._fitted)
+                self.devices[edge].submit(f"fit_{p.csi}", self._fit, self._fitted)
             return
-        if len(self.series) < p.history:
+        if len(self.series[edge]) < p.history:
             return
         import torch
 
-        hist = torch.from_numpy(np.stack(self.series[-p.history:], axis=1))  # [U, P, M, S]
+        hist = torch.from_numpy(np.stack(self.series[edge][-p.history:], axis=1))  # [U,P,M,S]
         t0 = self.sim.now
 
         def done(pred):
             self.predict_s.append(self.sim.now - t0)
             out = pred.numpy()
             self.bytes["prediction"] += out.nbytes
-            self.sim.send(self.host, gnb, out.nbytes,
-                          lambda msg: self._apply(out, target), tag="prediction")
+            self.sim.send(edge, gnb, out.nbytes, lambda msg: self._apply(edge, out, target),
+                          tag="prediction")
 
-        self.edge.submit(f"predict_{p.csi}", lambda: self.predictor(hist), done,
-                         key=(p.csi, tuple(hist.shape)))
+        self.devices[edge].submit(f"predict_{p.csi}", lambda: self.predictor[edge](hist), done,
+                                  key=(p.csi, tuple(hist.shape)))
 
     def _fit(self):
-        series = np.stack(self.series)
+        series = np.stack(self.series[self.host])
         if self.p.csi == "ar":
             return fit_ar(series, self.p)
         return train_lam(series, self.p, self.cfg.seed)
 
     def _fitted(self, result) -> None:
-        self.predictor, self.fit = result
-        self.ready_s = self.sim.now
-        print(f"[sim {self.sim.now:9.4f} s] {self.p.csi} predictor ready on {self.host}: "
+        predictor, self.fit = result
+        print(f"[sim {self.sim.now:9.4f} s] {self.p.csi} predictor trained on {self.host}: "
               f"{self.fit}", flush=True)
+        if self.p.federated.mode == "none":
+            self._ready(self.host, predictor)
+            return
+        from .channel_prediction_fed import AdapterFinetune
+
+        n = min(len(x) for x in self.series.values())  # soundings every edge server has
+        shards = {e: windows(np.stack(self.series[e][:n]), self.p.history) for e in self.groups}
+        self.finetune = AdapterFinetune(
+            self.sim, {e: self.devices[e] for e in self.groups}, self.host, shards,
+            predictor.model, self.p.federated, self.cfg.seed,
+            lambda e, m: self._ready(e, _Predictor("lam", m)),
+            lambda row: self.tw is not None and self.tw.append("finetune", row))
+        self.finetune.start()
+
+    def _ready(self, edge: str, predictor: _Predictor) -> None:
+        self.predictor[edge] = predictor
+        self.ready_s = self.sim.now
+        if self.finetune is not None:
+            print(f"[sim {self.sim.now:9.4f} s] {edge} has the fine-tuned predictor", flush=True)
 
     # -- measurement --------------------------------------------------------------------------
 
     def _measure_start(self) -> None:
         self.snap0 = (self.sim.now, self.sim.radio_ue_stats())
+        slot = np.floor(self.sim.now / self.slot_s + 1e-9)
+        self.sim.schedule((slot + 1.5) * self.slot_s - self.sim.now, self._score)
 
     def _measure_end(self) -> None:
         t0, s0 = self.snap0
@@ -284,10 +314,12 @@ class ChannelPredictionLoop:
 
     def summary(self) -> dict:
         """``prediction``: the CSI mode, cell and per-UE DL figures over the window, the NMSE
-        of the gNB's CSI (and of the aged estimate) against the truth at each prediction's
-        target instant, bytes and job times."""
+        of the gNB's CSI in use (and of the newest SRS estimate) against the truth, every slot
+        of the window, bytes and job times."""
         out = {"csi": self.p.csi, "ready_s": self.ready_s, "fit": self.fit,
                "bytes": dict(self.bytes)}
+        if self.finetune is not None:
+            out["finetune"] = self.finetune.summary()
         if self.result:
             thr = np.array([r["dl_throughput_bps"] for r in self.result])
             out.update(cell_dl_throughput_bps=float(thr.sum()),

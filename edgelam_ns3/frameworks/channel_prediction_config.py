@@ -102,3 +102,7 @@ def check(cfg) -> None:
                              f"prediction.csi is {p.csi}")
         if cfg.nodes.n_edge < 2:
             raise ValueError("prediction.federated.mode: needs nodes.n_edge >= 2 edge servers")
+        if cfg.train.server not in {f"edge{u % cfg.nodes.n_edge}" for u in range(cfg.n_ues())}:
+            raise ValueError(f"train.server: {cfg.train.server} must be an edge server that "
+                             f"holds UEs (UE u is at edge<u mod nodes.n_edge>) for "
+                             f"prediction.federated")
