@@ -183,6 +183,8 @@ class MicroserviceLAM:
         if n_experts and (n_experts < 2 or not 1 <= top_k <= n_experts):
             raise ValueError(f"MoE: n_experts >= 2 and 1 <= top_k <= n_experts (got "
                              f"{n_experts}, {top_k})")
+        if n_experts > 2 / torch.finfo(dtype).eps:  # the router output holds ids as dtype
+            raise ValueError(f"MoE: {n_experts} experts: their ids are not exact in {dtype}")
         if route_by not in ("router", "draw"):
             raise ValueError(f"route_by: 'router' or 'draw', not {route_by!r}")
         self.n_experts, self.top_k, self.route_by, self.seed = n_experts, top_k, route_by, seed
@@ -334,12 +336,13 @@ class MicroserviceLAM:
         return layers * flops, layers * nbytes
 
     def _count(self, key: tuple) -> tuple[int, int]:
-        # Counts affine in one size, from two counts, exactly: a decode step's attention in its
-        # past length (the cat, both products, the scale and the softmax each touch P + 1
-        # keys or scores per head), the linear layers and norms in the tokens n (weights read
-        # once, activations n rows), the embedding in n (gathered rows).
-        if key[0] == "attn" and key[1] == 1 and key[2] > 1:
-            return self._affine(("attn", 1, 0), ("attn", 1, 1), key[2])
+        # Counts affine in one size, from two counts, exactly: attention (a decode step's or a
+        # prompt chunk's of T tokens) in its past length P (the cat, both products, the scale,
+        # the mask and the softmax each touch P + T keys or scores per query and head), the
+        # linear layers and norms in the tokens n (weights read once, activations n rows), the
+        # embedding in n (gathered rows).
+        if key[0] == "attn" and key[2] > 1:  # a decode step or a prompt chunk
+            return self._affine(("attn", key[1], 0), ("attn", key[1], 1), key[2])
         if key[0] in ("dense", "embed", "expert", "router") and key[1] > 2:
             return self._affine((key[0], 1), (key[0], 2), key[1] - 1)
         hit = self._counts.get(key)

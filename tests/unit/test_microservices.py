@@ -69,6 +69,7 @@ def test_unknown_service_and_bad_mode_are_rejected():
 
 
 @pytest.mark.parametrize("key", [("attn", 1, 2), ("attn", 1, 37), ("attn", 1, 1000),
+                                 ("attn", 5, 37), ("attn", 16, 300),
                                  ("dense", 3), ("dense", 517), ("embed", 3), ("embed", 4096)])
 def test_counts_extrapolated_from_two_sizes_equal_a_direct_count(key):
     from edgelam_ns3.compute import measure
