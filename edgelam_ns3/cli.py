@@ -83,7 +83,7 @@ def _cmd_replay(args) -> int:
     from . import config, replay, runner
 
     try:
-        cfg = replay.replay_config(args.run_dir, args.set or [])
+        cfg = replay.replay_config(args.run_dir, args.set or [], timing=args.timing)
         summary = runner.launch(cfg, args.out, quiet=args.quiet, force=args.force)
     except (ValueError, runner.RunDirError) as exc:  # ConfigError is a ValueError
         return _fail(exc)
@@ -227,6 +227,11 @@ def build_parser() -> argparse.ArgumentParser:
     rr = sub.add_parser("replay", help="rerun a recorded NR run's framework (or another, with "
                         "--set) over its recorded per-UE capacities as a trace radio")
     rr.add_argument("run_dir", help="a run directory of an NR run")
+    rr.add_argument("--timing", action="store_true",
+                    help="timing only (compute.execution=cost): the jobs run on meta tensors, "
+                    "so compute charges, per-round latencies, bytes and the schedule are as in "
+                    "a full replay, but no losses are computed (NaN). Default: a full replay, "
+                    "every job run for real, losses computed")
     _run_options(rr, "runs/<name>-replay-<time>")
     rr.set_defaults(fn=_cmd_replay)
     cm = sub.add_parser("compare", help="one report putting runs side by side")

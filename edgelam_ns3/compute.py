@@ -455,6 +455,9 @@ class Device:
         "bytes_moved": int}``
     :param costs: a :class:`CostCache` (shared by a run's devices) that charges a job with a
         key (:meth:`submit`) the counts of an earlier one; `None`: every job is counted
+    :param execution: ``"real"``, or ``"cost"`` (``compute.execution``): the jobs run on meta
+        tensors, inside :func:`edgelam_ns3.torch_device.meta_scalars` (a read of a meta
+        tensor's value is answered where the answer is known without data, else an error)
     """
 
     def __init__(
@@ -464,6 +467,7 @@ class Device:
         sim: Scheduler,
         on_job: Callable[[dict[str, Any]], Any] | None = None,
         costs: CostCache | None = None,
+        execution: str = "real",
     ) -> None:
         if not isinstance(profile, DeviceProfile):
             raise TypeError(f"profile must be a DeviceProfile, got {type(profile).__name__}")
@@ -472,6 +476,7 @@ class Device:
         self._sim = sim
         self._on_job = on_job
         self._costs = costs
+        self._cost_only = execution == "cost"
         self._queue: deque[tuple[str, Callable[[], Any], Callable[[Any], Any], tuple | None]] \
             = deque()
         self._running = 0
@@ -515,7 +520,13 @@ class Device:
         t_start = float(self._sim.now)
         self._running += 1  # taken before fn runs, so a re-entrant submit() queues behind it
         try:
-            cost = measure(fn) if self._costs is None else self._costs.measure(job, fn, key)
+            if self._cost_only:
+                from .torch_device import meta_scalars
+
+                with meta_scalars():  # outside the counting modes: they count the reads
+                    cost = self._count(job, fn, key)
+            else:
+                cost = self._count(job, fn, key)
         except BaseException:
             self._running -= 1
             raise
@@ -543,3 +554,6 @@ class Device:
             self._pump()
 
         self._sim.schedule(duration, finish)
+
+    def _count(self, job: str, fn: Callable[[], Any], key: tuple | None) -> JobCost:
+        return measure(fn) if self._costs is None else self._costs.measure(job, fn, key)

@@ -58,10 +58,15 @@ def capacity_trace(run_dir: Path, cfg: config_mod.ScenarioConfig) -> Path:
     return out
 
 
-def replay_config(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = ()) \
-        -> config_mod.ScenarioConfig:
+def replay_config(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = (),
+                  timing: bool = False) -> config_mod.ScenarioConfig:
     """The recorded run's config with its radio replaced by its capacity trace, then the
-    ``overrides`` (``--set`` strings; e.g. another train.policy or train.framework)."""
+    ``overrides`` (``--set`` strings; e.g. another train.policy or train.framework).
+
+    :param timing: a timing-only replay (``compute.execution: cost``, see
+        :mod:`edgelam_ns3.torch_device`): the same compute charges and so the same timing as a
+        full replay, no losses (NaN); default False: a full replay
+    """
     run_dir = Path(run_dir)
     recorded = run_dir / "config.yaml"
     if not recorded.is_file():
@@ -74,15 +79,17 @@ def replay_config(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = 
     ues = ", ".join(f"ue{i}" for i in range(cfg.nodes.n_devices))
     base = ["radio.mode=trace", f"radio.trace.sources=[{{path: '{trace}', ues: [{ues}]}}]",
             f"radio.trace.share={1.0 / cfg.nodes.n_devices!r}", f"name={cfg.name}-replay"]
+    if timing:
+        base.append("compute.execution=cost")
     return config_mod.load(str(recorded), base + list(overrides))
 
 
 def replay(run_dir: str | Path, overrides=(), out: str | Path | None = None,
-           quiet: bool = False, force: bool = False) -> dict:
+           quiet: bool = False, force: bool = False, timing: bool = False) -> dict:
     """Run :func:`replay_config` into ``out`` (see :func:`edgelam_ns3.runner.launch`)."""
     from . import runner
 
-    cfg = replay_config(run_dir, overrides)
+    cfg = replay_config(run_dir, overrides, timing)
     return runner.launch(cfg, out, quiet=quiet, force=force)
 
 

@@ -486,6 +486,8 @@ def _overview(s: dict) -> list[str]:
         lines.append("- framework: none (traffic only)")
     if s.get("radio"):
         lines.append(f"- radio: {s['radio']}")
+    if s.get("execution"):
+        lines.append(f"- execution: {s['execution']}")
     prov = s.get("provenance") or {}
     if prov:
         lines.append(f"- seed {prov.get('seed')}, run {prov.get('run')}; ns-3 {prov.get('ns3')}, "

@@ -259,6 +259,9 @@ def _run_figures(cfg: ScenarioConfig, sim, framework, rec: Recorder) -> dict:
     if hasattr(framework, "participation"):
         out["participation"] = (framework.participation / max(n, 1)).tolist()
     out.update(framework.summary())
+    if cfg.compute.execution == "cost":
+        out["execution"] = ("cost: timing only (the jobs ran on meta tensors: compute charges "
+                            "and timing as a real run, losses not computed, NaN)")
     if getattr(framework, "costs", None) is not None:  # compute.accounting: cached
         out["accounting"] = framework.costs.stats()
     return out

@@ -291,7 +291,8 @@ def fedavg(
                 raise ValueError(f"fedavg cannot average the non-floating tensor {k!r}: devices differ")
             out[k] = ref.detach().clone()
             continue
-        acc = torch.zeros(ref.shape, dtype=torch.complex128 if ref.is_complex() else torch.float64)
+        acc = torch.zeros(ref.shape, dtype=torch.complex128 if ref.is_complex() else torch.float64,
+                          device=ref.device)
         for wk, sd in zip(w, state_dicts):
             t = sd[k]
             if t.shape != ref.shape:

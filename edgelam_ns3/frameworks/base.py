@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..config import ScenarioConfig
-from ..datasets.text import held_out_batch
+from ..datasets.text import device_batches, held_out_batch
 from .round_log import RoundLog
 
 
@@ -33,7 +33,13 @@ class RoundFramework:
     evaluation, the round's row, the next round or the stop).
 
     Subclasses implement :meth:`_begin_round` (start round ``self.round``: open ``self.log``)
-    and :meth:`evaluate`, and call :meth:`_end_round` when the round's last job is done.
+    and :meth:`evaluate`, and call :meth:`_end_round` when the round's last job is done. They
+    put their models on ``self.torch_device`` with :meth:`place` before making optimisers, draw
+    batches from :meth:`local_batches`, and read a loss with :meth:`value`.
+
+    ``self.torch_device``: ``sim.torch_device`` (resolved), or ``meta`` with
+    ``compute.execution: cost``: then every job runs on meta tensors (the same FLOP and byte
+    counts, so the same charges), losses and held-out losses are NaN, and no evaluation runs.
 
     :param on_job: trace sink for compute jobs
     :param on_round: called with the round's row (dict) when a round ends
@@ -46,19 +52,46 @@ class RoundFramework:
         from ..compute import CostCache, Device
         from ..radio.control import make_radio_control
         from ..topology import profile
+        from ..torch_device import resolve, to_device
 
         self.cfg, self.sim, self.on_round, self._on_job = cfg, sim, on_round, on_job
         self.devices = [f"ue{i}" for i in range(cfg.nodes.n_devices)]
         self.srv = cfg.train.server
-        self.eval_batch = held_out_batch(cfg)
+        self.cost_only = cfg.compute.execution == "cost"
+        self.torch_device = resolve(cfg.sim.torch_device, cfg.compute.execution)
+        self.eval_batch = to_device(held_out_batch(cfg), self.torch_device)
         # compute.accounting: one cache of counts for all hosts (None: count every job)
         self.costs = CostCache() if cfg.compute.accounting == "cached" else None
-        self.hosts = {h: Device(h, profile(cfg, h), sim, self._job, self.costs)
+        self.hosts = {h: Device(h, profile(cfg, h), sim, self._job, self.costs,
+                                execution=cfg.compute.execution)
                       for h in self.devices + [self.srv]}
         self.radio = make_radio_control(cfg, sim)
         self.round = 0
         self.log: RoundLog | None = None
         self.finished = False
+
+    def place(self, *modules):
+        """Move ``modules`` to ``self.torch_device`` (ties kept); :return: the first."""
+        from ..torch_device import move_module
+
+        for m in modules:
+            move_module(m, self.torch_device)
+        return modules[0]
+
+    def local_batches(self, batch_size: int | None = None) -> list:
+        """One endless iterator of (input_ids, labels) per device, on ``self.torch_device``
+        (:func:`~edgelam_ns3.datasets.text.device_batches`)."""
+        from ..torch_device import to_device
+
+        dev = self.torch_device
+        return [map(lambda b: to_device(b, dev), it) for it in device_batches(self.cfg, batch_size)]
+
+    @staticmethod
+    def value(t) -> float:
+        """A scalar tensor's value (a loss); NaN under ``compute.execution: cost``."""
+        from ..torch_device import value
+
+        return value(t)
 
     def _job(self, rec: dict) -> None:
         if self._on_job is not None:
@@ -97,7 +130,8 @@ class RoundFramework:
         return {}
 
     def _end_round(self) -> None:
-        row = self.log.close(self.sim.now, {"eval_loss": self.evaluate(), **self._round_extra()})
+        eval_loss = float("nan") if self.cost_only else self.evaluate()
+        row = self.log.close(self.sim.now, {"eval_loss": eval_loss, **self._round_extra()})
         self.log = None
         if self.on_round is not None:
             self.on_round(row)

@@ -15,7 +15,7 @@ from typing import Callable
 import torch
 
 from ..config import ScenarioConfig
-from ..datasets.text import device_batches, local_data
+from ..datasets.text import local_data
 from ..sim import Simulation
 from .base import Barrier, RoundFramework
 from .round_log import RoundLog
@@ -32,10 +32,11 @@ class Centralized(RoundFramework):
                  on_round: Callable[[dict], None] | None = None):
         super().__init__(cfg, sim, on_job, on_round)
         self.model, _ = build_split_lora(cfg)
+        self.place(self.model)
         self.model.parts["embed"].weight.requires_grad_(True)  # tied with the head
         params = [p for p in self.model.parameters() if p.requires_grad]  # + the adapters
         self.opt = torch.optim.Adam(params, lr=cfg.train.lr)
-        self.batches = device_batches(cfg)
+        self.batches = self.local_batches()
         self.shard_bytes = [int(s.numel()) for s in local_data(cfg)]  # 1 byte per token
 
     def summary(self) -> dict:
@@ -45,7 +46,7 @@ class Centralized(RoundFramework):
     def evaluate(self) -> float:
         ids, labels = self.eval_batch
         with torch.no_grad():
-            return float(self.model(ids, labels)[0])
+            return self.value(self.model(ids, labels)[0])
 
     def start(self) -> None:
         n = len(self.devices)
@@ -70,7 +71,7 @@ class Centralized(RoundFramework):
             loss = self.model(ids, labels)[0]
             loss.backward()
             self.opt.step()
-            return float(loss.detach())
+            return self.value(loss.detach())
 
         def done(loss):
             self.log.losses.append(loss)

@@ -19,7 +19,6 @@ import numpy as np
 import torch
 
 from ..config import ScenarioConfig
-from ..datasets.text import device_batches
 from ..models.lora_split import (adapter_state_dict, fedavg, load_adapter_state_dict,
                                  state_dict_nbytes)
 from ..policies import DeviceState, make_policy
@@ -44,6 +43,7 @@ class FedLoRA(RoundFramework):
         super().__init__(cfg, sim, on_job, on_round)
         n = cfg.nodes.n_devices
         self.global_model, _ = build_split_lora(cfg)
+        self.place(self.global_model)
         self.device_models = []
         self.device_opts = []
         for _ in range(n):
@@ -52,7 +52,7 @@ class FedLoRA(RoundFramework):
             self.device_models.append(m)
             params = [p for p in m.parameters() if p.requires_grad]  # embedding/head, adapters
             self.device_opts.append(torch.optim.Adam(params, lr=cfg.train.lr))
-        self.batches = device_batches(cfg)
+        self.batches = self.local_batches()
         t = cfg.train
         self.policy = make_policy(t.policy, n, t.k, cfg.seed, min_participation=t.min_participation,
                                   v=t.lyapunov_v)
@@ -72,7 +72,7 @@ class FedLoRA(RoundFramework):
             for m in self.device_models:
                 probe = copy.deepcopy(m)
                 load_adapter_state_dict(probe, state)
-                losses.append(float(probe(ids, labels)[0]))
+                losses.append(self.value(probe(ids, labels)[0]))
         return sum(losses) / len(losses)
 
     def _begin_round(self) -> None:
@@ -107,7 +107,7 @@ class FedLoRA(RoundFramework):
                 loss = model(ids, labels)[0]
                 loss.backward()
                 opt.step()
-                losses.append(float(loss.detach()))
+                losses.append(self.value(loss.detach()))
                 samples += int(ids.shape[0])
             local = {k: v.detach().clone() for k, v in adapter_state_dict(model).items()}
             return losses[0], local, samples

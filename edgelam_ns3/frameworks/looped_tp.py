@@ -20,7 +20,6 @@ from typing import Callable
 import torch
 
 from ..config import ScenarioConfig
-from ..datasets.text import device_batches
 from ..models.looped_tp import (LoopedConfig, LoopedTPStep, LoopedTransformer, ServerPart,
                                 merge, partition)
 from ..models.split_gpt import tensor_nbytes
@@ -40,7 +39,7 @@ class LoopedTP(RoundFramework):
         super().__init__(cfg, sim, on_job, on_round)
         n = cfg.nodes.n_devices
         m, lt = cfg.model, cfg.train.looped
-        self.config = LoopedConfig(vocab_size=256, n_positions=max(m.seq_len, 8),
+        self.config = LoopedConfig(vocab_size=m.vocab_size, n_positions=max(m.seq_len, 8),
                                    d_model=m.n_embd, n_heads=m.n_head, d_ff=lt.d_ff,
                                    n_loops=lt.n_loops)
         with torch.random.fork_rng(devices=[]):
@@ -48,15 +47,16 @@ class LoopedTP(RoundFramework):
             mono = LoopedTransformer(self.config)
         self.server_part = ServerPart.from_model(mono)
         self.shards = partition(mono, n)
+        self.place(self.server_part, *self.shards)
         self.server_opt = torch.optim.Adam(self.server_part.parameters(), lr=cfg.train.lr)
         self.device_opts = [torch.optim.Adam(s.parameters(), lr=cfg.train.lr) for s in self.shards]
-        self.batches = device_batches(cfg)
+        self.batches = self.local_batches()
 
     def evaluate(self) -> float:
         """Held-out loss of the model the parts make up (measured, not charged)."""
         ids, labels = self.eval_batch
         with torch.no_grad():
-            return float(merge(self.server_part, self.shards)(ids, labels)[0])
+            return self.value(merge(self.server_part, self.shards)(ids, labels)[0])
 
     # -- one step -----------------------------------------------------------------------------
 
@@ -119,7 +119,7 @@ class LoopedTP(RoundFramework):
 
     def _loss_done(self, res) -> None:
         loss, _ = res
-        self.log.losses.append(float(loss))
+        self.log.losses.append(self.value(loss))
         self._backward(len(self.stages) - 1)
 
     def _backward(self, s: int) -> None:

@@ -36,7 +36,6 @@ import numpy as np
 import torch
 
 from ..config import ScenarioConfig
-from ..datasets.text import device_batches
 from ..models.lora_split import (adapter_parameters, enable_per_sample_grads, gpt2_lora_config,
                                  make_split_lora, server_backward_many, server_forward_many)
 from ..models.split_gpt import (device_backward_embed, device_backward_head, device_forward,
@@ -56,8 +55,8 @@ accounting may use amplification by subsampling."""
 def model_config(cfg: ScenarioConfig):
     """The GPT-2 config of a scenario's model."""
     m = cfg.model
-    return gpt2_config(n_positions=max(m.seq_len, 8), n_embd=m.n_embd, n_layer=m.n_layer,
-                       n_head=m.n_head)
+    return gpt2_config(vocab_size=m.vocab_size, n_positions=max(m.seq_len, 8), n_embd=m.n_embd,
+                       n_layer=m.n_layer, n_head=m.n_head)
 
 
 def lora_config(cfg: ScenarioConfig):
@@ -102,16 +101,18 @@ class SplitFedLoRA(RoundFramework):
         n = cfg.nodes.n_devices
         self.server_model, template = build_split_lora(cfg)
         self.device_models = [copy.deepcopy(template) for _ in range(n)]
+        self.place(self.server_model, *self.device_models)
         self.adapters = adapter_parameters(self.server_model)
         self.server_opt = torch.optim.Adam(self.adapters, lr=cfg.train.lr)
         self.device_opts = [torch.optim.Adam([p for p in m.parameters() if p.requires_grad],
                                              lr=cfg.train.lr) for m in self.device_models]
-        self.batches = device_batches(cfg)
+        self.batches = self.local_batches()
         t = cfg.train
         self.policy = make_policy(t.policy, n, t.k, cfg.seed, min_participation=t.min_participation,
                                   v=t.lyapunov_v)
         self.dp = t.dp if t.dp.enabled else None
-        self.noise_gen = torch.Generator().manual_seed(cfg.seed + 7)
+        self.noise_gen = (torch.Generator(self.torch_device).manual_seed(cfg.seed + 7)
+                          if cfg.train.dp.enabled else None)
         self.accountant = None
         if self.dp:
             # per-device gradients from the one backward (Opacus's per-sample hooks)
@@ -156,7 +157,7 @@ class SplitFedLoRA(RoundFramework):
             losses = []
             for m in self.device_models:
                 h = self.server_model.decode(m.embed(ids))
-                losses.append(float(m.head_loss(h, labels)[0]))
+                losses.append(self.value(m.head_loss(h, labels)[0]))
         return sum(losses) / len(losses)
 
     # -- one round ----------------------------------------------------------------------------
@@ -220,7 +221,7 @@ class SplitFedLoRA(RoundFramework):
 
         def done(res):
             loss, g = res
-            self.log.losses.append(float(loss))
+            self.log.losses.append(self.value(loss))
             self.send(self.devices[i], self.srv, g, "grad_up", True, lambda: barrier.arrive(i, g))
 
         self.hosts[self.devices[i]].submit("device_head", head, done,

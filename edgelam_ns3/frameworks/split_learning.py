@@ -28,7 +28,6 @@ from typing import Callable
 import torch
 
 from ..config import ScenarioConfig
-from ..datasets.text import device_batches
 from ..models.split_gpt import (SplitGPT, device_backward_embed, device_backward_head,
                                 device_forward, gpt2_config, server_forward,
                                 tensor_nbytes)
@@ -45,8 +44,8 @@ def build_models(cfg: ScenarioConfig) -> tuple[SplitGPT, list[SplitGPT]]:
 
     torch.manual_seed(cfg.seed)
     m = cfg.model
-    lm = GPT2LMHeadModel(gpt2_config(n_positions=max(m.seq_len, 8), n_embd=m.n_embd,
-                                     n_layer=m.n_layer, n_head=m.n_head))
+    lm = GPT2LMHeadModel(gpt2_config(vocab_size=m.vocab_size, n_positions=max(m.seq_len, 8),
+                                     n_embd=m.n_embd, n_layer=m.n_layer, n_head=m.n_head))
     server = SplitGPT.from_lm(lm, m.device_layers)
     devices = [SplitGPT.from_lm(lm, m.device_layers) for _ in range(cfg.nodes.n_devices)]
     return server, devices
@@ -68,11 +67,12 @@ class SplitLearning(RoundFramework):
                  on_round: Callable[[dict], None] | None = None):
         super().__init__(cfg, sim, on_job, on_round)
         self.server_model, self.device_models = build_models(cfg)
+        self.place(self.server_model, *self.device_models)
         self.server_opt = torch.optim.Adam(self.server_model.server_part().parameters(),
                                            lr=cfg.train.lr)
         self.device_opts = [torch.optim.Adam(m.device_part().parameters(), lr=cfg.train.lr)
                             for m in self.device_models]
-        self.batches = device_batches(cfg)
+        self.batches = self.local_batches()
         self._server_grads: dict[int, list] = {}
         self._waiting_forward: list[Callable[[], None]] = []
         self._server_stepping = False
@@ -83,7 +83,8 @@ class SplitLearning(RoundFramework):
         ids, labels = self.eval_batch
         with torch.no_grad():
             h = [self.server_model.decode(m.embed(ids)) for m in self.device_models]
-            losses = [float(m.head_loss(hL, labels)[0]) for m, hL in zip(self.device_models, h)]
+            losses = [self.value(m.head_loss(hL, labels)[0])
+                      for m, hL in zip(self.device_models, h)]
         return sum(losses) / len(losses)
 
     def _begin_round(self) -> None:
@@ -134,7 +135,7 @@ class SplitLearning(RoundFramework):
     def _device_head(self, d, dctx, labels, sctx, hL) -> None:
         def after_head(res):
             loss, g_hL = res
-            self.log.losses.append(float(loss))
+            self.log.losses.append(self.value(loss))
             self._exchange(d, g_hL, "grad_up", True,
                            lambda: self._server_backward(d, dctx, sctx, g_hL))
 
