@@ -265,61 +265,58 @@ NrPrecoding::SelectUsers(const NrComplexMatrix& h,
         }
         return Complex(re, im);
     };
+    // g_c = h_c - sum over picked q of (h_c g_q^H / |g_q|^2) g_q, kept per candidate and
+    // updated once per pick (the same sum as recomputing it)
+    std::vector<std::vector<Complex>> g(k);
+    std::vector<double> n2(k, 0.0);
+    for (uint32_t c : candidates)
+    {
+        g[c].assign(d + c * n, d + (c + 1) * n);
+        n2[c] = h.RowNorm2(c);
+    }
     std::vector<uint32_t> picked;
-    std::vector<std::vector<Complex>> basis; // the g of the picked users
-    std::vector<double> basisNorm2;
-    std::vector<Complex> g(n);
-    std::vector<Complex> bestG(n);
     while (!candidates.empty() && picked.size() < maxLayers)
     {
         double best = -1;
         uint32_t bestUser = 0;
-        double bestN2 = 0;
         for (uint32_t c : candidates)
         {
-            const Complex* hc = d + c * n;
-            std::copy(hc, hc + n, g.begin());
-            for (size_t q = 0; q < basis.size(); ++q)
-            {
-                const Complex proj = dot(hc, basis[q].data()) / basisNorm2[q];
-                const double pr = proj.real();
-                const double pi = proj.imag();
-                auto* gd = reinterpret_cast<double*>(g.data());
-                const auto* bd = reinterpret_cast<const double*>(basis[q].data());
-                for (size_t t = 0; t < 2 * n; t += 2)
-                {
-                    gd[t] -= pr * bd[t] - pi * bd[t + 1];
-                    gd[t + 1] -= pr * bd[t + 1] + pi * bd[t];
-                }
-            }
-            const double n2 = dot(g.data(), g.data()).real();
             const double metric =
-                snr > 0 ? weights[c] * std::log2(1.0 + snr * n2) : weights[c] * n2;
+                snr > 0 ? weights[c] * std::log2(1.0 + snr * n2[c]) : weights[c] * n2[c];
             if (metric > best)
             {
                 best = metric;
                 bestUser = c;
-                bestN2 = n2;
-                bestG.swap(g);
-                g.resize(n);
             }
         }
+        const double bestN2 = n2[bestUser];
         if (bestN2 <= 0)
         {
             break; // every candidate lies in the span of those picked
         }
         picked.push_back(bestUser);
-        basis.push_back(bestG);
-        basisNorm2.push_back(bestN2);
+        const std::vector<Complex> gb = g[bestUser];
+        const auto* bd = reinterpret_cast<const double*>(gb.data());
         std::vector<uint32_t> next;
         for (uint32_t c : candidates)
         {
-            const double corr = std::abs(dot(d + c * n, bestG.data())) /
-                                std::sqrt(h.RowNorm2(c) * bestN2);
-            if (c != bestUser && corr < epsilon)
+            const Complex hg = dot(d + c * n, gb.data());
+            const double corr = std::abs(hg) / std::sqrt(h.RowNorm2(c) * bestN2);
+            if (c == bestUser || corr >= epsilon)
             {
-                next.push_back(c);
+                continue;
             }
+            const Complex proj = hg / bestN2;
+            const double pr = proj.real();
+            const double pi = proj.imag();
+            auto* gd = reinterpret_cast<double*>(g[c].data());
+            for (size_t t = 0; t < 2 * n; t += 2)
+            {
+                gd[t] -= pr * bd[t] - pi * bd[t + 1];
+                gd[t + 1] -= pr * bd[t + 1] + pi * bd[t];
+            }
+            n2[c] = dot(g[c].data(), g[c].data()).real();
+            next.push_back(c);
         }
         candidates.swap(next);
     }
