@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from . import frameworks
 from .compute import BUILTIN_PROFILES
 from .inference.config import InferenceConfig
+from .frameworks.channel_prediction_config import ChannelPredictionConfig
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 
@@ -149,7 +150,7 @@ class CsiConfig(_Strict):
     (``ns3::NrCellMac`` CsiMode, ``ns3::NrCsiSrs``)."""
 
     mode: Literal["ideal", "srs"] = Field(
-        "ideal", description="'ideal': the true per-RBG SINR, two active slots old (exact "
+        "srs", description="'ideal': the true per-RBG SINR, two active slots old (exact "
         "channel knowledge); 'srs': the gNB's noisy LS estimate from periodic SRS (TDD "
         "reciprocity), aged by its period and processing delay")
     srs_period_slots: Annotated[int, Field(ge=1, le=2560)] = Field(
@@ -201,6 +202,29 @@ class CsiConfig(_Strict):
                 "SrsComb": str(self.srs_comb)}
 
 
+class MimoConfig(_Strict):
+    """DL MU-MIMO and multiple layers (``ns3::NrCellMac`` MaxLayers, MaxLayersPerUe, Precoder,
+    SusEpsilon). max_layers 1 keeps one UE per RBG through its analog beam."""
+
+    max_layers: Annotated[int, Field(ge=1, le=64)] = Field(
+        1, description="DL layers per RBG L across co-scheduled UEs (1: single layer, one UE "
+        "per RBG through the gNB's beam; > 1: digital precoding over the gNB's antennas, users "
+        "grouped by semi-orthogonal user selection on the PF metric)")
+    max_layers_per_ue: Annotated[int, Field(ge=1, le=8)] = Field(
+        1, description="DL layers of one UE at most (its eigen-modes; capped by its antennas)")
+    precoder: Literal["zf", "mrt", "rzf"] = Field(
+        "zf", description="precoder from the gNB's CSI: zero forcing, matched filter, or "
+        "regularised ZF (alpha = sigma^2 L / P)")
+    sus_epsilon: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.5, description="semi-orthogonality threshold of the user selection")
+
+    def mac_attributes(self) -> dict[str, str]:
+        """ns-3 attributes of NrCellMac for MIMO."""
+        return {"MaxLayers": str(self.max_layers),
+                "MaxLayersPerUe": str(self.max_layers_per_ue), "Precoder": self.precoder,
+                "SusEpsilon": repr(self.sus_epsilon)}
+
+
 class RadioConfig(_Strict):
     """The radio access network between devices (UEs) and gNBs.
 
@@ -250,8 +274,15 @@ class RadioConfig(_Strict):
         None, description="UEs in the radio (default nodes.n_devices; the first "
         "nodes.n_devices of them are the compute devices)")
     n_cells: Annotated[int, Field(ge=1, le=57)] = Field(
-        1, description="gNBs (hexagonal layout, inter-site distance isd_m)")
+        1, description="cells (gNBs): sites x sectors_per_site, sites on a hexagonal layout of "
+        "inter-site distance isd_m (7 sites: 1 ring, 19: 2 rings)")
     isd_m: PositiveFloat = Field(500.0, description="inter-site distance, m")
+    sectors_per_site: Literal[1, 3] = Field(
+        1, description="cells per site: 1 (panel facing +x) or 3 (gNB g is sector g mod 3 of "
+        "site g // 3, bearings 30/150/270 deg, UEs dropped over the sector's hexagonal cell)")
+    wraparound: bool = Field(
+        False, description="wrap the hexagonal layout around (7 or 19 sites): each UE sees each "
+        "cell at its closest wrapped image, so edge cells get full interference")
     ue_distance_m: PositiveFloat | None = Field(
         None, description="every UE at this distance from its gNB, m (default: dropped "
         "uniformly in the cell, at least min_ue_distance_m away)")
@@ -290,6 +321,7 @@ class RadioConfig(_Strict):
     ul_overhead: Annotated[float, Field(ge=0, lt=0.9)] = Field(
         0.08, description="share of UL REs without data (TS 38.306: 0.08 FR1)")
     csi: CsiConfig = Field(default_factory=CsiConfig)
+    mimo: MimoConfig = Field(default_factory=MimoConfig)
 
     @model_validator(mode="after")
     def _radio_rules(self):
@@ -299,6 +331,9 @@ class RadioConfig(_Strict):
             raise ValueError("gnb_array/ue_array: [rows, cols]")
         if self.ue_array[0] > 2 or self.ue_array[1] > 4:
             raise ValueError("ue_array: at most 2 x 4 elements")
+        if self.mimo.max_layers > 1 and self.scheduler != "pf":
+            raise ValueError("radio.mimo.max_layers: > 1 (MU-MIMO) needs radio.scheduler pf "
+                             "(users are grouped on the PF metric)")
         if self.beam_policy != "los" and self.channel == "fixed":
             raise ValueError("beam_policy: 'dft' and 'ideal' need channel '3gpp'")
         if self.ue_positions_m is not None:
@@ -307,6 +342,12 @@ class RadioConfig(_Strict):
             for i, p in enumerate(self.ue_positions_m):
                 if len(p) not in (2, 3):
                     raise ValueError(f"ue_positions_m[{i}]: [x, y] or [x, y, z], got {p}")
+        if self.n_cells % self.sectors_per_site:
+            raise ValueError(f"n_cells: {self.n_cells} cells are not whole sites of "
+                             f"sectors_per_site {self.sectors_per_site}")
+        if self.wraparound and self.n_cells // self.sectors_per_site not in (7, 19):
+            raise ValueError(f"wraparound: needs 7 or 19 sites (n_cells / sectors_per_site), "
+                             f"got {self.n_cells // self.sectors_per_site}")
         if self.mode == "nr":
             from .radio import limits
 
@@ -320,7 +361,8 @@ class RadioConfig(_Strict):
                 "Scheduler": self.scheduler.upper(), "TargetBler": str(self.target_bler),
                 "Olla": "true" if self.olla else "false",
                 "MaxTransmissions": str(self.harq_max_tx), "DlOverhead": str(self.dl_overhead),
-                "UlOverhead": str(self.ul_overhead), **self.csi.mac_attributes(self.tdd_pattern)}
+                "UlOverhead": str(self.ul_overhead), **self.csi.mac_attributes(self.tdd_pattern),
+                **self.mimo.mac_attributes()}
 
     def helper_attributes(self) -> dict[str, str]:
         """ns-3 attributes of the NrRadioHelper."""
@@ -332,6 +374,8 @@ class RadioConfig(_Strict):
              "GnbArrayRows": str(self.gnb_array[0]), "GnbArrayCols": str(self.gnb_array[1]),
              "UeArrayRows": str(self.ue_array[0]), "UeArrayCols": str(self.ue_array[1]),
              "InterSiteDistanceM": repr(self.isd_m), "Mobility": mobility,
+             "SectorsPerSite": str(self.sectors_per_site),
+             "Wraparound": "true" if self.wraparound else "false",
              "UeSpeedKmh": repr(self.ue_speed_kmh),
              "UeNoiseFigureDb": repr(self.ue_noise_figure_db)}
         if self.scenario.startswith("UMi"):
@@ -660,6 +704,23 @@ class ComputeConfig(_Strict):
         "--timing)")
 
 
+class BridgeConfig(_Strict):
+    """How the frameworks reach ns-3 (doc/zmq.md)."""
+
+    transport: Literal["inprocess", "zmq"] = Field(
+        "inprocess", description="inprocess: ns-3 in this process (pybind11, the fast path); "
+        "zmq: an ns-3 program in another process over ZeroMQ (edgelam-zmq module)")
+    endpoint: Annotated[str, Field(pattern=r"^(ipc|tcp|ipc://.+|tcp://.+)$")] = Field(
+        "ipc", description="zmq: ipc (a unique ipc:// endpoint in a private temp dir, "
+        "removed at exit), tcp (loopback, a free port), or an explicit ipc://PATH or "
+        "tcp://HOST:PORT that this side binds")
+    command: list[str] | None = Field(
+        None, description="zmq: the ns-3 program to start, '{endpoint}' replaced by the "
+        "endpoint (null: this package's edgelam-zmq-server; []: start none, wait for one)")
+    timeout_s: PositiveFloat = Field(
+        120.0, description="zmq: longest wait for a message from the ns-3 side, s")
+
+
 class ScenarioConfig(_Strict):
     """A complete scenario."""
 
@@ -677,9 +738,13 @@ class ScenarioConfig(_Strict):
     trace: TraceConfig = Field(default_factory=TraceConfig)
     sim: SimConfig = Field(default_factory=SimConfig)
     compute: ComputeConfig = Field(default_factory=ComputeConfig)
+    bridge: BridgeConfig = Field(default_factory=BridgeConfig)
     inference: InferenceConfig = Field(
         default_factory=InferenceConfig,
         description="microservice-assisted inference (train.framework microservice_inference)")
+    prediction: ChannelPredictionConfig = Field(
+        default_factory=ChannelPredictionConfig,
+        description="channel prediction in the loop (train.framework channel_prediction)")
 
     def n_ues(self) -> int:
         """UEs in the network: the compute devices, plus radio-only UEs (radio.n_ues)."""
@@ -761,6 +826,9 @@ class ScenarioConfig(_Strict):
         if self.radio.mode == "nr" and positions is not None and len(positions) != self.n_ues():
             raise ValueError(f"radio.ue_positions_m: {len(positions)} positions for "
                              f"{self.n_ues()} UEs")
+        if self.bridge.transport == "zmq" and self.radio.mode == "nr":
+            raise ValueError("bridge.transport: zmq carries point-to-point networks (radio.mode "
+                             "ideal or trace); radio.mode nr runs in-process")
         if self.train.server not in names or self.train.server.startswith(("ue", "gnb")):
             raise ValueError(f"train.server: '{self.train.server}' is not an edge server or the cloud "
                              f"(known: {known})")
@@ -779,6 +847,9 @@ class ScenarioConfig(_Strict):
             raise ValueError("compute.execution: cost has no gradient values for train.dp to "
                              "clip and noise; use compute.execution: real")
         _check_tdd_directions(self)
+        if t.framework == "channel_prediction":
+            from .frameworks.channel_prediction_config import check
+            check(self)
         return self
 
 
