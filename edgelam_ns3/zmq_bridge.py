@@ -29,7 +29,7 @@ import numpy as np
 WIRE_VERSION = 1
 """Version byte of every message (bridge/zmq-wire-format.md)."""
 
-# message types (bridge/zmq-wire-format.md; ns3_scenarios/contrib/edgelam-zmq/model/edgelam-zmq-wire.h)
+# message types (bridge/zmq-wire-format.md; contrib/edgelam-zmq/model/edgelam-zmq-wire.h)
 HELLO, WELCOME, CALL, RESULT, ERROR, SCHEDULE, EVERY, CANCEL, RUN, STOP, LINKS, CLOSE = range(1, 13)
 TIMER, DELIVERED, TICK, RUN_DONE, LINK_STATES, DONE, BYE = range(20, 27)
 
@@ -134,7 +134,9 @@ class ZmqCoSim:
         self._delivery: Callable | None = None
         self._exc: BaseException | None = None
         self._links = None
-        self._n_links = 0
+        self._session = False
+        self._busy = False  # a command awaits its reply, or ns-3 is executing events
+        self._stop_pending = False
         try:
             self.endpoint = self._bind(bridge.endpoint)
             self._start(bridge)
@@ -177,13 +179,14 @@ class ZmqCoSim:
         r = _Reader(msg)
         self._handlers = set(r.strings())
         self.nodes = r.strings()
-        self._sock.send(_Writer(WELCOME).put("q", os.getpid()).bytes())
+        self._send(_Writer(WELCOME).put("q", os.getpid()).bytes(), "WELCOME")
+        self._session = True
 
-    def _recv(self, waiting_for: str) -> bytes:
-        """The next message; blocks in a poll (slices of 0.25 s) until one arrives, the
+    def _wait(self, event: int, waiting_for: str) -> None:
+        """Block in a poll (slices of 0.25 s) until the socket is ready for ``event``, the
         started ns-3 program exits, or bridge.timeout_s passes."""
         waited = 0.0
-        while not self._sock.poll(_POLL_SLICE_MS):
+        while not self._sock.poll(_POLL_SLICE_MS, event):
             waited += _POLL_SLICE_MS / 1e3
             if self._proc is not None and self._proc.poll() is not None:
                 raise BridgeError(f"bridge: {self._what} exited with code "
@@ -193,6 +196,18 @@ class ZmqCoSim:
                 raise BridgeError(f"bridge: no message from {self._what} within "
                                   f"{self._timeout_s:g} s (bridge.timeout_s) while Python "
                                   f"waited for {waiting_for}")
+
+    def _send(self, msg: bytes, what: str) -> None:
+        # a PAIR socket without its peer blocks in send: wait for room as for a reply
+        try:
+            self._sock.send(msg, self._zmq.NOBLOCK)
+        except self._zmq.Again:
+            self._wait(self._zmq.POLLOUT, f"room to send {what}")
+            self._sock.send(msg, self._zmq.NOBLOCK)
+
+    def _recv(self, waiting_for: str) -> bytes:
+        """The next message (see :meth:`_wait`)."""
+        self._wait(self._zmq.POLLIN, waiting_for)
         msg = self._sock.recv()
         if len(msg) < 2 or msg[0] != WIRE_VERSION:
             raise BridgeError(f"bridge: {self._what} speaks wire format version "
@@ -208,8 +223,12 @@ class ZmqCoSim:
         return f"; its output ends: {tail}" if tail else ""
 
     def _request(self, msg: bytes, what: str) -> bytes:
-        self._sock.send(msg)
-        reply = self._recv(f"the reply to {what}")
+        self._busy = True
+        try:
+            self._send(msg, what)
+            reply = self._recv(f"the reply to {what}")
+        finally:
+            self._busy = False
         if reply[1] == ERROR:
             raise ValueError(f"{what}: {_Reader(reply).string()}")
         return reply
@@ -231,7 +250,7 @@ class ZmqCoSim:
             return
         self._closed = True
         try:
-            if self._proc is None or self._proc.poll() is None:
+            if self._session and (self._proc is None or self._proc.poll() is None):
                 self._sock.send(_Writer(CLOSE).bytes(), self._zmq.NOBLOCK)
                 if self._sock.poll(min(5000, int(self._timeout_s * 1e3))):
                     self._sock.recv()
@@ -241,6 +260,8 @@ class ZmqCoSim:
             self._sock.close(linger=0)
             self._ctx.term()
             if self._proc is not None:
+                if not self._session:  # it never said HELLO: nothing to wait for
+                    self._proc.kill()
                 try:
                     self._proc.wait(5)
                 except subprocess.TimeoutExpired:
@@ -275,20 +296,30 @@ class ZmqCoSim:
             self._request(_Writer(CANCEL).put("Q", every_id).bytes(), "cancel")
 
     def stop(self) -> None:
+        if self._busy:  # e.g. a signal handler while ns-3 runs: sent before the next DONE
+            self._stop_pending = True
+            return
         self._request(_Writer(STOP).bytes(), "stop")
 
     def run(self, until_s: float | None = None) -> None:
         if until_s is not None and until_s < self.now:
             raise ValueError("run: until_s is in the past")
-        self._sock.send(_Writer(RUN).put("d", math.nan if until_s is None else until_s).bytes())
+        self._send(_Writer(RUN).put("d", math.nan if until_s is None else until_s).bytes(), "run")
         while True:
-            msg = self._recv("the next event of the running simulation")
+            self._busy = True
+            try:
+                msg = self._recv("the next event of the running simulation")
+            finally:
+                self._busy = False
             kind = msg[1]
             if kind == RUN_DONE:
                 (self.now,) = _Reader(msg).get("d")
                 break
             self._event(kind, msg)
-            self._sock.send(_Writer(DONE).bytes())
+            if self._stop_pending:
+                self._stop_pending = False
+                self.stop()
+            self._send(_Writer(DONE).bytes(), "DONE")
         if self._exc is not None:
             exc, self._exc = self._exc, None
             raise exc

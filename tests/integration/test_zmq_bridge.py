@@ -141,3 +141,45 @@ def test_zmq_doc_example_is_the_built_minimal_example():
     src = (MODULE / "examples" / "edgelam-zmq-minimal.cc").read_text()
     blocks = re.findall(r"```cpp\n(.*?)```", doc, re.S)
     assert blocks and all(b in src for b in blocks)
+
+
+STUB_NS3_TREE = """
+cmake_minimum_required(VERSION 3.13)
+project(stub-ns3-tree CXX)
+set(libcore core)
+set(libedgelam-zmq edgelam-zmq)
+function(build_lib)  # records what the module hands to ns-3's build_lib
+  cmake_parse_arguments(L "" "LIBNAME" "SOURCE_FILES;HEADER_FILES;LIBRARIES_TO_LINK" ${ARGN})
+  foreach(f ${L_SOURCE_FILES} ${L_HEADER_FILES})
+    if(NOT EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${f})
+      message(FATAL_ERROR "no file ${f}")
+    endif()
+  endforeach()
+  file(WRITE ${CMAKE_BINARY_DIR}/lib.txt
+       "${L_LIBNAME}|${L_SOURCE_FILES}|${L_HEADER_FILES}|${L_LIBRARIES_TO_LINK}")
+  add_subdirectory(examples)  # as ns-3's build_lib does with examples enabled
+endfunction()
+function(build_lib_example)
+  cmake_parse_arguments(E "" "NAME" "SOURCE_FILES;LIBRARIES_TO_LINK" ${ARGN})
+  file(WRITE ${CMAKE_BINARY_DIR}/example.txt "${E_NAME}|${E_SOURCE_FILES}|${E_LIBRARIES_TO_LINK}")
+endfunction()
+add_subdirectory(MODULE contrib/edgelam-zmq)
+"""
+
+
+def test_module_cmake_hands_its_files_to_build_lib_inside_an_ns3_tree(tmp_path):
+    """Inside an ns-3 source tree (build_lib defined) the module is an ns-3 module: its
+    sources, headers, libcore and libzmq go to build_lib, its example to build_lib_example.
+    A stand-in build_lib records them (no ns-3 source tree on this machine)."""
+    (tmp_path / "CMakeLists.txt").write_text(STUB_NS3_TREE.replace("MODULE", str(MODULE)))
+    proc = subprocess.run(["cmake", "-S", str(tmp_path), "-B", str(tmp_path / "b")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    name, sources, headers, libs = (tmp_path / "b" / "lib.txt").read_text().split("|")
+    assert name == "edgelam-zmq"
+    assert sources.split(";") == ["model/edgelam-zmq-bridge.cc", "helper/edgelam-zmq-helper.cc"]
+    assert "model/edgelam-zmq-bridge.h" in headers.split(";")
+    core, libzmq = libs.split(";")
+    assert core == "core" and re.search(r"/libzmq\.(so|a)$", libzmq)
+    example = (tmp_path / "b" / "example.txt").read_text()
+    assert example == "edgelam-zmq-minimal|edgelam-zmq-minimal.cc|edgelam-zmq;core"
