@@ -63,8 +63,9 @@ class Centralized(RoundFramework):
         if self.log is None:
             self.log = RoundLog(self.round, self.sim.now, [], [])
 
+        pairs = [next(b) for b in self.batches]  # drawn at the job's start: they key it
+
         def step():
-            pairs = [next(b) for b in self.batches]
             ids = torch.cat([p[0] for p in pairs])
             labels = torch.cat([p[1] for p in pairs])
             self.opt.zero_grad(set_to_none=True)
@@ -77,4 +78,5 @@ class Centralized(RoundFramework):
             self.log.losses.append(loss)
             self._end_round()
 
-        self.hosts[self.srv].submit("server_train_step", step, done)
+        self.hosts[self.srv].submit("server_train_step", step, done,
+                                    key=(self.model, self.opt, pairs))

@@ -97,12 +97,13 @@ class FedLoRA(RoundFramework):
 
     def _local_train(self, i: int, state: dict, barrier: Barrier) -> None:
         model, opt = self.device_models[i], self.device_opts[i]
+        # the local batches are drawn at the job's start (as inside it), so that they key it
+        batches = [next(self.batches[i]) for _ in range(self.cfg.train.local_steps)]
 
         def train():
             load_adapter_state_dict(model, state)
             losses, samples = [], 0
-            for _ in range(self.cfg.train.local_steps):
-                ids, labels = next(self.batches[i])
+            for ids, labels in batches:
                 opt.zero_grad(set_to_none=True)
                 loss = model(ids, labels)[0]
                 loss.backward()
@@ -120,7 +121,8 @@ class FedLoRA(RoundFramework):
                           lambda msg: (log.message("adapters_up", msg, True),
                                        barrier.arrive(i, (local, samples))), tag="adapters_up")
 
-        self.hosts[self.devices[i]].submit("device_local_train", train, done)
+        self.hosts[self.devices[i]].submit("device_local_train", train, done,
+                                           key=(model, opt, state, batches))
 
     def _aggregate(self, uploads: list) -> None:
         states = [state for state, _ in uploads]
@@ -129,4 +131,5 @@ class FedLoRA(RoundFramework):
         def average():
             load_adapter_state_dict(self.global_model, fedavg(states, weights=samples))
 
-        self.hosts[self.srv].submit("server_fedavg", average, lambda _: self._end_round())
+        self.hosts[self.srv].submit("server_fedavg", average, lambda _: self._end_round(),
+                                    key=(self.global_model, states, samples))

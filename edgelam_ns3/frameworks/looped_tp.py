@@ -65,8 +65,14 @@ class LoopedTP(RoundFramework):
         self.radio.set_shares(list(range(n)), [1.0 / n] * n)
         self._begin_round()
 
-    def _server(self, job: str, fn, then) -> None:
-        self.hosts[self.srv].submit(job, fn, then)
+    def _server(self, job: str, fn, then, *key) -> None:
+        """A server job; its cost key: the server part, the step's batch (the shapes of every
+        activation the step keeps) and ``key`` (the job's own inputs)."""
+        self.hosts[self.srv].submit(job, fn, then, key=(self.server_part, self.ids, *key))
+
+    def _device(self, k: int, job: str, fn, then, *key) -> None:
+        self.hosts[self.devices[k]].submit(job, fn, then,
+                                           key=(self.shards[k], self.ids, *key))
 
     def _broadcast(self, t: torch.Tensor, phase: str, on_device) -> None:
         for k, dev in enumerate(self.devices):
@@ -89,7 +95,7 @@ class LoopedTP(RoundFramework):
 
     def _embed(self, ids: torch.Tensor, labels: torch.Tensor) -> None:
         """Server, once the batch arrived: start the step with the token embedding."""
-        self.labels = labels
+        self.ids, self.labels = ids, labels
 
         def embed():
             self.server_opt.zero_grad(set_to_none=True)
@@ -97,12 +103,13 @@ class LoopedTP(RoundFramework):
                 o.zero_grad(set_to_none=True)
             self.step.server_embed(ids)
 
-        self._server("server_embed", embed, lambda _: self._forward(0))
+        self._server("server_embed", embed, lambda _: self._forward(0), self.server_opt,
+                     *self.device_opts)
 
     def _forward(self, s: int) -> None:
         if s == len(self.stages):
             self._server("server_loss", lambda: self.step.server_loss(self.labels),
-                         self._loss_done)
+                         self._loss_done, self.labels)
             return
         loop, sub = self.stages[s]
         st = f"fwd.l{loop}.{sub}"  # phase names carry the stage: the breakdown sums stages
@@ -110,10 +117,10 @@ class LoopedTP(RoundFramework):
         def after_pre(h):
             barrier = Barrier(range(len(self.devices)), lambda ps: self._server(
                 f"server_aggregate:{st}", lambda: self.step.server_aggregate(loop, sub, ps),
-                lambda _: self._forward(s + 1)))
-            self._broadcast(h, f"tp_act_down:{st}", lambda k: self.hosts[self.devices[k]].submit(
-                f"device_partial:{st}", lambda: self.step.device_forward(k, loop, sub, h),
-                lambda p: self._upload(k, p, f"tp_partial_up:{st}", barrier)))
+                lambda _: self._forward(s + 1), ps))
+            self._broadcast(h, f"tp_act_down:{st}", lambda k: self._device(
+                k, f"device_partial:{st}", lambda: self.step.device_forward(k, loop, sub, h),
+                lambda p: self._upload(k, p, f"tp_partial_up:{st}", barrier), h))
 
         self._server(f"server_pre:{st}", lambda: self.step.server_pre(loop, sub), after_pre)
 
@@ -132,10 +139,10 @@ class LoopedTP(RoundFramework):
         def after_grad(g):
             barrier = Barrier(range(len(self.devices)), lambda gs: self._server(
                 f"server_backward:{st}", lambda: self.step.server_backward(loop, sub, gs),
-                lambda _: self._backward(s - 1)))
-            self._broadcast(g, f"tp_grad_down:{st}", lambda k: self.hosts[self.devices[k]].submit(
-                f"device_backward:{st}", lambda: self.step.device_backward(k, loop, sub, g),
-                lambda gh: self._upload(k, gh, f"tp_grad_up:{st}", barrier)))
+                lambda _: self._backward(s - 1), gs))
+            self._broadcast(g, f"tp_grad_down:{st}", lambda k: self._device(
+                k, f"device_backward:{st}", lambda: self.step.device_backward(k, loop, sub, g),
+                lambda gh: self._upload(k, gh, f"tp_grad_up:{st}", barrier), g))
 
         self._server(f"server_grad_partial:{st}",
                      lambda: self.step.server_grad_partial(loop, sub), after_grad)
@@ -143,7 +150,7 @@ class LoopedTP(RoundFramework):
     def _update(self) -> None:
         done = Barrier(["server"] + list(range(len(self.devices))), lambda _: self._end_round())
         self._server("server_optimizer_step", self.server_opt.step,
-                     lambda _: done.arrive("server"))
-        for k, dev in enumerate(self.devices):
-            self.hosts[dev].submit("device_optimizer_step", self.device_opts[k].step,
-                                   lambda _, k=k: done.arrive(k))
+                     lambda _: done.arrive("server"), self.server_opt)
+        for k in range(len(self.devices)):
+            self._device(k, "device_optimizer_step", self.device_opts[k].step,
+                         lambda _, k=k: done.arrive(k), self.device_opts[k])

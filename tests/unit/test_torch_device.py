@@ -51,17 +51,18 @@ SCENARIO = {"split_learning": "quickstart", "centralized": "quickstart",
             "fed_lora": "split-finetune"}
 
 
-def _cfg(framework, execution, steps=2):
+def _cfg(framework, execution, steps=2, extra=()):
     sizes = ["model.n_head=4"] if framework == "looped_tp" else ["model.n_layer=2",
                                                                   "model.n_head=2"]
     return config.load(SCENARIO[framework], sizes + [
         "radio.mode=ideal", f"train.steps={steps}", "model.n_embd=32", "model.seq_len=16",
-        "train.batch_size=2", f"train.framework={framework}", f"compute.execution={execution}"])
+        "train.batch_size=2", f"train.framework={framework}", f"compute.execution={execution}",
+        *extra])
 
 
-def _run(framework, execution, steps=2):
+def _run(framework, execution, steps=2, extra=()):
     net, jobs, rounds = FakeNetwork(), [], []
-    fw = framework_class(framework)(_cfg(framework, execution, steps), net, jobs.append,
+    fw = framework_class(framework)(_cfg(framework, execution, steps, extra), net, jobs.append,
                                     rounds.append)
     fw.start()
     net.run()
@@ -76,6 +77,17 @@ def test_cost_execution_charges_every_job_as_the_real_run_and_computes_no_loss(f
     assert [r["t_end_s"] for r in cost_rounds] == [r["t_end_s"] for r in real_rounds]
     assert all(math.isfinite(r["loss"]) and math.isfinite(r["eval_loss"]) for r in real_rounds)
     assert all(math.isnan(r["loss"]) and math.isnan(r["eval_loss"]) for r in cost_rounds)
+
+
+@pytest.mark.parametrize("framework", sorted(SCENARIO))
+def test_cached_accounting_charges_every_job_as_exact_counting_and_reuses_counts(framework):
+    cached, cached_jobs, cached_rounds = _run(framework, "real", 4)
+    _, exact_jobs, exact_rounds = _run(framework, "real", 4, ["compute.accounting=exact"])
+    assert cached_jobs == exact_jobs
+    assert [r["loss"] for r in cached_rounds] == [r["loss"] for r in exact_rounds]
+    # every framework keys its jobs: counts are reused, not counted every time (a key with
+    # Adam state is confirmed by rounds 1 and 2, reused from round 3)
+    assert cached.costs.reused > 0
 
 
 def _tensors_of(fw):
