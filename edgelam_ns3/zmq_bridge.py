@@ -304,9 +304,9 @@ class ZmqCoSim:
     def run(self, until_s: float | None = None) -> None:
         if until_s is not None and until_s < self.now:
             raise ValueError("run: until_s is in the past")
+        self._busy = True  # from RUN or DONE sent to the next event: ns-3 executes
         self._send(_Writer(RUN).put("d", math.nan if until_s is None else until_s).bytes(), "run")
         while True:
-            self._busy = True
             try:
                 msg = self._recv("the next event of the running simulation")
             finally:
@@ -319,6 +319,7 @@ class ZmqCoSim:
             if self._stop_pending:
                 self._stop_pending = False
                 self.stop()
+            self._busy = True
             self._send(_Writer(DONE).bytes(), "DONE")
         if self._exc is not None:
             exc, self._exc = self._exc, None

@@ -183,3 +183,22 @@ def test_module_cmake_hands_its_files_to_build_lib_inside_an_ns3_tree(tmp_path):
     assert core == "core" and re.search(r"/libzmq\.(so|a)$", libzmq)
     example = (tmp_path / "b" / "example.txt").read_text()
     assert example == "edgelam-zmq-minimal|edgelam-zmq-minimal.cc|edgelam-zmq;core"
+
+
+def test_stop_from_a_signal_handler_while_ns3_runs_ends_the_run(minimal_example, private_tmp):
+    """RunControl stops a run from its SIGINT/SIGTERM handler, which may fire while ns-3 is
+    executing events: the stop is sent with the next callback's reply, the lockstep holds."""
+    with _two_nodes(minimal_example) as sim:
+        taps = []
+        sim.every(0.001, lambda s: (taps.append(s.t_s), time.sleep(0.002)))
+        old = signal.signal(signal.SIGALRM, lambda *_: sim.stop())
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0.3)
+            sim.run(until_s=1e6)  # an endless tap: only the stop ends it
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+        assert 0 < sim.now < 1e6 and taps[-1] == pytest.approx(sim.now)
+        sim.send("a", "b", 1000)  # the session still works
+        sim.run(until_s=sim.now + 0.05)
+    assert _leftovers(private_tmp) == []
