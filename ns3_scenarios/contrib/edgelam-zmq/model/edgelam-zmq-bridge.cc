@@ -101,16 +101,10 @@ EdgelamZmqBridge::Fail(const std::string& what) const
 }
 
 void
-EdgelamZmqBridge::SendBytes(const std::vector<uint8_t>& bytes)
-{
-    m_sock->send(zmq::buffer(bytes), zmq::send_flags::none);
-}
-
-std::vector<uint8_t>
-EdgelamZmqBridge::Receive(const char* waitingFor)
+EdgelamZmqBridge::WaitFor(short events, const std::string& waitingFor)
 {
     auto t0 = std::chrono::steady_clock::now();
-    zmq::pollitem_t item{m_sock->handle(), 0, ZMQ_POLLIN, 0};
+    zmq::pollitem_t item{m_sock->handle(), 0, events, 0};
     while (zmq::poll(&item, 1, kPollSlice) == 0) // blocks: no busy spinning
     {
         if (m_peerPid > 0 && kill(static_cast<pid_t>(m_peerPid), 0) != 0 && errno == ESRCH)
@@ -126,6 +120,23 @@ EdgelamZmqBridge::Receive(const char* waitingFor)
                  std::to_string(m_timeout.GetSeconds()) + " s while waiting for " + waitingFor);
         }
     }
+}
+
+void
+EdgelamZmqBridge::SendBytes(const std::vector<uint8_t>& bytes)
+{
+    // a PAIR socket without its peer blocks in send: wait for room as for a message
+    if (!m_sock->send(zmq::buffer(bytes), zmq::send_flags::dontwait))
+    {
+        WaitFor(ZMQ_POLLOUT, "room to send a message");
+        (void)m_sock->send(zmq::buffer(bytes), zmq::send_flags::none);
+    }
+}
+
+std::vector<uint8_t>
+EdgelamZmqBridge::Receive(const char* waitingFor)
+{
+    WaitFor(ZMQ_POLLIN, waitingFor);
     zmq::message_t msg;
     (void)m_sock->recv(msg, zmq::recv_flags::none);
     const auto* p = static_cast<const uint8_t*>(msg.data());

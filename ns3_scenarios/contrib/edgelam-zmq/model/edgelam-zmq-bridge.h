@@ -89,6 +89,9 @@ class EdgelamZmqBridge : public Object
 
   private:
     void Connect();
+    /// Block in a poll (slices of 0.5 s) until the socket is ready for `events`; exit if the
+    /// Python side is gone or silent past Timeout.
+    void WaitFor(short events, const std::string& waitingFor);
     std::vector<uint8_t> Receive(const char* waitingFor);
     void SendBytes(const std::vector<uint8_t>& bytes);
     /// Execute Python's commands until one that returns control (DONE, RUN or CLOSE).
