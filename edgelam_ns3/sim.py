@@ -417,7 +417,8 @@ class Simulation:
         reservation that idles. The MAC scheduler (RR or PF) gives the RBGs that no share
         claims, and those of shares whose UE has nothing to send, to every backlogged UE,
         counting what each already got. ``None`` or 0: no guarantee (the UE is scheduled like
-        one without a share). See ``ns3::NrCellMac::SetUeShare``."""
+        one without a share). See ``ns3::NrCellMac::SetUeShare``. With radio.mimo.max_layers
+        > 1 (MU-MIMO: UEs share RBGs) a share > 0 is a ValueError."""
         if share is not None and not 0.0 <= float(share) <= 1.0:
             raise ValueError(f"set_radio_share: share must be in [0, 1] or None, got {share}")
         self._sim.set_ue_share(self._ue(ue), -1.0 if share is None else float(share))
@@ -498,7 +499,8 @@ class Simulation:
         TB is retransmitted on as many RBGs as before when its layer count matches), one TB
         over its layers, its MCS from the gNB's CSI (radio.csi) through these precoders; the
         true channel decides the SINR (:meth:`precoding` reads it back). Works with any
-        radio.mimo.max_layers (the DL uses the MU-MIMO path while precoders are set)."""
+        radio.mimo.max_layers (the DL uses the MU-MIMO path while precoders are set, where
+        resource shares, :meth:`set_radio_share`, do not apply)."""
         if from_slot is not None and at_time is not None:
             raise ValueError("set_precoders: give from_slot or at_time, not both")
         if ues is None:

@@ -20,6 +20,26 @@ namespace
 {
 /// SUS weight of a retransmitting UE: above any PF weight, so that it is picked first.
 constexpr double kForcedWeight = 1e300;
+
+/**
+ * \param h channel [rx][tx][sb] \param nRx rows \param nTx columns \param nSb subbands
+ * \param sb subband \param scale factor (sqrt of the path gain)
+ * \return scale H(sb) [nRx x nTx]
+ */
+NrComplexMatrix
+SubbandMatrix(const std::vector<NrChannel::Complex>& h, size_t nRx, size_t nTx, uint32_t nSb,
+              uint32_t sb, double scale)
+{
+    NrComplexMatrix out(nRx, nTx);
+    for (size_t r = 0; r < nRx; ++r)
+    {
+        for (size_t t = 0; t < nTx; ++t)
+        {
+            out(r, t) = h[(r * nTx + t) * nSb + sb] * scale;
+        }
+    }
+    return out;
+}
 } // namespace
 
 void
@@ -219,18 +239,8 @@ NrCellMac::CsiChannel(uint32_t i, uint32_t sb)
         pgDb = m_channel->GetPathGainDb(m_cell, u);
     }
     NrComplexMatrix& out = m_csiH[i][sb];
-    out = NrComplexMatrix(nRx, nTx);
-    if (h)
-    {
-        const double a = std::sqrt(std::pow(10.0, pgDb / 10.0));
-        for (size_t r = 0; r < nRx; ++r)
-        {
-            for (size_t t = 0; t < nTx; ++t)
-            {
-                out(r, t) = (*h)[(r * nTx + t) * nSb + sb] * a;
-            }
-        }
-    }
+    out = h ? SubbandMatrix(*h, nRx, nTx, nSb, sb, std::pow(10.0, pgDb / 20.0))
+            : NrComplexMatrix(nRx, nTx); // no estimate: zero
     m_csiHOk[i][sb] = true;
     return out;
 }
@@ -263,17 +273,8 @@ NrCellMac::TrueChannel(uint32_t i, uint32_t sb) const
     const size_t nRx = m_channel->GetNUeAntennas(u);
     const size_t nTx = m_channel->GetNGnbAntennas(m_cell);
     const uint32_t nSb = m_channel->GetNSubbands();
-    const double a = std::sqrt(std::pow(10.0, m_channel->GetPathGainDb(m_cell, u) / 10.0));
-    const auto& h = m_channel->GetChannelMatrix(m_cell, u);
-    NrComplexMatrix out(nRx, nTx);
-    for (size_t r = 0; r < nRx; ++r)
-    {
-        for (size_t t = 0; t < nTx; ++t)
-        {
-            out(r, t) = h[(r * nTx + t) * nSb + sb] * a;
-        }
-    }
-    return out;
+    const double a = std::pow(10.0, m_channel->GetPathGainDb(m_cell, u) / 20.0);
+    return SubbandMatrix(m_channel->GetChannelMatrix(m_cell, u), nRx, nTx, nSb, sb, a);
 }
 
 void
@@ -448,6 +449,33 @@ NrCellMac::MeasuredInr(uint32_t i, uint32_t r) const
 }
 
 void
+NrCellMac::ExternalColumns(uint32_t r, double psd)
+{
+    MuGroup& g = m_mu[r];
+    const NrComplexMatrix& we = m_ext.w.size() == 1 ? m_ext.w[0] : m_ext.w[r];
+    std::vector<size_t> keep;
+    g.layerUe.clear();
+    for (size_t k = 0; k < m_ext.layerUe.size(); ++k)
+    {
+        const uint32_t i = m_ext.ues[m_ext.layerUe[k]];
+        const auto it = std::find(g.ues.begin(), g.ues.end(), i);
+        if (it != g.ues.end()) // a UE without data on r sends nothing on its layers
+        {
+            g.layerUe.push_back(uint32_t(it - g.ues.begin()));
+            keep.push_back(k);
+        }
+    }
+    g.w = NrComplexMatrix(we.Rows(), keep.size());
+    for (size_t c = 0; c < keep.size(); ++c)
+    {
+        for (size_t t = 0; t < we.Rows(); ++t)
+        {
+            g.w(t, c) = we(t, keep[c]) * std::sqrt(psd);
+        }
+    }
+}
+
+void
 NrCellMac::MuPrecode(uint32_t r)
 {
     MuGroup& g = m_mu[r];
@@ -460,31 +488,7 @@ NrCellMac::MuPrecode(uint32_t r)
     const size_t nTx = m_channel->GetNGnbAntennas(m_cell);
     if (HasExternalPrecoders())
     {
-        const NrComplexMatrix& we = m_ext.w.size() == 1 ? m_ext.w[0] : m_ext.w[r];
-        std::vector<std::vector<NrChannel::Complex>> cols;
-        g.layerUe.clear();
-        for (size_t k = 0; k < m_ext.layerUe.size(); ++k)
-        {
-            const uint32_t i = m_ext.ues[m_ext.layerUe[k]];
-            const auto it = std::find(g.ues.begin(), g.ues.end(), i);
-            if (it != g.ues.end()) // a UE without data on r sends nothing on its layers
-            {
-                g.layerUe.push_back(uint32_t(it - g.ues.begin()));
-                cols.emplace_back(nTx);
-                for (size_t t = 0; t < nTx; ++t)
-                {
-                    cols.back()[t] = we(t, k) * std::sqrt(psd);
-                }
-            }
-        }
-        g.w = NrComplexMatrix(nTx, cols.size());
-        for (size_t c = 0; c < cols.size(); ++c)
-        {
-            for (size_t t = 0; t < nTx; ++t)
-            {
-                g.w(t, c) = cols[c][t];
-            }
-        }
+        ExternalColumns(r, psd);
     }
     else
     {
@@ -642,16 +646,9 @@ NrCellMac::InterCellCov(uint32_t i, uint32_t r, uint32_t m) const
         const uint32_t g = other->m_cell;
         const size_t nTx = m_channel->GetNGnbAntennas(g);
         const uint32_t nSb = m_channel->GetNSubbands();
-        const double a = std::sqrt(std::pow(10.0, m_channel->GetPathGainDb(g, u) / 10.0));
-        const auto& h = m_channel->GetChannelMatrix(g, u);
-        NrComplexMatrix x(m, nTx);
-        for (size_t row = 0; row < m; ++row)
-        {
-            for (size_t t = 0; t < nTx; ++t)
-            {
-                x(row, t) = h[(row * nTx + t) * nSb + sb] * a;
-            }
-        }
+        const double a = std::pow(10.0, m_channel->GetPathGainDb(g, u) / 20.0);
+        const NrComplexMatrix x =
+            SubbandMatrix(m_channel->GetChannelMatrix(g, u), m, nTx, nSb, sb, a);
         NrComplexMatrix w;
         if (other->m_muSlot)
         {

@@ -471,6 +471,11 @@ NrCellMac::SetUeShare(uint32_t i, double share)
         throw std::invalid_argument("resource share must be <= 1 (0 or negative: no "
                                     "reservation)");
     }
+    if (share > 0 && m_maxLayers > 1)
+    {
+        throw std::invalid_argument("resource shares are not applied on the MU-MIMO path "
+                                    "(MaxLayers > 1): UEs share RBGs by SUS on the PF metric");
+    }
     Ue& u = m_ues.at(i);
     u.share = std::max(share, 0.0);
     for (uint32_t d = 0; d < 2; ++d)

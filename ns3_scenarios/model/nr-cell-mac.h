@@ -551,6 +551,9 @@ class NrCellMac : public Object
     /** The external group on every usable RBG (from SetExternalPrecoders). \param nSymb
      *  data symbols */
     void MuExternalGroup(uint32_t nSymb);
+    /** The external precoders' columns of the UEs on RBG r, scaled to the PSD.
+     *  \param r RBG \param psd the gNB's PSD, W/Hz */
+    void ExternalColumns(uint32_t r, double psd);
     /** Step 4: precoders of RBG r and the estimated SINRs. \param r RBG */
     void MuPrecode(uint32_t r);
     /** \return UE i's noise plus inter-cell interference PSD on RBG r as measured (W/Hz)

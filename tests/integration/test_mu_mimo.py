@@ -207,3 +207,11 @@ def test_bad_mimo_settings_are_one_line_errors_naming_the_field(overrides, messa
     with pytest.raises(config.ConfigError) as e:
         config.load("radio-saturation", overrides)
     assert message in str(e.value)
+
+
+def test_a_resource_share_on_the_mu_mimo_path_is_an_error_not_ignored():
+    _, spec = _spec(2, ["radio.mimo.max_layers=2"])
+    with Simulation(spec, seed=1) as sim:
+        with pytest.raises(ValueError, match="MU-MIMO"):
+            sim.set_radio_share("ue0", 0.5)
+        sim.set_radio_share("ue0", None)  # no reservation stays allowed
