@@ -4,15 +4,19 @@ over ZeroMQ, built from the edgelam-zmq module against Debian's ns-3.
 - the package's edgelam-zmq-server gives traces identical to the in-process bridge;
 - the module builds standalone (installed ns-3) with its minimal example (doc/zmq.md), which
   serves a Simulation: delivery times match its link's closed form, over ipc and tcp;
-- a killed or silent ns-3 side raises a BridgeError naming it within the timeout;
+- a killed or silent ns-3 side raises a BridgeError naming it within the timeout; a killed
+  Python side makes the ns-3 side exit with a message naming it; a stop from a signal handler
+  keeps the lockstep; the module's CMake takes the build_lib path inside an ns-3 tree;
 - no ipc socket, log or private directory is left behind.
 """
 
+import json
 import os
 import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -202,3 +206,39 @@ def test_stop_from_a_signal_handler_while_ns3_runs_ends_the_run(minimal_example,
         sim.send("a", "b", 1000)  # the session still works
         sim.run(until_s=sim.now + 0.05)
     assert _leftovers(private_tmp) == []
+
+
+KILLED_PYTHON = """
+import json, os, signal, sys
+from edgelam_ns3.config import BridgeConfig
+from edgelam_ns3.sim import LinkSpec, NetworkSpec, Simulation
+bridge = BridgeConfig(transport="zmq", command=[sys.argv[1], "--edgelam-endpoint={endpoint}"])
+sim = Simulation(NetworkSpec(("a", "b"), (LinkSpec("a", "b", 1e6, 0.01),)), bridge=bridge)
+print(json.dumps({"pid": sim._sim._proc.pid, "dir": sim._sim._dir}), flush=True)
+sim.schedule(0.001, os.kill, os.getpid(), signal.SIGKILL)
+sim.run()
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().find("State:\tZ") >= 0  # zombie
+    except FileNotFoundError:
+        return True
+
+
+def test_ns3_side_exits_naming_the_python_side_when_python_is_killed(minimal_example):
+    proc = subprocess.run([sys.executable, "-c", KILLED_PYTHON, str(minimal_example)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    try:
+        t0 = time.monotonic()
+        while not _gone(info["pid"]) and time.monotonic() - t0 < 10:
+            time.sleep(0.1)
+        assert _gone(info["pid"])  # within its 0.5 s liveness slices, not its 600 s Timeout
+        log = (Path(info["dir"]) / "ns3.log").read_text()
+        assert re.search(r"edgelam-zmq: the Python side \(pid \d+\) exited while ns-3 waited "
+                         r"for a timer callback", log), log
+    finally:
+        shutil.rmtree(info["dir"], ignore_errors=True)  # what a SIGKILLed Python leaves
