@@ -55,6 +55,22 @@ def test_replay_runs_the_same_framework_over_the_trace(nr_run, replayed):
     np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-5)
 
 
+def test_timing_replay_charges_every_job_and_round_as_the_full_replay_without_losses(
+        nr_run, replayed):
+    out = nr_run.parent / "timing"
+    summary = replay(nr_run, out=out, quiet=True, timing=True)
+    assert summary["status"] == "ok" and summary["execution"].startswith("cost: timing only")
+    assert config.load(str(out / "config.yaml")).compute.execution == "cost"
+    full = pd.read_parquet(replayed / "traces" / "compute.parquet")
+    timed = pd.read_parquet(out / "traces" / "compute.parquet")
+    pd.testing.assert_frame_equal(timed, full)  # device, job, instants, FLOPs, bytes
+    a = pd.read_parquet(replayed / "traces" / "rounds.parquet")
+    b = pd.read_parquet(out / "traces" / "rounds.parquet")
+    np.testing.assert_array_equal(b["latency_s"], a["latency_s"])
+    assert a["loss"].notna().all() and b["loss"].isna().all() and b["eval_loss"].isna().all()
+    assert "execution: cost" in (out / "report.md").read_text()
+
+
 def test_replay_latency_error_of_the_nr_run_stays_within_a_factor_two(nr_run, replayed):
     err = latency_error(nr_run, replayed)
     assert err["rounds"] == 4
