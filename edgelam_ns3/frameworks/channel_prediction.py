@@ -117,10 +117,11 @@ class ChannelPredictionLoop:
         from ..compute import CostCache, Device
         from ..topology import profile
 
-        self.cfg, self.sim, self.p = cfg, sim, cfg.prediction
+        self.cfg, self.sim, self.p = cfg, sim, self.section(cfg)
+        self.mode = getattr(self.p, "csi", None) or self.p.method  # what the rows are of
         self.ues = [f"ue{u}" for u in range(cfg.n_ues())]
         self.host = cfg.train.server
-        fed = self.p.federated.mode != "none"
+        fed = getattr(self.p, "federated", None) is not None and self.p.federated.mode != "none"
         edges = [f"edge{u % cfg.nodes.n_edge}" for u in range(len(self.ues))] if fed \
             else [self.host] * len(self.ues)
         self.groups = {e: [u for u, x in enumerate(edges) if x == e] for e in dict.fromkeys(edges)}
@@ -146,6 +147,11 @@ class ChannelPredictionLoop:
         self.snap0 = self.result = self.last_est = None
         self.finished = False
 
+    @staticmethod
+    def section(cfg: ScenarioConfig):
+        """The config section this framework reads."""
+        return cfg.prediction
+
     # -- wiring -------------------------------------------------------------------------------
 
     def attach_recorder(self, rec) -> None:
@@ -154,7 +160,7 @@ class ChannelPredictionLoop:
 
     def _event(self, row: dict) -> None:
         if self.tw is not None:
-            self.tw.append("csi_events", {"csi": self.p.csi, **row})
+            self.tw.append("csi_events", {"csi": self.mode, **row})
 
     def start_line(self) -> str:
         p = self.p
@@ -300,7 +306,7 @@ class ChannelPredictionLoop:
              for k in ("dl_mac_bytes", "dl_tb_first", "dl_tb_first_err", "dl_sum_sinr_eff_db",
                        "dl_sum_mcs")}
         n = np.maximum(d["dl_tb_first"], 1)
-        rows = [{"csi": self.p.csi, "ue": ue, "dl_throughput_bps": d["dl_mac_bytes"][u] * 8 / dt,
+        rows = [{"csi": self.mode, "ue": ue, "dl_throughput_bps": d["dl_mac_bytes"][u] * 8 / dt,
                  "dl_bler": d["dl_tb_first_err"][u] / n[u],
                  "dl_sinr_eff_db": d["dl_sum_sinr_eff_db"][u] / n[u],
                  "dl_mcs": d["dl_sum_mcs"][u] / n[u], "dl_tb_first": int(d["dl_tb_first"][u])}
@@ -316,7 +322,7 @@ class ChannelPredictionLoop:
         """``prediction``: the CSI mode, cell and per-UE DL figures over the window, the NMSE
         of the gNB's CSI in use (and of the newest SRS estimate) against the truth, every slot
         of the window, bytes and job times."""
-        out = {"csi": self.p.csi, "ready_s": self.ready_s, "fit": self.fit,
+        out = {"csi": self.mode, "ready_s": self.ready_s, "fit": self.fit,
                "bytes": dict(self.bytes)}
         if self.finetune is not None:
             out["finetune"] = self.finetune.summary()
