@@ -78,6 +78,17 @@ class RoundFramework:
             move_module(m, self.torch_device)
         return modules[0]
 
+    def building(self):
+        """A context to build the models in: torch's meta device under ``compute.execution:
+        cost`` (no weights allocated or initialised), else none (built on the CPU, as seeded,
+        then moved by :meth:`place`, so that every torch device starts from the same
+        weights)."""
+        import contextlib
+
+        import torch
+
+        return torch.device("meta") if self.cost_only else contextlib.nullcontext()
+
     def local_batches(self, batch_size: int | None = None) -> list:
         """One endless iterator of (input_ids, labels) per device, on ``self.torch_device``
         (:func:`~edgelam_ns3.datasets.text.device_batches`)."""

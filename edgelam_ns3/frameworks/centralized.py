@@ -31,7 +31,8 @@ class Centralized(RoundFramework):
                  on_job: Callable[[dict], None] | None = None,
                  on_round: Callable[[dict], None] | None = None):
         super().__init__(cfg, sim, on_job, on_round)
-        self.model, _ = build_split_lora(cfg)
+        with self.building():
+            self.model, _ = build_split_lora(cfg)
         self.place(self.model)
         self.model.parts["embed"].weight.requires_grad_(True)  # tied with the head
         params = [p for p in self.model.parameters() if p.requires_grad]  # + the adapters

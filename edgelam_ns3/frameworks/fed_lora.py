@@ -42,7 +42,8 @@ class FedLoRA(RoundFramework):
                  on_round: Callable[[dict], None] | None = None):
         super().__init__(cfg, sim, on_job, on_round)
         n = cfg.nodes.n_devices
-        self.global_model, _ = build_split_lora(cfg)
+        with self.building():
+            self.global_model, _ = build_split_lora(cfg)
         self.place(self.global_model)
         self.device_models = []
         self.device_opts = []

@@ -99,7 +99,8 @@ class SplitFedLoRA(RoundFramework):
                  on_round: Callable[[dict], None] | None = None):
         super().__init__(cfg, sim, on_job, on_round)
         n = cfg.nodes.n_devices
-        self.server_model, template = build_split_lora(cfg)
+        with self.building():
+            self.server_model, template = build_split_lora(cfg)
         self.device_models = [copy.deepcopy(template) for _ in range(n)]
         self.place(self.server_model, *self.device_models)
         self.adapters = adapter_parameters(self.server_model)

@@ -66,7 +66,8 @@ class SplitLearning(RoundFramework):
                  on_job: Callable[[dict], None] | None = None,
                  on_round: Callable[[dict], None] | None = None):
         super().__init__(cfg, sim, on_job, on_round)
-        self.server_model, self.device_models = build_models(cfg)
+        with self.building():
+            self.server_model, self.device_models = build_models(cfg)
         self.place(self.server_model, *self.device_models)
         self.server_opt = torch.optim.Adam(self.server_model.server_part().parameters(),
                                            lr=cfg.train.lr)
