@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from . import frameworks
 from .compute import BUILTIN_PROFILES
 from .inference.config import InferenceConfig
-from .frameworks.channel_prediction_config import ChannelPredictionConfig
+from .frameworks.channel_prediction_config import BeamformingLoopConfig, ChannelPredictionConfig
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 
@@ -745,6 +745,9 @@ class ScenarioConfig(_Strict):
     prediction: ChannelPredictionConfig = Field(
         default_factory=ChannelPredictionConfig,
         description="channel prediction in the loop (train.framework channel_prediction)")
+    beamforming: BeamformingLoopConfig = Field(
+        default_factory=BeamformingLoopConfig,
+        description="beamforming in the loop (train.framework beamforming)")
 
     def n_ues(self) -> int:
         """UEs in the network: the compute devices, plus radio-only UEs (radio.n_ues)."""
@@ -850,6 +853,9 @@ class ScenarioConfig(_Strict):
         if t.framework == "channel_prediction":
             from .frameworks.channel_prediction_config import check
             check(self)
+        if t.framework == "beamforming":
+            from .frameworks.channel_prediction_config import check_beamforming
+            check_beamforming(self)
         return self
 
 

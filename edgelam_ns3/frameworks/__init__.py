@@ -21,6 +21,7 @@ FRAMEWORKS = {
     "looped_tp": "looped_tp:LoopedTP",
     "microservice_inference": "microservice_inference:MicroserviceInference",
     "channel_prediction": "channel_prediction:ChannelPredictionLoop",
+    "beamforming": "beamforming_loop:BeamformingLoop",
 }
 """``train.framework`` name -> ``"module:Class"`` (module of this package). Modules are imported
 on first use, so that reading a config does not load torch."""
@@ -34,7 +35,7 @@ SPLIT_GPT = ("split_learning", "split_fed_lora", "fed_lora", "centralized")
 FINE_TUNING = ("split_fed_lora", "fed_lora", "centralized")
 """Frameworks that fine-tune a base model (``model.base``) with LoRA adapters."""
 ROUND_BASED = tuple(f for f in FRAMEWORKS
-                    if f not in ("microservice_inference", "channel_prediction"))
+                    if f not in ("microservice_inference", "channel_prediction", "beamforming"))
 """Frameworks that train a model (``model.*``) in rounds (``train.steps``, ...)."""
 
 OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -58,6 +59,8 @@ OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     **{f"prediction.{k}": (("channel_prediction",), "predicts no channel")
        for k in ("csi", "history", "warmup_s", "measure_from_s", "measure_s", "ar_orders",
                  "lam", "federated")},
+    **{f"beamforming.{k}": (("beamforming",), "computes no precoders")
+       for k in ("method", "warmup_s", "measure_from_s", "measure_s", "wmmse_max_iter", "gnn")},
 }
 """The config options that only some frameworks read: key -> (the frameworks that read it, why
 the others do not). Any other framework (and ``none``, traffic only) rejects a value other than

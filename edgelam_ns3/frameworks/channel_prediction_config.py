@@ -86,6 +86,54 @@ class ChannelPredictionConfig(_Strict):
         return self
 
 
+class GnnLoopConfig(_Strict):
+    """The GNN beamformer (``models.gnn_beamformer.GNNBeamformer``) trained in the run on the
+    edge server, unsupervised (negative sum rate), on the channels it received."""
+
+    d_hidden: Annotated[int, Field(ge=1)] = Field(32, description="node state width")
+    n_layers: Annotated[int, Field(ge=1)] = Field(2, description="message-passing layers")
+    train_steps: Annotated[int, Field(ge=1)] = Field(100, description="optimiser steps")
+    batch: Annotated[int, Field(ge=1)] = Field(32, description="channel samples per step")
+    lr: Annotated[float, Field(gt=0)] = Field(2e-3, description="Adam learning rate")
+
+
+class BeamformingLoopConfig(_Strict):
+    """Beamforming in the loop (``train.framework: beamforming``): each SRS period the gNB's
+    CSI of all its UEs goes to ``train.server``, which computes MU-MIMO precoders; they are
+    the cell's precoders from their arrival slot (``Simulation.set_precoders``)."""
+
+    method: Literal["builtin", "zf", "wmmse", "gnn"] = Field(
+        "builtin", description="builtin: the MAC's own grouping and precoders (radio.mimo, "
+        "nothing sent); zf, wmmse, gnn: one group of all the cell's UEs, precoders computed "
+        "on the edge server from the gNB's CSI")
+    warmup_s: Annotated[float, Field(gt=0)] = Field(
+        0.3, description="CSI collected at the edge before the GNN is trained, s")
+    measure_from_s: Annotated[float, Field(gt=0)] = Field(
+        0.6, description="start of the measurement window (the same for every method), s")
+    measure_s: Annotated[float, Field(gt=0)] = Field(0.5, description="measurement window, s")
+    wmmse_max_iter: Annotated[int, Field(ge=1)] = Field(
+        100, description="WMMSE iterations at most (from ZF with water-filling and RZF)")
+    gnn: GnnLoopConfig = Field(default_factory=GnnLoopConfig)
+
+    @model_validator(mode="after")
+    def _window(self):
+        if self.measure_from_s < self.warmup_s:
+            raise ValueError(f"measure_from_s: {self.measure_from_s} s is before the end of "
+                             f"the warm-up (warmup_s {self.warmup_s} s)")
+        return self
+
+
+def check_beamforming(cfg) -> None:
+    """Cross-checks of a scenario whose framework is ``beamforming``."""
+    r = cfg.radio
+    if r.mode != "nr" or r.csi.mode != "srs":
+        raise ValueError("radio.csi.mode: beamforming needs radio.mode nr with csi.mode srs "
+                         "(the gNB's SRS estimates are what precoders are computed from)")
+    if r.mimo.max_layers < 2:
+        raise ValueError("radio.mimo.max_layers: beamforming compares MU-MIMO precoders; "
+                         "set it to 2 or more")
+
+
 def check(cfg) -> None:
     """Cross-checks of a scenario whose framework is ``channel_prediction`` (one-line errors
     naming the field)."""
