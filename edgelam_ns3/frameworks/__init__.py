@@ -53,7 +53,9 @@ OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     **{f"train.{k}": (ROUND_BASED, "trains nothing in rounds")
        for k in ("steps", "batch_size", "lr", "non_iid")},
     **{f"model.{k}": (ROUND_BASED, "builds no training model (inference.model is its model)")
-       for k in ("n_embd", "n_head", "seq_len")},
+       for k in ("n_embd", "n_head", "seq_len", "vocab_size")},
+    **{k: (ROUND_BASED, "places no round-framework shards")
+       for k in ("sim.torch_device", "compute.execution")},
     **{f"inference.{k}": (("microservice_inference",), "serves no inference requests")
        for k in ("model", "source", "serving", "placement", "slo")},
     **{f"prediction.{k}": (("channel_prediction",), "predicts no channel")

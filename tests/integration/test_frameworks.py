@@ -267,21 +267,24 @@ class _Reads:
 
 
 class _ConfigReads:
-    """A scenario config whose ``train`` and ``model`` sections record what is read."""
+    """A scenario config whose ``train``, ``model``, ``sim`` and ``compute`` sections record
+    what is read."""
 
     def __init__(self, cfg, seen):
         self._cfg, self._seen = cfg, seen
 
     def __getattr__(self, name):
         value = getattr(self._cfg, name)
-        return _Reads(value, f"{name}.", self._seen) if name in ("train", "model") else value
+        recorded = ("train", "model", "sim", "compute")
+        return _Reads(value, f"{name}.", self._seen) if name in recorded else value
 
 
 @pytest.mark.parametrize("framework", ["split_learning", "split_fed_lora", "fed_lora",
                                        "centralized", "looped_tp"])
 def test_options_table_names_exactly_the_options_each_framework_reads(framework):
-    # run two rounds recording every train.* and model.* field the framework reads: the
-    # options it reads are those the table lets it set, and no other (the others are rejected)
+    # run two rounds recording every train.*, model.*, sim.* and compute.* field the framework
+    # reads: the options it reads are those the table lets it set, and no other (the others
+    # are rejected)
     from edgelam_ns3.frameworks import OPTIONS, framework_class
     from edgelam_ns3.sim import Simulation
     from edgelam_ns3.topology import network_spec

@@ -143,6 +143,14 @@ def test_valid_replay_csv_is_read_in_order(tmp_path):
      "config: train.looped.d_ff: train.framework fed_lora has no looped transformer"),
     (["train.framework=none", "train.policy=all"],
      "config: train.policy: train.framework none does not schedule devices"),
+    (["train.framework=none", "compute.execution=cost"],
+     "config: compute.execution: train.framework none places no round-framework shards "
+     "(compute.execution is read by split_learning, split_fed_lora, fed_lora, centralized, "
+     "looped_tp only)"),
+    (["train.framework=none", "sim.torch_device=auto"],
+     "config: sim.torch_device: train.framework none places no round-framework shards"),
+    (["train.framework=none", "model.vocab_size=512"],
+     "config: model.vocab_size: train.framework none builds no training model"),
 ])
 def test_option_the_framework_does_not_read_is_rejected_naming_the_field_and_its_readers(
         overrides, message):
