@@ -71,13 +71,17 @@ def test_zmq_backend_gives_the_in_process_traces_and_leaves_no_files(tmp_path, p
     assert _leftovers(private_tmp) == []  # ipc socket, log and private dir removed
 
 
+def _generator() -> list[str]:
+    """Ninja where it is installed (scripts/setup.sh installs it; a fresh Debian has no make)."""
+    return ["-G", "Ninja"] if shutil.which("ninja") else []
+
+
 @pytest.fixture(scope="module")
 def minimal_example(tmp_path_factory):
     """The module built standalone against the installed ns-3, with its minimal example."""
     build = tmp_path_factory.mktemp("edgelam-zmq-build")
-    gen = ["-G", "Ninja"] if shutil.which("ninja") else []
     for cmd in (["cmake", "-S", str(MODULE), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
-                 *gen], ["cmake", "--build", str(build), "-j", "2"]):
+                 *_generator()], ["cmake", "--build", str(build), "-j", "2"]):
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return build / "edgelam-zmq-minimal"
@@ -176,7 +180,7 @@ def test_module_cmake_hands_its_files_to_build_lib_inside_an_ns3_tree(tmp_path):
     sources, headers, libcore and libzmq go to build_lib, its example to build_lib_example.
     A stand-in build_lib records them (no ns-3 source tree on this machine)."""
     (tmp_path / "CMakeLists.txt").write_text(STUB_NS3_TREE.replace("MODULE", str(MODULE)))
-    proc = subprocess.run(["cmake", "-S", str(tmp_path), "-B", str(tmp_path / "b")],
+    proc = subprocess.run(["cmake", "-S", str(tmp_path), "-B", str(tmp_path / "b"), *_generator()],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     name, sources, headers, libs = (tmp_path / "b" / "lib.txt").read_text().split("|")
