@@ -10,6 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from .placement import POLICIES
 
 
+def _set_away_from_default(section: BaseModel, keys: tuple[str, ...]) -> str | None:
+    """The first of ``keys`` whose value in ``section`` differs from its field's default (None:
+    all at their defaults): an option a mode does not read must stay unset."""
+    fields = type(section).model_fields
+    return next((k for k in keys if getattr(section, k) != fields[k].default), None)
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -48,9 +55,8 @@ class InferenceModelConfig(_Strict):
         if self.n_groups > self.n_layer:
             raise ValueError(f"n_groups: at most n_layer ({self.n_layer})")
         if not self.n_experts:
-            for k in ("top_k", "expert_ffn"):
-                if getattr(self, k) != type(self).model_fields[k].default:
-                    raise ValueError(f"{k}: read with n_experts > 0 only (MoE)")
+            if k := _set_away_from_default(self, ("top_k", "expert_ffn")):
+                raise ValueError(f"{k}: read with n_experts > 0 only (MoE)")
         elif self.n_experts < 2 or self.top_k > self.n_experts:
             raise ValueError(f"n_experts: at least 2 and at least top_k ({self.top_k})")
         return self
@@ -106,7 +112,7 @@ class InferenceServingConfig(_Strict):
 
     @model_validator(mode="after")
     def _kv_policy(self):
-        if self.kv_policy != "swap" and self.swap_bytes_per_s != 32e9:
+        if self.kv_policy != "swap" and _set_away_from_default(self, ("swap_bytes_per_s",)):
             raise ValueError(f"swap_bytes_per_s: read by kv_policy swap only, not "
                              f"{self.kv_policy}")
         if self.kv_policy != "reserve" and self.decode_host is not None:
@@ -153,11 +159,10 @@ class InferencePlacementConfig(_Strict):
 
     @model_validator(mode="after")
     def _lyapunov_only(self):
-        if self.orchestration != "lyapunov":
-            for k in ("lyapunov_v", "latency_target_s"):
-                if getattr(self, k) != type(self).model_fields[k].default:
-                    raise ValueError(f"{k}: read by orchestration lyapunov only, not "
-                                     f"{self.orchestration}")
+        if self.orchestration != "lyapunov" and \
+                (k := _set_away_from_default(self, ("lyapunov_v", "latency_target_s"))):
+            raise ValueError(f"{k}: read by orchestration lyapunov only, not "
+                             f"{self.orchestration}")
         return self
 
 
