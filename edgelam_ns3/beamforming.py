@@ -352,7 +352,8 @@ class DecisionCost:
 
     :ivar flops: real FLOPs (see the module docstring)
     :ivar counted_flops: the part counted by :func:`edgelam_ns3.compute.measure`
-    :ivar time_s: median wall time over ``repeats`` runs on this machine's CPU [s]
+    :ivar time_s: median wall time over ``repeats`` runs on this machine's CPU [s] (NaN with
+        ``repeats=0``)
     """
 
     flops: float
@@ -361,7 +362,8 @@ class DecisionCost:
 
 
 def decision_cost(fn: Callable[[], object], repeats: int = 20) -> DecisionCost:
-    """FLOPs and median wall time of ``fn()`` (one decision; run under torch.no_grad)."""
+    """FLOPs and median wall time of ``fn()`` (one decision; run under torch.no_grad).
+    ``repeats=0`` counts the FLOPs only (``fn`` runs once)."""
     from edgelam_ns3.compute import measure
 
     with torch.no_grad():
@@ -374,7 +376,7 @@ def decision_cost(fn: Callable[[], object], repeats: int = 20) -> DecisionCost:
             times.append(time.perf_counter() - t0)
     times.sort()
     return DecisionCost(flops=float(counted + extra.flops), counted_flops=float(counted),
-                        time_s=times[len(times) // 2])
+                        time_s=times[len(times) // 2] if times else math.nan)
 
 
 # -- training the GNN -------------------------------------------------------------------------

@@ -96,11 +96,17 @@ class _Layer(nn.Module):
         self.update = _mlp(d_node + 2 * d_hidden, d_hidden, d_hidden)
         self.skip = nn.Identity() if d_node == d_hidden else nn.Linear(d_node, d_hidden)
 
+    def _first(self, x: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+        """The message MLP's first linear map of [x_k, x_j, e_kj], [B, K, K, H]: its node
+        blocks act once per node (K of them), not once per edge (K^2), then broadcast."""
+        lin, d = self.message[0], x.shape[-1]
+        w_i, w_j, w_e = lin.weight[:, :d], lin.weight[:, d:2 * d], lin.weight[:, 2 * d:]
+        return ((x @ w_i.T).unsqueeze(2) + (x @ w_j.T).unsqueeze(1)
+                + torch.nn.functional.linear(e, w_e, lin.bias))
+
     def forward(self, x: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
         b, k, d = x.shape
-        xi = x.unsqueeze(2).expand(b, k, k, d)  # receiver k
-        xj = x.unsqueeze(1).expand(b, k, k, d)  # sender j
-        m = self.message(torch.cat([xi, xj, e], -1))  # [B, K, K, H]
+        m = self.message[2](self.message[1](self._first(x, e)))  # [B, K, K, H], k <- j
         off = ~torch.eye(k, dtype=torch.bool, device=x.device)  # no self-messages
         if k > 1:
             mean = (m * off.unsqueeze(-1)).sum(2) / (k - 1)

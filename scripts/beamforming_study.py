@@ -46,6 +46,9 @@ def _args(argv):
     p.add_argument("--test-samples", type=int, default=512)
     p.add_argument("--generalise", default="0.5,1.5", help="test K as multiples of trained K")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--checkpoint", type=Path, default=None,
+                   help="GNN weights: loaded if the file exists (one config only), else trained "
+                   "as above and saved there")
     return p.parse_args(argv)
 
 
@@ -74,6 +77,10 @@ def _train(k, n, train_h, snrs, a):
 
     torch.manual_seed(a.seed)
     model = GNNBeamformer(a.hidden, a.layers, a.rounds)
+    if a.checkpoint is not None and a.checkpoint.exists():
+        model.load_state_dict(torch.load(a.checkpoint))
+        print(f"  loaded {a.checkpoint} (delete it to retrain)", flush=True)
+        return model.eval()
     pool = train_h.to(torch.complex64)
 
     def draw(batch, gen):
@@ -83,6 +90,9 @@ def _train(k, n, train_h, snrs, a):
     rates = bf.train_gnn(model, draw, snrs, a.steps, batch=a.batch, seed=a.seed)
     print(f"  trained {k}x{n}: {a.steps} steps, {time.perf_counter() - t0:.0f} s, "
           f"batch rate {sum(rates[:20]) / 20:.2f} -> {sum(rates[-20:]) / 20:.2f}", flush=True)
+    if a.checkpoint is not None:
+        a.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), a.checkpoint)
     return model.eval()
 
 
@@ -224,6 +234,8 @@ def main(argv=None) -> int:
     bad = [c for c in configs if c[1] not in ARRAYS or c[0] > c[1]]
     if bad:
         raise SystemExit(f"--configs: {bad}: need K <= N and N in {sorted(ARRAYS)}")
+    if a.checkpoint is not None and len(configs) * len(a.sources.split(",")) > 1:
+        raise SystemExit("--checkpoint: holds one GNN; give one source and one config")
     a.out.mkdir(parents=True, exist_ok=True)
     rates, costs, gen = [], [], []
     for source in a.sources.split(","):

@@ -152,13 +152,12 @@ class BeamformingLoop(ChannelPredictionLoop):
         """Roofline time of the FLOPs of ``fn(x)`` that ``compute.measure`` (what the Device
         charged) does not count; cached per method except for WMMSE, whose iterations vary."""
         from ..beamforming import decision_cost
-        from ..compute import duration_s, measure
+        from ..compute import duration_s
 
         key = (self.p.method, tuple(x.shape))
         if key not in self._extra:
-            counted = measure(fn, x, self.power, 1.0).flops
-            full = decision_cost(lambda: fn(x, self.power, 1.0), repeats=1).flops
-            extra = max(full - counted, 0)
+            cost = decision_cost(lambda: fn(x, self.power, 1.0), repeats=0)
+            extra = max(cost.flops - cost.counted_flops, 0)
             if self.p.method == "wmmse":
                 return duration_s(profile, extra, 0)
             self._extra[key] = extra
@@ -172,7 +171,7 @@ class BeamformingLoop(ChannelPredictionLoop):
 
         g = self.p.gnn
         torch.manual_seed(self.cfg.seed)
-        model = GNNBeamformer(g.d_hidden, g.n_layers).double()
+        model = GNNBeamformer(g.d_hidden, g.n_layers, g.n_rounds).double()
         data = torch.from_numpy(np.concatenate(self.channels)).to(torch.complex128)
         data = data / np.sqrt(self.noise)
         snr_db = 10 * np.log10(self.power)  # noise 1

@@ -91,7 +91,10 @@ class GnnLoopConfig(_Strict):
     edge server, unsupervised (negative sum rate), on the channels it received."""
 
     d_hidden: Annotated[int, Field(ge=1)] = Field(32, description="node state width")
-    n_layers: Annotated[int, Field(ge=1)] = Field(2, description="message-passing layers")
+    n_layers: Annotated[int, Field(ge=1)] = Field(2, description="message-passing layers "
+                                                   "per round")
+    n_rounds: Annotated[int, Field(ge=1)] = Field(
+        2, description="unrolled rounds, each refining the allocation of the one before")
     train_steps: Annotated[int, Field(ge=1)] = Field(100, description="optimiser steps")
     batch: Annotated[int, Field(ge=1)] = Field(32, description="channel samples per step")
     lr: Annotated[float, Field(gt=0)] = Field(2e-3, description="Adam learning rate")
