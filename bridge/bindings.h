@@ -6,10 +6,21 @@
 
 #include <pybind11/pybind11.h>
 
+namespace ns3
+{
+struct NrCsiRsState;
+}
+
 namespace edgelam
 {
 
 class CoSim;
+
+/** Simulation.csi in CsiMode CsiRs: fill d with UE's report in use (precoding_bindings.cc).
+ *  \param d the dict \param s its state \param nextSlot the next slot \param slotS slot, s
+ *  \return d */
+pybind11::dict csi_rs_dict(pybind11::dict d, const ns3::NrCsiRsState& s, uint64_t nextSlot,
+                           double slotS);
 
 /** CoSim: simulator clock, topology, message transport, cross traffic, link views
  *  (cosim_bindings.cc). \return the class, for register_cosim_radio */

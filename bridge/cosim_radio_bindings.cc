@@ -76,6 +76,10 @@ Csi(CoSim& s, uint32_t u)
     d["next_slot"] = mac->GetNextSlot();
     d["next_slot_s"] = mac->GetNextSlotTime().GetSeconds();
     d["slot_s"] = slotS;
+    if (mac->IsCsiRsCsi())
+    {
+        return csi_rs_dict(d, mac->GetCsiRsState(i), mac->GetNextSlot(), slotS);
+    }
     if (!mac->IsSrsCsi())
     {
         // the gNB knows the channel; its SINR measurement is CsiDelaySlots active slots old

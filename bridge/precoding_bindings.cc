@@ -182,6 +182,8 @@ ReportToDict(const ns3::NrCsiReportValues& r)
                        static_cast<py::ssize_t>(r.rank)});
     }
     d["layer_sinr"] = a;
+    d["pmi_index"] = r.pmiIndex;
+    d["tbs_bits"] = r.tbsBits;
     return d;
 }
 
@@ -190,6 +192,38 @@ ToPmi(const std::tuple<uint32_t, uint32_t, uint32_t, uint32_t>& t)
 {
     return ns3::NrPmi{std::get<0>(t), std::get<1>(t), std::get<2>(t), std::get<3>(t)};
 }
+
+} // namespace
+
+py::dict
+csi_rs_dict(py::dict d, const ns3::NrCsiRsState& s, uint64_t nextSlot, double slotS)
+{
+    const double nan = std::nan("");
+    d["mode"] = "csi-rs";
+    d["estimate"] = py::none(); // the gNB knows the report, not the channel
+    d["estimate_path_gain_db"] = nan;
+    d["external"] = false;
+    d["srs_slot"] = py::none();
+    d["srs_sinr_db"] = nan;
+    d["report"] = py::none();
+    d["age_slots"] = nan;
+    d["age_s"] = nan;
+    if (!s.valid)
+    {
+        return d;
+    }
+    py::dict r = ReportToDict(s.current.values);
+    r["meas_slot"] = s.current.measSlot;
+    r["ready_slot"] = s.current.readySlot;
+    r["precoder"] = MatricesToArray({s.current.w}, false);
+    d["report"] = r;
+    d["age_slots"] = double(nextSlot) - double(s.current.measSlot);
+    d["age_s"] = d["age_slots"].cast<double>() * slotS;
+    return d;
+}
+
+namespace
+{
 
 /// Owner of an ns3::NrCsiReport and of its own BLER model for Python.
 struct PyCsiReport
@@ -208,12 +242,13 @@ RegisterCsiReport(py::module_& m)
                             "PMI/RI by capacity, 4-bit CQI at TBLER <= target "
                             "(ns3::NrCsiReport); feed it BLER curves like NrBlerModel.")
         .def(py::init([](uint32_t n1, uint32_t n2, uint32_t o1, uint32_t o2, uint32_t maxRank,
-                         uint32_t cqiTable, double target) {
+                         uint32_t cqiTable, double target, uint32_t pol) {
                  PyCsiReport p{ns3::CreateObject<R>(), ns3::CreateObject<ns3::NrBlerModel>()};
                  SetChecked(*p.report, "N1", ns3::UintegerValue(n1), "n1");
                  SetChecked(*p.report, "N2", ns3::UintegerValue(n2), "n2");
                  SetChecked(*p.report, "O1", ns3::UintegerValue(o1), "o1");
                  SetChecked(*p.report, "O2", ns3::UintegerValue(o2), "o2");
+                 SetChecked(*p.report, "Polarisations", ns3::UintegerValue(pol), "polarisations");
                  SetChecked(*p.report, "MaxRank", ns3::UintegerValue(maxRank), "max_rank");
                  SetChecked(*p.report, "CqiTable", ns3::UintegerValue(cqiTable), "cqi_table");
                  SetChecked(*p.report, "TargetBler", ns3::DoubleValue(target), "target_bler");
@@ -227,7 +262,8 @@ RegisterCsiReport(py::module_& m)
              py::arg("o2") = 4,
              py::arg("max_rank") = 2,
              py::arg("cqi_table") = 2,
-             py::arg("target_bler") = 0.1)
+             py::arg("target_bler") = 0.1,
+             py::arg("polarisations") = 2)
         .def_property_readonly("num_ports", [](const PyCsiReport& s) {
             return s.report->GetNumPorts();
         })
@@ -253,6 +289,15 @@ RegisterCsiReport(py::module_& m)
             },
             py::arg("rank"),
             "Every PMI (i11, i12, i13, i2) of the codebook for a rank (1 or 2).")
+        .def(
+            "pmi_index",
+            [](const PyCsiReport& s, uint32_t rank,
+               const std::tuple<uint32_t, uint32_t, uint32_t, uint32_t>& pmi) {
+                return s.report->GetPmiIndex(rank, ToPmi(pmi));
+            },
+            py::arg("rank"),
+            py::arg("pmi"),
+            "Position of a PMI in codebook(rank).")
         .def(
             "precoder",
             [](const PyCsiReport& s, uint32_t rank,

@@ -149,10 +149,14 @@ class CsiConfig(_Strict):
     """What the gNB knows of each UE's channel when it schedules and adapts the link
     (``ns3::NrCellMac`` CsiMode, ``ns3::NrCsiSrs``)."""
 
-    mode: Literal["ideal", "srs"] = Field(
+    mode: Literal["ideal", "srs", "csi-rs"] = Field(
         "srs", description="'ideal': the true per-RBG SINR, two active slots old (exact "
         "channel knowledge); 'srs': the gNB's noisy LS estimate from periodic SRS (TDD "
-        "reciprocity), aged by its period and processing delay")
+        "reciprocity), aged by its period and processing delay; 'csi-rs': each UE's periodic "
+        "CSI report (4-bit CQI wideband and per subband, RI, PMI of the Type I codebook's DFT "
+        "beams on the single-polarised gNB array), aged by its report delay: MCS from the CQI, "
+        "precoder from the PMI, layers from the RI (DL on the precoded path; needs scheduler "
+        "pf)")
     srs_period_slots: Annotated[int, Field(ge=1, le=2560)] = Field(
         10, description="SRS period T_SRS, slots (TS 38.214 §6.2.1; 10 = 5 ms at 30 kHz)")
     srs_offset_slots: NonNegInt | None = Field(
@@ -163,6 +167,19 @@ class CsiConfig(_Strict):
     srs_comb: Literal[2, 4, 8] = Field(
         2, description="SRS comb K_TC (TS 38.211 §6.4.1.4.2): the LS estimate of a subband "
         "averages its 12 PRBs / K_TC SRS REs per PRB")
+    csi_rs_period_slots: Annotated[int, Field(ge=1, le=2560)] = Field(
+        10, description="mode csi-rs: CSI-RS and report period, slots (TS 38.214 §5.2.1.4)")
+    csi_rs_offset_slots: NonNegInt | None = Field(
+        None, description="mode csi-rs: CSI-RS slot offset (< csi_rs_period_slots; every "
+        "occasion in a slot with DL symbols; default: the first offset that does)")
+    report_delay_slots: Annotated[int, Field(ge=0, le=1000)] = Field(
+        4, description="mode csi-rs: slots from a CSI-RS occasion to the first scheduling that "
+        "uses its report")
+    rank: Literal["adaptive", "fixed"] = Field(
+        "adaptive", description="DL layers per UE (radio.mimo.max_layers_per_ue > 1): "
+        "'adaptive': mode srs the rank of the largest TBS-level rate on the SRS estimate, mode "
+        "csi-rs the reported RI; 'fixed': min(max_layers_per_ue, UE antennas, max_layers) (mode "
+        "ideal always)")
 
     def occasions_ok(self, tdd_pattern: str, offset: int) -> bool:
         """Whether every SRS occasion offset + k period falls in a slot with UL symbols."""
@@ -177,8 +194,23 @@ class CsiConfig(_Strict):
         return next((o for o in range(self.srs_period_slots)
                      if self.occasions_ok(tdd_pattern, o)), 0)
 
-    def check(self, tdd_pattern: str) -> None:
-        """One-line errors naming the field, for mode 'srs'."""
+    def csi_rs_offset(self, tdd_pattern: str) -> int:
+        """The CSI-RS slot offset in effect (the configured one, else the first in a slot with
+        DL symbols at every occasion)."""
+        if self.csi_rs_offset_slots is not None:
+            return self.csi_rs_offset_slots
+        return next((o for o in range(self.csi_rs_period_slots)
+                     if self._csi_rs_ok(tdd_pattern, o)), 0)
+
+    def _csi_rs_ok(self, tdd_pattern: str, offset: int) -> bool:
+        n = len(tdd_pattern)
+        return all(tdd_pattern[(offset + k * self.csi_rs_period_slots) % n] in "DS"
+                   for k in range(n))
+
+    def check(self, tdd_pattern: str, scheduler: str = "pf") -> None:
+        """One-line errors naming the field, for modes 'srs' and 'csi-rs'."""
+        if self.mode == "csi-rs":
+            self._check_csi_rs(tdd_pattern, scheduler)
         if self.mode != "srs":
             return
         o = self.offset(tdd_pattern)
@@ -192,11 +224,34 @@ class CsiConfig(_Strict):
                              f"'{tdd_pattern}' (mode srs needs S or U slots; radio.csi.mode "
                              f"ideal knows the channel without SRS)")
 
-    def mac_attributes(self, tdd_pattern: str) -> dict[str, str]:
-        """ns-3 attributes of NrCellMac for this CSI."""
+    def _check_csi_rs(self, tdd_pattern: str, scheduler: str) -> None:
+        if self.rank == "fixed":
+            raise ValueError("radio.csi.rank: 'fixed' is for mode srs; mode csi-rs follows the "
+                             "reported RI (cap it with radio.mimo.max_layers_per_ue)")
+        if scheduler != "pf":
+            raise ValueError("radio.csi.mode: csi-rs needs radio.scheduler pf (the DL is "
+                             "precoded from the PMI on the MU-MIMO path)")
+        o = self.csi_rs_offset(tdd_pattern)
+        if o >= self.csi_rs_period_slots:
+            raise ValueError(f"radio.csi.csi_rs_offset_slots: {o} must be below "
+                             f"csi.csi_rs_period_slots ({self.csi_rs_period_slots})")
+        if not self._csi_rs_ok(tdd_pattern, o):
+            raise ValueError(f"radio.csi.csi_rs_offset_slots: CSI-RS every "
+                             f"{self.csi_rs_period_slots} slots from slot {o} hits slots without "
+                             f"DL symbols in tdd_pattern '{tdd_pattern}' (D or S slots)")
+
+    def mac_attributes(self, tdd_pattern: str, gnb_array=(1, 1)) -> dict[str, str]:
+        """ns-3 attributes of NrCellMac for this CSI (gnb_array: [rows, cols], the CSI-RS
+        codebook's N1, N2)."""
+        rank = {"RankAdaptation": "true" if self.rank == "adaptive" else "false"}
         if self.mode == "ideal":
-            return {"CsiMode": "Ideal"}
-        return {"CsiMode": "Srs", "SrsPeriodSlots": str(self.srs_period_slots),
+            return {"CsiMode": "Ideal", **rank}
+        if self.mode == "csi-rs":
+            return {"CsiMode": "CsiRs", "CsiRsPeriodSlots": str(self.csi_rs_period_slots),
+                    "CsiRsOffsetSlots": str(self.csi_rs_offset(tdd_pattern)),
+                    "CsiReportDelaySlots": str(self.report_delay_slots),
+                    "CsiRsN1": str(gnb_array[0]), "CsiRsN2": str(gnb_array[1]), **rank}
+        return {**rank, "CsiMode": "Srs", "SrsPeriodSlots": str(self.srs_period_slots),
                 "SrsOffsetSlots": str(self.offset(tdd_pattern)),
                 "SrsProcessingDelaySlots": str(self.processing_delay_slots),
                 "SrsComb": str(self.srs_comb)}
@@ -361,7 +416,8 @@ class RadioConfig(_Strict):
                 "Scheduler": self.scheduler.upper(), "TargetBler": str(self.target_bler),
                 "Olla": "true" if self.olla else "false",
                 "MaxTransmissions": str(self.harq_max_tx), "DlOverhead": str(self.dl_overhead),
-                "UlOverhead": str(self.ul_overhead), **self.csi.mac_attributes(self.tdd_pattern),
+                "UlOverhead": str(self.ul_overhead),
+                **self.csi.mac_attributes(self.tdd_pattern, self.gnb_array),
                 **self.mimo.mac_attributes()}
 
     def helper_attributes(self) -> dict[str, str]:
@@ -878,7 +934,7 @@ def _check_tdd_directions(cfg: ScenarioConfig) -> None:
         if slot not in r.tdd_pattern and "S" not in r.tdd_pattern:
             raise ValueError(f"radio.tdd_pattern: '{r.tdd_pattern}' has no {direction} slot "
                              f"({slot} or S), but {why} needs the {direction}")
-    r.csi.check(r.tdd_pattern)  # after the directions: SRS needs UL symbols too
+    r.csi.check(r.tdd_pattern, r.scheduler)  # after the directions: SRS needs UL symbols too
 
 
 def _check_model_fits(m: ModelConfig, framework: str) -> None:

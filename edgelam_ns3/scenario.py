@@ -27,7 +27,7 @@ LINK_COLS = ("rate_bps", "queue_bytes", "delivered_bytes", "dropped_packets")
 RADIO_COLS = ("sinr_db", "dl_sinr_eff_db", "mcs_dl", "mcs_ul", "bler_dl", "bler_ul",
               "dl_throughput_bps", "ul_throughput_bps", "dl_queue_bytes", "ul_queue_bytes",
               "harq_retx", "csi_age_s", "sinr_est_db", "srs_sinr_db", "dl_layers",
-              "dl_co_scheduled", "precoder_gain_db")
+              "dl_co_scheduled", "precoder_gain_db", "dl_ri", "dl_cqi", "dl_pmi")
 """Columns of a radio UE's row in ``link_states.parquet`` (NaN in a wired link's row)."""
 FULL_RATE_COLS = ("dl_full_rate_bps", "ul_full_rate_bps")
 """A radio UE's rate with the whole carrier (:class:`~edgelam_ns3.radio.trace.FullCarrierRate`)."""

@@ -769,7 +769,8 @@ NrRadioHelper::GetFieldName(Field f)
                                   "ul_throughput_bps", "dl_queue_bytes",    "ul_queue_bytes",
                                   "harq_retx",         "dl_sinr_eff_db",    "csi_age_s",
                                   "sinr_est_db",       "srs_sinr_db",       "dl_layers",
-                                  "dl_co_scheduled",   "precoder_gain_db"};
+                                  "dl_co_scheduled",   "precoder_gain_db",  "dl_ri",
+                                  "dl_cqi",            "dl_pmi"};
     static_assert(sizeof(names) / sizeof(names[0]) == N_FIELDS, "one name per field");
     return names[f];
 }
@@ -860,6 +861,10 @@ NrRadioHelper::RefreshLinkStates()
         m_state[DL_LAYERS][u] = pdl.GetMeanLayers();
         m_state[DL_CO_SCHEDULED][u] = pdl.GetMeanCoScheduled();
         m_state[PRECODER_GAIN_DB][u] = pdl.GetMeanPrecoderGainDb();
+        const NrCsiRsState& rs = cell->GetCsiRsState(i); // CsiMode CsiRs
+        m_state[DL_RI][u] = rs.valid ? rs.current.values.rank : std::nan("");
+        m_state[DL_CQI][u] = rs.valid ? rs.current.values.widebandCqi : std::nan("");
+        m_state[DL_PMI][u] = rs.valid ? rs.current.values.pmiIndex : std::nan("");
         m_prev[0][u] = dl;
         m_prev[1][u] = ul;
     }

@@ -65,7 +65,7 @@ NrCellMac::ConfigureMu()
 bool
 NrCellMac::IsMuDl() const
 {
-    return m_maxLayers > 1 || HasExternalPrecoders();
+    return m_maxLayers > 1 || HasExternalPrecoders() || m_csiRs; // CsiRs: precoded by the PMI
 }
 
 bool
@@ -140,10 +140,10 @@ NrCellMac::SetExternalPrecoders(uint64_t n,
 }
 
 uint32_t
-NrCellMac::UeLayers(uint32_t i) const
+NrCellMac::UeLayers(uint32_t i)
 {
     const uint32_t m = m_channel->GetNUeAntennas(m_ues[i].id);
-    return std::min({m_maxLayersPerUe, m, m_maxLayers});
+    return AdaptedRank(i, std::min({m_maxLayersPerUe, m, m_maxLayers})); // nr-cell-mac-csi.cc
 }
 
 uint32_t
@@ -215,6 +215,10 @@ NrCellMac::CsiChannel(uint32_t i, uint32_t sb)
     {
         return m_csiH[i][sb];
     }
+    if (m_csiRs)
+    {
+        return CsiRsChannel(i, sb); // the reported PMI and CQI
+    }
     const uint32_t u = m_ues[i].id;
     const size_t nRx = m_channel->GetNUeAntennas(u);
     const size_t nTx = m_channel->GetNGnbAntennas(m_cell);
@@ -253,6 +257,10 @@ NrCellMac::CsiLayers(uint32_t i, uint32_t sb)
         return m_csiL[i][sb];
     }
     const NrComplexMatrix& h = CsiChannel(i, sb);
+    if (m_csiLOk[i][sb])
+    {
+        return m_csiL[i][sb]; // CsiRs: the reported layers
+    }
     const uint32_t v = std::max(1u, std::min<uint32_t>(m_ues[i].link[DL].muLayers, h.Rows()));
     if (h.Rows() == 1)
     {
@@ -323,8 +331,8 @@ NrCellMac::MuCandidates(uint32_t nSymb)
     for (uint32_t k = 0; k < nUe; ++k)
     {
         const uint32_t i = (k + m_rrStart) % nUe;
-        const double need = NewDataNeed(i, DL, nSymb);
-        if (need <= 0)
+        const double need = CsiRsNeed(i, NewDataNeed(i, DL, nSymb), nSymb);
+        if (need <= 0 || !CsiReady(i))
         {
             continue;
         }
@@ -556,7 +564,8 @@ NrCellMac::MuFormTransportBlocks(uint32_t nSymb)
         {
             x *= olla;
         }
-        const auto& choice = SelectCached(i, DL, nSymb, nPrb, l.muLayers);
+        const auto& choice = m_csiRs ? CsiRsChoice(i, nSymb, nPrb, l.muLayers)
+                                     : SelectCached(i, DL, nSymb, nPrb, l.muLayers);
         if (choice.mcs < 0)
         {
             MuDrop(i);

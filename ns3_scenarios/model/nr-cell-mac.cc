@@ -148,7 +148,7 @@ NrCellMac::GetTypeId()
             .AddAttribute("CsiMode",
                           "What link adaptation and PF know of the channel: \"Ideal\" (the "
                           "true per-RBG SINR, CsiDelaySlots old) or \"Srs\" (the gNB's SRS "
-                          "estimates, NrCsiSrs).",
+                          "estimates, NrCsiSrs) or \"CsiRs\" (CSI-RS reports: CQI, RI, PMI).",
                           StringValue("Ideal"),
                           MakeStringAccessor(&NrCellMac::m_csiMode),
                           MakeStringChecker())
@@ -241,6 +241,7 @@ NrCellMac::GetTypeId()
                             "from this slot on, before the slot is scheduled.",
                             MakeTraceSourceAccessor(&NrCellMac::m_csiUpdated),
                             "ns3::NrCellMac::CsiUpdatedTracedCallback");
+    static const TypeId kWithCsiRs = AddCsiRsAttributes(tid); // nr-cell-mac-csi.cc
     return tid;
 }
 
@@ -340,9 +341,14 @@ NrCellMac::Configure()
 void
 NrCellMac::ConfigureCsi()
 {
-    if (m_csiMode != "Ideal" && m_csiMode != "Srs")
+    if (m_csiMode != "Ideal" && m_csiMode != "Srs" && m_csiMode != "CsiRs")
     {
-        throw std::invalid_argument("CsiMode must be Ideal or Srs, got '" + m_csiMode + "'");
+        throw std::invalid_argument("CsiMode must be Ideal, Srs or CsiRs, got '" + m_csiMode +
+                                    "'");
+    }
+    if (ConfigureCsiRs())
+    {
+        return; // CSI-RS reports (nr-cell-mac-csi.cc)
     }
     if (m_csiMode == "Ideal")
     {
@@ -611,6 +617,10 @@ NrCellMac::CarrierPsd(uint32_t i, Direction dir) const
 void
 NrCellMac::NoteCsi(uint32_t i, Direction dir, uint64_t n)
 {
+    if (dir == DL && m_csiRs)
+    {
+        return NoteCsiRs(i, n);
+    }
     Link& l = m_ues[i].link[dir];
     if (l.csiCount == 0)
     {
@@ -1338,6 +1348,7 @@ NrCellMac::Transmit(uint64_t n)
     {
         Sound(n);
     }
+    CsiRsMeasure(n);
     for (uint32_t d = 0; d < 2; ++d)
     {
         const auto dir = static_cast<Direction>(d);

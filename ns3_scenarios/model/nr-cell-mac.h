@@ -9,6 +9,7 @@
 
 #include "nr-bler-model.h"
 #include "nr-channel.h"
+#include "nr-csi-report.h"
 #include "nr-csi-srs.h"
 #include "nr-mac-stats.h"
 #include "nr-mcs-table.h"
@@ -255,6 +256,12 @@ class NrCellMac : public Object
     bool IsSrsCsi() const;
     /** \return the SRS CSI store (null in CsiMode "Ideal") */
     Ptr<NrCsiSrs> GetSrs() const;
+    /** \return whether the gNB acts on CSI-RS reports (CsiMode "CsiRs") */
+    bool IsCsiRsCsi() const;
+    /** \param i UE index \return its CSI-RS reports (CsiMode CsiRs; an empty state else) */
+    const NrCsiRsState& GetCsiRsState(uint32_t i) const;
+    /** \return the UEs' report generator (the gNB array's single-polarised codebook) */
+    Ptr<NrCsiReport> GetCsiReport();
     /**
      * \param i UE index
      * \return the CSI the gNB uses for UE i now (CsiMode "Srs"; valid false before the first
@@ -536,8 +543,8 @@ class NrCellMac : public Object
     const NrComplexMatrix& CsiLayers(uint32_t i, uint32_t sb);
     /** \return UE i's true channel now sqrt(PG) H(sb) [M x N] \param i UE \param sb subband */
     NrComplexMatrix TrueChannel(uint32_t i, uint32_t sb) const;
-    /** \return v = min(MaxLayersPerUe, antennas, MaxLayers) of UE i \param i UE */
-    uint32_t UeLayers(uint32_t i) const;
+    /** \return AdaptedRank of min(MaxLayersPerUe, antennas, MaxLayers) for UE i \param i UE */
+    uint32_t UeLayers(uint32_t i);
     /** \return layers already in group g \param g group */
     uint32_t GroupLayers(const MuGroup& g) const;
     /** Add v layers of UE i to RBG r's group. \param r RBG \param i UE \param v layers */
@@ -586,6 +593,37 @@ class NrCellMac : public Object
      *  \param s its counters */
     void CountMu(uint32_t i, NrMacStats& s) const;
 
+    // CSI-RS reports and rank adaptation (nr-cell-mac-csi.cc)
+    /** \param tid NrCellMac's TypeId \return it with the CSI-RS attributes */
+    static TypeId AddCsiRsAttributes(TypeId tid);
+    /** Build the report generator; check CsiMode CsiRs. \return whether CsiMode is CsiRs */
+    bool ConfigureCsiRs();
+    /** CsiRs: the reports of the UEs whose CSI-RS occasion slot n is. \param n slot */
+    void CsiRsMeasure(uint64_t n);
+    /** CsiRs: the report in use for UE i's scheduling in slot n. \param i UE \param n slot */
+    void NoteCsiRs(uint32_t i, uint64_t n);
+    /** \return false while UE i has no usable CSI-RS report (CsiRs) \param i UE */
+    bool CsiReady(uint32_t i) const;
+    /** \return UE i's channel as its report shows it [rank x N] \param i UE \param sb subband */
+    const NrComplexMatrix& CsiRsChannel(uint32_t i, uint32_t sb);
+    /** \return UE i's DL layers (RI, SRS rank or vmax) \param i UE \param vmax the cap */
+    uint32_t AdaptedRank(uint32_t i, uint32_t vmax);
+    /** \return the rank of the largest TBS-level rate on UE i's SRS estimate \param i UE
+     *  \param vmax the cap */
+    uint32_t SrsRank(uint32_t i, uint32_t vmax);
+    /** \return the MCS of a CQI in the cell's table (-1: CQI 0) \param cqi CQI */
+    int32_t CqiMcs(uint32_t cqi) const;
+    /** \return the TBS at a CQI's MCS \param cqi CQI \param nPrb PRBs \param nSymb symbols
+     *  \param layers layers */
+    NrTbsInfo CqiTbs(uint32_t cqi, uint32_t nPrb, uint32_t nSymb, uint32_t layers) const;
+    /** CsiRs link adaptation: the wideband CQI's MCS less OLLA. \param i UE \param nSymb
+     *  symbols \param nPrb PRBs \param layers layers \return the choice */
+    const NrBlerModel::McsChoice& CsiRsChoice(uint32_t i, uint32_t nSymb, uint32_t nPrb,
+                                              uint32_t layers);
+    /** \return NewDataNeed's RBGs re-estimated at the reported CQI (CsiRs) \param i UE
+     *  \param need RBGs \param nSymb symbols */
+    double CsiRsNeed(uint32_t i, double need, uint32_t nSymb) const;
+
     // attributes
     uint32_t m_numerology;            //!< mu
     double m_bandwidthHz;             //!< carrier bandwidth, Hz
@@ -618,6 +656,15 @@ class NrCellMac : public Object
     uint32_t m_maxLayersPerUe;        //!< DL layers per UE at most
     std::string m_precoderName;       //!< "mrt", "zf" or "rzf"
     double m_susEpsilon;              //!< SUS semi-orthogonality threshold
+    uint32_t m_csiRsPeriod{10};       //!< CSI-RS period, slots
+    uint32_t m_csiRsOffset{0};        //!< CSI-RS slot offset
+    uint32_t m_csiRsDelay{4};         //!< CSI report delay, slots
+    uint32_t m_csiRsN1{0};            //!< codebook N1 (gNB array rows)
+    uint32_t m_csiRsN2{0};            //!< codebook N2 (gNB array columns)
+    bool m_rankAdaptation{true};      //!< Srs: rank from the estimate
+    bool m_csiRs{false};              //!< CsiMode CsiRs
+    Ptr<NrCsiReport> m_csiReport;     //!< report generator (also Srs ranks' CQI)
+    std::vector<NrCsiRsState> m_csiRsUe; //!< per UE: CSI-RS reports, SRS rank
 
     // set-up
     uint32_t m_cell{0};                       //!< cell index

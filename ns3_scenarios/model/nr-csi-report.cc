@@ -9,6 +9,7 @@
 #include "ns3/double.h"
 #include "ns3/uinteger.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -82,6 +83,13 @@ NrCsiReport::GetTypeId()
                           UintegerValue(4),
                           MakeUintegerAccessor(&NrCsiReport::m_o2),
                           MakeUintegerChecker<uint32_t>(1, 16))
+            .AddAttribute("Polarisations",
+                          "CSI-RS port polarisations: 2 (TS 38.214 Type I, P = 2 N1 N2, "
+                          "co-phasing) or 1 (single-polarised array, P = N1 N2, DFT beams "
+                          "without co-phasing; not a TS 38.214 configuration) [-]",
+                          UintegerValue(2),
+                          MakeUintegerAccessor(&NrCsiReport::m_pol),
+                          MakeUintegerChecker<uint32_t>(1, 2))
             .AddAttribute("MaxRank",
                           "Largest rank the UE reports, 1 or 2 (typeI-SinglePanel "
                           "ri-Restriction) [-]",
@@ -108,6 +116,7 @@ NrCsiReport::NrCsiReport()
       m_n2(2),
       m_o1(4),
       m_o2(4),
+      m_pol(2),
       m_maxRank(2),
       m_cqiTable(2),
       m_targetBler(0.1)
@@ -181,12 +190,18 @@ NrCsiReport::Vlm(uint32_t n1, uint32_t n2, uint32_t o1, uint32_t o2, uint32_t l,
 uint32_t
 NrCsiReport::GetNumPorts() const
 {
-    return 2 * m_n1 * m_n2;
+    return m_pol * m_n1 * m_n2;
 }
 
 void
 NrCsiReport::CheckConfig() const
 {
+    if (m_pol == 1)
+    {
+        Require(m_n1 > 1 || m_o1 == 1, "O1 must be 1 when N1 = 1 (single polarisation)");
+        Require(m_n2 > 1 || m_o2 == 1, "O2 must be 1 when N2 = 1 (TS 38.214 Table 5.2.2.2.1-2)");
+        return;
+    }
     if (m_n1 == 1 && m_n2 == 1)
     {
         return; // 2 ports, Table 5.2.2.2.1-1
@@ -201,6 +216,16 @@ std::pair<uint32_t, uint32_t>
 NrCsiReport::K1K2(uint32_t i13) const
 {
     // TS 38.214 Table 5.2.2.2.1-3
+    if (m_pol == 1 && m_n1 < m_n2)
+    {
+        // single polarisation only: the table with the two dimensions swapped
+        if (m_n1 == 1)
+        {
+            return {0, i13 * m_o2};
+        }
+        const uint32_t k[4][2] = {{0, 0}, {0, m_o2}, {m_o1, 0}, {0, 2 * m_o2}};
+        return {k[i13][0], k[i13][1]};
+    }
     if (m_n2 == 1)
     {
         return {i13 * m_o1, 0}; // N1 = 2: i13 0..1; N1 > 2: k1 = 0, O1, 2 O1, 3 O1
@@ -214,14 +239,41 @@ NrCsiReport::K1K2(uint32_t i13) const
     return {k[i13][0], k[i13][1]};
 }
 
+std::vector<uint32_t>
+NrCsiReport::I13Values(uint32_t rank) const
+{
+    if (rank == 1)
+    {
+        return {0};
+    }
+    if (m_pol == 2)
+    {
+        return m_n1 == 2 && m_n2 == 1 ? std::vector<uint32_t>{0, 1}
+                                      : std::vector<uint32_t>{0, 1, 2, 3};
+    }
+    // single polarisation: the offsets of a second, orthogonal beam ((0, 0) repeats it; an
+    // offset of N O in a dimension of N elements wraps onto the same beam)
+    std::vector<uint32_t> out;
+    for (uint32_t i13 = 1; i13 < 4; ++i13)
+    {
+        const auto [k1, k2] = K1K2(i13);
+        if (k1 < m_n1 * m_o1 && k2 < m_n2 * m_o2 && (k1 % (m_n1 * m_o1) || k2 % (m_n2 * m_o2)))
+        {
+            out.push_back(i13);
+        }
+    }
+    return out;
+}
+
 std::vector<NrPmi>
 NrCsiReport::GetCodebook(uint32_t rank) const
 {
     CheckConfig();
     Require(rank == 1 || rank == 2, "rank must be 1 or 2, got " + std::to_string(rank));
+    Require(rank <= GetNumPorts(), "rank 2 needs at least 2 CSI-RS ports");
     std::vector<NrPmi> book;
-    const uint32_t numI2 = rank == 1 ? 4 : 2;
-    if (GetNumPorts() == 2)
+    const uint32_t numI2 = m_pol == 1 ? 1 : (rank == 1 ? 4 : 2);
+    if (GetNumPorts() == 2 && m_pol == 2)
     {
         for (uint32_t i2 = 0; i2 < numI2; ++i2)
         {
@@ -229,13 +281,13 @@ NrCsiReport::GetCodebook(uint32_t rank) const
         }
         return book;
     }
-    const uint32_t numI13 = rank == 1 ? 1 : (m_n1 == 2 && m_n2 == 1 ? 2 : 4);
+    const auto i13s = I13Values(rank);
     const uint32_t numI12 = m_n2 == 1 ? 1 : m_n2 * m_o2;
     for (uint32_t i11 = 0; i11 < m_n1 * m_o1; ++i11)
     {
         for (uint32_t i12 = 0; i12 < numI12; ++i12)
         {
-            for (uint32_t i13 = 0; i13 < numI13; ++i13)
+            for (uint32_t i13 : i13s)
             {
                 for (uint32_t i2 = 0; i2 < numI2; ++i2)
                 {
@@ -247,6 +299,20 @@ NrCsiReport::GetCodebook(uint32_t rank) const
     return book;
 }
 
+uint32_t
+NrCsiReport::GetPmiIndex(uint32_t rank, const NrPmi& pmi) const
+{
+    const auto i13s = I13Values(rank);
+    const uint32_t numI2 = m_pol == 1 ? 1 : (rank == 1 ? 4 : 2);
+    const uint32_t numI12 = m_n2 == 1 ? 1 : m_n2 * m_o2;
+    const auto pos = std::find(i13s.begin(), i13s.end(), pmi.i13) - i13s.begin();
+    if (GetNumPorts() == 2 && m_pol == 2)
+    {
+        return pmi.i2;
+    }
+    return ((pmi.i11 * numI12 + pmi.i12) * i13s.size() + pos) * numI2 + pmi.i2;
+}
+
 NrComplexMatrix
 NrCsiReport::GetPrecoder(uint32_t rank, const NrPmi& pmi) const
 {
@@ -254,6 +320,26 @@ NrCsiReport::GetPrecoder(uint32_t rank, const NrPmi& pmi) const
     Require(rank == 1 || rank == 2, "rank must be 1 or 2, got " + std::to_string(rank));
     using C = NrComplexMatrix::Complex;
     const C phi = std::polar(1.0, M_PI * pmi.i2 / 2); // phi_n = e^{j pi n / 2}
+    if (m_pol == 1)
+    {
+        // single polarisation (see the class doc): DFT beams, no co-phasing
+        const uint32_t p = m_n1 * m_n2;
+        Require(rank <= p, "rank 2 needs at least 2 CSI-RS ports");
+        NrComplexMatrix w(p, rank);
+        const double scale = 1.0 / std::sqrt(static_cast<double>(p * rank));
+        const auto v = Vlm(m_n1, m_n2, m_o1, m_o2, pmi.i11, pmi.i12);
+        const auto [k1, k2] = rank == 2 ? K1K2(pmi.i13) : std::pair<uint32_t, uint32_t>{0, 0};
+        const auto v2 = Vlm(m_n1, m_n2, m_o1, m_o2, pmi.i11 + k1, pmi.i12 + k2);
+        for (uint32_t q = 0; q < p; ++q)
+        {
+            w(q, 0) = v[q] * scale;
+            if (rank == 2)
+            {
+                w(q, 1) = v2[q] * scale;
+            }
+        }
+        return w;
+    }
     if (GetNumPorts() == 2)
     {
         // Table 5.2.2.2.1-1
@@ -315,6 +401,10 @@ NrCsiReport::SelectPmi(const std::vector<NrComplexMatrix>& h, double snr, uint32
                     std::to_string(GetNumPorts()) + " (2 N1 N2)");
     }
     Require(rank <= h[0].Rows(), "rank " + std::to_string(rank) + " exceeds the receive antennas");
+    if (m_pol == 1)
+    {
+        return SelectPmiSinglePol(h, snr, rank);
+    }
     NrCsiReportValues best;
     best.rank = rank;
     best.capacity = -std::numeric_limits<double>::infinity();
@@ -327,6 +417,84 @@ NrCsiReport::SelectPmi(const std::vector<NrComplexMatrix>& h, double snr, uint32
             best.pmi = pmi;
         }
     }
+    best.pmiIndex = GetPmiIndex(rank, best.pmi);
+    return best;
+}
+
+NrCsiReportValues
+NrCsiReport::SelectPmiSinglePol(const std::vector<NrComplexMatrix>& h,
+                                double snr,
+                                uint32_t rank) const
+{
+    using C = NrComplexMatrix::Complex;
+    const auto book = GetCodebook(rank);
+    const uint32_t nl = m_n1 * m_o1;
+    const uint32_t nm = m_n2 == 1 ? 1 : m_n2 * m_o2;
+    const size_t rx = h[0].Rows();
+    const size_t p = m_n1 * m_n2;
+    // y[(s nl + l) nm + m] = H_s v_{l,m} [rx], every beam once
+    std::vector<std::vector<C>> y(h.size() * nl * nm);
+    for (uint32_t l = 0; l < nl; ++l)
+    {
+        for (uint32_t m = 0; m < nm; ++m)
+        {
+            const auto v = Vlm(m_n1, m_n2, m_o1, m_o2, l, m);
+            for (size_t s = 0; s < h.size(); ++s)
+            {
+                auto& out = y[(s * nl + l) * nm + m];
+                out.assign(rx, C(0));
+                for (size_t r = 0; r < rx; ++r)
+                {
+                    for (size_t q = 0; q < p; ++q)
+                    {
+                        out[r] += h[s](r, q) * v[q];
+                    }
+                }
+            }
+        }
+    }
+    const double c = snr / static_cast<double>(p * rank); // W = [v ...] / sqrt(P rank)
+    NrCsiReportValues best;
+    best.rank = rank;
+    best.capacity = -std::numeric_limits<double>::infinity();
+    for (const auto& pmi : book)
+    {
+        const auto [k1, k2] = rank == 2 ? K1K2(pmi.i13) : std::pair<uint32_t, uint32_t>{0, 0};
+        const uint32_t l2 = (pmi.i11 + k1) % nl;
+        const uint32_t m2 = (pmi.i12 + k2) % nm;
+        double sum = 0;
+        for (size_t s = 0; s < h.size(); ++s)
+        {
+            const auto& a = y[(s * nl + pmi.i11) * nm + pmi.i12];
+            double aa = 0;
+            for (const C& x : a)
+            {
+                aa += std::norm(x);
+            }
+            if (rank == 1)
+            {
+                sum += std::log2(1 + c * aa);
+                continue;
+            }
+            const auto& b = y[(s * nl + l2) * nm + m2];
+            double bb = 0;
+            C ab = 0;
+            for (size_t r = 0; r < rx; ++r)
+            {
+                bb += std::norm(b[r]);
+                ab += std::conj(a[r]) * b[r];
+            }
+            // det [[1 + c aa, c ab], [c ab*, 1 + c bb]]
+            sum += std::log2((1 + c * aa) * (1 + c * bb) - c * c * std::norm(ab));
+        }
+        const double cap = sum / static_cast<double>(h.size());
+        if (cap > best.capacity)
+        {
+            best.capacity = cap;
+            best.pmi = pmi;
+        }
+    }
+    best.pmiIndex = GetPmiIndex(rank, best.pmi);
     return best;
 }
 
@@ -335,7 +503,7 @@ NrCsiReport::SelectRiPmi(const std::vector<NrComplexMatrix>& h, double snr) cons
 {
     Require(!h.empty(), "no subband channel given");
     NrCsiReportValues best = SelectPmi(h, snr, 1);
-    const uint32_t maxRank = std::min<uint32_t>(m_maxRank, h[0].Rows());
+    const uint32_t maxRank = std::min<uint32_t>({m_maxRank, uint32_t(h[0].Rows()), GetNumPorts()});
     for (uint32_t r = 2; r <= maxRank; ++r)
     {
         const NrCsiReportValues c = SelectPmi(h, snr, r);
@@ -456,20 +624,39 @@ NrCsiReport::Report(const std::vector<NrComplexMatrix>& h,
                     uint32_t nDmrs,
                     uint32_t nOh) const
 {
-    NrCsiReportValues r = SelectRiPmi(h, snr);
-    // unit noise, the precoder's total power snr
-    const NrComplexMatrix w = GetPrecoder(r.rank, r.pmi).Scaled(std::sqrt(snr));
-    const std::vector<uint32_t> layerUe(r.rank, 0);
-    for (const auto& hs : h)
-    {
-        const auto s = NrPrecoding::LayerSinr({hs}, w, layerUe, {1.0});
-        const auto cqi = SelectCqi(s, nPrbPerSubband, nSymb, nDmrs, nOh, r.rank);
-        r.subbandCqi.push_back(cqi);
-        r.layerSinr.insert(r.layerSinr.end(), s.begin(), s.end());
-    }
+    Require(!h.empty(), "no subband channel given");
     const auto nPrb = static_cast<uint32_t>(nPrbPerSubband * h.size());
-    r.widebandCqi = SelectCqi(r.layerSinr, nPrb, nSymb, nDmrs, nOh, r.rank);
-    return r;
+    const uint32_t maxRank = std::min<uint32_t>({m_maxRank, uint32_t(h[0].Rows()), GetNumPorts()});
+    NrCsiReportValues best;
+    for (uint32_t rank = 1; rank <= maxRank; ++rank)
+    {
+        NrCsiReportValues r = SelectPmi(h, snr, rank);
+        // unit noise, the precoder's total power snr
+        const NrComplexMatrix w = GetPrecoder(r.rank, r.pmi).Scaled(std::sqrt(snr));
+        const std::vector<uint32_t> layerUe(r.rank, 0);
+        for (const auto& hs : h)
+        {
+            const auto s = NrPrecoding::LayerSinr({hs}, w, layerUe, {1.0});
+            r.layerSinr.insert(r.layerSinr.end(), s.begin(), s.end());
+        }
+        r.widebandCqi = SelectCqi(r.layerSinr, nPrb, nSymb, nDmrs, nOh, r.rank);
+        if (r.widebandCqi > 0)
+        {
+            const auto [table, mcs] = CqiToMcs(m_cqiTable, r.widebandCqi);
+            r.tbsBits = NrTbs::ComputeInfo(nPrb, mcs, table, nSymb, nDmrs, nOh, r.rank).tbs;
+        }
+        if (rank == 1 || r.tbsBits > best.tbsBits)
+        {
+            best = r;
+        }
+    }
+    for (size_t s = 0; s < h.size(); ++s)
+    {
+        const std::vector<double> sb(best.layerSinr.begin() + s * best.rank,
+                                     best.layerSinr.begin() + (s + 1) * best.rank);
+        best.subbandCqi.push_back(SelectCqi(sb, nPrbPerSubband, nSymb, nDmrs, nOh, best.rank));
+    }
+    return best;
 }
 
 } // namespace ns3

@@ -12,6 +12,7 @@
 #include "ns3/ptr.h"
 
 #include <cstdint>
+#include <deque>
 #include <utility>
 #include <vector>
 
@@ -39,7 +40,7 @@ struct NrPmi
     uint32_t i11{0}; //!< i_{1,1}: horizontal beam l, 0..N1 O1 - 1
     uint32_t i12{0}; //!< i_{1,2}: vertical beam m, 0..N2 O2 - 1 (0 if N2 = 1)
     uint32_t i13{0}; //!< i_{1,3}: (k1, k2) of the second layer (Table 5.2.2.2.1-3); 0 for 1 layer
-    uint32_t i2{0};  //!< i_2: co-phasing n, 0..3 (1 layer) or 0..1 (2 layers)
+    uint32_t i2{0};  //!< i_2: co-phasing n, 0..3 (1 layer) or 0..1 (2 layers); 0 single-pol.
 };
 
 /**
@@ -54,6 +55,30 @@ struct NrCsiReportValues
     uint32_t widebandCqi{0};            //!< 4-bit wideband CQI (0: out of range)
     std::vector<uint32_t> subbandCqi;   //!< 4-bit CQI per subband
     std::vector<double> layerSinr;      //!< MMSE SINR per [subband][layer], row-major [-]
+    uint32_t pmiIndex{0};               //!< position of pmi in GetCodebook(rank)
+    uint32_t tbsBits{0};                //!< TBS of the wideband CQI's MCS with rank layers
+};
+
+/**
+ * \ingroup edgelam
+ * One UE's CSI-RS reports as NrCellMac holds them (CsiMode CsiRs), and its rank cache in
+ * CsiMode Srs.
+ */
+struct NrCsiRsState
+{
+    /** A report and when it was measured and becomes usable. */
+    struct Held
+    {
+        uint64_t measSlot{0};        //!< slot of the CSI-RS occasion measured
+        uint64_t readySlot{0};       //!< first slot whose scheduling may use it
+        NrCsiReportValues values;    //!< RI, PMI, CQI
+        NrComplexMatrix w;           //!< the PMI's precoder [P x rank], Frobenius norm 1
+    };
+    std::deque<Held> pending;        //!< measured, not yet usable (by readySlot)
+    Held current;                    //!< the latest usable report
+    bool valid{false};               //!< current holds a report
+    uint64_t srsRankId{0};           //!< Srs: estimate id + 1 whose rank srsRank holds
+    uint32_t srsRank{1};             //!< Srs: rank chosen from that estimate
 };
 
 /**
@@ -70,6 +95,20 @@ struct NrCsiReportValues
  * Ports: port p of the P = 2 N1 N2 CSI-RS ports is column p of the channel H [rx x P]; the
  * first N1 N2 ports are one polarisation, the next N1 N2 the other, and within a polarisation
  * port n1 N2 + n2 is the element (n1, n2) (the order of v_{l,m}).
+ *
+ * Single polarisation (Polarisations 1; NOT a TS 38.214 port configuration): ns-3 3.37's
+ * PhasedArrayModel has no dual-polarised elements, and the project's gNB arrays are
+ * single-polarised, so the MAC uses this variant: P = N1 N2 ports (element (n1, n2) = port
+ * n1 N2 + n2), the Type I codebook's oversampled 2D DFT beams without the co-phasing term
+ * phi_n: rank 1 W = v_{l,m} / sqrt(P) (i2 = 0 only); rank 2 W = [v_{l,m}, v_{l+k1,m+k2}] /
+ * sqrt(2 P), two orthogonal DFT beams, (k1, k2) the non-zero offsets of Table 5.2.2.2.1-3
+ * (i_{1,3} >= 1; (0, 0) would repeat the beam). Any N1, N2 (O1 = 1 if N1 = 1, O2 = 1 if
+ * N2 = 1); where N1 < N2 the offsets are the table's with the two dimensions swapped, and
+ * offsets that would wrap onto the same beam (N1 or N2 too small) are left out.
+ *
+ * RI (Report): for each rank 1..min(MaxRank, rx, P) its capacity-maximising PMI and wideband
+ * CQI; the rank of the largest TBS-level rate (TBS of the CQI's MCS with that many layers over
+ * the report's PRBs), the lower rank on a tie.
  *
  * CQI to BLER: each CQI's (Q_m, R) is the (Q_m, R) of an MCS index of TS 38.214 Table
  * 5.1.3.1-x (CQI table 1 in the qam64 table, table 2 in the qam256 table, CQI 1 (QPSK, 78) in
@@ -128,8 +167,15 @@ class NrCsiReport : public Object
     static std::vector<NrComplexMatrix::Complex>
     Vlm(uint32_t n1, uint32_t n2, uint32_t o1, uint32_t o2, uint32_t l, uint32_t m);
 
-    /** \return the number of CSI-RS ports 2 N1 N2 */
+    /** \return the number of CSI-RS ports (2 N1 N2, or N1 N2 with Polarisations 1) */
     uint32_t GetNumPorts() const;
+
+    /**
+     * \param rank 1 or 2
+     * \param pmi a PMI of GetCodebook(rank)
+     * \return its position in GetCodebook(rank)
+     */
+    uint32_t GetPmiIndex(uint32_t rank, const NrPmi& pmi) const;
 
     /**
      * \param rank 1 or 2
@@ -217,9 +263,10 @@ class NrCsiReport : public Object
                        uint32_t layers) const;
 
     /**
-     * A full report: RI and PMI (SelectRiPmi), the layers' MMSE SINR per subband under the
-     * reported precoder at the given SNR, wideband CQI over all subbands and layers, and CQI
-     * per subband.
+     * A full report: for each rank 1..min(MaxRank, rx, P) the PMI of SelectPmi, the layers'
+     * MMSE SINR per subband under that precoder at the given SNR and the wideband CQI over all
+     * subbands and layers; RI = the rank of the largest TBS of its CQI's MCS with RI layers
+     * over the report's PRBs (the lower on a tie); CQI per subband at that rank.
      * \param h channel per subband [rx x P]
      * \param snr total transmit power over noise per receive antenna [-]
      * \param nPrbPerSubband PRBs of each subband
@@ -253,6 +300,14 @@ class NrCsiReport : public Object
     /** Throws std::invalid_argument naming the attribute if N1 N2 O1 O2 are not a codebook. */
     void CheckConfig() const;
 
+    /** \return the i_{1,3} values of a rank (single-pol: those of distinct beams) */
+    std::vector<uint32_t> I13Values(uint32_t rank) const;
+
+    /** Single polarisation: SelectPmi over the DFT beams' responses H_s v (computed once). */
+    NrCsiReportValues SelectPmiSinglePol(const std::vector<NrComplexMatrix>& h,
+                                         double snr,
+                                         uint32_t rank) const;
+
     /**
      * \param i13 i_{1,3}
      * \return (k1, k2) of Table 5.2.2.2.1-3
@@ -271,6 +326,7 @@ class NrCsiReport : public Object
     uint32_t m_n2;         //!< N2
     uint32_t m_o1;         //!< O1
     uint32_t m_o2;         //!< O2
+    uint32_t m_pol;        //!< polarisations 1 or 2
     uint32_t m_maxRank;    //!< largest rank reported
     uint32_t m_cqiTable;   //!< CQI table 1 or 2
     double m_targetBler;   //!< CQI's TBLER target
