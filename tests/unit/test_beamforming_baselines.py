@@ -121,6 +121,14 @@ def test_decision_cost_counts_complex_products_at_8_flops_per_multiply_add():
     assert cost.flops == 8 * 4 * 8 * 3
 
 
+def test_decision_cost_with_no_repeats_counts_the_same_flops_and_runs_once():
+    a, b = _draw(1, 4, 8, seed=0)[0], _draw(1, 8, 3, seed=1)[0]
+    calls = []
+    cost = bf.decision_cost(lambda: calls.append(1) or a @ b, repeats=0)
+    assert len(calls) == 1 and math.isnan(cost.time_s)
+    assert cost.flops == bf.decision_cost(lambda: a @ b, repeats=1).flops == 8 * 4 * 8 * 3
+
+
 def test_decision_cost_adds_cholesky_at_textbook_count():
     g = _draw(1, 6, 12, seed=0)[0]
     gram = g @ g.mH

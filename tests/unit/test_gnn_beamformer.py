@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from edgelam_ns3 import beamforming as bf
-from edgelam_ns3.models.gnn_beamformer import GNNBeamformer
+from edgelam_ns3.models.gnn_beamformer import GNNBeamformer, _Layer
 
 NOISE = 1.0
 
@@ -81,3 +81,12 @@ def test_training_steps_increase_the_sum_rate_on_a_fixed_batch():
 def test_gnn_rejects_a_real_channel():
     with pytest.raises(ValueError, match="h must be complex"):
         _model()(torch.ones(1, 2, 4), 1.0, NOISE)
+
+
+def test_per_node_first_layer_equals_the_message_mlp_on_each_edge():
+    torch.manual_seed(3)
+    layer = _Layer(d_node=5, d_edge=3, d_hidden=8).double()
+    x, e = torch.randn(2, 4, 5, dtype=torch.float64), torch.randn(2, 4, 4, 3, dtype=torch.float64)
+    xi, xj = x.unsqueeze(2).expand(2, 4, 4, 5), x.unsqueeze(1).expand(2, 4, 4, 5)
+    per_edge = layer.message[0](torch.cat([xi, xj, e], -1))  # [x_k, x_j, e_kj] on every edge
+    torch.testing.assert_close(layer._first(x, e), per_edge, rtol=1e-12, atol=1e-12)
