@@ -159,8 +159,9 @@ class LinkStates:
     ``precoder_gain_db`` (mean DL precoder gain: received power over that of one gNB antenna
     at the same power, dB; NaN on the single-layer path); NaN without a DL transmission in
     the period; ``dl_ri``, ``dl_cqi``, ``dl_pmi`` (radio.csi.mode csi-rs: the RI, wideband
-    CQI and PMI index of the CSI report in use, its age in ``csi_age_s``; NaN otherwise or
-    before the first report); plus ``ue`` (names). None without a radio."""
+    CQI and PMI index of the CSI report in use, its age in ``csi_age_s``; ``dl_ri`` in mode srs:
+    the rank chosen from the SRS estimate when max_layers_per_ue > 1; NaN otherwise or before
+    the first report); plus ``ue`` (names). None without a radio."""
 
 
 class Simulation:

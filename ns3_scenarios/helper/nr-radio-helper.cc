@@ -862,7 +862,8 @@ NrRadioHelper::RefreshLinkStates()
         m_state[DL_CO_SCHEDULED][u] = pdl.GetMeanCoScheduled();
         m_state[PRECODER_GAIN_DB][u] = pdl.GetMeanPrecoderGainDb();
         const NrCsiRsState& rs = cell->GetCsiRsState(i); // CsiMode CsiRs
-        m_state[DL_RI][u] = rs.valid ? rs.current.values.rank : std::nan("");
+        m_state[DL_RI][u] = rs.valid ? rs.current.values.rank
+                                     : (rs.srsRankId > 0 ? rs.srsRank : std::nan(""));
         m_state[DL_CQI][u] = rs.valid ? rs.current.values.widebandCqi : std::nan("");
         m_state[DL_PMI][u] = rs.valid ? rs.current.values.pmiIndex : std::nan("");
         m_prev[0][u] = dl;

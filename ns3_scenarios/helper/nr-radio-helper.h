@@ -81,7 +81,8 @@ class NrRadioHelper : public Object
         DL_LAYERS,         //!< mean DL layers (rank) per transmission in the period (NaN: none)
         DL_CO_SCHEDULED,   //!< mean UEs on its DL RBGs, itself included, in the period
         PRECODER_GAIN_DB,  //!< mean DL precoder gain in the period, dB (NaN: single-layer path)
-        DL_RI,             //!< CsiRs: the RI (layers) of the report in use (NaN: none)
+        DL_RI,             //!< CsiRs: the RI of the report in use; Srs: the rank from the
+                           //!< estimate (rank adaptation, > 1 layer possible); else NaN
         DL_CQI,            //!< CsiRs: its wideband 4-bit CQI (NaN: none)
         DL_PMI,            //!< CsiRs: its PMI's index in the codebook of its rank (NaN: none)
         N_FIELDS           //!< number of fields
