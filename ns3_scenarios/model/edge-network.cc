@@ -7,6 +7,8 @@
 #include "ns3/internet-stack-helper.h"
 #include "ns3/ipv4-address-helper.h"
 #include "ns3/ipv4-global-routing-helper.h"
+#include "ns3/ipv4-l3-protocol.h"
+#include "ns3/net-device-queue-interface.h"
 #include "ns3/log.h"
 #include "ns3/nr-radio-helper.h"
 #include "ns3/point-to-point-helper.h"
@@ -107,6 +109,39 @@ EdgeNetwork::DropOnLink(uint32_t l, Ptr<const Packet> p)
 }
 
 void
+EdgeNetwork::TxOnNode(uint32_t node, Ptr<const Packet> p, Ptr<Ipv4> ipv4, uint32_t iface)
+{
+    auto it = m_ifaceLink.find({node, iface});
+    if (it == m_ifaceLink.end())
+    {
+        return; // not a backhaul link (loopback, the radio)
+    }
+    Ptr<NetDeviceQueueInterface> ndqi = m_txDevices[it->second]->GetObject<NetDeviceQueueInterface>();
+    if (ndqi && ndqi->GetTxQueue(0)->IsStopped())
+    {
+        m_droppedPackets[it->second] += 1.0;
+    }
+}
+
+void
+EdgeNetwork::ConnectDropTraces()
+{
+    for (uint32_t l = 0; l < m_txDevices.size(); ++l)
+    {
+        Ptr<Ipv4> ipv4 = m_nodes.Get(m_src[l])->GetObject<Ipv4>();
+        int32_t iface = ipv4->GetInterfaceForDevice(m_txDevices[l]);
+        NS_ABORT_MSG_IF(iface < 0, "EdgeNetwork: link " << l << " has no IPv4 interface");
+        m_ifaceLink[{m_src[l], static_cast<uint32_t>(iface)}] = l;
+    }
+    for (uint32_t n = 0; n < m_nodes.GetN(); ++n)
+    {
+        m_nodes.Get(n)->GetObject<Ipv4L3Protocol>()->TraceConnectWithoutContext(
+            "Tx",
+            MakeCallback(&EdgeNetwork::TxOnNode, this).Bind(n));
+    }
+}
+
+void
 EdgeNetwork::Finalize()
 {
     NS_ABORT_MSG_IF(m_finalized, "EdgeNetwork: Finalize twice");
@@ -165,6 +200,7 @@ EdgeNetwork::Finalize()
             }
         }
     }
+    ConnectDropTraces();
     Ipv4GlobalRoutingHelper::PopulateRoutingTables();
     if (m_radio)
     {

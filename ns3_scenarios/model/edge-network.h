@@ -9,13 +9,16 @@
 
 #include "ns3/data-rate.h"
 #include "ns3/ipv4-address.h"
+#include "ns3/ipv4.h"
 #include "ns3/net-device-container.h"
 #include "ns3/node-container.h"
 #include "ns3/nstime.h"
 #include "ns3/object.h"
 #include "ns3/point-to-point-net-device.h"
 
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ns3
@@ -150,6 +153,14 @@ class EdgeNetwork : public Object
   private:
     void RxOnLink(uint32_t l, Ptr<const Packet> p);
     void DropOnLink(uint32_t l, Ptr<const Packet> p);
+    /**
+     * Ipv4L3Protocol "Tx" on a node, fired just before the packet goes to the traffic-control
+     * layer. With the queue disc removed (see Finalize), ns-3 3.37's TrafficControlLayer drops
+     * a packet whose device queue is stopped (full) without a trace, and the device never sees
+     * it; so a packet sent while its link's device queue is stopped is counted as dropped here.
+     */
+    void TxOnNode(uint32_t node, Ptr<const Packet> p, Ptr<Ipv4> ipv4, uint32_t iface);
+    void ConnectDropTraces();
     void RateOnLink(uint32_t l, double rateBps);
 
     NodeContainer m_nodes;                                //!< all nodes, by index
@@ -161,6 +172,7 @@ class EdgeNetwork : public Object
     std::vector<double> m_queueBytes;                     //!< queue bytes per directed link
     std::vector<double> m_deliveredBytes;                 //!< delivered bytes per directed link
     std::vector<double> m_droppedPackets;                 //!< queue drops per directed link
+    std::map<std::pair<uint32_t, uint32_t>, uint32_t> m_ifaceLink; //!< (node, IPv4 iface) -> link
     std::vector<Ipv4Address> m_nodeAddress;               //!< one address per node
     std::vector<Ptr<TraceRateLink>> m_traces;             //!< trace per directed link, or null
     Ptr<NrRadioHelper> m_radio;                           //!< the radio, if any

@@ -234,6 +234,19 @@ def lossy_link(queue=5, burst_times=(), burst_bytes=30 * UDP_PAYLOAD, reverse=Fa
                        protocol="udp", **arq)
 
 
+def test_a_burst_into_a_full_queue_counts_every_datagram_the_link_could_not_hold():
+    # 30 datagrams at one instant into an idle 10 Mbit/s link with a 5-packet queue: the first
+    # starts transmitting at once, the next 5 wait in the queue and the other 24 are dropped.
+    # (ns-3 3.37 drops them in the traffic-control layer, with no trace, once the device
+    # queue is full; the link's counter must still see them.)
+    with Simulation(lossy_link(queue=5, burst_times=(0.1,))) as sim:
+        sim.run(until_s=0.5)
+        st = sim.link_states()
+    assert st.dropped_packets[0] == 30 - 1 - 5
+    assert st.delivered_bytes[0] == 6 * (UDP_PAYLOAD + UDP_OVERHEAD)
+    assert st.dropped_packets[1] == 0
+
+
 def test_udp_message_dropped_by_a_full_queue_is_retransmitted_after_its_timeout():
     # the burst at 0.1 s fills the queue; the message's 3 datagrams sent right after are dropped.
     # The queue drains in ~7 ms; the copy sent at the timeout (0.2 s later) gets through.
