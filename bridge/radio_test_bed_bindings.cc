@@ -86,8 +86,9 @@ TbLog(PyRadioTestBed& b)
 {
     const auto& tb = b.Bed().GetTbLog();
     const size_t n = tb.size();
-    py::array_t<double> t(n), sinr(n);
+    py::array_t<double> t(n), sinr(n), power(n);
     py::array_t<int64_t> cell(n), ue(n), dir(n), mcs(n), tbs(n), prb(n), ok(n), round(n);
+    py::array_t<int64_t> slot(n), ack(n), proc(n);
     for (size_t i = 0; i < n; ++i)
     {
         const auto& p = tb[i];
@@ -101,6 +102,10 @@ TbLog(PyRadioTestBed& b)
         prb.mutable_at(i) = p.nPrb;
         ok.mutable_at(i) = p.success;
         round.mutable_at(i) = p.harqRound;
+        slot.mutable_at(i) = static_cast<int64_t>(p.slot);
+        ack.mutable_at(i) = static_cast<int64_t>(p.ackSlot);
+        proc.mutable_at(i) = p.harqId;
+        power.mutable_at(i) = p.txPowerDbm;
     }
     py::dict d;
     d["t_s"] = t;
@@ -113,6 +118,10 @@ TbLog(PyRadioTestBed& b)
     d["sinr_eff_db"] = sinr;
     d["success"] = ok;
     d["harq_round"] = round;
+    d["slot"] = slot;
+    d["ack_slot"] = ack;
+    d["harq_id"] = proc;
+    d["tx_power_dbm"] = power;
     return d;
 }
 
@@ -189,7 +198,10 @@ RegisterTraffic(py::class_<PyRadioTestBed>& cls)
             "PacketSink at the far end (sets the TcpSocket buffer and segment defaults).")
         .def("start", [](PyRadioTestBed& b) { b.Built().Start(); }, "Start the slot loop now.")
         .def("enable_tb_log", [](PyRadioTestBed& b) { b.Built().EnableTbLog(); })
-        .def("tb_log", &TbLog, "Per-TB records as arrays.")
+        .def("tb_log", &TbLog,
+             "Per-TB records as arrays: t_s, cell, ue, dir, mcs, tbs_bits, n_prb, sinr_eff_db, "
+             "success, harq_round, slot, ack_slot (DL: its HARQ-ACK slot; UL: when the gNB "
+             "acts on it), harq_id, tx_power_dbm (UL: the PUSCH power).")
         .def("enable_rx_log", [](PyRadioTestBed& b) { b.Built().EnableRxLog(); })
         .def("rx_log", &RxLog, "Packets passed up at each UE: ue, uid.")
         .def("results", &Results,

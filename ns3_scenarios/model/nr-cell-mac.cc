@@ -232,6 +232,79 @@ NrCellMac::GetTypeId()
                           DoubleValue(0.5),
                           MakeDoubleAccessor(&NrCellMac::m_susEpsilon),
                           MakeDoubleChecker<double>(1e-6, 1.0))
+            .AddAttribute("UlPowerControl",
+                          "PUSCH power by TS 38.213 §7.1.1, min(P_CMAX, P_O + 10 log10(2^mu "
+                          "M_RB) + alpha PL + f) (NrUlPowerControl, PL the gNB-measured path "
+                          "loss); false: every PUSCH at the UE's full transmit power.",
+                          BooleanValue(false),
+                          MakeBooleanAccessor(&NrCellMac::m_ulPcOn),
+                          MakeBooleanChecker())
+            .AddAttribute("UlP0Dbm",
+                          "P_O_PUSCH = P_O_NOMINAL_PUSCH + P_O_UE_PUSCH, dBm (per 15 kHz RB).",
+                          DoubleValue(-60.0),
+                          MakeDoubleAccessor(&NrCellMac::m_ulP0Dbm),
+                          MakeDoubleChecker<double>(-202.0, 24.0))
+            .AddAttribute("UlAlpha",
+                          "Fractional path-loss compensation alpha (0, 0.4 ... 1).",
+                          DoubleValue(0.6),
+                          MakeDoubleAccessor(&NrCellMac::m_ulAlpha),
+                          MakeDoubleChecker<double>(0.0, 1.0))
+            .AddAttribute("UlPcMaxDbm",
+                          "Cap of P_CMAX, dBm: a UE's P_CMAX is the lower of this and its "
+                          "transmit power in the channel (default: no cap below that).",
+                          DoubleValue(1000.0),
+                          MakeDoubleAccessor(&NrCellMac::m_ulPcMaxDbm),
+                          MakeDoubleChecker<double>())
+            .AddAttribute("UlTpc",
+                          "Closed-loop TPC (accumulated, TS 38.213 Table 7.1.1-1): after each "
+                          "PUSCH the gNB sends +3/+1/0/-1 dB toward UlTpcTargetSinrDb.",
+                          BooleanValue(false),
+                          MakeBooleanAccessor(&NrCellMac::m_ulTpc),
+                          MakeBooleanChecker())
+            .AddAttribute("UlTpcTargetSinrDb",
+                          "Target effective PUSCH SINR of the closed-loop TPC, dB.",
+                          DoubleValue(10.0),
+                          MakeDoubleAccessor(&NrCellMac::m_ulTpcTargetDb),
+                          MakeDoubleChecker<double>(-10.0, 40.0))
+            .AddAttribute("SrBsr",
+                          "UL scheduling from buffer status reports: a UE with new data sends "
+                          "an SR at its next SR occasion, gets one RBG SrGrantDelaySlots later, "
+                          "and every UL TB carries a long BSR (TS 38.321 Table 6.1.3.1-2); "
+                          "false: the gNB knows UL buffers exactly.",
+                          BooleanValue(false),
+                          MakeBooleanAccessor(&NrCellMac::m_srBsr),
+                          MakeBooleanChecker())
+            .AddAttribute("SrPeriodSlots",
+                          "SR period, slots (TS 38.331 SchedulingRequestResourceConfig).",
+                          UintegerValue(10),
+                          MakeUintegerAccessor(&NrCellMac::m_srPeriod),
+                          MakeUintegerChecker<uint32_t>(1, 640))
+            .AddAttribute("SrOffsetSlots",
+                          "SR slot offset (< SrPeriodSlots; occasions in slots with UL symbols).",
+                          UintegerValue(4),
+                          MakeUintegerAccessor(&NrCellMac::m_srOffset),
+                          MakeUintegerChecker<uint32_t>(0, 639))
+            .AddAttribute("SrGrantDelaySlots",
+                          "Slots from an SR to the PUSCH of its grant (gNB processing + K2); "
+                          "the PUSCH is in the first slot with UL data symbols at or after.",
+                          UintegerValue(3),
+                          MakeUintegerAccessor(&NrCellMac::m_srGrantDelay),
+                          MakeUintegerChecker<uint32_t>(1, 64))
+            .AddAttribute("HarqTddTiming",
+                          "DL HARQ-ACK in the first slot carrying PUCCH (U, or S with UL "
+                          "symbols) at least HarqFeedbackDelaySlots after the data (NrHarqTiming), "
+                          "known to the scheduler from the next slot; false (or a pattern "
+                          "without such a slot): feedback HarqFeedbackDelaySlots after the data.",
+                          BooleanValue(false),
+                          MakeBooleanAccessor(&NrCellMac::m_harqTdd),
+                          MakeBooleanChecker())
+            .AddAttribute("L2Headers",
+                          "Charge PDCP (2 B), RLC (2 B; 4 B on a continued segment) and MAC "
+                          "subheader (2 B, 3 B above 255 B) bytes per SDU piece in a TB, and a "
+                          "4-B long BSR per UL TB with SrBsr (full buffer: none).",
+                          BooleanValue(false),
+                          MakeBooleanAccessor(&NrCellMac::m_l2Headers),
+                          MakeBooleanChecker())
             .AddTraceSource("TbTrace",
                             "A transport block was transmitted (per transmission).",
                             MakeTraceSourceAccessor(&NrCellMac::m_tbTrace),
@@ -335,6 +408,7 @@ NrCellMac::Configure()
     }
     ConfigureCsi();
     ConfigureMu();
+    ConfigureUl();
     m_configured = true;
 }
 
@@ -408,6 +482,7 @@ NrCellMac::AddUe(uint32_t ue, Ptr<NrNetDevice> ueDevice)
     {
         m_srs->AddUe();
     }
+    AddUeUl(m_ues.size() - 1);
     return i;
 }
 
@@ -578,6 +653,10 @@ NrCellMac::Backlog(uint32_t i, Direction dir)
     {
         return kFullBuffer;
     }
+    if (dir == UL && m_srBsr)
+    {
+        return m_ues[i].link[UL].bsrBelief; // what its BSRs told the gNB, less what it granted
+    }
     return Flow(i, dir).GetQueuedBytes();
 }
 
@@ -606,12 +685,13 @@ NrCellMac::DelayedIndex(const Link& l) const
 }
 
 double
-NrCellMac::CarrierPsd(uint32_t i, Direction dir) const
+NrCellMac::CarrierPsd(uint32_t i, Direction dir)
 {
-    const double rbHz = 12.0 * m_scsHz;
-    const double p = dir == DL ? m_channel->GetGnbTxPowerW(m_cell)
-                               : m_channel->GetUeTxPowerW(m_ues[i].id);
-    return p / (m_nPrb * rbHz);
+    if (dir == UL)
+    {
+        return UlPsd(i, m_nPrb);
+    }
+    return m_channel->GetGnbTxPowerW(m_cell) / (m_nPrb * 12.0 * m_scsHz);
 }
 
 void
@@ -823,11 +903,14 @@ NrCellMac::BytesPerRbg(uint32_t i, Direction dir, uint32_t nSymb) const
 }
 
 double
-NrCellMac::UlRbgCap(uint32_t i) const
+NrCellMac::UlRbgCap(uint32_t i)
 {
-    // Power-limited PUSCH: a UE at full power spreads it over its allocation, so the SINR per
-    // PRB falls as the allocation grows. Give a UE at most the RBGs over which its SINR stays
-    // at or above kUlMinSinrDb (about the working point of the lowest MCS), never fewer than one.
+    // Power-limited PUSCH: at P_CMAX a UE spreads its power over its allocation, so the SINR
+    // per PRB falls as the allocation grows. Give a UE at most the RBGs over which its SINR
+    // stays at or above kUlMinSinrDb (about the working point of the lowest MCS), never fewer
+    // than one. Its PSD over M PRBs is min(P_CMAX / (M 12 SCS), PSD over 1 PRB) (with power
+    // control the open-loop power grows with M; without, PSD over 1 PRB = P / (12 SCS)); the
+    // report was measured at the PSD of a full-carrier allocation.
     const auto& rep = Reported(i, UL);
     double mean = 0;
     for (uint32_t r = m_rbgFirst; r < m_rbgEnd; ++r)
@@ -836,7 +919,12 @@ NrCellMac::UlRbgCap(uint32_t i) const
     }
     mean /= std::max(1u, m_rbgEnd - m_rbgFirst);
     const double minSinr = std::pow(10.0, kUlMinSinrDb / 10.0);
-    const double maxPrb = m_nPrb * mean / minSinr;
+    const double need = minSinr * CarrierPsd(i, UL) / mean; // PSD that gives minSinr
+    if (!(UlPsd(i, 1.0) >= need))
+    {
+        return 1.0;
+    }
+    const double maxPrb = UlPcMaxW(i) / (12.0 * m_scsHz * need);
     return std::max(1.0, std::floor(maxPrb / m_rbgSize));
 }
 
@@ -870,11 +958,10 @@ NrCellMac::ComputeSinr(uint32_t i,
     }
     else
     {
-        // PUSCH at full power P_CMAX (TS 38.213 §7.1.1 with the UE power-limited): spread over
-        // the PRBs allocated in this slot; a CSI (SRS-like) measurement spreads it over the
-        // whole carrier, which makes link adaptation conservative for narrow allocations.
-        const double nPrb = rbgs ? AllocatedPrbs(*rbgs) : m_nPrb;
-        psd = m_channel->GetUeTxPowerW(u) / (std::max(nPrb, 1.0) * rbHz);
+        // the PUSCH PSD of this slot's allocation (SetUlPower: full power, or TS 38.213 §7.1.1
+        // power control); a CSI (SRS-like) measurement is at the PSD of a full-carrier
+        // allocation, which AdaptLink scales to the allocation's.
+        psd = rbgs ? m_ues[i].link[UL].txPsd : CarrierPsd(i, UL);
         noise = m_channel->GetGnbNoiseW(m_cell) / bSb;
     }
     const std::vector<double>& gain = m_channel->GetBeamGain(m_cell, u, u);
@@ -917,10 +1004,9 @@ NrCellMac::ComputeSinr(uint32_t i,
             }
             else
             {
-                // the interfering UE's power is spread over its own allocation in its cell
+                // the interfering UE's PUSCH PSD in its own cell this slot
                 const int32_t k = other->m_ownerLocal[dir][r];
-                const double nPrb = other->AllocatedPrbs(other->m_ues[k].link[UL].rbgs);
-                const double p = m_channel->GetUeTxPowerW(v) / (std::max(nPrb, 1.0) * rbHz);
+                const double p = other->m_ues[k].link[UL].txPsd;
                 interf += p * m_channel->GetBeamGain(m_cell, u, v)[m_rbgSb[r]];
             }
         }
@@ -982,6 +1068,7 @@ NrCellMac::Schedule(uint64_t n)
     {
         ResetMu(); // back on the single-layer path: no stale groups
     }
+    ProcessSr(n);
     for (uint32_t d = 0; d < 2; ++d)
     {
         const auto dir = static_cast<Direction>(d);
@@ -1022,13 +1109,29 @@ NrCellMac::Schedule(uint64_t n)
 }
 
 void
-NrCellMac::ScheduleDir(uint64_t /*n*/, Direction dir, uint32_t nSymb)
+NrCellMac::ScheduleDir(uint64_t n, Direction dir, uint32_t nSymb)
 {
     Allocation a{dir, nSymb, m_rbgFirst, m_rbgEnd - m_rbgFirst};
     AllocateRetransmissions(a);
+    if (dir == UL)
+    {
+        AllocateSrGrants(a, n);
+    }
     AllocateNewDataShares(a);
     AllocateByScheduler(a);
     FormTransportBlocks(a);
+    if (dir == UL)
+    {
+        for (uint32_t i = 0; i < m_ues.size(); ++i)
+        {
+            Link& l = m_ues[i].link[UL];
+            l.txPsd = 0;
+            if (l.proc >= 0)
+            {
+                SetUlPower(i, AllocatedPrbs(l.rbgs)); // closes its TPC occasion
+            }
+        }
+    }
 }
 
 void
@@ -1237,9 +1340,10 @@ NrCellMac::AdaptLink(uint32_t i, Direction dir, uint32_t nSymb, uint32_t nPrb)
 {
     Link& l = m_ues[i].link[dir];
     const auto& rep = Reported(i, dir);
-    // UL: the report is measured with the UE's power over the whole carrier; the PUSCH
-    // concentrates it on the allocated PRBs (see ComputeSinr)
-    const double concentration = dir == UL ? double(m_nPrb) / std::max(nPrb, 1u) : 1.0;
+    // UL: the report is measured at the PSD of a full-carrier PUSCH; the allocation's PSD
+    // differs (P_CMAX concentrated on fewer PRBs; with power control, the same PSD until
+    // P_CMAX caps it)
+    const double concentration = dir == UL ? UlPsd(i, nPrb) / CarrierPsd(i, UL) : 1.0;
     const double olla = std::pow(10.0, -l.ollaDb / 10.0) * concentration;
     m_scratch.resize(l.rbgs.size());
     for (size_t k = 0; k < l.rbgs.size(); ++k)
@@ -1310,10 +1414,15 @@ NrCellMac::FormTb(uint32_t i, Direction dir, const NrBlerModel::McsChoice& choic
     }
     else
     {
-        auto range = Flow(i, dir).Segment(cap);
+        const uint64_t ce = dir == UL ? UlMacCeBytes() : 0;
+        auto range = Flow(i, dir).Segment(cap > ce ? cap - ce : 0, m_l2Headers);
         h.a = range.first;
         h.b = range.second;
         h.payload = h.b - h.a;
+        if (dir == UL && m_srBsr)
+        {
+            BuildBsr(i, h, cap);
+        }
     }
     l.proc = p;
     l.slotBytes = h.payload;
@@ -1415,7 +1524,25 @@ NrCellMac::Transmit(uint64_t n)
             const bool ok = m_uniform->GetValue() >= tbler;
             h.decoded = ok;
             h.awaiting = true;
-            h.readySlot = n + m_k1;
+            if (dir == DL && m_harqTiming)
+            {
+                // the ACK/NACK on PUCCH in its slot, acted on from the next slot
+                h.ackSlot = DlAckSlot(n);
+                h.readySlot = h.ackSlot + 1;
+            }
+            else
+            {
+                h.readySlot = n + m_k1;
+                h.ackSlot = h.readySlot;
+            }
+            if (dir == UL)
+            {
+                SendTpc(i, 10.0 * std::log10(std::max(eff, 1e-30)));
+                if (ok && m_srBsr)
+                {
+                    ReceiveBsr(i, h);
+                }
+            }
             NrMacStats& s = l.stats;
             ++s.tbTx;
             s.sumRbg += l.rbgs.size();
@@ -1470,6 +1597,12 @@ NrCellMac::Transmit(uint64_t n)
                 t.sinrEffDb = sinrDb;
                 t.success = ok;
                 t.harqRound = h.tx;
+                t.slot = n;
+                t.ackSlot = h.ackSlot;
+                t.harqId = l.proc;
+                t.txPowerDbm = dir == UL ? l.txPowerDbm
+                                         : 10.0 * std::log10(m_channel->GetGnbTxPowerW(m_cell)) +
+                                               30.0;
                 m_tbTrace(t);
             }
         }

@@ -11,10 +11,12 @@
 #include "nr-channel.h"
 #include "nr-csi-report.h"
 #include "nr-csi-srs.h"
+#include "nr-harq-timing.h"
 #include "nr-mac-stats.h"
 #include "nr-mcs-table.h"
 #include "nr-net-device.h"
 #include "nr-precoding.h"
+#include "nr-ul-power-control.h"
 
 #include "ns3/nstime.h"
 #include "ns3/object.h"
@@ -44,6 +46,10 @@ struct NrTbTraceParams
     double sinrEffDb{0}; //!< EESM effective SINR after HARQ combining, dB
     bool success{false}; //!< decoded
     uint32_t harqRound{1}; //!< 1 for the first transmission, 2 for the first retransmission, ...
+    uint64_t slot{0};      //!< slot number of the transmission
+    uint64_t ackSlot{0};   //!< DL: slot of its HARQ-ACK on PUCCH; UL: slot the gNB has decoded
+    uint32_t harqId{0};    //!< HARQ process
+    double txPowerDbm{0};  //!< UL: PUSCH transmit power (DL: the gNB's carrier power), dBm
 };
 
 /**
@@ -370,6 +376,10 @@ class NrCellMac : public Object
         uint32_t tx{0};         //!< transmissions so far
         uint32_t layers{1};     //!< MIMO layers of the TB
         double combSinr{0};     //!< combined linear effective SINR
+        uint64_t ackSlot{0};    //!< slot of the last transmission's HARQ-ACK (trace)
+        uint64_t bsrBytes{0};   //!< UL (SrBsr): the buffer its BSR reports, bytes
+        uint64_t bsrSeq{0};     //!< UL (SrBsr): that BSR's number (0: none)
+        uint64_t grantedAt{0};  //!< UL (SrBsr): Link::granted when it was formed
     };
 
     /** One UE in one direction. */
@@ -401,6 +411,14 @@ class NrCellMac : public Object
         std::vector<std::vector<NrChannel::Complex>> hRing; //!< Ideal: channel per csiRing
         std::vector<double> pgRing;                //!< Ideal: its path gain, dB
         uint32_t muLayers{0};                      //!< layers this slot
+        // UL realism (nr-cell-mac-ul.cc)
+        double txPsd{0};                           //!< UL: this slot's PUSCH PSD, W/Hz
+        double txPowerDbm{0};                      //!< UL: this slot's PUSCH power, dBm
+        uint64_t bsrBelief{0};                     //!< SrBsr: buffer the gNB believes, bytes
+        uint64_t granted{0};                       //!< SrBsr: bytes granted so far
+        uint64_t bsrSeq{0};                        //!< SrBsr: BSRs the UE built
+        uint64_t bsrSeqRx{0};                      //!< SrBsr: last BSR the gNB applied
+        int64_t srGrantSlot{-1};                   //!< SrBsr: PUSCH slot of an SR grant
         NrBlerModel::McsChoice laChoice;           //!< its output
         NrMacStats stats;                          //!< counters
     };
@@ -418,6 +436,7 @@ class NrCellMac : public Object
         std::vector<NrChannel::Complex> estGnbBeam; //!< Srs: gNB beam of estGain
         std::vector<NrChannel::Complex> estUeBeam;  //!< Srs: UE beam of estGain
         std::vector<double> estGain; //!< Srs: |w_u^H Ĥ w_g|^2 PG per subband
+        Ptr<NrUlPowerControl> pc;  //!< UlPowerControl: its PUSCH power control
     };
 
     /** Compute numerology-derived quantities. */
@@ -431,7 +450,7 @@ class NrCellMac : public Object
     /** \param dir direction \param nSymb data symbols \return N_oh^PRB */
     uint32_t OverheadRe(Direction dir, uint32_t nSymb) const;
     /** \return the most RBGs UE i may get in UL before its power per PRB is too thin */
-    double UlRbgCap(uint32_t i) const;
+    double UlRbgCap(uint32_t i);
     /** \return PRBs in a set of RBGs */
     double AllocatedPrbs(const std::vector<uint32_t>& rbgs) const;
     /**
@@ -443,8 +462,9 @@ class NrCellMac : public Object
      */
     void ComputeSinr(uint32_t i, Direction dir, const std::vector<uint32_t>* rbgs,
                      std::vector<double>& out, std::vector<double>* inr = nullptr);
-    /** \return the transmit PSD of direction dir over the whole carrier, W/Hz \param i UE */
-    double CarrierPsd(uint32_t i, Direction dir) const;
+    /** \return the transmit PSD of direction dir over the whole carrier (UL: the PUSCH PSD
+     *  of a full-carrier allocation), W/Hz \param i UE */
+    double CarrierPsd(uint32_t i, Direction dir);
     /** Srs: sound the UEs whose SRS occasion slot n is. \param n slot */
     void Sound(uint64_t n);
     /** The CSI UE i's scheduling in slot n uses: its age, the believed wideband SINR and, in
@@ -525,6 +545,44 @@ class NrCellMac : public Object
     void PassUp(uint32_t i, uint32_t dir, Ptr<Packet> p, uint16_t protocol);
     /** \return the flow of UE i in direction dir */
     NrRlcFlow& Flow(uint32_t i, Direction dir);
+
+    // UL realism (nr-cell-mac-ul.cc)
+    /** Check the UL attributes; the HARQ timing and power-control set-up. */
+    void ConfigureUl();
+    /** Set up UE i's power control (UlPowerControl). \param i UE */
+    void AddUeUl(uint32_t i);
+    /** \return UE i's P_CMAX, W \param i UE */
+    double UlPcMaxW(uint32_t i) const;
+    /** \return PL, the path loss UE i's power control compensates (gNB-measured), dB
+     *  \param i UE */
+    double UlPathLossDb(uint32_t i);
+    /** \return UE i's PUSCH PSD over nPrb PRBs at its next occasion (not closing it), W/Hz
+     *  \param i UE \param nPrb PRBs */
+    double UlPsd(uint32_t i, double nPrb);
+    /** The PUSCH power of UE i's allocation this slot (closes the TPC occasion): txPsd,
+     *  txPowerDbm. \param i UE \param nPrb PRBs */
+    void SetUlPower(uint32_t i, double nPrb);
+    /** UlTpc: the TPC command of UE i after a PUSCH at effective SINR sinrDb.
+     *  \param i UE \param sinrDb dB */
+    void SendTpc(uint32_t i, double sinrDb);
+    /** \return the slot of the HARQ-ACK of a DL TB sent in slot n (TDD-aware) \param n slot */
+    uint64_t DlAckSlot(uint64_t n) const;
+    /** \return the first slot >= n with UL data symbols \param n slot */
+    uint64_t NextUlSlot(uint64_t n) const;
+    /** SrBsr: the SRs of slot n and their grants. \param n slot */
+    void ProcessSr(uint64_t n);
+    /** SrBsr: the SR grants due now, one RBG each. \param a the allocation \param n slot */
+    void AllocateSrGrants(Allocation& a, uint64_t n);
+    /** SrBsr: the BSR a new UL TB of UE i carries, and the grant it uses.
+     *  \param i UE \param h its HARQ process \param cap bytes the grant carries */
+    void BuildBsr(uint32_t i, Harq& h, uint64_t cap);
+    /** SrBsr: the gNB decoded h: apply its BSR. \param i UE \param h the process */
+    void ReceiveBsr(uint32_t i, const Harq& h);
+    /** \return the upper bound of the TS 38.321 Table 6.1.3.1-2 level that holds b bytes
+     *  \param b buffer size */
+    static uint64_t BsrLevel(uint64_t b);
+    /** \return MAC CE bytes of a new UL TB (a long BSR with SrBsr and L2Headers) */
+    uint64_t UlMacCeBytes() const;
 
     // MU-MIMO path (nr-cell-mac-mu.cc)
     /** Check the MIMO attributes. */
@@ -665,6 +723,18 @@ class NrCellMac : public Object
     bool m_csiRs{false};              //!< CsiMode CsiRs
     Ptr<NrCsiReport> m_csiReport;     //!< report generator (also Srs ranks' CQI)
     std::vector<NrCsiRsState> m_csiRsUe; //!< per UE: CSI-RS reports, SRS rank
+    bool m_ulPcOn;                    //!< UL power control (TS 38.213 §7.1.1)
+    double m_ulP0Dbm;                 //!< P_O_PUSCH, dBm
+    double m_ulAlpha;                 //!< alpha
+    double m_ulPcMaxDbm;              //!< cap of P_CMAX below the UE's power, dBm
+    bool m_ulTpc;                     //!< closed-loop TPC
+    double m_ulTpcTargetDb;           //!< TPC target PUSCH SINR, dB
+    bool m_srBsr;                     //!< SR/BSR instead of known UL buffers
+    uint32_t m_srPeriod;              //!< SR period, slots
+    uint32_t m_srOffset;              //!< SR offset, slots
+    uint32_t m_srGrantDelay;          //!< SR to its PUSCH, slots
+    bool m_harqTdd;                   //!< HARQ-ACK at the first PUCCH slot >= K1
+    bool m_l2Headers;                 //!< PDCP/RLC/MAC headers charged
 
     // set-up
     uint32_t m_cell{0};                       //!< cell index
@@ -674,6 +744,7 @@ class NrCellMac : public Object
     std::vector<Ptr<NrCellMac>> m_cells;      //!< all cells
     Ptr<UniformRandomVariable> m_uniform;     //!< TB error draws
     Ptr<NrCsiSrs> m_srs;                      //!< SRS CSI (CsiMode Srs), else null
+    Ptr<NrHarqTiming> m_harqTiming;           //!< HarqTddTiming with a PUCCH slot, else null
     TracedCallback<const NrTbTraceParams&> m_tbTrace; //!< per-TB trace
     TracedCallback<uint32_t> m_csiUpdated;    //!< Srs: a UE's new CSI is in use
 

@@ -22,12 +22,38 @@ NrRlcFlow::Enqueue(Ptr<Packet> p, uint16_t protocol, uint64_t limitBytes)
 }
 
 std::pair<uint64_t, uint64_t>
-NrRlcFlow::Segment(uint64_t maxBytes)
+NrRlcFlow::Segment(uint64_t maxBytes, bool headers)
 {
     const uint64_t a = m_nextSend;
-    const uint64_t b = std::min(m_tail, a + maxBytes);
-    m_nextSend = b;
-    return {a, b};
+    if (!headers)
+    {
+        const uint64_t b = std::min(m_tail, a + maxBytes);
+        m_nextSend = b;
+        return {a, b};
+    }
+    uint64_t room = maxBytes;
+    uint64_t pos = a;
+    for (size_t k = FirstEndingAfter(pos); k < m_sdus.size() && pos < m_tail; ++k)
+    {
+        // the rest of SDU k as one RLC PDU (headers + data) behind its MAC subheader
+        const uint64_t pdu = kPieceHeaderBytes + (m_sdus[k].end - pos);
+        const uint64_t whole = pdu + (pdu <= 255 ? 2 : 3);
+        if (whole <= room)
+        {
+            room -= whole;
+            pos = m_sdus[k].end;
+            continue;
+        }
+        // a segment of what fits: 8-bit L if its PDU fits in 255 B, else 16-bit L
+        const uint64_t sub = room >= 2 + 256 ? 3 : 2;
+        if (room > sub + kPieceHeaderBytes)
+        {
+            pos += room - sub - kPieceHeaderBytes;
+        }
+        break;
+    }
+    m_nextSend = pos;
+    return {a, pos};
 }
 
 size_t

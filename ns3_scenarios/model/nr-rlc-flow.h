@@ -22,7 +22,8 @@ namespace ns3
  * The packets (SDUs) of a flow are laid end to end in a byte stream: SDU k occupies stream
  * bytes [start_k, end_k). The MAC takes the next untransmitted bytes for each new transport
  * block (Segment()), so a TB carries a contiguous byte range and an SDU may span several TBs
- * (segmentation; RLC/MAC header bytes are not modelled). At the receiver an SDU is complete
+ * (segmentation; with headers, Segment() charges the PDCP/RLC/MAC header bytes of each SDU
+ * piece against the TB's capacity). At the receiver an SDU is complete
  * once all its bytes arrived (Arrived()); SDUs are delivered strictly in order: the head of
  * the stream is delivered while complete, dropped while lost, and delivery waits at the first
  * SDU that is neither (TS 38.322 UM with reassembly; no t-Reassembly timer is needed since a
@@ -57,12 +58,18 @@ class NrRlcFlow
         return m_sdus.size();
     }
 
+    /** PDCP (12-bit SN, 2 B) plus RLC (12-bit SN, 2 B) header bytes of an SDU's first piece;
+     *  a continued segment's RLC header (SN and 16-bit SO): the same 4 B. */
+    static constexpr uint64_t kPieceHeaderBytes = 4;
+
     /**
      * Take up to maxBytes of untransmitted stream bytes for a transport block.
      * \param maxBytes TB payload capacity, bytes
+     * \param headers charge the L2 headers: each SDU piece in the TB costs kPieceHeaderBytes
+     *        plus a MAC subheader of 2 B (RLC PDU up to 255 B, 8-bit L) or 3 B (16-bit L)
      * \return the stream byte range [first, second) (empty if nothing is queued)
      */
-    std::pair<uint64_t, uint64_t> Segment(uint64_t maxBytes);
+    std::pair<uint64_t, uint64_t> Segment(uint64_t maxBytes, bool headers = false);
 
     /**
      * A TB carrying [a, b) was decoded: credit the bytes and deliver what is in order.

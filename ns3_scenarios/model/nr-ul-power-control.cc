@@ -115,35 +115,62 @@ NrUlPowerControl::ReceiveTpc(uint32_t tpc)
 }
 
 double
-NrUlPowerControl::ComputePuschPowerDbm(uint32_t numRb,
-                                       uint32_t numerology,
-                                       double pathLossDb,
-                                       double bpre)
+NrUlPowerControl::ClosedLoopAtNextOccasion() const
+{
+    if (!m_accumulation || !m_pending)
+    {
+        return m_f;
+    }
+    // §7.1.1: no positive accumulation after P_CMAX, no negative after the minimum
+    const bool blocked = (m_atMax && m_pendingDb >= 0) || (m_atMin && m_pendingDb <= 0);
+    return blocked ? m_f : m_f + m_pendingDb;
+}
+
+double
+NrUlPowerControl::OpenPowerDbm(uint32_t numRb, uint32_t numerology, double pathLossDb,
+                               double bpre, double f) const
 {
     if (numRb == 0 || numerology > 6)
     {
         throw std::invalid_argument("PUSCH power needs M_RB >= 1 and mu in 0..6");
     }
-    if (m_accumulation && m_pending)
-    {
-        // §7.1.1: no positive accumulation after P_CMAX, no negative after the minimum
-        const bool blocked = (m_atMax && m_pendingDb >= 0) || (m_atMin && m_pendingDb <= 0);
-        if (!blocked)
-        {
-            m_f += m_pendingDb;
-        }
-    }
-    m_pendingDb = 0;
-    m_pending = false;
     const double deltaTf =
         m_ks > 0 ? 10 * std::log10((std::pow(2.0, bpre * m_ks) - 1) * m_betaOffset) : 0.0;
-    const double open = m_p0NominalDbm + m_p0UeDb +
-                        10 * std::log10(std::pow(2.0, numerology) * numRb) +
-                        m_alpha * pathLossDb + deltaTf + m_f;
-    const double p = std::min(m_pCmaxDbm, open);
+    return m_p0NominalDbm + m_p0UeDb + 10 * std::log10(std::pow(2.0, numerology) * numRb) +
+           m_alpha * pathLossDb + deltaTf + f;
+}
+
+double
+NrUlPowerControl::PeekPuschPowerDbm(uint32_t numRb,
+                                    uint32_t numerology,
+                                    double pathLossDb,
+                                    double bpre) const
+{
+    const double open =
+        OpenPowerDbm(numRb, numerology, pathLossDb, bpre, ClosedLoopAtNextOccasion());
+    return std::min(m_pCmaxDbm, open);
+}
+
+double
+NrUlPowerControl::ComputePuschPowerDbm(uint32_t numRb,
+                                       uint32_t numerology,
+                                       double pathLossDb,
+                                       double bpre)
+{
+    const double f = ClosedLoopAtNextOccasion();
+    const double open = OpenPowerDbm(numRb, numerology, pathLossDb, bpre, f);
+    m_f = f;
+    m_pendingDb = 0;
+    m_pending = false;
     m_atMax = open >= m_pCmaxDbm;
     m_atMin = open <= m_pMinDbm;
-    return p;
+    return std::min(m_pCmaxDbm, open);
+}
+
+double
+NrUlPowerControl::GetPcMaxDbm() const
+{
+    return m_pCmaxDbm;
 }
 
 double

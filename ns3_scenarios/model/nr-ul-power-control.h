@@ -64,6 +64,20 @@ class NrUlPowerControl : public Object
                                 double pathLossDb,
                                 double bpre = 0);
 
+    /**
+     * The power the next PUSCH occasion would have, without closing it (for the scheduler's
+     * estimates; the pending TPC commands are applied as ComputePuschPowerDbm would).
+     * \param numRb M_RB \param numerology mu \param pathLossDb PL [dB] \param bpre BPRE
+     * \return P_PUSCH [dBm]
+     */
+    double PeekPuschPowerDbm(uint32_t numRb,
+                             uint32_t numerology,
+                             double pathLossDb,
+                             double bpre = 0) const;
+
+    /** \return P_CMAX [dBm] */
+    double GetPcMaxDbm() const;
+
     /** \return f, the closed-loop adjustment state [dB] */
     double GetClosedLoopDb() const;
 
@@ -71,6 +85,16 @@ class NrUlPowerControl : public Object
     void ResetClosedLoop();
 
   private:
+    /** \return f at the next occasion: the pending commands accumulated unless blocked */
+    double ClosedLoopAtNextOccasion() const;
+    /**
+     * \param numRb M_RB \param numerology mu \param pathLossDb PL \param bpre BPRE
+     * \param f closed-loop state
+     * \return the uncapped power P_O + 10 log10(2^mu M_RB) + alpha PL + Delta_TF + f [dBm]
+     */
+    double OpenPowerDbm(uint32_t numRb, uint32_t numerology, double pathLossDb, double bpre,
+                        double f) const;
+
     double m_p0NominalDbm;  //!< P_O_NOMINAL_PUSCH [dBm]
     double m_p0UeDb;        //!< P_O_UE_PUSCH [dB]
     double m_alpha;         //!< alpha
