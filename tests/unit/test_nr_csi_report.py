@@ -165,7 +165,16 @@ def test_full_report_is_consistent_with_its_parts(csi):
     h = _channel(9, 4, 2, csi.num_ports)
     snr = 30.0
     r = csi.report(h, snr, n_prb_per_subband=8)
-    assert r["rank"] == csi.select_ri_pmi(h, snr)["rank"]
+    # RI: the rank whose wideband CQI's MCS gives the larger TBS with that many layers
+    tbs = {}
+    for rank in (1, 2):
+        w = csi.precoder(rank, csi.select_pmi(h, snr, rank)["pmi"]) * np.sqrt(snr)
+        sinr = [_mmse_sinr_of(h[s] @ w) for s in range(4)]
+        cqi = csi.select_cqi(np.ravel(sinr), 32, layers=rank)
+        tbs[rank] = 0 if cqi == 0 else phy.tbs_info(32, CQI2_MCS[cqi][1], CQI2_MCS[cqi][0], 12,
+                                                    12, 0, rank)["tbs"]
+    assert r["rank"] == max(tbs, key=lambda k: (tbs[k], -k))
+    assert r["tbs_bits"] == max(tbs.values())
     w = csi.precoder(r["rank"], r["pmi"]) * np.sqrt(snr)
     for s in range(4):
         a = h[s] @ w
@@ -176,6 +185,16 @@ def test_full_report_is_consistent_with_its_parts(csi):
             assert r["layer_sinr"][s, layer] == pytest.approx(mmse, rel=1e-9)
         assert r["subband_cqi"][s] == csi.select_cqi(r["layer_sinr"][s], 8, layers=r["rank"])
     assert r["wideband_cqi"] == csi.select_cqi(r["layer_sinr"].ravel(), 32, layers=r["rank"])
+
+
+def _mmse_sinr_of(a):
+    """Per layer of the received layer matrix a [rx x v], unit noise."""
+    out = []
+    for layer in range(a.shape[1]):
+        others = np.delete(a, layer, axis=1)
+        cov = np.eye(a.shape[0]) + others @ others.conj().T
+        out.append(np.real(a[:, layer].conj() @ np.linalg.solve(cov, a[:, layer])))
+    return out
 
 
 def test_configuration_errors_name_the_rule():
