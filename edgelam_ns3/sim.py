@@ -11,6 +11,7 @@ Use it as a context manager, or call :meth:`close`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -66,6 +67,35 @@ class CrossTrafficSpec:
     start_s: float = 0.0
     times_s: tuple[float, ...] = ()
     bytes: tuple[float, ...] = ()
+
+    def __post_init__(self):
+        # ns-3's OnOffApplication takes a NaN, zero or negative rate without complaint and
+        # then never advances (a hung run), so the values are checked here, one line each.
+        name = f"cross traffic {self.src}->{self.dst}"
+        if self.mode == "onoff":
+            for key in ("rate_bps", "mean_on_s"):
+                if not math.isfinite(getattr(self, key)) or getattr(self, key) <= 0:
+                    raise ValueError(f"{name}: {key} must be finite and > 0, "
+                                     f"got {getattr(self, key)!r}")
+            for key in ("mean_off_s", "start_s"):
+                if not math.isfinite(getattr(self, key)) or getattr(self, key) < 0:
+                    raise ValueError(f"{name}: {key} must be finite and >= 0, "
+                                     f"got {getattr(self, key)!r}")
+            if not 1 <= self.packet_bytes <= 65000:
+                raise ValueError(f"{name}: packet_bytes must be in [1, 65000], "
+                                 f"got {self.packet_bytes!r}")
+        elif self.mode == "replay":
+            if len(self.times_s) != len(self.bytes):
+                raise ValueError(f"{name}: times_s and bytes differ in length "
+                                 f"({len(self.times_s)} vs {len(self.bytes)})")
+            t = np.asarray(self.times_s, float)
+            b = np.asarray(self.bytes, float)
+            if not (np.isfinite(t).all() and (t >= 0).all() and (np.diff(t) >= 0).all()):
+                raise ValueError(f"{name}: times_s must be finite, >= 0 and non-decreasing")
+            if not (np.isfinite(b).all() and (b >= 0).all()):
+                raise ValueError(f"{name}: bytes must be finite and >= 0")
+        else:
+            raise ValueError(f"{name}: mode must be 'onoff' or 'replay', got {self.mode!r}")
 
 
 @dataclass(frozen=True)

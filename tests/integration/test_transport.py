@@ -312,3 +312,20 @@ def test_adaptive_udp_timeout_follows_rfc6298_from_the_measured_round_trips():
     rtt = r + (ACK_BYTES + UDP_OVERHEAD) * 8 / 10e6 + 0.001
     rto = max(rtt + 4 * (0.75 * rtt / 2), MIN_RTO_S)
     assert [m.latency_s for m in got] == pytest.approx([r, r, rto + r], rel=1e-3)
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    (dict(mode="onoff", rate_bps=float("nan")), "rate_bps"),
+    (dict(mode="onoff", rate_bps=0.0), "rate_bps"),
+    (dict(mode="onoff", rate_bps=1e6, mean_on_s=-1.0), "mean_on_s"),
+    (dict(mode="onoff", rate_bps=1e6, mean_off_s=float("inf")), "mean_off_s"),
+    (dict(mode="onoff", rate_bps=1e6, packet_bytes=0), "packet_bytes"),
+    (dict(mode="replay", times_s=(0.2, 0.1), bytes=(1.0, 1.0)), "times_s"),
+    (dict(mode="replay", times_s=(0.1,), bytes=(1.0, 2.0)), "differ in length"),
+    (dict(mode="replay", times_s=(0.1,), bytes=(float("nan"),)), "bytes"),
+    (dict(mode="poisson"), "mode"),
+])
+def test_bad_cross_traffic_is_rejected_when_built_naming_the_field(kwargs, field):
+    # (a NaN or zero on/off rate used to reach ns-3's OnOffApplication and hang the run)
+    with pytest.raises(ValueError, match=f"^cross traffic a->b: .*{field}"):
+        CrossTrafficSpec("a", "b", **kwargs)
