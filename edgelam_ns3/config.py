@@ -280,6 +280,114 @@ class MimoConfig(_Strict):
                 "SusEpsilon": repr(self.sus_epsilon)}
 
 
+_ALPHAS = (0.0, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # TS 38.331 Alpha (TS 38.213 §7.1.1)
+
+
+class UlConfig(_Strict):
+    """Uplink realism (``ns3::NrCellMac`` UlPowerControl, SrBsr and their keys): TS 38.213
+    §7.1.1 PUSCH power control and scheduling from scheduling requests and buffer status
+    reports. Both off: every PUSCH at radio.ue_tx_power_dbm, the gNB knows UL buffers."""
+
+    power_control: bool = Field(
+        True, description="PUSCH power min(P_CMAX, p0_dbm + 10 log10(2^mu M_RB) + alpha PL + "
+        "f) with PL the gNB-measured path loss (false: full power on every PUSCH)")
+    p0_dbm: Annotated[float, Field(ge=-202, le=24)] = Field(
+        -60.0, description="P_O_PUSCH (nominal + UE-specific) per 15 kHz RB, dBm (ITU-R "
+        "M.2412 / TR 38.802 eMBB evaluations: -60 with alpha 0.6)")
+    alpha: float = Field(0.6, description="path-loss compensation alpha (0, 0.4, 0.5 ... 1)")
+    p_cmax_dbm: float | None = Field(
+        None, description="P_CMAX, dBm (default and at most radio.ue_tx_power_dbm)")
+    tpc: bool = Field(
+        False, description="closed-loop TPC: after each PUSCH the gNB sends an accumulated "
+        "command (+3/+1/0/-1 dB, TS 38.213 Table 7.1.1-1) toward tpc_target_sinr_db")
+    tpc_target_sinr_db: Annotated[float, Field(ge=-10, le=40)] = Field(
+        10.0, description="target effective PUSCH SINR of the closed-loop TPC, dB")
+    sr_bsr: bool = Field(
+        True, description="the gNB schedules the UL from buffer status reports (TS 38.321 "
+        "Table 6.1.3.1-2 long BSR in every UL TB) and a UE with new data and nothing granted "
+        "sends a scheduling request (false: the gNB knows UL buffers exactly)")
+    sr_period_slots: Literal[1, 2, 4, 5, 8, 10, 16, 20, 40, 80, 160, 320, 640] = Field(
+        10, description="SR period, slots (TS 38.331 SchedulingRequestResourceConfig)")
+    sr_offset_slots: NonNegInt | None = Field(
+        None, description="SR slot offset (< sr_period_slots, every occasion in a slot with UL "
+        "symbols; default: the first offset that is)")
+    sr_grant_delay_slots: Annotated[int, Field(ge=1, le=64)] = Field(
+        3, description="slots from an SR to the PUSCH of its one-RBG grant (gNB processing + "
+        "K2), then the first slot with UL data symbols")
+
+    @model_validator(mode="after")
+    def _ul_rules(self):
+        if self.alpha not in _ALPHAS:
+            raise ValueError(f"radio.ul.alpha: {self.alpha} is not one of {_ALPHAS} "
+                             "(TS 38.213 §7.1.1)")
+        # a key away from its default where nothing reads it (a dumped config round-trips)
+        moved = {k for k, f in type(self).model_fields.items() if getattr(self, k) != f.default}
+        unused = [k for k in ("p0_dbm", "alpha", "p_cmax_dbm", "tpc") if k in moved] \
+            if not self.power_control else []
+        unused += [k for k in ("sr_period_slots", "sr_offset_slots", "sr_grant_delay_slots")
+                   if k in moved and not self.sr_bsr]
+        unused += ["tpc_target_sinr_db"] if "tpc_target_sinr_db" in moved and not self.tpc else []
+        if unused:
+            raise ValueError(f"radio.ul.{unused[0]}: set away from its default but unused "
+                             "(radio.ul.power_control, sr_bsr or tpc is off)")
+        return self
+
+    def sr_offset(self, tdd_pattern: str) -> int:
+        """The SR offset in effect (the configured one, else the first in a UL-symbol slot)."""
+        if self.sr_offset_slots is not None:
+            return self.sr_offset_slots
+        n = len(tdd_pattern)
+        return next((o for o in range(self.sr_period_slots)
+                     if all(tdd_pattern[(o + k * self.sr_period_slots) % n] in "SU"
+                            for k in range(n))), 0)
+
+    def check(self, tdd_pattern: str) -> None:
+        """One-line errors naming the field: SR occasions in slots with UL symbols."""
+        if not self.sr_bsr or not set(tdd_pattern) & set("SU"):
+            return
+        o, n = self.sr_offset(tdd_pattern), len(tdd_pattern)
+        if o >= self.sr_period_slots:
+            raise ValueError(f"radio.ul.sr_offset_slots: {o} must be below sr_period_slots "
+                             f"({self.sr_period_slots})")
+        if not all(tdd_pattern[(o + k * self.sr_period_slots) % n] in "SU" for k in range(n)):
+            raise ValueError(f"radio.ul.sr_period_slots: SR every {self.sr_period_slots} "
+                             f"slots from slot {o} hits slots without UL symbols in "
+                             f"tdd_pattern '{tdd_pattern}'")
+
+    def mac_attributes(self, tdd_pattern: str, ue_tx_power_dbm: float) -> dict[str, str]:
+        """ns-3 attributes of NrCellMac for the uplink."""
+        a = {"UlPowerControl": str(self.power_control).lower(),
+             "SrBsr": str(self.sr_bsr).lower()}
+        if self.power_control:
+            a.update({"UlP0Dbm": repr(self.p0_dbm), "UlAlpha": repr(self.alpha),
+                      "UlPcMaxDbm": repr(self.p_cmax_dbm if self.p_cmax_dbm is not None
+                                         else ue_tx_power_dbm),
+                      "UlTpc": str(self.tpc).lower(),
+                      "UlTpcTargetSinrDb": repr(self.tpc_target_sinr_db)})
+        if self.sr_bsr:
+            a.update({"SrPeriodSlots": str(self.sr_period_slots),
+                      "SrOffsetSlots": str(self.sr_offset(tdd_pattern)),
+                      "SrGrantDelaySlots": str(self.sr_grant_delay_slots)})
+        return a
+
+
+class HarqConfig(_Strict):
+    """HARQ feedback timing (``ns3::NrCellMac`` HarqFeedbackDelaySlots, HarqTddTiming)."""
+
+    k1_slots: Annotated[int, Field(ge=1, le=15)] = Field(
+        2, description="K1: least slots from a DL TB to its HARQ-ACK (UE processing; TS 38.213 "
+        "§9.2.3); UL: slots until the gNB acts on a PUSCH's decoding")
+    tdd_timing: bool = Field(
+        True, description="the HARQ-ACK goes in the first slot carrying PUCCH (U, or S with UL "
+        "symbols) at least k1_slots after the data, and the scheduler acts on it from the next "
+        "slot (false, or a pattern without such a slot: k1_slots after the data)")
+
+    def mac_attributes(self) -> dict[str, str]:
+        """ns-3 attributes of NrCellMac for HARQ timing."""
+        return {"HarqFeedbackDelaySlots": str(self.k1_slots),
+                "HarqTddTiming": str(self.tdd_timing).lower()}
+
+
 class RadioConfig(_Strict):
     """The radio access network between devices (UEs) and gNBs.
 
@@ -377,6 +485,12 @@ class RadioConfig(_Strict):
         0.08, description="share of UL REs without data (TS 38.306: 0.08 FR1)")
     csi: CsiConfig = Field(default_factory=CsiConfig)
     mimo: MimoConfig = Field(default_factory=MimoConfig)
+    ul: UlConfig = Field(default_factory=UlConfig)
+    harq: HarqConfig = Field(default_factory=HarqConfig)
+    l2_headers: bool = Field(
+        True, description="charge the L2 header bytes of each SDU piece in a TB: PDCP 2 B "
+        "(12-bit SN), RLC 2 B (12-bit SN; 4 B with the SO of a continued segment), MAC "
+        "subheader 2 B (up to 255 B) or 3 B, and a 4-B long BSR per UL TB with radio.ul.sr_bsr")
 
     @model_validator(mode="after")
     def _radio_rules(self):
@@ -418,7 +532,9 @@ class RadioConfig(_Strict):
                 "MaxTransmissions": str(self.harq_max_tx), "DlOverhead": str(self.dl_overhead),
                 "UlOverhead": str(self.ul_overhead),
                 **self.csi.mac_attributes(self.tdd_pattern, self.gnb_array),
-                **self.mimo.mac_attributes()}
+                **self.mimo.mac_attributes(),
+                **self.ul.mac_attributes(self.tdd_pattern, self.ue_tx_power_dbm),
+                **self.harq.mac_attributes(), "L2Headers": str(self.l2_headers).lower()}
 
     def helper_attributes(self) -> dict[str, str]:
         """ns-3 attributes of the NrRadioHelper."""
@@ -753,11 +869,16 @@ class ComputeConfig(_Strict):
         "(job, modules, input shapes and dtypes, grad mode; compute.cost_key) agree, then "
         "charged those counts without counting (same charges, less wall time); exact: count "
         "every job")
-    execution: Literal["real", "cost"] = Field(
+    execution: Literal["real", "cost", "recorded"] = Field(
         "real", description="real: every job runs on real tensors; cost: on torch's meta "
         "device (shapes, no data): the same FLOP and byte counts, so the same compute charges "
-        "and timing, but no numbers: losses are NaN (a timing-only run, e.g. edgelam replay "
-        "--timing)")
+        "and timing, but no numbers: losses are NaN (edgelam replay --timing meta); recorded: "
+        "no job runs and torch is not imported: each is charged the counts compute.record's "
+        "run traced for its (job, input shapes), losses NaN (edgelam replay --timing; "
+        "split_learning and split_fed_lora, see edgelam_ns3.replay_timing)")
+    record: str | None = Field(
+        None, description="compute.execution recorded: the run directory whose "
+        "traces/compute.parquet charges the jobs")
 
 
 class BridgeConfig(_Strict):
@@ -905,6 +1026,9 @@ class ScenarioConfig(_Strict):
         if self.compute.execution == "cost" and t.dp.enabled:
             raise ValueError("compute.execution: cost has no gradient values for train.dp to "
                              "clip and noise; use compute.execution: real")
+        if self.compute.execution == "recorded" or self.compute.record is not None:
+            from .replay_timing import check
+            check(self)
         _check_tdd_directions(self)
         if t.framework == "channel_prediction":
             from .frameworks.channel_prediction_config import check
@@ -935,6 +1059,7 @@ def _check_tdd_directions(cfg: ScenarioConfig) -> None:
             raise ValueError(f"radio.tdd_pattern: '{r.tdd_pattern}' has no {direction} slot "
                              f"({slot} or S), but {why} needs the {direction}")
     r.csi.check(r.tdd_pattern, r.scheduler)  # after the directions: SRS needs UL symbols too
+    r.ul.check(r.tdd_pattern)
 
 
 def _check_model_fits(m: ModelConfig, framework: str) -> None:

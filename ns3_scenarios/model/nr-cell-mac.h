@@ -79,14 +79,19 @@ struct NrTbTraceParams
  * is OH, the overhead of the TS 38.306 §4.1.2 maximum-rate formula (0.14 FR1 DL, 0.18 FR2 DL,
  * 0.08 FR1 UL, 0.10 FR2 UL), with DM-RS a part of it. With the defaults (OH 0.14, 12 DM-RS
  * REs) a D slot has N'_RE = 144 (N_oh = 12), so the peak TBS rate equals the 38.306 rate
- * within TBS quantisation. MAC/RLC/PDCP headers are not counted.
+ * within TBS quantisation. With L2Headers, each SDU piece in a TB costs PDCP 2 B + RLC 2 B (4 B
+ * on a continued segment) + a MAC subheader of 2 B (3 B above 255 B), and an UL TB with SrBsr
+ * a 4-B long BSR (NrRlcFlow::Segment); without, headers are not counted.
  *
  * SINR per RBG (evaluated on the channel subband that holds the RBG's centre PRB):
  *  DL: S = PSD_g G(g,u,u), I = sum over other cells g' transmitting on the RBG in this slot to
  *  UE v' of PSD_g' G(g',v',u), N = UE noise PSD; PSD_g = P_g / (N_PRB 12 SCS) (power spread
  *  evenly over the carrier's PRBs). UL: S = PSD_u G(g,u,u), I = sum over UEs v' of other cells
- *  on the RBG of PSD_v' G(g,u,v') (reciprocity), N = gNB noise PSD; PSD_u = P_u / (N_PRB 12
- *  SCS) (no power control, no concentration of UE power on its PRBs).
+ *  on the RBG of PSD_v' G(g,u,v') (reciprocity), N = gNB noise PSD; PSD_u = P_PUSCH / (M 12
+ *  SCS) over the M PRBs of its allocation, P_PUSCH = P_u (the UE's full power) or, with
+ *  UlPowerControl, TS 38.213 §7.1.1 min(P_CMAX, P_O + 10 log10(2^mu M) + alpha PL + f) with PL
+ *  the gNB-measured path loss (nr-cell-mac-ul.cc). UL CSI is measured at the PSD of a
+ *  full-carrier PUSCH (M = N_PRB); link adaptation scales it to the allocation's PSD.
  *
  * CSI (CsiMode): each slot in which a direction is active, every UE's per-RBG SINR is
  * measured under that slot's interference (true channel, true interference).
@@ -105,7 +110,12 @@ struct NrTbTraceParams
  *    CSI-IM report gives it). The true channel at transmission decides the SINR and the TB
  *    error, so estimation error and CSI age cost throughput. SetExternalCsi replaces a UE's
  *    estimate (a predicted channel) from a given slot on.
- * The gNB knows UL buffers ideally (an ideal BSR).
+ * UL buffers: the gNB knows them exactly, or with SrBsr only from BSRs: a UE with queued data,
+ * no BSR-reported buffer left and no UL TB in flight sends an SR at its occasion (slot n with
+ * n mod SrPeriodSlots = SrOffsetSlots), the gNB gives it one RBG in the first UL data slot at
+ * least SrGrantDelaySlots later, and every UL TB carries a long BSR (TS 38.321 Table
+ * 6.1.3.1-2, the level's upper bound) of what the UE still has queued; from its decoding on
+ * the gNB schedules the reported bytes less what it granted since.
  *
  * Link adaptation: NrBlerModel::SelectMcs at TargetBler over the allocated RBGs' reported
  * SINRs less the outer-loop offset. OLLA (TS 38.214 leaves it to the implementation): after
@@ -116,7 +126,8 @@ struct NrTbTraceParams
  * TB errors: the TB's EESM effective SINR over its RBGs' actual SINRs (beta of its MCS), TBLER
  * from NrBlerModel, one uniform draw. HARQ (TS 38.321 §5.3.2, §5.4.2): HarqProcesses per UE
  * and direction; a TB keeps its process until its feedback, HarqFeedbackDelaySlots (K1) slots
- * after the transmission; a NACKed TB is retransmitted with the same MCS and TBS on as many
+ * after the transmission (DL with HarqTddTiming: the HARQ-ACK in the first slot carrying PUCCH
+ * at least K1 after, NrHarqTiming, acted on from the next slot); a NACKed TB is retransmitted with the same MCS and TBS on as many
  * RBGs as before, ahead of new data, up to MaxTransmissions transmissions; Chase combining: the
  * effective SINR of the combined TB is the sum of the transmissions' linear effective SINRs. A
  * TB that fails its last transmission loses the packets it overlaps (see NrRlcFlow).
@@ -669,8 +680,11 @@ class NrCellMac : public Object
     /** \return the rank of the largest TBS-level rate on UE i's SRS estimate \param i UE
      *  \param vmax the cap */
     uint32_t SrsRank(uint32_t i, uint32_t vmax);
-    /** \return the MCS of a CQI in the cell's table (-1: CQI 0) \param cqi CQI */
+    /** \return the MCS of a CQI in the cell's table, at least LowestCurveMcs (-1: CQI 0)
+     *  \param cqi CQI */
     int32_t CqiMcs(uint32_t cqi) const;
+    /** \return the lowest MCS of the cell's table with a PDSCH BLER curve */
+    int32_t LowestCurveMcs() const;
     /** \return the TBS at a CQI's MCS \param cqi CQI \param nPrb PRBs \param nSymb symbols
      *  \param layers layers */
     NrTbsInfo CqiTbs(uint32_t cqi, uint32_t nPrb, uint32_t nSymb, uint32_t layers) const;

@@ -183,3 +183,23 @@ def test_headers_cost_seven_bytes_per_sdu_piece(sim, make_testbed):
     print(f"TB {cap[0]} B: SDU bytes / TB bytes {ratio:.5f}, closed form "
           f"{sdu_per_tb / cap[0]:.5f}")
     assert ratio == pytest.approx(sdu_per_tb / cap[0], abs=4 / cap[0])
+
+
+def test_radio_ul_and_harq_keys_reach_the_mac_and_errors_name_the_field():
+    from edgelam_ns3 import config
+    from edgelam_ns3.config import ConfigError
+
+    cfg = config.load("quickstart", ["radio.ul.p0_dbm=-80", "radio.ul.alpha=0.8",
+                                     "radio.ul.sr_period_slots=20", "radio.harq.k1_slots=3"])
+    a = cfg.radio.mac_attributes()
+    assert (a["UlPowerControl"], a["UlP0Dbm"], a["UlAlpha"], a["UlPcMaxDbm"]) == \
+        ("true", "-80.0", "0.8", "23.0")
+    assert (a["SrBsr"], a["SrPeriodSlots"], a["SrOffsetSlots"]) == ("true", "20", "3")
+    assert (a["HarqFeedbackDelaySlots"], a["HarqTddTiming"], a["L2Headers"]) == \
+        ("3", "true", "true")
+    for override, message in [("radio.ul.alpha=0.65", "radio.ul.alpha: 0.65 is not one of"),
+                              ("radio.ul.sr_offset_slots=0", "radio.ul.sr_period_slots: SR every"),
+                              ("radio.ul.tpc_target_sinr_db=5", "radio.ul.tpc_target_sinr_db: "
+                               "set away from its default but unused")]:
+        with pytest.raises(ConfigError, match=message):
+            config.load("quickstart", [override])
