@@ -1,0 +1,50 @@
+"""Start-up of the simulation child (issue 14.1): it imports only what its scenario needs.
+
+Each check runs the real child entry point (:func:`edgelam_ns3.runner._child`, what ``edgelam
+run`` starts) in a fresh interpreter and lists which heavy libraries ended up in
+``sys.modules``.
+"""
+import json
+import subprocess
+import sys
+
+import yaml
+
+from edgelam_ns3 import config
+
+HEAVY = ("torch", "transformers", "peft", "accelerate", "scipy", "matplotlib", "sionna",
+         "tensorflow")
+
+
+def _child_modules(tmp_path, scenario: str, overrides: list[str]) -> tuple[dict, list[str]]:
+    """Run ``scenario`` through the runner's child in a new interpreter; :return: its result
+    and the :data:`HEAVY` modules it imported."""
+    cfg = config.load(scenario, overrides)
+    (tmp_path / "config.yaml").write_text(config.to_yaml(cfg))
+    code = ("import sys; from pathlib import Path; from edgelam_ns3 import runner; "
+            f"runner._child(Path({str(tmp_path)!r})); "
+            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    result = json.loads((tmp_path / ".child_result.json").read_text())
+    return result, yaml.safe_load(res.stdout.strip().splitlines()[-1])
+
+
+def test_traffic_only_child_imports_no_torch_transformers_or_peft(tmp_path):
+    result, heavy = _child_modules(tmp_path, "radio-saturation",
+                                   ["radio.mode=ideal", "traffic.duration_s=0.01"])
+    assert result["status"] == "ok", result
+    assert heavy == []
+
+
+def test_split_learning_child_imports_torch_and_transformers_but_not_peft(tmp_path):
+    # peft (LoRA: fed_lora, split_fed_lora) and the plotting and radio libraries are not
+    # this framework's; torch and transformers are (its GPT-2 shards).
+    result, heavy = _child_modules(tmp_path, "quickstart",
+                                   ["radio.mode=ideal", "train.steps=1", "model.n_layer=2",
+                                    "model.n_embd=32", "model.n_head=2", "model.seq_len=16",
+                                    "train.batch_size=2"])
+    assert result["status"] == "ok", result
+    assert "torch" in heavy and "transformers" in heavy
+    assert not {"peft", "matplotlib", "sionna", "tensorflow"} & set(heavy), heavy
