@@ -348,8 +348,22 @@ NrCellMac::CqiMcs(uint32_t cqi) const
     }
     const uint32_t table = m_table == NrMcsTable::QAM64 ? 1 : 2;
     const auto [t, mcs] = NrCsiReport::CqiToMcs(table, cqi);
-    // CQI 1 (QPSK, 78/1024) is an MCS of qam64LowSE only: the configured table's lowest MCS
-    return t == m_table ? int32_t(mcs) : 0;
+    // CQI 1 (QPSK, 78/1024) is an MCS of qam64LowSE only; and the TB's error needs a BLER
+    // curve: at least the table's lowest MCS with one (Sionna has none below QPSK 308/1024)
+    return std::max(t == m_table ? int32_t(mcs) : 0, LowestCurveMcs());
+}
+
+int32_t
+NrCellMac::LowestCurveMcs() const
+{
+    for (uint32_t m = 0; m < NrMcsTable::GetNumMcs(m_table); ++m)
+    {
+        if (m_bler->HasCurve(NrBlerModel::PDSCH, m_table, m))
+        {
+            return int32_t(m);
+        }
+    }
+    return 0;
 }
 
 NrTbsInfo
@@ -373,7 +387,7 @@ NrCellMac::CsiRsChoice(uint32_t i, uint32_t nSymb, uint32_t nPrb, uint32_t layer
     }
     // OLLA: its offset in dB taken as MCS steps (about 1 dB each in Tables 5.1.3.1-1/-2)
     const int32_t top = int32_t(NrMcsTable::GetNumMcs(m_table)) - 1;
-    l.laChoice.mcs = std::clamp(mcs - int32_t(std::lround(l.ollaDb)), 0, top);
+    l.laChoice.mcs = std::clamp(mcs - int32_t(std::lround(l.ollaDb)), LowestCurveMcs(), top);
     l.laChoice.meetsTarget = true;
     l.laChoice.sinrEffDb = std::nan("");
     l.laChoice.tbs = NrTbs::ComputeInfo(nPrb, uint32_t(l.laChoice.mcs), m_table, nSymb,

@@ -432,23 +432,52 @@ NrCsiReport::SelectPmiSinglePol(const std::vector<NrComplexMatrix>& h,
     const uint32_t nm = m_n2 == 1 ? 1 : m_n2 * m_o2;
     const size_t rx = h[0].Rows();
     const size_t p = m_n1 * m_n2;
-    // y[(s nl + l) nm + m] = H_s v_{l,m} [rx], every beam once
-    std::vector<std::vector<C>> y(h.size() * nl * nm);
+    // y[(s nl + l) nm + m] = H_s v_{l,m} [rx], every beam once, as a separable 2D DFT:
+    // z[a][m] = sum_b H(a N2 + b) e^{j 2 pi m b / (O2 N2)}, y[l][m] = sum_a z[a][m] e^{j 2 pi l
+    // a / (O1 N1)} (u_m = 1 when N2 = 1, as Vlm)
+    std::vector<C> e1(nl * m_n1);
+    std::vector<C> e2(nm * m_n2, C(1));
     for (uint32_t l = 0; l < nl; ++l)
     {
-        for (uint32_t m = 0; m < nm; ++m)
+        for (uint32_t a = 0; a < m_n1; ++a)
         {
-            const auto v = Vlm(m_n1, m_n2, m_o1, m_o2, l, m);
-            for (size_t s = 0; s < h.size(); ++s)
+            e1[l * m_n1 + a] = std::polar(1.0, 2 * M_PI * l * a / double(m_o1 * m_n1));
+        }
+    }
+    for (uint32_t m = 0; m < nm && m_n2 > 1; ++m)
+    {
+        for (uint32_t b = 0; b < m_n2; ++b)
+        {
+            e2[m * m_n2 + b] = std::polar(1.0, 2 * M_PI * m * b / double(m_o2 * m_n2));
+        }
+    }
+    std::vector<C> y(h.size() * nl * nm * rx); // flat: [s][l][m][r]
+    std::vector<C> z(m_n1 * nm);
+    for (size_t s = 0; s < h.size(); ++s)
+    {
+        for (size_t r = 0; r < rx; ++r)
+        {
+            std::fill(z.begin(), z.end(), C(0));
+            for (uint32_t a = 0; a < m_n1; ++a)
             {
-                auto& out = y[(s * nl + l) * nm + m];
-                out.assign(rx, C(0));
-                for (size_t r = 0; r < rx; ++r)
+                for (uint32_t m = 0; m < nm; ++m)
                 {
-                    for (size_t q = 0; q < p; ++q)
+                    for (uint32_t b = 0; b < m_n2; ++b)
                     {
-                        out[r] += h[s](r, q) * v[q];
+                        z[a * nm + m] += h[s](r, a * m_n2 + b) * e2[m * m_n2 + b];
                     }
+                }
+            }
+            for (uint32_t l = 0; l < nl; ++l)
+            {
+                for (uint32_t m = 0; m < nm; ++m)
+                {
+                    C acc = 0;
+                    for (uint32_t a = 0; a < m_n1; ++a)
+                    {
+                        acc += z[a * nm + m] * e1[l * m_n1 + a];
+                    }
+                    y[((s * nl + l) * nm + m) * rx + r] = acc;
                 }
             }
         }
@@ -465,18 +494,18 @@ NrCsiReport::SelectPmiSinglePol(const std::vector<NrComplexMatrix>& h,
         double sum = 0;
         for (size_t s = 0; s < h.size(); ++s)
         {
-            const auto& a = y[(s * nl + pmi.i11) * nm + pmi.i12];
+            const C* a = &y[((s * nl + pmi.i11) * nm + pmi.i12) * rx];
             double aa = 0;
-            for (const C& x : a)
+            for (size_t r = 0; r < rx; ++r)
             {
-                aa += std::norm(x);
+                aa += std::norm(a[r]);
             }
             if (rank == 1)
             {
                 sum += std::log2(1 + c * aa);
                 continue;
             }
-            const auto& b = y[(s * nl + l2) * nm + m2];
+            const C* b = &y[((s * nl + l2) * nm + m2) * rx];
             double bb = 0;
             C ab = 0;
             for (size_t r = 0; r < rx; ++r)

@@ -26,8 +26,9 @@ from edgelam_ns3.topology import network_spec
 K_BOLTZMANN, T0 = 1.380649e-23, 290.0
 N_PRB, SCS, SLOT = 273, 30e3, 0.0005  # 100 MHz at 30 kHz
 # CQI table 2 -> I_MCS of Table 5.1.3.1-2 (qam256) with the same Q_m and rate, read off the
-# tables by hand; CQI 1 (QPSK 78/1024) is only in qam64LowSE: the table's lowest MCS, 0
-CQI2_MCS256 = {1: 0, 2: 1, 3: 3, 4: 5, 5: 7, 6: 9, 7: 11, 8: 13, 9: 15, 10: 17, 11: 19, 12: 21,
+# tables by hand; CQI 1 (QPSK 78/1024) is only in qam64LowSE, and Sionna has no BLER curve for
+# qam256 MCS 0-1 (QPSK 120, 193): CQI 1 and 2 are sent at MCS 2, the lowest with a curve
+CQI2_MCS256 = {1: 2, 2: 2, 3: 3, 4: 5, 5: 7, 6: 9, 7: 11, 8: 13, 9: 15, 10: 17, 11: 19, 12: 21,
                13: 23, 14: 25, 15: 27}
 
 
