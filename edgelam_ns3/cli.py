@@ -227,11 +227,14 @@ def build_parser() -> argparse.ArgumentParser:
     rr = sub.add_parser("replay", help="rerun a recorded NR run's framework (or another, with "
                         "--set) over its recorded per-UE capacities as a trace radio")
     rr.add_argument("run_dir", help="a run directory of an NR run")
-    rr.add_argument("--timing", action="store_true",
-                    help="timing only (compute.execution=cost): the jobs run on meta tensors, "
-                    "so compute charges, per-round latencies, bytes and the schedule are as in "
-                    "a full replay, but no losses are computed (NaN). Default: a full replay, "
-                    "every job run for real, losses computed")
+    rr.add_argument("--timing", nargs="?", const="recorded", choices=("recorded", "meta"),
+                    help="timing only: compute charges, per-round latencies, bytes and the "
+                    "schedule as in a full replay, but no losses computed (NaN). recorded (the "
+                    "default of --timing; compute.execution=recorded): no job runs and torch "
+                    "is not imported, each job is charged the counts the run recorded for its "
+                    "job and input shapes (split_learning, split_fed_lora; other shapes fail, "
+                    "naming the job); meta (compute.execution=cost): the jobs run on meta "
+                    "tensors. Without --timing: a full replay, every job run, losses computed")
     _run_options(rr, "runs/<name>-replay-<time>")
     rr.set_defaults(fn=_cmd_replay)
     cm = sub.add_parser("compare", help="one report putting runs side by side")

@@ -13,6 +13,9 @@ used, so the same configuration and seed give the same trace on any machine.
 - :class:`CostCache` and :func:`cost_key`: counts reused per (job, modules, input shapes,
   dtypes, grad mode), so that a dense model with fixed shapes is counted once, not every round
   (``compute.accounting: cached``; ``exact`` counts every job);
+- :func:`shapes_key` and :class:`RecordedCosts`: a recorded run's counts per (job, input
+  shapes), charged without running anything (``compute.execution: recorded``, the torch-free
+  timing replay of :mod:`edgelam_ns3.replay_timing`);
 - :func:`duration_s`: the roofline duration;
 - :class:`Device`: a compute host with a FIFO job queue on the simulated clock.
 
@@ -38,6 +41,9 @@ __all__ = [
     "ACCOUNTING_MODES",
     "CostCache",
     "cost_key",
+    "shapes_key",
+    "RecordedCosts",
+    "MissingCost",
     "duration_s",
     "energy_j",
     "Scheduler",
@@ -402,6 +408,124 @@ class CostCache:
         return {"counted": self.counted, "reused": self.reused, "keys": len(self._entries)}
 
 
+def shapes_key(parts: Any) -> str:
+    """The shapes of the tensors among a job's key ``parts`` (:func:`cost_key`), in order, as
+    text: ``"8x64;8x64x128"`` (a 0-d tensor is ``""``); other parts (modules, optimizers,
+    numbers) are left out, since the scenario's config fixes them. Written to each job's row of
+    ``compute.parquet`` (column ``shapes``) so that a replay can charge it
+    (:class:`RecordedCosts`). Tensors are recognised by their ``shape`` attribute, so the torch-free
+    replay keys its jobs with the same function on stand-ins."""
+    out: list[str] = []
+
+    def walk(x: Any) -> None:
+        if isinstance(x, (list, tuple)):
+            for v in x:
+                walk(v)
+        elif isinstance(x, dict):
+            for v in x.values():
+                walk(v)
+        elif hasattr(x, "shape") and hasattr(x, "dtype") and not hasattr(x, "parameters"):
+            out.append("x".join(str(int(d)) for d in x.shape))
+
+    walk(parts)
+    return ";".join(out)
+
+
+class MissingCost(LookupError):
+    """A job the record has no counts for; the message is one line naming the key."""
+
+
+class RecordedCosts:
+    """A recorded run's counted FLOPs and bytes per (job, :func:`shapes_key`), charged to the
+    jobs of a replay in place of running them (``compute.execution: recorded``).
+
+    A job is charged its key's repeated count (the last one the record holds for that job and
+    shapes), plus, at a host's first job of that label, the record's first-call excess: what
+    the record's first job of that label on that host (or, if it never ran it, on the first host
+    that did) cost beyond its own key's repeated count. That is an optimizer creating its state
+    in its first step, or anything else a job does once; a device's copy of a model costs the
+    same on every device. A replay that runs the record's jobs in the record's order is
+    charged exactly the record's counts.
+
+    A job over n batches at once (shapes: n times one shape, e.g. split_fed_lora's server
+    jobs over the scheduled devices' activations) that the record holds for other counts m:
+    its FLOPs and bytes are affine in n (each operator's work grows with the batch, the
+    weights are read once), so with two or more recorded m whose repeated counts lie exactly on
+    one line, n is charged that line's value (reported once per key through ``log``).
+
+    :param rows: the record's job rows (dicts with ``device``, ``job``, ``shapes``,
+        ``flops``, ``bytes_moved``), in the order the jobs ran
+    :param source: where the rows come from, for error messages
+    :param log: called with a one-line note for each key charged by that affine rule
+    :raises MissingCost: from :meth:`charge`, for a key the record does not hold nor give
+        by the affine rule (e.g. a replay with another ``train.batch_size``); its message names
+        the key
+    """
+
+    def __init__(self, rows, source: str = "the record", log: Callable[[str], Any] = print) \
+            -> None:
+        self.source, self._log = source, log
+        self.derived: list[tuple[str, str]] = []
+        self._last: dict[tuple[str, str], tuple[int, int]] = {}  # (job, shapes) -> repeated
+        first: dict[tuple[str, str], tuple[str, tuple[int, int]]] = {}  # (job, host) -> 1st
+        for r in rows:
+            cost = (int(r["flops"]), int(r["bytes_moved"]))
+            self._last[(r["job"], r["shapes"])] = cost
+            first.setdefault((r["job"], r["device"]), (r["shapes"], cost))
+        self._excess = {k: tuple(a - b for a, b in zip(c, self._last[(k[0], s)]))
+                        for k, (s, c) in first.items()}
+        self._started: set[tuple[str, str]] = set()  # (job, host) charged once already
+        self.charged = 0
+
+    def keys(self) -> list[tuple[str, str]]:
+        """The (job, shapes) keys the record holds."""
+        return sorted(self._last)
+
+    def charge(self, host: str, job: str, shapes: str) -> tuple[int, int]:
+        """(flops, bytes_moved) of the next job ``job`` with input ``shapes`` on ``host``."""
+        cost = self._last.get((job, shapes)) or self._affine(job, shapes)
+        if cost is None:
+            have = sorted(s for j, s in self._last if j == job) or ["none"]
+            raise MissingCost(f"compute.execution recorded: {self.source} has no job {job!r} "
+                              f"with input shapes {shapes!r} (it holds {', '.join(have)}); "
+                              "replay with the recorded shapes, or without --timing")
+        self.charged += 1
+        if (job, host) not in self._started:
+            self._started.add((job, host))
+            excess = self._excess.get((job, host)) or next(
+                (e for (j, _), e in sorted(self._excess.items()) if j == job), (0, 0))
+            cost = tuple(a + b for a, b in zip(cost, excess))
+        return cost
+
+    def _affine(self, job: str, shapes: str) -> tuple[int, int] | None:
+        """The repeated count of ``(job, shapes)`` by the affine rule (see the class), kept as
+        a key of its own; None where it does not apply."""
+        unit, n = shapes.split(";")[0], shapes.count(";") + 1
+        if not unit or shapes != ";".join([unit] * n):
+            return None
+        points = {s.count(";") + 1: c for (j, s), c in self._last.items()
+                  if j == job and s == ";".join([unit] * (s.count(";") + 1))}
+        if len(points) < 2:
+            return None
+        (m0, c0), (m1, c1) = sorted(points.items())[:2]
+        slope = [(b - a) // (m1 - m0) for a, b in zip(c0, c1)]
+        line = {m: tuple(a + k * (m - m0) for a, k in zip(c0, slope)) for m in [*points, n]}
+        if any(line[m] != c for m, c in points.items()) or min(line[n]) < 0:
+            return None
+        self._last[(job, shapes)] = line[n]
+        self.derived.append((job, shapes))
+        self._log(f"edgelam: compute.execution recorded: {job} over {n} x {unit} charged "
+                  f"{line[n][0]} FLOPs, {line[n][1]} bytes, affine in the batch count through "
+                  f"the record's {sorted(points)} (not recorded itself)")
+        return line[n]
+
+    def stats(self) -> dict:
+        """``{"charged": int, "keys": int, "derived": int}`` (keys: recorded ones; derived: by
+        the affine rule)."""
+        return {"charged": self.charged, "keys": len(self._last) - len(self.derived),
+                "derived": len(self.derived)}
+
+
 def duration_s(profile: DeviceProfile, flops: float, bytes_moved: float) -> float:
     """Roofline duration of a job on a device [s].
 
@@ -452,12 +576,16 @@ class Device:
     :param sim: the simulator: ``sim.now`` [s] and ``sim.schedule(delay_s, fn)``
     :param on_job: optional trace sink, called once per finished job with a dict
         ``{"device": str, "job": str, "t_start_s": float, "t_end_s": float, "flops": int,
-        "bytes_moved": int}``
+        "bytes_moved": int, "shapes": str}`` (``shapes``: :func:`shapes_key` of the job's key,
+        ``""`` without one)
     :param costs: a :class:`CostCache` (shared by a run's devices) that charges a job with a
-        key (:meth:`submit`) the counts of an earlier one; `None`: every job is counted
-    :param execution: ``"real"``, or ``"cost"`` (``compute.execution``): the jobs run on meta
+        key (:meth:`submit`) the counts of an earlier one; `None`: every job is counted. With
+        ``execution="recorded"``: a :class:`RecordedCosts`
+    :param execution: ``"real"``; ``"cost"`` (``compute.execution``): the jobs run on meta
         tensors, inside :func:`edgelam_ns3.torch_device.meta_scalars` (a read of a meta
-        tensor's value is answered where the answer is known without data, else an error)
+        tensor's value is answered where the answer is known without data, else an error);
+        ``"recorded"``: no job runs (``fn`` is not called, ``on_done`` gets `None`), each is
+        charged from ``costs`` by its label and :func:`shapes_key`
     """
 
     def __init__(
@@ -477,6 +605,9 @@ class Device:
         self._on_job = on_job
         self._costs = costs
         self._cost_only = execution == "cost"
+        self._recorded = execution == "recorded"
+        if self._recorded and not isinstance(costs, RecordedCosts):
+            raise TypeError("execution 'recorded' needs costs=RecordedCosts(...)")
         self._queue: deque[tuple[str, Callable[[], Any], Callable[[Any], Any], tuple | None]] \
             = deque()
         self._running = 0
@@ -519,8 +650,12 @@ class Device:
                key: tuple | None) -> None:
         t_start = float(self._sim.now)
         self._running += 1  # taken before fn runs, so a re-entrant submit() queues behind it
+        shapes = "" if key is None else shapes_key(key)
         try:
-            if self._cost_only:
+            if self._recorded:
+                flops, nbytes = self._costs.charge(self.name, job, shapes)
+                cost = JobCost(result=None, flops=flops, bytes_moved=nbytes)
+            elif self._cost_only:
                 from .torch_device import meta_scalars
 
                 with meta_scalars():  # outside the counting modes: they count the reads
@@ -539,6 +674,7 @@ class Device:
             "t_end_s": t_start + duration,  # replaced by the clock's own time at the end
             "flops": cost.flops,
             "bytes_moved": cost.bytes_moved,
+            "shapes": shapes,
         }
 
         def finish() -> None:

@@ -58,14 +58,21 @@ def capacity_trace(run_dir: Path, cfg: config_mod.ScenarioConfig) -> Path:
     return out
 
 
+TIMING_MODES = {"recorded": "recorded", "meta": "cost"}
+"""``--timing`` values -> ``compute.execution``: ``recorded`` (torch-free: each job charged the
+counts the run recorded for its job and input shapes, :mod:`edgelam_ns3.replay_timing`) and
+``meta`` (the jobs run on torch's meta device, counted as in a real run,
+:mod:`edgelam_ns3.torch_device`)."""
+
+
 def replay_config(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = (),
-                  timing: bool = False) -> config_mod.ScenarioConfig:
+                  timing: str | bool | None = None) -> config_mod.ScenarioConfig:
     """The recorded run's config with its radio replaced by its capacity trace, then the
     ``overrides`` (``--set`` strings; e.g. another train.policy or train.framework).
 
-    :param timing: a timing-only replay (``compute.execution: cost``, see
-        :mod:`edgelam_ns3.torch_device`): the same compute charges and so the same timing as a
-        full replay, no losses (NaN); default False: a full replay
+    :param timing: a timing-only replay, losses not computed (NaN), with the same compute
+        charges and so the same timing as a full replay: ``"recorded"`` (or True) or
+        ``"meta"`` (:data:`TIMING_MODES`); default None: a full replay
     """
     run_dir = Path(run_dir)
     recorded = run_dir / "config.yaml"
@@ -79,13 +86,22 @@ def replay_config(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = 
     ues = ", ".join(f"ue{i}" for i in range(cfg.nodes.n_devices))
     base = ["radio.mode=trace", f"radio.trace.sources=[{{path: '{trace}', ues: [{ues}]}}]",
             f"radio.trace.share={1.0 / cfg.nodes.n_devices!r}", f"name={cfg.name}-replay"]
+    if timing is True:
+        timing = "recorded"
+    if timing and timing not in TIMING_MODES:
+        raise ValueError(f"replay: --timing {timing}: not one of {', '.join(TIMING_MODES)}")
     if timing:
-        base.append("compute.execution=cost")
+        base.append(f"compute.execution={TIMING_MODES[timing]}")
+    if timing == "recorded":
+        from .replay_timing import recorded_costs
+
+        recorded_costs(run_dir)  # a record of this version, before anything runs
+        base.append(f"compute.record='{run_dir.resolve()}'")
     return config_mod.load(str(recorded), base + list(overrides))
 
 
 def replay(run_dir: str | Path, overrides=(), out: str | Path | None = None,
-           quiet: bool = False, force: bool = False, timing: bool = False) -> dict:
+           quiet: bool = False, force: bool = False, timing: str | bool | None = None) -> dict:
     """Run :func:`replay_config` into ``out`` (see :func:`edgelam_ns3.runner.launch`)."""
     from . import runner
 

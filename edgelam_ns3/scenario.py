@@ -157,8 +157,12 @@ def start_framework(cfg: ScenarioConfig, sim, rec: Recorder):
     else:
         from .frameworks import framework_class
 
-        framework = framework_class(cfg.train.framework)(cfg, sim, on_job=rec.on_job,
-                                                         on_round=rec.on_round)
+        if cfg.compute.execution == "recorded":  # the torch-free timing replay
+            from .replay_timing import TIMING_FRAMEWORKS
+            cls = TIMING_FRAMEWORKS[cfg.train.framework]
+        else:
+            cls = framework_class(cfg.train.framework)
+        framework = cls(cfg, sim, on_job=rec.on_job, on_round=rec.on_round)
         if hasattr(framework, "attach_recorder"):  # writes its own tables (inference)
             framework.attach_recorder(rec)
         policy = f" (policy {cfg.train.policy})" if cfg.train.policy else ""
@@ -181,8 +185,8 @@ def run_scenario(cfg: ScenarioConfig, out: Path, control: RunControl | None = No
     from .topology import network_spec
     from .traffic import install_traffic
 
-    if cfg.train.framework != "none":  # a traffic-only run never imports torch
-        import torch
+    if cfg.train.framework != "none" and cfg.compute.execution != "recorded":
+        import torch  # a traffic-only run or a recorded timing replay never imports torch
 
         torch.set_num_threads(cfg.sim.torch_threads)
         torch.manual_seed(cfg.seed)
@@ -262,6 +266,10 @@ def _run_figures(cfg: ScenarioConfig, sim, framework, rec: Recorder) -> dict:
     if cfg.compute.execution == "cost":
         out["execution"] = ("cost: timing only (the jobs ran on meta tensors: compute charges "
                             "and timing as a real run, losses not computed, NaN)")
+    elif cfg.compute.execution == "recorded":
+        out["execution"] = ("recorded: timing only (no job ran: each was charged the FLOPs "
+                            f"and bytes {cfg.compute.record} recorded for its job and input "
+                            "shapes; losses not computed, NaN)")
     if getattr(framework, "costs", None) is not None:  # compute.accounting: cached
         out["accounting"] = framework.costs.stats()
     return out

@@ -1,12 +1,12 @@
-"""The base of the round-based training frameworks (:class:`RoundFramework`: hosts, radio
-control, round log, end of a round) and the barrier that waits for several devices."""
+"""The base of the round-based training frameworks (:class:`RoundBase`: hosts, radio control,
+round log, end of a round, without torch; :class:`RoundFramework`: with the models' torch device
+and data) and the barrier that waits for several devices."""
 
 from __future__ import annotations
 
 from typing import Callable
 
 from ..config import ScenarioConfig
-from ..datasets.text import device_batches, held_out_batch
 from .round_log import RoundLog
 
 
@@ -27,41 +27,41 @@ class Barrier:
             self.fn([self.got[k] for k in self.keys])
 
 
-class RoundFramework:
-    """What every round-based training framework has: the device and server hosts on the
-    simulated clock, the radio control, the per-round log, and the end of a round (held-out
-    evaluation, the round's row, the next round or the stop).
+class RoundBase:
+    """What every round-based training framework has, without torch: the device and server
+    hosts on the simulated clock, the radio control, the per-round log, and the end of a round
+    (held-out evaluation, the round's row, the next round or the stop).
 
     Subclasses implement :meth:`_begin_round` (start round ``self.round``: open ``self.log``)
-    and :meth:`evaluate`, and call :meth:`_end_round` when the round's last job is done. They
-    put their models on ``self.torch_device`` with :meth:`place` before making optimisers, draw
-    batches from :meth:`local_batches`, and read a loss with :meth:`value`.
+    and :meth:`evaluate`, and call :meth:`_end_round` when the round's last job is done.
+    :class:`RoundFramework` adds the models' torch device and data; the torch-free timing
+    replay (:mod:`edgelam_ns3.replay_timing`) builds on this class directly.
 
-    ``self.torch_device``: ``sim.torch_device`` (resolved), or ``meta`` with
-    ``compute.execution: cost``: then every job runs on meta tensors (the same FLOP and byte
-    counts, so the same charges), losses and held-out losses are NaN, and no evaluation runs.
+    ``self.timing_only``: ``compute.execution`` is ``cost`` or ``recorded``: no losses (NaN)
+    and no evaluation.
 
     :param on_job: trace sink for compute jobs
     :param on_round: called with the round's row (dict) when a round ends
+    :param costs: the hosts' :class:`~edgelam_ns3.compute.RecordedCosts` under
+        ``compute.execution: recorded``; else None: a :class:`~edgelam_ns3.compute.CostCache`
+        with ``compute.accounting: cached``, none with ``exact``
     """
 
     name = ""
 
     def __init__(self, cfg: ScenarioConfig, sim, on_job: Callable[[dict], None] | None = None,
-                 on_round: Callable[[dict], None] | None = None):
+                 on_round: Callable[[dict], None] | None = None, costs=None):
         from ..compute import CostCache, Device
         from ..radio.control import make_radio_control
         from ..topology import profile
-        from ..torch_device import resolve, to_device
 
         self.cfg, self.sim, self.on_round, self._on_job = cfg, sim, on_round, on_job
         self.devices = [f"ue{i}" for i in range(cfg.nodes.n_devices)]
         self.srv = cfg.train.server
-        self.cost_only = cfg.compute.execution == "cost"
-        self.torch_device = resolve(cfg.sim.torch_device, cfg.compute.execution)
-        self.eval_batch = to_device(held_out_batch(cfg), self.torch_device)
-        # compute.accounting: one cache of counts for all hosts (None: count every job)
-        self.costs = CostCache() if cfg.compute.accounting == "cached" else None
+        self.timing_only = cfg.compute.execution in ("cost", "recorded")
+        if costs is None and cfg.compute.accounting == "cached":
+            costs = CostCache()  # one cache of counts for all hosts (None: count every job)
+        self.costs = costs
         self.hosts = {h: Device(h, profile(cfg, h), sim, self._job, self.costs,
                                 execution=cfg.compute.execution)
                       for h in self.devices + [self.srv]}
@@ -69,40 +69,6 @@ class RoundFramework:
         self.round = 0
         self.log: RoundLog | None = None
         self.finished = False
-
-    def place(self, *modules):
-        """Move ``modules`` to ``self.torch_device`` (ties kept); :return: the first."""
-        from ..torch_device import move_module
-
-        for m in modules:
-            move_module(m, self.torch_device)
-        return modules[0]
-
-    def building(self):
-        """A context to build the models in: torch's meta device under ``compute.execution:
-        cost`` (no weights allocated or initialised), else none (built on the CPU, as seeded,
-        then moved by :meth:`place`, so that every torch device starts from the same
-        weights)."""
-        import contextlib
-
-        import torch
-
-        return torch.device("meta") if self.cost_only else contextlib.nullcontext()
-
-    def local_batches(self, batch_size: int | None = None) -> list:
-        """One endless iterator of (input_ids, labels) per device, on ``self.torch_device``
-        (:func:`~edgelam_ns3.datasets.text.device_batches`)."""
-        from ..torch_device import to_device
-
-        dev = self.torch_device
-        return [map(lambda b: to_device(b, dev), it) for it in device_batches(self.cfg, batch_size)]
-
-    @staticmethod
-    def value(t) -> float:
-        """A scalar tensor's value (a loss); NaN under ``compute.execution: cost``."""
-        from ..torch_device import value
-
-        return value(t)
 
     def _job(self, rec: dict) -> None:
         if self._on_job is not None:
@@ -141,7 +107,7 @@ class RoundFramework:
         return {}
 
     def _end_round(self) -> None:
-        eval_loss = float("nan") if self.cost_only else self.evaluate()
+        eval_loss = float("nan") if self.timing_only else self.evaluate()
         row = self.log.close(self.sim.now, {"eval_loss": eval_loss, **self._round_extra()})
         self.log = None
         if self.on_round is not None:
@@ -152,3 +118,64 @@ class RoundFramework:
             self.sim.stop()
         else:
             self._begin_round()
+
+
+class RoundFramework(RoundBase):
+    """A round-based training framework with PyTorch models (:class:`RoundBase` plus their torch
+    device and data). Subclasses put their models on ``self.torch_device`` with :meth:`place`
+    before making optimisers, draw batches from :meth:`local_batches`, and read a loss with
+    :meth:`value`.
+
+    ``self.torch_device``: ``sim.torch_device`` (resolved), or ``meta`` with
+    ``compute.execution: cost``: then every job runs on meta tensors (the same FLOP and byte
+    counts, so the same charges), losses and held-out losses are NaN, and no evaluation runs.
+    """
+
+    def __init__(self, cfg: ScenarioConfig, sim, on_job: Callable[[dict], None] | None = None,
+                 on_round: Callable[[dict], None] | None = None):
+        from ..datasets.text import held_out_batch
+        from ..torch_device import resolve, to_device
+
+        if cfg.compute.execution == "recorded":
+            raise ValueError(f"compute.execution: recorded: {type(self).__name__} runs PyTorch "
+                             "jobs; recorded charges are for the torch-free timing replay "
+                             "(edgelam_ns3.replay_timing)")
+        super().__init__(cfg, sim, on_job, on_round)
+        self.cost_only = cfg.compute.execution == "cost"
+        self.torch_device = resolve(cfg.sim.torch_device, cfg.compute.execution)
+        self.eval_batch = to_device(held_out_batch(cfg), self.torch_device)
+
+    def place(self, *modules):
+        """Move ``modules`` to ``self.torch_device`` (ties kept); :return: the first."""
+        from ..torch_device import move_module
+
+        for m in modules:
+            move_module(m, self.torch_device)
+        return modules[0]
+
+    def building(self):
+        """A context to build the models in: torch's meta device under ``compute.execution:
+        cost`` (no weights allocated or initialised), else none (built on the CPU, as seeded,
+        then moved by :meth:`place`, so that every torch device starts from the same
+        weights)."""
+        import contextlib
+
+        import torch
+
+        return torch.device("meta") if self.cost_only else contextlib.nullcontext()
+
+    def local_batches(self, batch_size: int | None = None) -> list:
+        """One endless iterator of (input_ids, labels) per device, on ``self.torch_device``
+        (:func:`~edgelam_ns3.datasets.text.device_batches`)."""
+        from ..datasets.text import device_batches
+        from ..torch_device import to_device
+
+        dev = self.torch_device
+        return [map(lambda b: to_device(b, dev), it) for it in device_batches(self.cfg, batch_size)]
+
+    @staticmethod
+    def value(t) -> float:
+        """A scalar tensor's value (a loss); NaN under ``compute.execution: cost``."""
+        from ..torch_device import value
+
+        return value(t)

@@ -5,6 +5,8 @@ model: the channel does not react to the new decisions), and compare puts the ru
 side."""
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -55,20 +57,78 @@ def test_replay_runs_the_same_framework_over_the_trace(nr_run, replayed):
     np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-5)
 
 
-def test_timing_replay_charges_every_job_and_round_as_the_full_replay_without_losses(
-        nr_run, replayed):
-    out = nr_run.parent / "timing"
-    summary = replay(nr_run, out=out, quiet=True, timing=True)
-    assert summary["status"] == "ok" and summary["execution"].startswith("cost: timing only")
-    assert config.load(str(out / "config.yaml")).compute.execution == "cost"
-    full = pd.read_parquet(replayed / "traces" / "compute.parquet")
-    timed = pd.read_parquet(out / "traces" / "compute.parquet")
-    pd.testing.assert_frame_equal(timed, full)  # device, job, instants, FLOPs, bytes
-    a = pd.read_parquet(replayed / "traces" / "rounds.parquet")
-    b = pd.read_parquet(out / "traces" / "rounds.parquet")
-    np.testing.assert_array_equal(b["latency_s"], a["latency_s"])
+def _same_timing(full, timed) -> None:
+    """Every compute job (device, job, instants, FLOPs, bytes, input shapes) and every round's
+    latency and bytes of a timing replay as in the full replay; losses NaN in it only."""
+    pd.testing.assert_frame_equal(pd.read_parquet(timed / "traces" / "compute.parquet"),
+                                  pd.read_parquet(full / "traces" / "compute.parquet"))
+    a = pd.read_parquet(full / "traces" / "rounds.parquet")
+    b = pd.read_parquet(timed / "traces" / "rounds.parquet")
+    for col in ("latency_s", "uplink_s", "downlink_s", "bytes_up", "bytes_down", "scheduled",
+                "shares"):
+        np.testing.assert_array_equal(b[col], a[col])
     assert a["loss"].notna().all() and b["loss"].isna().all() and b["eval_loss"].isna().all()
-    assert "execution: cost" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("mode,execution", [("recorded", "recorded"), ("meta", "cost")])
+def test_timing_replay_charges_every_job_and_round_as_the_full_replay_without_losses(
+        nr_run, replayed, mode, execution):
+    out = nr_run.parent / f"timing-{mode}"
+    summary = replay(nr_run, out=out, quiet=True, timing=mode)
+    assert summary["status"] == "ok"
+    assert summary["execution"].startswith(f"{execution}: timing only")
+    assert "losses not computed" in summary["execution"] and summary["loss_last"] is None
+    assert config.load(str(out / "config.yaml")).compute.execution == execution
+    _same_timing(replayed, out)
+    assert f"execution: {execution}" in (out / "report.md").read_text()
+
+
+def test_recorded_timing_replay_imports_no_torch_and_builds_no_model(nr_run, tmp_path):
+    cfg = replay_config(nr_run, timing=True)
+    (tmp_path / "config.yaml").write_text(config.to_yaml(cfg))
+    code = ("import sys; from pathlib import Path; from edgelam_ns3 import config, scenario; "
+            f"out = Path({str(tmp_path)!r}); "
+            "s = scenario.run_scenario(config.load(str(out / 'config.yaml')), out); "
+            "assert s['status'] == 'ok', s; "
+            "print(sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_recorded_timing_replay_of_other_shapes_fails_naming_the_job_and_shapes(nr_run,
+                                                                                tmp_path):
+    summary = replay(nr_run, ["train.batch_size=3"], out=tmp_path / "b3", quiet=True,
+                     timing=True)
+    assert summary["status"] == "failed"
+    assert "no job 'device_embed' with input shapes '3x16' (it holds 2x16)" in summary["error"]
+    assert "\n" not in summary["error"]
+    with pytest.raises(ValueError, match="compute.execution: recorded runs split_learning, "
+                       "split_fed_lora, not train.framework centralized"):
+        replay_config(nr_run, ["train.framework=centralized"], timing=True)
+    with pytest.raises(ValueError, match="compute.record: read only with compute.execution "
+                       "recorded"):
+        config.load("quickstart", [f"compute.record={nr_run}"])
+
+
+def test_recorded_timing_replay_of_split_fed_lora_equals_its_full_replay(tmp_path_factory):
+    base = tmp_path_factory.mktemp("sfl")
+    cfg = config.load("split-finetune", TINY + ["model.base=random", "nodes.n_devices=4",
+                                                "train.k=2"])
+    assert runner.launch(cfg, base / "nr", quiet=True)["status"] == "ok"
+    assert replay(base / "nr", out=base / "full", quiet=True)["status"] == "ok"
+    timed = replay(base / "nr", out=base / "timing", quiet=True, timing="recorded")
+    assert timed["status"] == "ok" and timed["policy"] == "lyapunov"
+    _same_timing(base / "full", base / "timing")
+    # a counterfactual policy: charged as jobs counted on meta tensors, including server jobs
+    # over device counts the record may not hold (the affine rule)
+    other = ["train.policy=round_robin", "train.k=2"]
+    for mode in ("recorded", "meta"):
+        s = replay(base / "nr", other, out=base / mode, quiet=True, timing=mode)
+        assert s["status"] == "ok" and s["policy"] == "round_robin"
+    pd.testing.assert_frame_equal(pd.read_parquet(base / "recorded/traces/compute.parquet"),
+                                  pd.read_parquet(base / "meta/traces/compute.parquet"))
 
 
 def test_replay_latency_error_of_the_nr_run_stays_within_a_factor_two(nr_run, replayed):

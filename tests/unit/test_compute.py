@@ -13,11 +13,14 @@ from edgelam_ns3.compute import (
     Device,
     DeviceProfile,
     JobCost,
+    MissingCost,
+    RecordedCosts,
     cost_key,
     duration_s,
     energy_j,
     get_profile,
     measure,
+    shapes_key,
 )
 
 torch.set_num_threads(1)
@@ -172,6 +175,7 @@ def test_fifo_second_job_starts_when_first_ends():
         "t_end_s": d1,
         "flops": 2 * 64**3,
         "bytes_moved": 3 * 64 * 64 * 4,
+        "shapes": "",  # submitted without a key
     }
     assert records[1]["t_start_s"] == d1
     assert records[1]["t_end_s"] == pytest.approx(d1 + d2, rel=1e-12)
@@ -352,3 +356,66 @@ def test_config_rejects_an_unknown_accounting_mode_naming_the_field():
     assert config.load("quickstart").compute.accounting == "cached"
     with pytest.raises(config.ConfigError, match="compute.accounting"):
         config.load("quickstart", ["compute.accounting=fast"])
+
+
+def test_shapes_key_lists_the_tensors_shapes_in_order_and_skips_modules_and_numbers():
+    model, opt, x, _ = _adam_twin(0)
+    h = torch.zeros(2, 3, 4)
+    assert shapes_key((model, opt, x, [h, {"g": h}], 3, None)) == "8x16;2x3x4;2x3x4"
+    assert shapes_key((torch.tensor(1.0),)) == ""  # a 0-d tensor has an empty shape
+
+
+def test_recorded_device_charges_the_recorded_counts_per_occurrence_without_running_jobs():
+    # the record: Adam's first step moves more bytes than the next ones, on ue0 only 3 steps
+    model, opt, x, step = _adam_twin(0)
+    rows, sim = [], FakeSim()
+    dev = Device("ue0", PROFILE, sim, on_job=rows.append)
+    for k in range(3):
+        dev.submit("step", lambda k=k: step(k), lambda r: None, key=(model, opt, x))
+    sim.run()
+    assert rows[0]["bytes_moved"] != rows[1]["bytes_moved"] == rows[2]["bytes_moved"]
+    assert {r["shapes"] for r in rows} == {"8x16"}
+
+    costs = RecordedCosts(rows)
+    sim2, charged = FakeSim(), []
+    ran = []
+    for name in ("ue0", "ue1"):  # ue1 never ran in the record: charged as ue0's occurrences
+        d = Device(name, PROFILE, sim2, on_job=charged.append, costs=costs, execution="recorded")
+        for _ in range(4):
+            d.submit("step", lambda: ran.append(1), lambda r: ran.append(r), key=(x,))
+    sim2.run()
+    assert ran == [None] * 8  # no job ran; each done callback got None
+    want = [(r["flops"], r["bytes_moved"]) for r in rows] + [(rows[2]["flops"],
+                                                              rows[2]["bytes_moved"])]
+    for name in ("ue0", "ue1"):
+        got = [(r["flops"], r["bytes_moved"]) for r in charged if r["device"] == name]
+        assert got == want  # the 4th, past the record, repeats the last count
+    assert costs.stats() == {"charged": 8, "keys": 1, "derived": 0}
+
+
+def test_recorded_costs_name_a_missing_job_and_shapes_in_one_line():
+    costs = RecordedCosts([{"device": "ue0", "job": "step", "shapes": "8x16", "flops": 1,
+                            "bytes_moved": 2}], source="run/traces/compute.parquet")
+    with pytest.raises(MissingCost, match=r"no job 'step' with input shapes '4x16' \(it holds "
+                       r"8x16\)") as exc:
+        costs.charge("ue0", "step", "4x16")
+    assert "\n" not in str(exc.value) and "run/traces/compute.parquet" in str(exc.value)
+    with pytest.raises(TypeError, match="RecordedCosts"):
+        Device("d", PROFILE, FakeSim(), execution="recorded")
+
+
+def test_recorded_costs_charge_an_unrecorded_batch_count_on_the_recorded_affine_line():
+    def row(n, flops, nbytes):
+        return {"device": "edge0", "job": "fwd", "shapes": ";".join(["8x4"] * n), "flops": flops,
+                "bytes_moved": nbytes}
+
+    notes = []
+    costs = RecordedCosts([row(1, 10, 107), row(2, 20, 207), row(3, 30, 307)], log=notes.append)
+    assert costs.charge("edge0", "fwd", ";".join(["8x4"] * 5)) == (50, 507)
+    assert costs.stats() == {"charged": 1, "keys": 3, "derived": 1} and len(notes) == 1
+    assert "fwd over 5 x 8x4" in notes[0] and "affine" in notes[0]
+    bent = RecordedCosts([row(1, 10, 107), row(2, 20, 207), row(3, 31, 307)], log=notes.append)
+    with pytest.raises(MissingCost, match="no job 'fwd' with input shapes"):
+        bent.charge("edge0", "fwd", ";".join(["8x4"] * 5))  # not on one line: not derived
+    with pytest.raises(MissingCost):
+        costs.charge("edge0", "fwd", "8x5;8x5")  # another unit shape
