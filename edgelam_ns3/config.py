@@ -288,6 +288,11 @@ class UlConfig(_Strict):
     §7.1.1 PUSCH power control and scheduling from scheduling requests and buffer status
     reports. Both off: every PUSCH at radio.ue_tx_power_dbm, the gNB knows UL buffers."""
 
+    realism: bool = Field(
+        True, description="false: the radio before issue 10.3 in one key - full-power PUSCH, "
+        "exact UL buffers, HARQ feedback radio.harq.k1_slots after the data, no header bytes "
+        "(power_control, sr_bsr, radio.harq.tdd_timing and radio.l2_headers must then stay at "
+        "their defaults)")
     power_control: bool = Field(
         True, description="PUSCH power min(P_CMAX, p0_dbm + 10 log10(2^mu M_RB) + alpha PL + "
         "f) with PL the gNB-measured path loss (false: full power on every PUSCH)")
@@ -356,6 +361,8 @@ class UlConfig(_Strict):
 
     def mac_attributes(self, tdd_pattern: str, ue_tx_power_dbm: float) -> dict[str, str]:
         """ns-3 attributes of NrCellMac for the uplink."""
+        if not self.realism:
+            return {"UlPowerControl": "false", "SrBsr": "false"}
         a = {"UlPowerControl": str(self.power_control).lower(),
              "SrBsr": str(self.sr_bsr).lower()}
         if self.power_control:
@@ -382,10 +389,10 @@ class HarqConfig(_Strict):
         "symbols) at least k1_slots after the data, and the scheduler acts on it from the next "
         "slot (false, or a pattern without such a slot: k1_slots after the data)")
 
-    def mac_attributes(self) -> dict[str, str]:
-        """ns-3 attributes of NrCellMac for HARQ timing."""
+    def mac_attributes(self, realism: bool = True) -> dict[str, str]:
+        """ns-3 attributes of NrCellMac for HARQ timing (realism: radio.ul.realism)."""
         return {"HarqFeedbackDelaySlots": str(self.k1_slots),
-                "HarqTddTiming": str(self.tdd_timing).lower()}
+                "HarqTddTiming": str(self.tdd_timing and realism).lower()}
 
 
 class RadioConfig(_Strict):
@@ -500,6 +507,14 @@ class RadioConfig(_Strict):
             raise ValueError("gnb_array/ue_array: [rows, cols]")
         if self.ue_array[0] > 2 or self.ue_array[1] > 4:
             raise ValueError("ue_array: at most 2 x 4 elements")
+        if not self.ul.realism:
+            moved = [k for k, off in (("ul.power_control", not self.ul.power_control),
+                                      ("ul.sr_bsr", not self.ul.sr_bsr),
+                                      ("harq.tdd_timing", not self.harq.tdd_timing),
+                                      ("l2_headers", not self.l2_headers)) if off]
+            if moved:
+                raise ValueError(f"radio.{moved[0]}: radio.ul.realism false already turns it "
+                                 "off; leave it at its default")
         if self.mimo.max_layers > 1 and self.scheduler != "pf":
             raise ValueError("radio.mimo.max_layers: > 1 (MU-MIMO) needs radio.scheduler pf "
                              "(users are grouped on the PF metric)")
@@ -534,7 +549,8 @@ class RadioConfig(_Strict):
                 **self.csi.mac_attributes(self.tdd_pattern, self.gnb_array),
                 **self.mimo.mac_attributes(),
                 **self.ul.mac_attributes(self.tdd_pattern, self.ue_tx_power_dbm),
-                **self.harq.mac_attributes(), "L2Headers": str(self.l2_headers).lower()}
+                **self.harq.mac_attributes(self.ul.realism),
+                "L2Headers": str(self.l2_headers and self.ul.realism).lower()}
 
     def helper_attributes(self) -> dict[str, str]:
         """ns-3 attributes of the NrRadioHelper."""

@@ -1,5 +1,6 @@
-"""Air-interface procedures of the C++ models, from Python (standalone: the C++ MAC does not
-call them yet):
+"""Air-interface procedures of the C++ models, from Python (standalone objects; the MAC runs
+its own: its CSI-RS reports with radio.csi.mode csi-rs, one power control per UE with
+radio.ul.power_control, the HARQ-ACK timing with radio.harq.tdd_timing):
 
 - :func:`make_csi_report`: ``ns3::NrCsiReport``, what a UE reports from CSI-RS (TS 38.214
   §5.2.2): the Type I single-panel codebook, PMI and RI by capacity, and the 4-bit CQI at

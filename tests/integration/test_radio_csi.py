@@ -173,7 +173,8 @@ _BEFORE_CSI_MODES = {
 def test_ideal_csi_reproduces_the_radio_before_csi_modes_on_a_fixed_seed():
     """radio.csi.mode ideal: the same TBs, MCSs, errors and SINRs as before (TR 38.901 UMa, 4
     UEs, DDDSU, PF, OLLA, UDP both ways, seed 7, 0.2 s)."""
-    cfg = config.load("radio-saturation", ["radio.n_ues=4", "radio.csi.mode=ideal"])
+    cfg = config.load("radio-saturation", ["radio.n_ues=4", "radio.csi.mode=ideal",
+                                           "radio.ul.realism=false"])  # before issue 10.3
     with Simulation(network_spec(cfg), seed=7) as sim:
         for u in range(4):
             sim.add_udp_flow("edge0", f"ue{u}", 300e6, 1472, 0.01, 30000 + u)
