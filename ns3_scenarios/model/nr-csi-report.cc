@@ -421,17 +421,13 @@ NrCsiReport::SelectPmi(const std::vector<NrComplexMatrix>& h, double snr, uint32
     return best;
 }
 
-NrCsiReportValues
-NrCsiReport::SelectPmiSinglePol(const std::vector<NrComplexMatrix>& h,
-                                double snr,
-                                uint32_t rank) const
+std::vector<NrComplexMatrix::Complex>
+NrCsiReport::BeamResponses(const std::vector<NrComplexMatrix>& h) const
 {
     using C = NrComplexMatrix::Complex;
-    const auto book = GetCodebook(rank);
     const uint32_t nl = m_n1 * m_o1;
     const uint32_t nm = m_n2 == 1 ? 1 : m_n2 * m_o2;
     const size_t rx = h[0].Rows();
-    const size_t p = m_n1 * m_n2;
     // y[(s nl + l) nm + m] = H_s v_{l,m} [rx], every beam once, as a separable 2D DFT:
     // z[a][m] = sum_b H(a N2 + b) e^{j 2 pi m b / (O2 N2)}, y[l][m] = sum_a z[a][m] e^{j 2 pi l
     // a / (O1 N1)} (u_m = 1 when N2 = 1, as Vlm)
@@ -482,6 +478,21 @@ NrCsiReport::SelectPmiSinglePol(const std::vector<NrComplexMatrix>& h,
             }
         }
     }
+    return y;
+}
+
+NrCsiReportValues
+NrCsiReport::SelectPmiSinglePol(const std::vector<NrComplexMatrix>& h,
+                                double snr,
+                                uint32_t rank) const
+{
+    using C = NrComplexMatrix::Complex;
+    const auto book = GetCodebook(rank);
+    const uint32_t nl = m_n1 * m_o1;
+    const uint32_t nm = m_n2 == 1 ? 1 : m_n2 * m_o2;
+    const size_t rx = h[0].Rows();
+    const size_t p = m_n1 * m_n2;
+    const std::vector<C> y = BeamResponses(h); // [s][l][m][r]
     const double c = snr / static_cast<double>(p * rank); // W = [v ...] / sqrt(P rank)
     NrCsiReportValues best;
     best.rank = rank;

@@ -303,6 +303,14 @@ class NrCsiReport : public Object
     /** \return the i_{1,3} values of a rank (single-pol: those of distinct beams) */
     std::vector<uint32_t> I13Values(uint32_t rank) const;
 
+    /**
+     * Single polarisation: H_s v_{l,m} for every beam and subband (a separable 2D DFT).
+     * \param h channel per subband [rx x N1 N2]
+     * \return flat [subband][l][m][rx]
+     */
+    std::vector<NrComplexMatrix::Complex> BeamResponses(
+        const std::vector<NrComplexMatrix>& h) const;
+
     /** Single polarisation: SelectPmi over the DFT beams' responses H_s v (computed once). */
     NrCsiReportValues SelectPmiSinglePol(const std::vector<NrComplexMatrix>& h,
                                          double snr,
