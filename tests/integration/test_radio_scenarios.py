@@ -81,7 +81,9 @@ def test_mac_rate_and_goodput_share_one_window_and_the_goodput_is_the_mac_bytes_
             print(f"{name} {d}: MAC {mac / 1e6:.2f}, goodput {gp / 1e6:.2f} Mbit/s")
             assert mac >= gp > 0
             in_flight_bytes = (mac * UDP_SHARE - gp) * window_s / 8
-            assert 0 <= in_flight_bytes <= 16 * 1500
+            # behind a NACKed TB: at most a HARQ round trip of DDDSU (ACK in the first PUCCH
+            # slot >= K1, retransmission in the next D slot: 8 slots of 0.5 ms) of its bytes
+            assert 0 <= in_flight_bytes <= max(16 * 1500, mac / 8 * 8 * 0.5e-3)
     dl_share = (3 * 14 + 10) / (5 * 14)
     assert saved["cell"]["dl_mac_bps"] <= 1.01 * ts38306_rate_bps() * dl_share
     import pandas as pd
@@ -327,7 +329,8 @@ def test_noise_figures_set_the_snr_by_ktbf():
     CSI is P / (N_PRB 12 SCS) G / (k T0 F), DL with the UE's noise figure, UL with the gNB's."""
     cfg = config.load("radio-saturation", [
         "radio.n_ues=1", "radio.channel=fixed", "radio.beam_policy=los",
-        "radio.ue_noise_figure_db=7", "radio.gnb_noise_figure_db=3"])
+        "radio.ue_noise_figure_db=7", "radio.gnb_noise_figure_db=3",
+        "radio.ul.power_control=false"])  # the UE at its full 23 dBm
     with Simulation(network_spec(cfg), seed=1) as sim:
         sim.run(until_s=0.02)
         st = sim.radio_ue_stats()
