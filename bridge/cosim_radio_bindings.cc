@@ -126,7 +126,9 @@ SetCsi(CoSim& s, uint32_t u, py::object h, int64_t fromSlot, double pathGainDb)
     const uint32_t i = radio->GetIndexInCell(u);
     if (!mac->IsSrsCsi())
     {
-        throw py::value_error("set_csi: the gNB's CSI is ideal (set radio.csi.mode: srs)");
+        throw py::value_error(std::string("set_csi: the gNB's CSI is ") +
+                              (mac->IsCsiRsCsi() ? "CSI-RS reports" : "ideal") +
+                              ", not an SRS estimate (set radio.csi.mode: srs)");
     }
     if (h.is_none())
     {

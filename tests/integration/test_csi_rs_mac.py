@@ -119,6 +119,9 @@ def test_mac_pmi_maximises_capacity_and_layers_follow_the_ri():
             c = sim.csi("ue0")
             st = sim.radio_ue_stats()
             radio = sim.link_states().radio
+            with pytest.raises(ValueError, match="CSI-RS reports, not an SRS estimate"):
+                sim.set_csi("ue0", c["true"])
+        assert c["mode"] == "csi-rs" and c["estimate"] is None
         rep = c["report"]
         scale = np.sqrt(10 ** (c["path_gain_db"] / 10) * _psd(cfg) / _noise(cfg))
         h = np.moveaxis(c["true"], 2, 0) * scale  # [sb, rx, tx]
