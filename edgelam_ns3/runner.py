@@ -119,14 +119,38 @@ def launch(cfg: config_mod.ScenarioConfig, out_dir: str | Path | None = None,
     env[PARENT_ENV] = str(os.getpid())
     t0 = time.perf_counter()
     child = _Child([sys.executable, "-u", "-m", "edgelam_ns3.runner", str(out)], env)
+    preload = _preload(POST_RUN_MODULES)
     with _forwarding_signals():
         rc = child.run(out / "stdout.log", None if quiet else sys.stdout)
+        preload.join()
         summary = _collect(cfg, out, rc, child)
         summary["wall_time_s"] = summary.get("wall_time_s", time.perf_counter() - t0)
         summary["launcher_wall_time_s"] = time.perf_counter() - t0
         summary["run_dir"] = str(out)
         _write_outputs(out, summary)
     return summary
+
+
+POST_RUN_MODULES = ("edgelam_ns3.traces", "edgelam_ns3.report")
+"""What the parent needs after its child (merging traces, plots: pyarrow, pandas, matplotlib),
+imported while the child runs, when the parent would otherwise only wait."""
+
+
+def _preload(modules: tuple[str, ...]) -> threading.Thread:
+    """Import ``modules`` in a background thread; an import error is left for the caller's own
+    import to raise."""
+    import importlib
+
+    def load() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - raised again where the module is used
+                continue
+
+    thread = threading.Thread(target=load, name="edgelam-preload", daemon=True)
+    thread.start()
+    return thread
 
 
 # -- the child process, seen from the parent ------------------------------------------------

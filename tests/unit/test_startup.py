@@ -48,3 +48,19 @@ def test_split_learning_child_imports_torch_and_transformers_but_not_peft(tmp_pa
     assert result["status"] == "ok", result
     assert "torch" in heavy and "transformers" in heavy
     assert not {"peft", "matplotlib", "sionna", "tensorflow"} & set(heavy), heavy
+
+
+def test_launcher_preloads_the_post_run_modules_and_leaves_a_bad_import_to_its_caller():
+    # edgelam run's parent imports what it needs after the child (traces, report: pyarrow,
+    # pandas, matplotlib) while the child runs; a module that fails to import is not an error
+    # there (the caller's own import raises it).
+    code = ("import sys, threading; from edgelam_ns3 import runner; "
+            "errors = []; threading.excepthook = errors.append; "
+            "assert 'matplotlib' not in sys.modules; "
+            "runner._preload(('edgelam_ns3.no_such_module',) + runner.POST_RUN_MODULES).join(); "
+            "print(errors, all(m in sys.modules for m in runner.POST_RUN_MODULES), "
+            "'matplotlib.pyplot' in sys.modules)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip().splitlines()[-1] == "[] True True"
