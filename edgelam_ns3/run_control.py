@@ -54,9 +54,12 @@ class RunControl:
     # -- signals ------------------------------------------------------------------------------
 
     def install(self) -> None:
-        """Handle SIGINT and SIGTERM with :meth:`on_signal` (main thread only)."""
+        """Handle SIGINT and SIGTERM with :meth:`on_signal` (main thread only), then unblock
+        them: a child of :func:`edgelam_ns3.runner.launch` starts with both blocked, and one
+        that came during its start-up is handled here, now."""
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self.on_signal)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
     def on_signal(self, signum: int, frame=None) -> None:
         """The first signal stops the simulation after the current event (before it runs:

@@ -174,7 +174,7 @@ class _Child:
         """Start the child, tee its output to ``log_path`` (and ``echo``), wait for it;
         :return: its exit code (negative: killed by that signal)."""
         with log_path.open("w") as log:
-            with _signals_ignored():  # until the child installs its own handlers
+            with _signals_held():  # until the child installs its own handlers
                 self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE,
                                              stderr=subprocess.STDOUT, text=True, env=self.env)
             with _LIVE_LOCK:
@@ -226,20 +226,22 @@ class _Child:
 
 
 @contextmanager
-def _signals_ignored():
-    """SIGINT and SIGTERM ignored while inside (main thread only): a process started here
-    inherits that, so Python installs no KeyboardInterrupt handler in it and a Ctrl-C during
-    its start-up cannot end it with a traceback; it handles both once ready."""
+def _signals_held():
+    """SIGINT and SIGTERM blocked in this thread while inside (main thread only). A process
+    started here inherits the blocked mask, so a Ctrl-C during its start-up stays pending in it
+    (no KeyboardInterrupt traceback) until it is ready and unblocks them
+    (:meth:`~edgelam_ns3.run_control.RunControl.install`). A signal that reaches this process
+    meanwhile is held too (or taken by another of its threads) and then handled by the
+    forwarding handler: blocked, not ignored, so it is never lost (it was, with SIG_IGN here,
+    when a signal came between the fork and the handlers' return)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    sigs = (signal.SIGINT, signal.SIGTERM)
-    before = {s: signal.signal(s, signal.SIG_IGN) for s in sigs}
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         yield
     finally:
-        for s in sigs:
-            signal.signal(s, before[s])
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def interrupt_all(signum: int = signal.SIGINT) -> None:
@@ -406,9 +408,9 @@ def _child(out: Path) -> int:
     from .run_control import Interrupted, RunControl
 
     control = RunControl()
-    control.install()
-    _die_with_parent()
     try:
+        control.install()  # a signal held since the start arrives here: Interrupted
+        _die_with_parent()
         import yaml
 
         from . import config as config_mod

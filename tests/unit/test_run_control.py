@@ -94,3 +94,40 @@ def test_a_signal_after_the_simulation_is_only_noted():
     control.detach()  # the summary is being written: it must not be cut short
     control.on_signal(signal.SIGINT)
     assert control.signum == signal.SIGINT and not clock.stopped
+
+
+def _blocked_in(pid: int) -> set[int]:
+    """The signals blocked in process ``pid`` (its SigBlk line in /proc)."""
+    with open(f"/proc/{pid}/status") as fh:
+        mask = int(next(line for line in fh if line.startswith("SigBlk:")).split()[1], 16)
+    return {s for s in range(1, 65) if mask >> (s - 1) & 1}
+
+
+def test_a_signal_while_the_child_starts_is_held_for_both_never_lost():
+    # The launcher starts its child with SIGINT and SIGTERM blocked (not ignored): a Ctrl-C to
+    # the parent in that window reaches its forwarding handler once the child exists, and one
+    # sent to the child waits there until it is ready (RunControl.install unblocks).
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    from edgelam_ns3.runner import _signals_held
+
+    seen = []
+    before = signal.signal(signal.SIGINT, lambda signum, frame: seen.append(signum))
+    try:
+        with _signals_held():
+            child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+            # (to this thread: a process-wide one could go to another thread of pytest's)
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+            assert seen == []  # held while inside
+        assert seen == [signal.SIGINT]  # ... and delivered after, not lost
+        try:
+            assert {signal.SIGINT, signal.SIGTERM} <= _blocked_in(child.pid)
+        finally:
+            child.kill()
+            child.wait()
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert signal.SIGINT not in _blocked_in(os.getpid())  # the launcher's mask is restored
