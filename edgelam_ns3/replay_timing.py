@@ -37,9 +37,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 
 from .frameworks.base import Barrier, RoundBase
+from .frameworks.policy_rounds import PolicyRounds
 from .frameworks.round_log import RoundLog
 
 NAN = float("nan")
@@ -166,59 +166,21 @@ class SplitLearningTiming(_TimingBase):
                                            key=(None, None, self.act, self.act))
 
 
-class SplitFedLoRATiming(_TimingBase):
+class SplitFedLoRATiming(PolicyRounds, _TimingBase):
     """:class:`~edgelam_ns3.frameworks.split_fed_lora.SplitFedLoRA` (without ``train.dp``),
     charged from the record; the policy decides as in a full run."""
 
     name = "split_fed_lora"
 
     def __init__(self, cfg, sim, on_job=None, on_round=None):
-        from .policies import RateObserver, make_policy
-
         super().__init__(cfg, sim, on_job, on_round)
-        n, t, d = cfg.nodes.n_devices, cfg.train, cfg.model
-        self.policy = make_policy(t.policy, n, t.k, cfg.seed, min_participation=t.min_participation,
-                                  v=t.lyapunov_v)
-        self.bits_per_round = 4 * t.batch_size * d.seq_len * d.n_embd * 4 * 8
-        self.compute_est = np.zeros(n)
-        self.participation = np.zeros(n)
-        self._round_compute = np.zeros(n)
-        self.observed = RateObserver(n)
-
-    def _job(self, rec: dict) -> None:
-        super()._job(rec)
-        if self.log is not None and rec["device"] != self.srv:
-            i = self.devices.index(rec["device"])
-            self._round_compute[i] += rec["t_end_s"] - rec["t_start_s"]
+        self._init_policy()
 
     def send(self, src: str, dst: str, t: Stand, phase: str, up: bool, then) -> None:
-        log = self.log
-        i = self.devices.index(src if up else dst)
-        share = dict(zip(log.scheduled, log.shares)).get(i, 0.0)
-
-        def delivered(msg):
-            log.message(phase, msg, up)
-            self.observed.observe(i, msg.bytes, msg.latency_s, share)
-            then()
-
-        self.sim.send(src, dst, t.nbytes, delivered, tag=phase)
+        self._send_bytes(src, dst, t.nbytes, phase, up, then)
 
     def _begin_round(self) -> None:
-        from .policies import DeviceState
-
-        radio_rates = self.radio.full_band_rate_bps()
-        rates = radio_rates if self.cfg.train.policy == "channel_aware" else \
-            self.observed.estimate(radio_rates)
-        state = DeviceState(self.devices, rates,
-                            np.full(len(self.devices), float(self.bits_per_round)),
-                            self.compute_est.copy())
-        decision = self.policy.select(self.round, state)
-        self.radio.set_shares(decision.scheduled, decision.shares)
-        self.scheduled = decision.scheduled
-        self.participation[decision.scheduled] += 1
-        self.log = RoundLog(self.round, self.sim.now, list(decision.scheduled),
-                            list(decision.shares))
-        self._round_compute = np.zeros(len(self.devices))
+        self._plan_round()
         up = Barrier(self.scheduled, self._server_forward)
         for i in self.scheduled:
             self.hosts[self.devices[i]].submit(
@@ -259,8 +221,7 @@ class SplitFedLoRATiming(_TimingBase):
                                            key=(None, None, self.act, self.act))
 
     def _round_extra(self) -> dict:
-        s = self.scheduled
-        self.compute_est[s] = 0.5 * self.compute_est[s] + 0.5 * self._round_compute[s]
+        self._update_compute_estimate()
         return {}
 
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 import copy
 from typing import Callable
 
-import numpy as np
 import torch
 
 from ..config import ScenarioConfig
@@ -40,11 +39,10 @@ from ..models.lora_split import (adapter_parameters, enable_per_sample_grads, gp
                                  make_split_lora, server_backward_many, server_forward_many)
 from ..models.split_gpt import (device_backward_embed, device_backward_head, device_forward,
                                 gpt2_config, tensor_nbytes)
-from ..policies import DeviceState, RateObserver, make_policy
 from ..privacy import DeviceAccountant, private_sum
 from ..sim import Simulation
 from .base import Barrier, RoundFramework
-from .round_log import RoundLog
+from .policy_rounds import PolicyRounds
 
 
 RANDOM_POLICIES = ("random",)
@@ -85,7 +83,7 @@ def base_summary(cfg: ScenarioConfig) -> dict:
     return {"model_base": provenance(cfg.model, cfg.seed)}
 
 
-class SplitFedLoRA(RoundFramework):
+class SplitFedLoRA(PolicyRounds, RoundFramework):
     """Runs ``cfg.train.steps`` rounds of split federated LoRA fine-tuning on ``sim``.
 
     :param on_job: trace sink for compute jobs
@@ -109,8 +107,7 @@ class SplitFedLoRA(RoundFramework):
                                              lr=cfg.train.lr) for m in self.device_models]
         self.batches = self.local_batches()
         t = cfg.train
-        self.policy = make_policy(t.policy, n, t.k, cfg.seed, min_participation=t.min_participation,
-                                  v=t.lyapunov_v)
+        self._init_policy()
         self.dp = t.dp if t.dp.enabled else None
         self.noise_gen = (torch.Generator(self.torch_device).manual_seed(cfg.seed + 7)
                           if cfg.train.dp.enabled else None)
@@ -121,34 +118,12 @@ class SplitFedLoRA(RoundFramework):
             # amplification by subsampling only where the choice is random at a known rate
             rate = min(t.k, n) / n if t.policy in RANDOM_POLICIES else None
             self.accountant = DeviceAccountant(n, self.dp.noise_multiplier, self.dp.delta, rate)
-        d = cfg.model
-        self.bits_per_round = 4 * t.batch_size * d.seq_len * d.n_embd * 4 * 8
-        self.compute_est = np.zeros(n)
-        self.participation = np.zeros(n)
-        self._round_compute = np.zeros(n)
-        self.observed = RateObserver(n)
 
     # -- bookkeeping ------------------------------------------------------------------------
 
-    def _job(self, rec: dict) -> None:
-        super()._job(rec)
-        if self.log is not None:
-            if rec["device"] != self.srv:
-                i = self.devices.index(rec["device"])
-                self._round_compute[i] += rec["t_end_s"] - rec["t_start_s"]
-
     def send(self, src: str, dst: str, t: torch.Tensor, phase: str, up: bool, then) -> None:
         """Send tensor ``t`` as a message of its size; call ``then()`` on delivery."""
-        log = self.log
-        i = self.devices.index(src if up else dst)
-        share = dict(zip(log.scheduled, log.shares)).get(i, 0.0)
-
-        def delivered(msg):
-            log.message(phase, msg, up)
-            self.observed.observe(i, msg.bytes, msg.latency_s, share)
-            then()
-
-        self.sim.send(src, dst, tensor_nbytes(t), delivered, tag=phase)
+        self._send_bytes(src, dst, tensor_nbytes(t), phase, up, then)
 
     def evaluate(self) -> float:
         """Mean held-out loss over the devices' models (each device's embedding and head with
@@ -164,21 +139,7 @@ class SplitFedLoRA(RoundFramework):
     # -- one round ----------------------------------------------------------------------------
 
     def _begin_round(self) -> None:
-        # lyapunov plans with the rates the network actually delivered (channel_aware ranks by
-        # the radio's link states, as its name says)
-        radio_rates = self.radio.full_band_rate_bps()
-        rates = radio_rates if self.cfg.train.policy == "channel_aware" else \
-            self.observed.estimate(radio_rates)
-        state = DeviceState(self.devices, rates,
-                            np.full(len(self.devices), float(self.bits_per_round)),
-                            self.compute_est.copy())
-        decision = self.policy.select(self.round, state)
-        self.radio.set_shares(decision.scheduled, decision.shares)
-        self.scheduled = decision.scheduled
-        self.participation[decision.scheduled] += 1
-        self.log = RoundLog(self.round, self.sim.now, list(decision.scheduled),
-                            list(decision.shares))
-        self._round_compute = np.zeros(len(self.devices))
+        self._plan_round()
         self.ctx = {}
         up = Barrier(self.scheduled, self._server_forward)
         for i in self.scheduled:
@@ -270,8 +231,7 @@ class SplitFedLoRA(RoundFramework):
                                                 self.ctx[i]["dctx"].h0, g_h0))
 
     def _round_extra(self) -> dict:
-        s = self.scheduled
-        self.compute_est[s] = 0.5 * self.compute_est[s] + 0.5 * self._round_compute[s]
+        self._update_compute_estimate()
         return self.accountant.row() if self.accountant is not None else {}
 
     def summary(self) -> dict:
