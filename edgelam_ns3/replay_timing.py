@@ -24,7 +24,9 @@ policy, the first count of a key (an optimizer's first step, with its state crea
 charged at that key's first use, which may fall in another round than in a full replay.
 
 The frameworks here mirror :mod:`edgelam_ns3.frameworks.split_learning` and
-:mod:`edgelam_ns3.frameworks.split_fed_lora` job for job and message for message;
+:mod:`edgelam_ns3.frameworks.split_fed_lora` job for job and message for message (the
+policy's part of a split_fed_lora round is the framework's own code,
+:class:`~edgelam_ns3.frameworks.policy_rounds.PolicyRounds`);
 ``tests/integration/test_replay.py`` checks that a timing replay's ``compute.parquet`` and round
 latencies equal the full replay's, frame for frame, for both.
 """
