@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from channel_prediction_loop import window_rates
+from channel_prediction_loop import plot_throughput_cdf
 
 BEAMFORMERS = {
     "builtin_zf": ["beamforming.method=builtin", "radio.mimo.precoder=zf"],
@@ -99,24 +99,6 @@ def markdown(rows: list[dict]) -> list[str]:
             + ["| " + " | ".join(fmt(r[c]) for c in cols) + " |" for r in rows])
 
 
-def plot(out: Path, names, cfg: dict) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name in names:
-        r = np.sort(window_rates(out / name, cfg)) / 1e6
-        ax.plot(r, np.arange(1, len(r) + 1) / len(r), label=name)
-    ax.set_xlabel("per-UE DL throughput per 10 ms tap [Mbit/s]")
-    ax.set_ylabel("CDF")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "throughput_cdf.png", dpi=120)
-    plt.close(fig)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, required=True)
@@ -132,7 +114,7 @@ def main() -> None:
     summaries = run_all(a.out, names, a.overrides)
     import yaml
     cfg = yaml.safe_load((a.out / names[0] / "config.yaml").read_text())
-    plot(a.out, names, cfg["beamforming"])
+    plot_throughput_cdf(a.out, names, cfg["beamforming"])
     rows = [row(n, s, staleness(a.out / n)) for n, s in summaries.items()]
     r, b = cfg["radio"], cfg["beamforming"]
     head = (f"{r['n_ues']} UEs at {r['ue_speed_kmh']} km/h, {r['scenario']} "

@@ -59,15 +59,17 @@ def age_timeline(d: Path, t_end: float, step: float = 0.0005):
     return t, t - ev.t_info_s.to_numpy()[k]
 
 
-def plot(out: Path, summaries: dict, cfg: dict) -> None:
+def plot_throughput_cdf(out: Path, names, cfg: dict) -> None:
+    """``out/throughput_cdf.png``: the CDF of the per-UE window rates of each run ``out/NAME``
+    (also used by ``beamforming_loop.py``)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for mode in summaries:
-        r = np.sort(window_rates(out / mode, cfg)) / 1e6
-        ax.plot(r, np.arange(1, len(r) + 1) / len(r), label=mode)
+    for name in names:
+        r = np.sort(window_rates(out / name, cfg)) / 1e6
+        ax.plot(r, np.arange(1, len(r) + 1) / len(r), label=name)
     ax.set_xlabel("per-UE DL throughput per 10 ms tap [Mbit/s]")
     ax.set_ylabel("CDF")
     ax.legend()
@@ -76,6 +78,13 @@ def plot(out: Path, summaries: dict, cfg: dict) -> None:
     fig.savefig(out / "throughput_cdf.png", dpi=120)
     plt.close(fig)
 
+
+def plot(out: Path, summaries: dict, cfg: dict) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plot_throughput_cdf(out, summaries, cfg)
     fig, ax = plt.subplots(figsize=(7, 3.5))
     t0 = cfg["measure_from_s"]
     for mode in summaries:
