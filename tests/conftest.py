@@ -1,11 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Shared test helpers, as fixtures: the TS 38.306 maximum data rate, the response of a
-half-wavelength UPA, the loader of Sionna's BLER curves into a radio test bed, and a CoSim.
+half-wavelength UPA, the loader of Sionna's BLER curves into a radio test bed, a CoSim, and
+Python code run in a fresh interpreter.
 
 Each closed form lives here once; tests take the fixture (e.g. ``def test_x(ts38306_rate_bps)``)
 and call it.
 """
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -62,3 +65,19 @@ def sim():
     s = _core.CoSim(1)
     yield s
     s.destroy()
+
+
+def _fresh_python(code: str) -> str:
+    """Run ``code`` with ``python -c`` in a new interpreter (what it imports is its own); assert
+    it exits 0; :return: the last line it printed."""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return res.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="session")
+def fresh_python():
+    """``fresh_python(code)``: the last line ``code`` prints in a new interpreter (see
+    ``_fresh_python``)."""
+    return _fresh_python

@@ -5,8 +5,6 @@ model: the channel does not react to the new decisions), and compare puts the ru
 side."""
 
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -83,7 +81,8 @@ def test_timing_replay_charges_every_job_and_round_as_the_full_replay_without_lo
     assert f"execution: {execution}" in (out / "report.md").read_text()
 
 
-def test_recorded_timing_replay_imports_no_torch_and_builds_no_model(nr_run, tmp_path):
+def test_recorded_timing_replay_imports_no_torch_and_builds_no_model(nr_run, tmp_path,
+                                                                   fresh_python):
     cfg = replay_config(nr_run, timing=True)
     (tmp_path / "config.yaml").write_text(config.to_yaml(cfg))
     code = ("import sys; from pathlib import Path; from edgelam_ns3 import config, scenario; "
@@ -91,10 +90,7 @@ def test_recorded_timing_replay_imports_no_torch_and_builds_no_model(nr_run, tmp
             "s = scenario.run_scenario(config.load(str(out / 'config.yaml')), out); "
             "assert s['status'] == 'ok', s; "
             "print(sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=600)
-    assert res.returncode == 0, res.stderr[-2000:]
-    assert res.stdout.strip().splitlines()[-1] == "[]"
+    assert fresh_python(code) == "[]"
 
 
 def test_recorded_timing_replay_of_other_shapes_fails_naming_the_job_and_shapes(nr_run,
