@@ -1452,7 +1452,6 @@ NrCellMac::FormTransportBlocks(const Allocation& a)
 void
 NrCellMac::Transmit(uint64_t n)
 {
-    const double now = Simulator::Now().GetSeconds();
     if (m_srs)
     {
         Sound(n);
@@ -1543,69 +1542,80 @@ NrCellMac::Transmit(uint64_t n)
                     ReceiveBsr(i, h);
                 }
             }
-            NrMacStats& s = l.stats;
-            ++s.tbTx;
-            s.sumRbg += l.rbgs.size();
-            if (!ok)
-            {
-                ++s.tbErr;
-            }
-            if (h.tx == 1)
-            {
-                ++s.tbFirst;
-                s.sumMcs += h.mcs;
-                s.sumSinrEffDb += sinrDb;
-                s.lastMcs = h.mcs;
-                s.lastSinrEffDb = sinrDb;
-                if (!ok)
-                {
-                    ++s.tbFirstErr;
-                }
-                if (m_olla)
-                {
-                    l.ollaDb += ok ? -m_ollaStepDb * m_targetBler / (1.0 - m_targetBler)
-                                   : m_ollaStepDb;
-                    l.ollaDb = std::clamp(l.ollaDb, -20.0, 30.0);
-                }
-            }
-            else
-            {
-                ++s.retx;
-            }
-            if (ok)
-            {
-                s.bytes += h.payload;
-                if (!fullBuffer && h.b > h.a)
-                {
-                    Simulator::Schedule(m_slot, &NrCellMac::Deliver, this, i, d, h.a, h.b);
-                }
-            }
-            if (!m_tbTrace.IsEmpty())
-            {
-                NrTbTraceParams t;
-                t.timeS = now;
-                t.cell = m_cell;
-                t.ue = u.id;
-                t.dir = d;
-                t.mcs = h.mcs;
-                t.tbsBits = h.tbsBits;
-                t.nPrb = 0;
-                for (uint32_t r : l.rbgs)
-                {
-                    t.nPrb += m_rbgPrbs[r];
-                }
-                t.sinrEffDb = sinrDb;
-                t.success = ok;
-                t.harqRound = h.tx;
-                t.slot = n;
-                t.ackSlot = h.ackSlot;
-                t.harqId = l.proc;
-                t.txPowerDbm = dir == UL ? l.txPowerDbm
-                                         : 10.0 * std::log10(m_channel->GetGnbTxPowerW(m_cell)) +
-                                               30.0;
-                m_tbTrace(t);
-            }
+            CountTb(i, dir, n, fullBuffer, sinrDb, ok);
         }
+    }
+}
+
+void
+NrCellMac::CountTb(uint32_t i, Direction dir, uint64_t n, bool fullBuffer, double sinrDb, bool ok)
+{
+    // a transmitted TB's counters, OLLA step, delivery and trace (the HARQ process of link l)
+    const uint32_t d = dir;
+    Ue& u = m_ues[i];
+    Link& l = u.link[d];
+    Harq& h = l.harq[l.proc];
+    NrMacStats& s = l.stats;
+    ++s.tbTx;
+    s.sumRbg += l.rbgs.size();
+    if (!ok)
+    {
+        ++s.tbErr;
+    }
+    if (h.tx == 1)
+    {
+        ++s.tbFirst;
+        s.sumMcs += h.mcs;
+        s.sumSinrEffDb += sinrDb;
+        s.lastMcs = h.mcs;
+        s.lastSinrEffDb = sinrDb;
+        if (!ok)
+        {
+            ++s.tbFirstErr;
+        }
+        if (m_olla)
+        {
+            l.ollaDb += ok ? -m_ollaStepDb * m_targetBler / (1.0 - m_targetBler)
+                           : m_ollaStepDb;
+            l.ollaDb = std::clamp(l.ollaDb, -20.0, 30.0);
+        }
+    }
+    else
+    {
+        ++s.retx;
+    }
+    if (ok)
+    {
+        s.bytes += h.payload;
+        if (!fullBuffer && h.b > h.a)
+        {
+            Simulator::Schedule(m_slot, &NrCellMac::Deliver, this, i, d, h.a, h.b);
+        }
+    }
+    if (!m_tbTrace.IsEmpty())
+    {
+        NrTbTraceParams t;
+        t.timeS = Simulator::Now().GetSeconds();
+        t.cell = m_cell;
+        t.ue = u.id;
+        t.dir = d;
+        t.mcs = h.mcs;
+        t.tbsBits = h.tbsBits;
+        t.nPrb = 0;
+        for (uint32_t r : l.rbgs)
+        {
+            t.nPrb += m_rbgPrbs[r];
+        }
+        t.sinrEffDb = sinrDb;
+        t.success = ok;
+        t.harqRound = h.tx;
+        t.slot = n;
+        t.ackSlot = h.ackSlot;
+        t.harqId = l.proc;
+        t.txPowerDbm = dir == UL ? l.txPowerDbm
+                                 : 10.0 * std::log10(m_channel->GetGnbTxPowerW(m_cell)) +
+                                       30.0;
+        m_tbTrace(t);
     }
 }
 

@@ -552,6 +552,13 @@ class NrCellMac : public Object
     double BytesPerRbg(uint32_t i, Direction dir, uint32_t nSymb) const;
     /** Deliver a decoded TB's bytes. */
     void Deliver(uint32_t i, uint32_t dir, uint64_t a, uint64_t b);
+    /**
+     * The end of a TB's transmission in Transmit: counters, the OLLA step on a first
+     * transmission, delivery of a decoded TB's bytes, the TB trace.
+     * \param i UE \param dir direction \param n slot \param fullBuffer no bytes to deliver
+     * \param sinrDb combined effective SINR, dB \param ok decoded
+     */
+    void CountTb(uint32_t i, Direction dir, uint64_t n, bool fullBuffer, double sinrDb, bool ok);
     /** Pass an SDU up at the receiver. */
     void PassUp(uint32_t i, uint32_t dir, Ptr<Packet> p, uint16_t protocol);
     /** \return the flow of UE i in direction dir */
