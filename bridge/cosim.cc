@@ -19,6 +19,8 @@
 
 #include <pybind11/stl.h>
 
+#include <set>
+
 namespace py = pybind11;
 
 namespace edgelam
@@ -397,6 +399,22 @@ CoSim::SetLinkShare(uint32_t l, double share)
                               "share < 0");
     }
     m_net->SetLinkShare(l, share);
+}
+
+void
+CoSim::ShareLinkTraces(const std::vector<uint32_t>& links)
+{
+    RequireAlive();
+    std::set<uint32_t> seen;
+    for (uint32_t l : links)
+    {
+        if (l >= m_net->GetNDirectedLinks() || !m_net->GetLinkTrace(l) || !seen.insert(l).second)
+        {
+            throw py::value_error("share_link_traces: unknown directed link, link without a "
+                                  "trace, or a link twice");
+        }
+    }
+    m_net->ShareLinkTraces(links);
 }
 
 void

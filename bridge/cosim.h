@@ -59,6 +59,7 @@ class CoSim
                       std::vector<double> delaysS, std::vector<double> losses, double baseDelayS,
                       double loopPeriodS, double minRateBps, int64_t stream);
     void SetLinkShare(uint32_t l, double share);
+    void ShareLinkTraces(const std::vector<uint32_t>& links);
     void RefreshLinks();
     ns3::Ptr<ns3::EdgeNetwork> Network() const;
 

@@ -46,6 +46,7 @@ register_cosim(py::module_& m)
              py::arg("base_delay_s"), py::arg("loop_period_s"), py::arg("min_rate_bps"),
              py::arg("stream"))
         .def("set_link_share", &CoSim::SetLinkShare, py::arg("link"), py::arg("share"))
+        .def("share_link_traces", &CoSim::ShareLinkTraces, py::arg("links"))
         .def("refresh_links", &CoSim::RefreshLinks)
         .def_property_readonly("n_directed_links",
                                [](CoSim& s) { return s.Network()->GetNDirectedLinks(); })

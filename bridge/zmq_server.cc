@@ -14,6 +14,7 @@
 #include "ns3/trace-rate-link.h"
 #include "ns3/uinteger.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 using namespace ns3;
@@ -50,6 +51,7 @@ class EdgeNetworkServer
         Add("send", &EdgeNetworkServer::Send);
         Add("set_link_rate", &EdgeNetworkServer::SetLinkRate);
         Add("set_link_share", &EdgeNetworkServer::SetLinkShare);
+        Add("share_link_traces", &EdgeNetworkServer::ShareLinkTraces);
         m_bridge->SetLinkStateCallback(MakeCallback(&EdgeNetworkServer::States, this));
     }
 
@@ -189,6 +191,21 @@ class EdgeNetworkServer
                     m_net->GetLinkTrace(a.nums[0]) && a.nums.at(1) >= 0,
                 "unknown directed link, link without a trace or share < 0");
         m_net->SetLinkShare(a.nums[0], a.nums[1]);
+        return {};
+    }
+
+    Result ShareLinkTraces(const Args& a) // directed links
+    {
+        std::vector<uint32_t> links;
+        for (double l : a.nums)
+        {
+            Require(m_net && l >= 0 && l < m_net->GetNDirectedLinks() &&
+                        m_net->GetLinkTrace(static_cast<uint32_t>(l)) &&
+                        std::find(links.begin(), links.end(), l) == links.end(),
+                    "unknown directed link, link without a trace, or a link twice");
+            links.push_back(static_cast<uint32_t>(l));
+        }
+        m_net->ShareLinkTraces(links);
         return {};
     }
 

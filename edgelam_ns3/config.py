@@ -140,6 +140,12 @@ class TraceRadioConfig(_Strict):
         1.0, description="fraction of each UE's traced rate it is served at until a scheduling "
         "policy sets its share (edgelam replay: 1 / nodes.n_devices, the carrier split among "
         "the devices as when all send at once)")
+    sharing: Literal["fixed", "cell"] = Field(
+        "fixed", description="'fixed': each UE is served at its share x its own trace (e.g. "
+        "drive-test throughput logged per phone); 'cell': the UEs share one carrier per "
+        "direction as an NR MAC shares its RBGs (ns3::TraceCell, work-conserving): the shares "
+        "are weights among the UEs with data, so a UE alone with data gets its whole trace "
+        "rate (edgelam replay's default: the recorded full-carrier rates)")
 
 
 NR_SCENARIOS = ("UMi-StreetCanyon", "UMa", "RMa", "InH-OfficeMixed", "InH-OfficeOpen")

@@ -85,7 +85,8 @@ def replay_config(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = 
     trace = capacity_trace(run_dir, cfg)
     ues = ", ".join(f"ue{i}" for i in range(cfg.nodes.n_devices))
     base = ["radio.mode=trace", f"radio.trace.sources=[{{path: '{trace}', ues: [{ues}]}}]",
-            f"radio.trace.share={1.0 / cfg.nodes.n_devices!r}", f"name={cfg.name}-replay"]
+            f"radio.trace.share={1.0 / cfg.nodes.n_devices!r}", "radio.trace.sharing=cell",
+            f"name={cfg.name}-replay"]
     if timing is True:
         timing = "recorded"
     if timing and timing not in TIMING_MODES:

@@ -36,6 +36,10 @@ class RateTrace:
     min_rate_bps: float = 1e3
     share: float = 1.0
     """Fraction of the trace's rate served until :meth:`Simulation.set_link_share` changes it."""
+    carrier: str | None = None
+    """Directions naming the same carrier share it as an NR MAC does (``ns3::TraceCell``,
+    work-conserving): their shares become weights among the directions with data, so one
+    alone with data is served at its whole trace rate. None: served at share x its trace."""
 
 
 @dataclass(frozen=True)
@@ -239,6 +243,7 @@ class Simulation:
                                        float(link.rate_bps), float(link.delay_s),
                                        int(link.queue_packets))
                 self._set_traces(u, link)
+            self._share_carriers(network.links)
             if network.radio is not None:
                 self._set_radio(network.radio)
             self._sim.finalize(network.tcp_segment_bytes, network.tcp_buffer_bytes,
@@ -276,6 +281,15 @@ class Simulation:
                                          20_000 + 2 * undirected + d)
                 if tr.share != 1.0:
                     self._sim.set_link_share(2 * undirected + d, float(tr.share))
+
+    def _share_carriers(self, links) -> None:
+        carriers: dict[str, list[int]] = {}
+        for u, link in enumerate(links):
+            for d, tr in enumerate((link.trace_ab, link.trace_ba)):
+                if tr is not None and tr.carrier is not None:
+                    carriers.setdefault(tr.carrier, []).append(2 * u + d)
+        for members in carriers.values():
+            self._sim.share_link_traces(members)
 
     def _set_radio(self, r: RadioSpec) -> None:
         from .radio.phy_tables import feed_bler_curves

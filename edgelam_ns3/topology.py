@@ -59,10 +59,13 @@ def trace_links(cfg: ScenarioConfig) -> list[LinkSpec]:
         common = dict(times_s=tuple(tr.times_s), delay_s=tuple(tr.delay_s), loss=tuple(tr.loss),
                       loop_period_s=tr.loop_period_s, min_rate_bps=tc.min_rate_bps,
                       share=tc.share)
+        cell = tc.sharing == "cell"
         links.append(LinkSpec(f"ue{i}", "gnb", max(tr.dl_bps[0], tc.min_rate_bps), tc.delay_s,
-                              tc.queue_packets, trace_ab=RateTrace(rate_bps=tuple(tr.ul_bps),
-                                                                   **common),
-                              trace_ba=RateTrace(rate_bps=tuple(tr.dl_bps), **common)))
+                              tc.queue_packets,
+                              trace_ab=RateTrace(rate_bps=tuple(tr.ul_bps),
+                                                 carrier="ul" if cell else None, **common),
+                              trace_ba=RateTrace(rate_bps=tuple(tr.dl_bps),
+                                                 carrier="dl" if cell else None, **common)))
     return links
 
 

@@ -417,6 +417,10 @@ class ZmqCoSim:
         self._need("set_link_share")
         self._call("set_link_share", link, share)
 
+    def share_link_traces(self, links: list[int]) -> None:
+        self._need("share_link_traces")
+        self._call("share_link_traces", *links)
+
     # -- link states ------------------------------------------------------------------------
 
     def refresh_links(self) -> None:

@@ -11,6 +11,7 @@ row for Parquet) and the column.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -277,10 +278,14 @@ class FullCarrierRate:
     NR run can be replayed as a trace): the TS 38.306 §4.1.2 rate with the MCS's spectral
     efficiency, N_PRB of the carrier, the direction's share of OFDM symbols in the TDD pattern
     (S slots: ns3::NrCellMac's default 10 DL and 2 UL symbols) and its overhead, times
-    (1 - BLER) of the period. A period without a transmission keeps the UE's previous value
-    (NaN before its first)."""
+    (1 - BLER), the BLER averaged over the UE's last ``BLER_PERIODS`` periods with a
+    transmission: a period's own BLER comes from a handful of TBs, and one failed TB in a
+    quiet period (BLER 1) would record a dead carrier for the period though HARQ delivered
+    the TB slots later. A period without a transmission keeps the UE's previous value (NaN
+    before its first)."""
 
     SPECIAL_SYMBOLS = {"dl": 10, "ul": 2}
+    BLER_PERIODS = 10
 
     def __init__(self, radio):
         from .phy import num_prb, scs_hz
@@ -296,6 +301,7 @@ class FullCarrierRate:
                 / (14 * len(pattern))
             self.re_per_s[d] = n_prb * 12 * symbols_per_s * share * (1 - oh)
         self.last: dict[tuple[str, str], float] = {}
+        self.blers: dict[tuple[str, str], deque] = {}
 
     def __call__(self, ue: str, direction: str, mcs_index: float, bler: float) -> float:
         from .phy import mcs
@@ -303,6 +309,7 @@ class FullCarrierRate:
         key = (ue, direction)
         if math.isfinite(mcs_index) and mcs_index >= 0:  # -1: no transmission
             se = mcs(self.table, int(round(mcs_index))).spectral_efficiency
-            loss = bler if math.isfinite(bler) else 0.0
-            self.last[key] = self.re_per_s[direction] * se * (1 - loss)
+            blers = self.blers.setdefault(key, deque(maxlen=self.BLER_PERIODS))
+            blers.append(bler if math.isfinite(bler) else 0.0)
+            self.last[key] = self.re_per_s[direction] * se * (1 - sum(blers) / len(blers))
         return self.last.get(key, float("nan"))

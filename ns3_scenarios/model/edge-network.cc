@@ -15,6 +15,7 @@
 #include "ns3/queue-size.h"
 #include "ns3/queue.h"
 #include "ns3/string.h"
+#include "ns3/trace-cell.h"
 #include "ns3/trace-rate-link.h"
 #include "ns3/traffic-control-helper.h"
 
@@ -48,6 +49,7 @@ EdgeNetwork::DoDispose()
 {
     m_radio = nullptr;
     m_traces.clear();
+    m_cells.clear();
     m_txDevices.clear();
     m_nodes = NodeContainer();
     Object::DoDispose();
@@ -83,6 +85,7 @@ EdgeNetwork::AddLink(uint32_t a, uint32_t b, DataRate rate, Time delay, uint32_t
         Ptr<PointToPointNetDevice> rx = DynamicCast<PointToPointNetDevice>(devs.Get(1 - dir));
         m_txDevices.push_back(tx);
         m_traces.push_back(nullptr);
+        m_cells.push_back(nullptr);
         m_src.push_back(dir == 0 ? a : b);
         m_dst.push_back(dir == 0 ? b : a);
         m_rateBps.push_back(static_cast<double>(rate.GetBitRate()));
@@ -286,7 +289,28 @@ EdgeNetwork::SetLinkShare(uint32_t l, double share)
 {
     NS_ABORT_MSG_IF(l >= m_txDevices.size() || !m_traces[l],
                     "EdgeNetwork: SetLinkShare on a link without a trace");
-    m_traces[l]->SetShare(share);
+    if (m_cells[l])
+    {
+        m_cells[l]->SetWeight(m_traces[l], share);
+    }
+    else
+    {
+        m_traces[l]->SetShare(share);
+    }
+}
+
+void
+EdgeNetwork::ShareLinkTraces(const std::vector<uint32_t>& links)
+{
+    auto cell = CreateObject<TraceCell>();
+    for (uint32_t l : links)
+    {
+        NS_ABORT_MSG_IF(l >= m_txDevices.size() || !m_traces[l] || m_cells[l],
+                        "EdgeNetwork: ShareLinkTraces of a link without a trace or already "
+                        "in a carrier");
+        cell->AddLink(m_traces[l], m_txDevices[l]);
+        m_cells[l] = cell;
+    }
 }
 
 Ptr<TraceRateLink>

@@ -26,6 +26,7 @@ namespace ns3
 
 class NrRadioHelper;
 class TraceRateLink;
+class TraceCell;
 
 /**
  * \ingroup edgelam
@@ -126,6 +127,12 @@ class EdgeNetwork : public Object
      */
     void SetLinkShare(uint32_t l, double share);
     /**
+     * Make trace-driven links share one carrier (TraceCell: work-conserving, their shares
+     * become weights among the links with data); SetLinkShare then sets a link's weight.
+     * \param links directed link indices, each with a trace and in no other carrier
+     */
+    void ShareLinkTraces(const std::vector<uint32_t>& links);
+    /**
      * \param l directed link index
      * \return the link's trace-driven hop, or null
      */
@@ -175,6 +182,7 @@ class EdgeNetwork : public Object
     std::map<std::pair<uint32_t, uint32_t>, uint32_t> m_ifaceLink; //!< (node, IPv4 iface) -> link
     std::vector<Ipv4Address> m_nodeAddress;               //!< one address per node
     std::vector<Ptr<TraceRateLink>> m_traces;             //!< trace per directed link, or null
+    std::vector<Ptr<TraceCell>> m_cells;                  //!< carrier per directed link, or null
     Ptr<NrRadioHelper> m_radio;                           //!< the radio, if any
     std::vector<uint32_t> m_radioGnbs;                    //!< gNB node indices
     std::vector<uint32_t> m_radioUes;                     //!< UE node indices

@@ -7,12 +7,14 @@
 #include "ns3/double.h"
 #include "ns3/enum.h"
 #include "ns3/log.h"
+#include "ns3/packet.h"
 #include "ns3/point-to-point-channel.h"
 #include "ns3/simulator.h"
 #include "ns3/trace-source-accessor.h"
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace ns3
 {
@@ -108,6 +110,9 @@ void
 TraceRateLink::Install(Ptr<PointToPointNetDevice> tx, Ptr<PointToPointNetDevice> rx)
 {
     m_tx = tx;
+    // PhyTxBegin fires in PointToPointNetDevice::TransmitStart before the device reads its
+    // DataRate for the packet's serialisation time, so the rate set here is this packet's.
+    tx->TraceConnectWithoutContext("PhyTxBegin", MakeCallback(&TraceRateLink::PacketStarts, this));
     if (!m_losses.empty())
     {
         m_loss = CreateObject<RateErrorModel>();
@@ -168,8 +173,7 @@ TraceRateLink::ApplyRate()
     {
         return;
     }
-    double rate = std::max(m_share * m_rates[m_current],
-                           static_cast<double>(m_minRate.GetBitRate()));
+    double rate = ServiceRate(m_current);
     m_tx->SetDataRate(DataRate(static_cast<uint64_t>(std::llround(rate))));
     m_rateBps = rate;
     m_rateTrace(rate);
@@ -181,6 +185,70 @@ TraceRateLink::SetShare(double share)
     NS_ABORT_MSG_IF(!(share >= 0.0), "TraceRateLink: share must be >= 0");
     m_share = share;
     ApplyRate();
+}
+
+double
+TraceRateLink::ServiceRate(size_t k) const
+{
+    return std::max(m_share * m_rates[k], static_cast<double>(m_minRate.GetBitRate()));
+}
+
+Time
+TraceRateLink::SerialisationTime(double bits) const
+{
+    // Walk the series ahead (across loop restarts) until the service rate's integral since
+    // now reaches the packet's bits.
+    const double now = Simulator::Now().GetSeconds();
+    double cycle = m_cycleStart.GetSeconds();
+    const double loop = m_loopPeriod.GetSeconds();
+    size_t k = m_current;
+    double t = now;
+    for (size_t step = 0;; ++step)
+    {
+        double rate = ServiceRate(k);
+        double end = k + 1 < m_times.size() ? cycle + m_times[k + 1]
+                     : loop > 0.0           ? cycle + loop
+                                            : std::numeric_limits<double>::infinity();
+        if (rate > 0.0 && t + bits / rate <= end)
+        {
+            return Seconds(t + bits / rate - now);
+        }
+        NS_ABORT_MSG_IF(std::isinf(end) || step > 100 * m_times.size() + 1000,
+                        "TraceRateLink: the series never serves the packet (rate 0 with "
+                        "MinRate 0)");
+        bits -= rate * (end - t);
+        t = end;
+        if (k + 1 < m_times.size())
+        {
+            ++k;
+        }
+        else
+        {
+            k = 0;
+            cycle += loop;
+        }
+    }
+}
+
+void
+TraceRateLink::PacketStarts(Ptr<const Packet> packet)
+{
+    if (m_times.empty())
+    {
+        return; // no series yet: the device's own DataRate
+    }
+    double bits = 8.0 * packet->GetSize();
+    double seconds = SerialisationTime(bits).GetSeconds();
+    // The device serialises at DataRate (integer bit/s): the rate that spends exactly this
+    // time on the packet (rounded up so the packet never ends past the integral's time).
+    auto bps = static_cast<uint64_t>(std::ceil(bits / std::max(seconds, 1e-12)));
+    m_tx->SetDataRate(DataRate(std::max<uint64_t>(bps, 1)));
+}
+
+double
+TraceRateLink::GetShare() const
+{
+    return m_share;
 }
 
 double

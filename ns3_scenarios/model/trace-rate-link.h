@@ -25,8 +25,10 @@ namespace ns3
  *
  * Sample k holds from times[k] until times[k+1] (the last one until the end, or until the
  * series restarts when LoopPeriod is positive). The device serves at max(Share x rate[k],
- * MinRate). A rate change applies from the next packet the device starts to send: a packet
- * already on the wire finishes at the rate it started with (packet granularity).
+ * MinRate). A packet's serialisation ends when the integral of that service rate since
+ * it started reaches its size: the series ahead is known, so each packet's time is set when
+ * it starts, across every change of sample (a zero-rate sample holds it until the rate
+ * returns). A Share change applies from the next packet the device starts.
  */
 class TraceRateLink : public Object
 {
@@ -69,6 +71,9 @@ class TraceRateLink : public Object
      */
     void SetShare(double share);
 
+    /** \return the share in force */
+    double GetShare() const;
+
     /** \return the service rate now, bit/s */
     double GetRateBps() const;
 
@@ -85,6 +90,12 @@ class TraceRateLink : public Object
   private:
     void Apply(size_t k);
     void ApplyRate();
+    /** \return the service rate of sample k at the current share, bit/s */
+    double ServiceRate(size_t k) const;
+    /** \return the time from now until the series has served \p bits */
+    Time SerialisationTime(double bits) const;
+    /** Set the device's rate for the packet it starts now (its PhyTxBegin). */
+    void PacketStarts(Ptr<const Packet> packet);
 
     std::vector<double> m_times;          //!< sample instants within a period, s
     std::vector<double> m_rates;          //!< rate per sample, bit/s
