@@ -75,7 +75,12 @@ CoSim::AddNode(const std::string& name)
 }
 
 uint32_t
-CoSim::AddLink(uint32_t a, uint32_t b, double rateBps, double delayS, uint32_t queuePackets)
+CoSim::AddLink(uint32_t a,
+              uint32_t b,
+              double rateBps,
+              double delayS,
+              uint32_t queuePackets,
+              uint32_t mtuBytes)
 {
     RequireAlive();
     if (m_finalized)
@@ -90,11 +95,16 @@ CoSim::AddLink(uint32_t a, uint32_t b, double rateBps, double delayS, uint32_t q
     {
         throw py::value_error("add_link: rate must be > 0, delay >= 0, queue >= 1 packet");
     }
+    if (mtuBytes < 576 || mtuBytes > 65535)
+    {
+        throw py::value_error("add_link: mtu_bytes must be in [576, 65535]");
+    }
     return m_net->AddLink(a,
                           b,
                           ns3::DataRate(static_cast<uint64_t>(rateBps)),
                           ns3::Seconds(delayS),
-                          queuePackets);
+                          queuePackets,
+                          static_cast<uint16_t>(mtuBytes));
 }
 
 void
@@ -355,7 +365,8 @@ CoSim::SetLinkRate(uint32_t l, double rateBps)
 void
 CoSim::SetLinkTrace(uint32_t l, std::vector<double> timesS, std::vector<double> ratesBps,
                     std::vector<double> delaysS, std::vector<double> losses, double baseDelayS,
-                    double loopPeriodS, double minRateBps, int64_t stream)
+                    double loopPeriodS, double minRateBps, int64_t stream,
+                    double accessDelayS)
 {
     RequireAlive();
     if (m_finalized)
@@ -366,7 +377,8 @@ CoSim::SetLinkTrace(uint32_t l, std::vector<double> timesS, std::vector<double> 
               ratesBps.size() == timesS.size() &&
               (delaysS.empty() || delaysS.size() == timesS.size()) &&
               (losses.empty() || losses.size() == timesS.size()) && baseDelayS >= 0 &&
-              minRateBps > 0 && (loopPeriodS == 0 || loopPeriodS > timesS.back());
+              minRateBps > 0 && (loopPeriodS == 0 || loopPeriodS > timesS.back()) &&
+              accessDelayS >= 0;
     for (size_t k = 0; ok && k < timesS.size(); ++k)
     {
         ok = (k == 0 || timesS[k] > timesS[k - 1]) && ratesBps[k] >= 0 &&
@@ -376,12 +388,13 @@ CoSim::SetLinkTrace(uint32_t l, std::vector<double> timesS, std::vector<double> 
     if (!ok)
     {
         throw py::value_error("set_link_trace: unknown link or bad series (times from 0, "
-                              "increasing; rates, delays >= 0; losses in [0, 1]; one each; "
-                              "loop period past the last time)");
+                              "increasing; rates, delays, access delay >= 0; losses in [0, 1]; "
+                              "one each; loop period past the last time)");
     }
     auto trace = ns3::CreateObject<ns3::TraceRateLink>();
     trace->SetAttribute("BaseDelay", ns3::TimeValue(ns3::Seconds(baseDelayS)));
     trace->SetAttribute("LoopPeriod", ns3::TimeValue(ns3::Seconds(loopPeriodS)));
+    trace->SetAttribute("AccessDelay", ns3::TimeValue(ns3::Seconds(accessDelayS)));
     trace->SetAttribute("MinRate",
                         ns3::DataRateValue(ns3::DataRate(static_cast<uint64_t>(minRateBps))));
     trace->SetTrace(timesS, ratesBps, delaysS, losses);

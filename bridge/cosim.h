@@ -30,7 +30,12 @@ class CoSim
 
     // topology (before finalize)
     uint32_t AddNode(const std::string& name);
-    uint32_t AddLink(uint32_t a, uint32_t b, double rateBps, double delayS, uint32_t queuePackets);
+    uint32_t AddLink(uint32_t a,
+                     uint32_t b,
+                     double rateBps,
+                     double delayS,
+                     uint32_t queuePackets,
+                     uint32_t mtuBytes);
     void Finalize(uint32_t tcpSegmentSize, uint32_t tcpBufBytes, uint32_t frameHeaderBytes);
     int64_t AddOnOff(uint32_t src, uint32_t dst, double rateBps, double meanOnS, double meanOffS,
                      uint32_t packetSize, double startS, int64_t stream, uint16_t port);
@@ -57,7 +62,8 @@ class CoSim
     // trace-driven links (radio.mode trace): the series before finalize, shares any time
     void SetLinkTrace(uint32_t l, std::vector<double> timesS, std::vector<double> ratesBps,
                       std::vector<double> delaysS, std::vector<double> losses, double baseDelayS,
-                      double loopPeriodS, double minRateBps, int64_t stream);
+                      double loopPeriodS, double minRateBps, int64_t stream,
+                      double accessDelayS);
     void SetLinkShare(uint32_t l, double share);
     void ShareLinkTraces(const std::vector<uint32_t>& links);
     void RefreshLinks();

@@ -18,7 +18,7 @@ register_cosim(py::module_& m)
     cls.def(py::init<uint32_t, uint32_t>(), py::arg("seed"), py::arg("run") = 1)
         .def("add_node", &CoSim::AddNode, py::arg("name"))
         .def("add_link", &CoSim::AddLink, py::arg("a"), py::arg("b"), py::arg("rate_bps"),
-             py::arg("delay_s"), py::arg("queue_packets"))
+             py::arg("delay_s"), py::arg("queue_packets"), py::arg("mtu_bytes") = 1500)
         .def("finalize", &CoSim::Finalize, py::arg("tcp_segment_size") = 1448,
              py::arg("tcp_buffer_bytes") = 1 << 20, py::arg("frame_header_bytes") = 16)
         .def("add_onoff", &CoSim::AddOnOff, py::arg("src"), py::arg("dst"), py::arg("rate_bps"),
@@ -44,7 +44,7 @@ register_cosim(py::module_& m)
         .def("set_link_trace", &CoSim::SetLinkTrace, py::arg("link"), py::arg("times_s"),
              py::arg("rates_bps"), py::arg("delays_s"), py::arg("losses"),
              py::arg("base_delay_s"), py::arg("loop_period_s"), py::arg("min_rate_bps"),
-             py::arg("stream"))
+             py::arg("stream"), py::arg("access_delay_s") = 0.0)
         .def("set_link_share", &CoSim::SetLinkShare, py::arg("link"), py::arg("share"))
         .def("share_link_traces", &CoSim::ShareLinkTraces, py::arg("links"))
         .def("refresh_links", &CoSim::RefreshLinks)

@@ -83,7 +83,7 @@ class EdgeNetworkServer
         return {static_cast<double>(Net(false).AddNode(a.strs.at(0)))};
     }
 
-    Result AddLink(const Args& a) // a, b, rate_bps, delay_s, queue_packets
+    Result AddLink(const Args& a) // a, b, rate_bps, delay_s, queue_packets[, mtu_bytes]
     {
         auto& net = Net(false);
         auto n = net.GetNNodes();
@@ -91,9 +91,12 @@ class EdgeNetworkServer
                 "endpoints must be two different existing nodes");
         Require(a.nums.at(2) > 0 && a.nums.at(3) >= 0 && a.nums.at(4) >= 1,
                 "rate must be > 0, delay >= 0, queue >= 1 packet");
+        double mtu = a.nums.size() > 5 ? a.nums[5] : 1500.0;
+        Require(mtu >= 576 && mtu <= 65535, "mtu_bytes must be in [576, 65535]");
         return {static_cast<double>(
             net.AddLink(a.nums[0], a.nums[1], DataRate(static_cast<uint64_t>(a.nums[2])),
-                        Seconds(a.nums[3]), static_cast<uint32_t>(a.nums[4])))};
+                        Seconds(a.nums[3]), static_cast<uint32_t>(a.nums[4]),
+                        static_cast<uint16_t>(mtu)))};
     }
 
     // l, base_delay_s, loop_period_s, min_rate_bps, stream, n, n_delays, n_losses, then the
@@ -112,12 +115,16 @@ class EdgeNetworkServer
         auto rates = at(8 + n, n);
         auto delays = at(8 + 2 * n, nd);
         auto losses = at(8 + 2 * n + nd, nl);
+        size_t rest = 8 + 2 * n + nd + nl;
+        double access = a.nums.size() > rest ? a.nums[rest] : 0.0;
+        Require(access >= 0, "access delay < 0");
         auto l = static_cast<uint32_t>(a.nums[0]);
         Require(l < net.GetNDirectedLinks() && n > 0 && times[0] == 0.0 && a.nums[3] > 0,
                 "unknown link, series not from 0 or min rate <= 0");
         auto trace = CreateObject<TraceRateLink>();
         trace->SetAttribute("BaseDelay", TimeValue(Seconds(a.nums[1])));
         trace->SetAttribute("LoopPeriod", TimeValue(Seconds(a.nums[2])));
+        trace->SetAttribute("AccessDelay", TimeValue(Seconds(access)));
         trace->SetAttribute("MinRate", DataRateValue(DataRate(static_cast<uint64_t>(a.nums[3]))));
         trace->SetTrace(times, rates, delays, losses);
         net.SetLinkTrace(l, trace);

@@ -25,6 +25,7 @@ import uuid
 
 from . import _load_core
 from .cosim_bench import bench_cosim, format_cosim_table  # noqa: F401 - edgelam bench cosim
+from .replay_bench import bench_replay, format_replay_table  # noqa: F401 - edgelam bench replay
 from .sweep_bench import bench_sweep, format_sweep_table  # noqa: F401 - edgelam bench sweep
 
 

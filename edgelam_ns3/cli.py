@@ -14,6 +14,7 @@
     edgelam bench radio [--json] [--duration-s S]
     edgelam bench cosim [--json] [--scenario NAME] [--set key=value ...]
     edgelam bench sweep [--json] [--points N]   # local sweep pool: 1 vs 2 workers, overhead
+    edgelam bench replay [--json] [--scenario NAME] [--set key=value ...]  # replay vs NR run
     edgelam --version
 
 Exit codes: 0 ok, 1 failed, 2 bad input, 3 incomplete (the framework did not finish),
@@ -50,7 +51,8 @@ def _cmd_run(args) -> int:
 
     try:
         cfg = config.load(args.scenario, args.set or [])
-        summary = runner.launch(cfg, args.out, quiet=args.quiet, force=args.force)
+        summary = runner.launch(cfg, args.out, quiet=args.quiet, force=args.force,
+                                plots=args.plots)
     except (config.ConfigError, runner.RunDirError) as exc:
         return _fail(exc)
     return _finished(summary)
@@ -80,11 +82,12 @@ def _finished(summary: dict) -> int:
 
 
 def _cmd_replay(args) -> int:
-    from . import config, replay, runner
+    from . import replay, runner
 
     try:
         cfg = replay.replay_config(args.run_dir, args.set or [], timing=args.timing)
-        summary = runner.launch(cfg, args.out, quiet=args.quiet, force=args.force)
+        summary = runner.launch(cfg, args.out, quiet=args.quiet, force=args.force,
+                                plots=args.plots)
     except (ValueError, runner.RunDirError) as exc:  # ConfigError is a ValueError
         return _fail(exc)
     return _finished(summary)
@@ -157,6 +160,9 @@ def _cmd_bench(args) -> int:
         elif args.what == "sweep":
             result = bench.bench_sweep(n_points=args.points)
             table = bench.format_sweep_table
+        elif args.what == "replay":
+            result = bench.bench_replay(args.scenario, args.set or [])
+            table = bench.format_replay_table
         else:  # "radio" (argparse restricts the choices)
             result = bench.bench_radio(duration_s=args.duration_s)
             table = bench.format_radio_table
@@ -204,12 +210,15 @@ class _Version(argparse.Action):
 
 
 def _run_options(p: argparse.ArgumentParser, default_out: str) -> None:
-    """--out, --force, --set and --quiet of a command that starts one run."""
+    """--out, --force, --set, --quiet and --no-plots of a command that starts one run."""
     p.add_argument("--out", help=f"run directory (default {default_out}); must be new or empty")
     p.add_argument("--force", action="store_true",
                    help="empty --out first if it holds a previous run (its files are deleted)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--no-plots", dest="plots", action="store_false",
+                   help="draw no figures (report.md and the traces as usual; edgelam report "
+                   "RUN_DIR draws them later)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -253,15 +262,17 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("run_dir")
     rp.set_defaults(fn=_cmd_report)
     b = sub.add_parser("bench", help="benchmarks (wall-clock figures of this machine)")
-    b.add_argument("what", choices=["bridge", "radio", "cosim", "sweep"])
+    b.add_argument("what", choices=["bridge", "radio", "cosim", "sweep", "replay"])
     b.add_argument("--json", action="store_true", help="print one JSON object")
     b.add_argument("--n", type=int, default=200_000, help="bridge: callbacks to time (>= 1)")
     b.add_argument("--duration-s", type=float, default=2.0,
                    help="radio: simulated seconds timed per case (> 0)")
     b.add_argument("--points", type=int, default=4,
                    help="sweep: points run with 1 and then 2 workers (>= 2)")
-    b.add_argument("--scenario", default="quickstart", help="cosim: scenario name or YAML")
-    b.add_argument("--set", action="append", metavar="KEY=VALUE", help="cosim: " + SET_HELP)
+    b.add_argument("--scenario", default="quickstart",
+                   help="cosim, replay: scenario name or YAML")
+    b.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="cosim, replay: " + SET_HELP)
     b.set_defaults(fn=_cmd_bench)
     from .datasets.csi_cli import add_dataset_parser
 

@@ -132,6 +132,11 @@ class TraceRadioConfig(_Strict):
         10.0, description="longest interval between a UE's consecutive samples accepted, s")
     delay_s: NonNegFloat = Field(
         0.001, description="one-way delay of the radio hop, added to the series' delay, s")
+    ul_access_delay_s: NonNegFloat = Field(
+        0.0, description="wait of an uplink packet that finds the UE's uplink idle, as an NR "
+        "UE waits for its scheduling request and grant before a burst; the packets queued "
+        "behind it follow without it, s (edgelam replay: estimated from the NR run's "
+        "messages)")
     queue_packets: Annotated[int, Field(ge=1)] = Field(
         1000, description="drop-tail queue per direction, packets")
     min_rate_bps: PositiveFloat = Field(
@@ -713,8 +718,14 @@ class TransportConfig(_Strict):
     """How messages cross the network."""
 
     protocol: Literal["tcp", "udp"] = Field("tcp", description="'tcp' (default) or 'udp'")
-    tcp_segment_bytes: Annotated[int, Field(ge=100, le=9000)] = Field(
-        1448, description="TCP MSS, bytes (1448 fills a 1500-byte MTU with timestamps)")
+    tcp_segment_bytes: Annotated[int, Field(ge=100, le=65483)] = Field(
+        1448, description="TCP MSS, bytes (1448 fills a 1500-byte MTU with timestamps; "
+        "above link_mtu_bytes - 52 a segment is IP-fragmented)")
+    link_mtu_bytes: Annotated[int, Field(ge=576, le=65535)] = Field(
+        1500, description="MTU of the point-to-point links (backhaul, ideal and trace radio "
+        "hops), bytes; the NR radio carries 1500-byte packets. edgelam replay uses 65535 "
+        "with tcp_segment_bytes 65483: a message crosses as a few large packets, 40x fewer "
+        "ns-3 events")
     tcp_buffer_bytes: Annotated[int, Field(ge=4096)] = Field(
         1 << 20, description="TCP send and receive buffers, bytes")
     frame_header_bytes: Annotated[int, Field(ge=0)] = Field(

@@ -4,14 +4,18 @@ trace``), for counterfactual what-if analysis at a fraction of the cost of the N
 
 The recorded radio is each device's rate with the whole carrier per link-state period
 (``dl_full_rate_bps`` / ``ul_full_rate_bps`` of ``traces/link_states.parquet``, see
-:class:`~edgelam_ns3.radio.trace.FullCarrierRate`); a policy's share s serves a device at s x
-that rate, as it gets s of the RBGs in NR mode.
+:class:`~edgelam_ns3.radio.trace.FullCarrierRate`). The devices share one carrier per
+direction (``radio.trace.sharing: cell``, ``ns3::TraceCell``): a policy's shares are weights
+among the devices with data, as its RBG shares are in NR mode, and a device alone with data
+gets its whole full-carrier rate, as the NR MAC gives it the idle RBGs. The hop's delay and
+the uplink's scheduling-request wait come from the run's messages (:func:`access_delays`).
+Messages cross as large packets (:data:`REPLAY_MTU_BYTES`).
 
 Assumption: the channel does not react to the new decisions. The replay keeps the recorded
 SINR, MCS and BLER whatever the new run sends, so what changes with the decisions (link
-adaptation to a new load, HARQ, interference from other cells' new schedules, the MAC giving
-idle RBGs to other UEs, radio-only UEs' load) is not modelled. It is a model of the NR run,
-not an identity: compare per-round latencies with :func:`latency_error`.
+adaptation to a new load, HARQ timing, SR/BSR grant delays, interference from other cells'
+new schedules, radio-only UEs' load) is not modelled. It is a model of the NR run, not an
+identity: compare per-round latencies with :func:`latency_error`.
 """
 
 from __future__ import annotations
@@ -58,6 +62,61 @@ def capacity_trace(run_dir: Path, cfg: config_mod.ScenarioConfig) -> Path:
     return out
 
 
+def path_delay_s(cfg: config_mod.ScenarioConfig, node: str) -> float | None:
+    """One-way propagation delay from the gNB to a backhaul node along the fewest backhaul
+    links (ns-3's global routing), s; None when the node is not reachable."""
+    seen, frontier = {"gnb": 0.0}, ["gnb"]
+    while frontier:  # breadth first: fewest hops, as the routes are
+        nxt = []
+        for a in frontier:
+            for link in cfg.backhaul.links:
+                for x, y in ((link.a, link.b), (link.b, link.a)):
+                    if x == a and y not in seen:
+                        seen[y] = seen[a] + link.delay_s
+                        nxt.append(y)
+        frontier = nxt
+    return seen.get(node)
+
+
+def access_delays(run_dir: Path, cfg: config_mod.ScenarioConfig) -> dict[str, float]:
+    """The NR run's radio latency as the trace hop's delays, from its messages: the median
+    of (first byte's arrival - send - backhaul propagation) over the downlink messages (the
+    gNB schedules a UE's data in its next DL slots) is the hop's one-way delay
+    (``radio.trace.delay_s``); the uplink's median beyond it is the wait of a burst's first
+    packet for the scheduling request and grant (``radio.trace.ul_access_delay_s``). Empty
+    when the run has no messages between a UE and a backhaul node."""
+    import pyarrow.parquet as pq
+
+    path = run_dir / "traces" / "messages.parquet"
+    if not path.is_file():
+        return {}
+    cols = ["src", "dst", "t_send_s", "t_first_byte_s"]
+    rows = pq.read_table(path, columns=cols).to_pylist()
+    ues = {f"ue{i}" for i in range(cfg.nodes.n_devices)}
+    lat: dict[str, list[float]] = {"dl": [], "ul": []}
+    for r in rows:
+        up = r["src"] in ues
+        peer = r["dst"] if up else r["src"]
+        first = r["t_first_byte_s"]
+        if (r["src"] in ues) == (r["dst"] in ues) or first is None or not first >= 0:
+            continue  # UE to UE, backhaul only, or never delivered (-1, NaN)
+        hops = path_delay_s(cfg, peer)
+        if hops is not None:
+            lat["ul" if up else "dl"].append(first - r["t_send_s"] - hops)
+    if not lat["dl"] or not lat["ul"]:
+        return {}
+    dl = max(float(np.median(lat["dl"])), 0.0)
+    return {"delay_s": dl, "ul_access_delay_s": max(float(np.median(lat["ul"])) - dl, 0.0)}
+
+
+REPLAY_MTU_BYTES = 65535
+"""A replay's point-to-point MTU (TCP segments of 65483 bytes): a message crosses as a few
+large packets instead of one per 1448 bytes, about 40x fewer ns-3 events. The trace hops
+serialise each packet over the rate integral, so the bytes' timing holds; what coarsens is
+TCP's slow start and queueing at packet granularity (on quickstart the per-round latency
+error against the NR run was the same as with 1500-byte packets). ``--set
+transport.link_mtu_bytes=1500 --set transport.tcp_segment_bytes=1448`` restores them."""
+
 TIMING_MODES = {"recorded": "recorded", "meta": "cost"}
 """``--timing`` values -> ``compute.execution``: ``recorded`` (torch-free: each job charged the
 counts the run recorded for its job and input shapes, :mod:`edgelam_ns3.replay_timing`) and
@@ -86,7 +145,9 @@ def replay_config(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = 
     ues = ", ".join(f"ue{i}" for i in range(cfg.nodes.n_devices))
     base = ["radio.mode=trace", f"radio.trace.sources=[{{path: '{trace}', ues: [{ues}]}}]",
             f"radio.trace.share={1.0 / cfg.nodes.n_devices!r}", "radio.trace.sharing=cell",
-            f"name={cfg.name}-replay"]
+            f"transport.link_mtu_bytes={REPLAY_MTU_BYTES}",
+            f"transport.tcp_segment_bytes={REPLAY_MTU_BYTES - 52}", f"name={cfg.name}-replay"]
+    base += [f"radio.trace.{k}={v!r}" for k, v in access_delays(run_dir, cfg).items()]
     if timing is True:
         timing = "recorded"
     if timing and timing not in TIMING_MODES:
@@ -102,12 +163,13 @@ def replay_config(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = 
 
 
 def replay(run_dir: str | Path, overrides=(), out: str | Path | None = None,
-           quiet: bool = False, force: bool = False, timing: str | bool | None = None) -> dict:
+           quiet: bool = False, force: bool = False, timing: str | bool | None = None,
+           plots: bool = True) -> dict:
     """Run :func:`replay_config` into ``out`` (see :func:`edgelam_ns3.runner.launch`)."""
     from . import runner
 
     cfg = replay_config(run_dir, overrides, timing)
-    return runner.launch(cfg, out, quiet=quiet, force=force)
+    return runner.launch(cfg, out, quiet=quiet, force=force, plots=plots)
 
 
 def latency_error(recorded_dir: str | Path, replay_dir: str | Path) -> dict:

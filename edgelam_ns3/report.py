@@ -140,6 +140,7 @@ def redraw(run_dir: str | Path) -> tuple[Path, list[str]]:
         merge(run_dir / "traces")
     tables, warnings = read_tables(run_dir)
     summary["plots"] = plots(run_dir, tables)
+    summary.pop("plots_skipped", None)
     if not (run_dir / "summary.json").exists():
         summary.setdefault("run_dir", str(run_dir))
         (run_dir / "summary.json").write_text(json.dumps(json_safe(summary), indent=2,
@@ -468,6 +469,8 @@ def write_report(run_dir: str | Path, summary: dict) -> Path:
     lines += _messages(summary)
     if summary.get("plots"):
         lines += ["## Figures", ""] + [f"![{p}]({p})" for p in summary["plots"]] + [""]
+    elif summary.get("plots_skipped"):
+        lines += ["## Figures", "", f"Figures {summary['plots_skipped']}.", ""]
     lines.append(_files_line(run_dir))
     path = run_dir / "report.md"
     path.write_text("\n".join(lines) + "\n")

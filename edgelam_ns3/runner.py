@@ -105,9 +105,10 @@ def prepare_run_dir(out: str | Path, force: bool = False) -> Path:
 
 
 def launch(cfg: config_mod.ScenarioConfig, out_dir: str | Path | None = None,
-           quiet: bool = False, force: bool = False) -> dict:
+           quiet: bool = False, force: bool = False, plots: bool = True) -> dict:
     """Run ``cfg`` in a child process into ``out_dir`` (see :func:`prepare_run_dir`; default
-    :func:`default_run_dir`); return the summary, also written to ``summary.json``."""
+    :func:`default_run_dir`); return the summary, also written to ``summary.json``. With
+    ``plots`` False no figure is drawn (:func:`edgelam_ns3.report.redraw` draws them)."""
     from . import config as config_mod
 
     out = prepare_run_dir(out_dir if out_dir else default_run_dir(cfg), force)
@@ -127,7 +128,7 @@ def launch(cfg: config_mod.ScenarioConfig, out_dir: str | Path | None = None,
         summary["wall_time_s"] = summary.get("wall_time_s", time.perf_counter() - t0)
         summary["launcher_wall_time_s"] = time.perf_counter() - t0
         summary["run_dir"] = str(out)
-        _write_outputs(out, summary)
+        _write_outputs(out, summary, plots)
     return summary
 
 
@@ -361,17 +362,22 @@ def summary_from_traces(cfg: config_mod.ScenarioConfig, tables: dict[str, Path])
     return s
 
 
-def _write_outputs(out: Path, summary: dict) -> None:
-    """Plots, ``summary.json`` and ``report.md`` (a plot that fails must not lose the run)."""
+def _write_outputs(out: Path, summary: dict, plots: bool = True) -> None:
+    """Plots (unless ``plots`` is False), ``summary.json`` and ``report.md`` (a plot that fails
+    must not lose the run)."""
     from . import report
 
-    try:
-        tables, warnings = report.read_tables(out)
-        summary["plots"] = report.plots(out, tables)
-        if warnings:
-            summary["report_warnings"] = warnings
-    except Exception as exc:  # noqa: BLE001
-        summary["plots_error"] = f"{type(exc).__name__}: {exc}"
+    if not plots:
+        summary["plots"] = []
+        summary["plots_skipped"] = "not drawn (--no-plots): edgelam report RUN_DIR draws them"
+    else:
+        try:
+            tables, warnings = report.read_tables(out)
+            summary["plots"] = report.plots(out, tables)
+            if warnings:
+                summary["report_warnings"] = warnings
+        except Exception as exc:  # noqa: BLE001
+            summary["plots_error"] = f"{type(exc).__name__}: {exc}"
     (out / "summary.json").write_text(json.dumps(json_safe(summary), indent=2, default=str) + "\n")
     report.write_report(out, summary)
 

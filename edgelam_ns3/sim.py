@@ -36,6 +36,9 @@ class RateTrace:
     min_rate_bps: float = 1e3
     share: float = 1.0
     """Fraction of the trace's rate served until :meth:`Simulation.set_link_share` changes it."""
+    access_delay_s: float = 0.0
+    """Wait of a packet that finds the direction idle (an NR uplink's scheduling request and
+    grant); the packets queued behind it follow without it."""
     carrier: str | None = None
     """Directions naming the same carrier share it as an NR MAC does (``ns3::TraceCell``,
     work-conserving): their shares become weights among the directions with data, so one
@@ -138,6 +141,8 @@ class NetworkSpec:
     """Timeout of a UDP message's first copy, s (None: adaptive; see :mod:`edgelam_ns3.arq`)."""
     udp_max_tries: int = 6
     """Copies of a UDP message sent before it is lost (:class:`~edgelam_ns3.arq.MessageLost`)."""
+    link_mtu_bytes: int = 1500
+    """MTU of every point-to-point link's devices, bytes (not the NR radio's)."""
 
 
 @dataclass(frozen=True)
@@ -241,7 +246,7 @@ class Simulation:
             for link in network.links:
                 u = self._sim.add_link(self._index[link.a], self._index[link.b],
                                        float(link.rate_bps), float(link.delay_s),
-                                       int(link.queue_packets))
+                                       int(link.queue_packets), int(network.link_mtu_bytes))
                 self._set_traces(u, link)
             self._share_carriers(network.links)
             if network.radio is not None:
@@ -278,7 +283,8 @@ class Simulation:
                 self._sim.set_link_trace(2 * undirected + d, f(tr.times_s), f(tr.rate_bps),
                                          f(tr.delay_s), f(tr.loss), float(link.delay_s),
                                          float(tr.loop_period_s), float(tr.min_rate_bps),
-                                         20_000 + 2 * undirected + d)
+                                         20_000 + 2 * undirected + d,
+                                         float(tr.access_delay_s))
                 if tr.share != 1.0:
                     self._sim.set_link_share(2 * undirected + d, float(tr.share))
 

@@ -45,7 +45,7 @@ def network_spec(cfg: ScenarioConfig) -> NetworkSpec:
     t = cfg.transport
     return NetworkSpec(nodes, tuple(links), tuple(cross), t.protocol, t.tcp_segment_bytes,
                        t.tcp_buffer_bytes, t.frame_header_bytes, radio, t.udp_timeout_s,
-                       t.udp_max_tries)
+                       t.udp_max_tries, t.link_mtu_bytes)
 
 
 def trace_links(cfg: ScenarioConfig) -> list[LinkSpec]:
@@ -63,6 +63,7 @@ def trace_links(cfg: ScenarioConfig) -> list[LinkSpec]:
         links.append(LinkSpec(f"ue{i}", "gnb", max(tr.dl_bps[0], tc.min_rate_bps), tc.delay_s,
                               tc.queue_packets,
                               trace_ab=RateTrace(rate_bps=tuple(tr.ul_bps),
+                                                 access_delay_s=tc.ul_access_delay_s,
                                                  carrier="ul" if cell else None, **common),
                               trace_ba=RateTrace(rate_bps=tuple(tr.dl_bps),
                                                  carrier="dl" if cell else None, **common)))

@@ -368,18 +368,19 @@ class ZmqCoSim:
         return i
 
     def add_link(self, a: int, b: int, rate_bps: float, delay_s: float,
-                 queue_packets: int) -> int:
+                 queue_packets: int, mtu_bytes: int = 1500) -> int:
         if "add_link" in self._handlers:
-            return int(self._call("add_link", a, b, rate_bps, delay_s, queue_packets)[0])
+            return int(self._call("add_link", a, b, rate_bps, delay_s, queue_packets,
+                                  mtu_bytes)[0])
         self._n_undirected = getattr(self, "_n_undirected", 0) + 1  # the scenario's own links
         return self._n_undirected - 1
 
     def set_link_trace(self, link, times_s, rates_bps, delays_s, losses, base_delay_s,
-                       loop_period_s, min_rate_bps, stream) -> None:
+                       loop_period_s, min_rate_bps, stream, access_delay_s=0.0) -> None:
         self._need("set_link_trace")
         self._call("set_link_trace", link, base_delay_s, loop_period_s, min_rate_bps, stream,
                    len(times_s), len(delays_s), len(losses), *times_s, *rates_bps, *delays_s,
-                   *losses)
+                   *losses, access_delay_s)
 
     def finalize(self, tcp_segment_size=1448, tcp_buffer_bytes=1 << 20,
                  frame_header_bytes=16) -> None:

@@ -18,6 +18,7 @@
 #include "ns3/trace-cell.h"
 #include "ns3/trace-rate-link.h"
 #include "ns3/traffic-control-helper.h"
+#include "ns3/uinteger.h"
 
 #include <sstream>
 
@@ -65,7 +66,12 @@ EdgeNetwork::AddNode(const std::string& name)
 }
 
 uint32_t
-EdgeNetwork::AddLink(uint32_t a, uint32_t b, DataRate rate, Time delay, uint32_t queuePackets)
+EdgeNetwork::AddLink(uint32_t a,
+                     uint32_t b,
+                     DataRate rate,
+                     Time delay,
+                     uint32_t queuePackets,
+                     uint16_t mtuBytes)
 {
     NS_ABORT_MSG_IF(m_finalized, "EdgeNetwork: AddLink after Finalize");
     NS_ABORT_MSG_IF(a >= m_nodes.GetN() || b >= m_nodes.GetN() || a == b,
@@ -73,6 +79,7 @@ EdgeNetwork::AddLink(uint32_t a, uint32_t b, DataRate rate, Time delay, uint32_t
     PointToPointHelper p2p;
     p2p.SetDeviceAttribute("DataRate", DataRateValue(rate));
     p2p.SetChannelAttribute("Delay", TimeValue(delay));
+    p2p.SetDeviceAttribute("Mtu", UintegerValue(mtuBytes));
     std::ostringstream q;
     q << queuePackets << "p";
     p2p.SetQueue("ns3::DropTailQueue<Packet>", "MaxSize", QueueSizeValue(QueueSize(q.str())));

@@ -62,9 +62,15 @@ class EdgeNetwork : public Object
      * \param rate line rate of each direction
      * \param delay one-way propagation delay
      * \param queuePackets drop-tail transmit queue of each direction, in packets
+     * \param mtuBytes the devices' MTU, bytes (IP packets above it are fragmented)
      * \return the undirected link index
      */
-    uint32_t AddLink(uint32_t a, uint32_t b, DataRate rate, Time delay, uint32_t queuePackets);
+    uint32_t AddLink(uint32_t a,
+                     uint32_t b,
+                     DataRate rate,
+                     Time delay,
+                     uint32_t queuePackets,
+                     uint16_t mtuBytes = 1500);
 
     /**
      * Attach the devices (UEs) to gNBs through a 6G radio instead of point-to-point links.

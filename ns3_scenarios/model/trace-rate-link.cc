@@ -52,6 +52,14 @@ TraceRateLink::GetTypeId()
                           TimeValue(Seconds(0)),
                           MakeTimeAccessor(&TraceRateLink::m_loopPeriod),
                           MakeTimeChecker(Seconds(0)))
+            .AddAttribute("AccessDelay",
+                          "Wait before the first packet of a burst (one that finds the "
+                          "direction idle), as an NR uplink waits for its scheduling "
+                          "request and grant before it sends; packets queued behind it follow "
+                          "without it, s",
+                          TimeValue(Seconds(0)),
+                          MakeTimeAccessor(&TraceRateLink::m_accessDelay),
+                          MakeTimeChecker(Seconds(0)))
             .AddTraceSource("Rate",
                             "The service rate changed, bit/s",
                             MakeTraceSourceAccessor(&TraceRateLink::m_rateTrace),
@@ -62,7 +70,8 @@ TraceRateLink::GetTypeId()
 TraceRateLink::TraceRateLink()
     : m_share(1.0),
       m_current(0),
-      m_rateBps(0.0)
+      m_rateBps(0.0),
+      m_lastEnd(Seconds(-1))
 {
 }
 
@@ -113,6 +122,9 @@ TraceRateLink::Install(Ptr<PointToPointNetDevice> tx, Ptr<PointToPointNetDevice>
     // PhyTxBegin fires in PointToPointNetDevice::TransmitStart before the device reads its
     // DataRate for the packet's serialisation time, so the rate set here is this packet's.
     tx->TraceConnectWithoutContext("PhyTxBegin", MakeCallback(&TraceRateLink::PacketStarts, this));
+    // At PhyTxEnd the device has not yet started its next queued packet: that one starts at
+    // the same instant, so a burst is a chain of packets each starting when the last ended.
+    tx->TraceConnectWithoutContext("PhyTxEnd", MakeCallback(&TraceRateLink::PacketEnds, this));
     if (!m_losses.empty())
     {
         m_loss = CreateObject<RateErrorModel>();
@@ -194,30 +206,36 @@ TraceRateLink::ServiceRate(size_t k) const
 }
 
 Time
-TraceRateLink::SerialisationTime(double bits) const
+TraceRateLink::SerialisationTime(double from, double bits) const
 {
-    // Walk the series ahead (across loop restarts) until the service rate's integral since
-    // now reaches the packet's bits.
+    // Walk the series from the sample in force at `from` (from >= now; across loop restarts)
+    // until the service rate's integral since `from` reaches the packet's bits.
     const double now = Simulator::Now().GetSeconds();
     double cycle = m_cycleStart.GetSeconds();
     const double loop = m_loopPeriod.GetSeconds();
+    const double inf = std::numeric_limits<double>::infinity();
     size_t k = m_current;
-    double t = now;
+    double t = from;
     for (size_t step = 0;; ++step)
     {
-        double rate = ServiceRate(k);
         double end = k + 1 < m_times.size() ? cycle + m_times[k + 1]
                      : loop > 0.0           ? cycle + loop
-                                            : std::numeric_limits<double>::infinity();
-        if (rate > 0.0 && t + bits / rate <= end)
-        {
-            return Seconds(t + bits / rate - now);
-        }
-        NS_ABORT_MSG_IF(std::isinf(end) || step > 100 * m_times.size() + 1000,
+                                            : inf;
+        NS_ABORT_MSG_IF(step > 100 * m_times.size() + 1000,
                         "TraceRateLink: the series never serves the packet (rate 0 with "
                         "MinRate 0)");
-        bits -= rate * (end - t);
-        t = end;
+        if (end > t)
+        {
+            double rate = ServiceRate(k);
+            if (rate > 0.0 && t + bits / rate <= end)
+            {
+                return Seconds(t + bits / rate - now);
+            }
+            NS_ABORT_MSG_IF(std::isinf(end), "TraceRateLink: the series never serves the "
+                                             "packet (rate 0 with MinRate 0)");
+            bits -= rate * (end - t);
+            t = end;
+        }
         if (k + 1 < m_times.size())
         {
             ++k;
@@ -237,12 +255,21 @@ TraceRateLink::PacketStarts(Ptr<const Packet> packet)
     {
         return; // no series yet: the device's own DataRate
     }
+    double now = Simulator::Now().GetSeconds();
+    // A packet that finds the direction idle (the last one ended before now) opens a burst.
+    double wait = Simulator::Now() > m_lastEnd ? m_accessDelay.GetSeconds() : 0.0;
     double bits = 8.0 * packet->GetSize();
-    double seconds = SerialisationTime(bits).GetSeconds();
+    double seconds = SerialisationTime(now + wait, bits).GetSeconds();
     // The device serialises at DataRate (integer bit/s): the rate that spends exactly this
     // time on the packet (rounded up so the packet never ends past the integral's time).
     auto bps = static_cast<uint64_t>(std::ceil(bits / std::max(seconds, 1e-12)));
     m_tx->SetDataRate(DataRate(std::max<uint64_t>(bps, 1)));
+}
+
+void
+TraceRateLink::PacketEnds(Ptr<const Packet> /* packet */)
+{
+    m_lastEnd = Simulator::Now();
 }
 
 double

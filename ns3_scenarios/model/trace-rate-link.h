@@ -28,7 +28,9 @@ namespace ns3
  * MinRate). A packet's serialisation ends when the integral of that service rate since
  * it started reaches its size: the series ahead is known, so each packet's time is set when
  * it starts, across every change of sample (a zero-rate sample holds it until the rate
- * returns). A Share change applies from the next packet the device starts.
+ * returns). A Share change applies from the next packet the device starts. A packet that
+ * finds the direction idle first waits AccessDelay (an NR uplink's scheduling request and
+ * grant); the packets queued behind it follow without it.
  */
 class TraceRateLink : public Object
 {
@@ -92,10 +94,16 @@ class TraceRateLink : public Object
     void ApplyRate();
     /** \return the service rate of sample k at the current share, bit/s */
     double ServiceRate(size_t k) const;
-    /** \return the time from now until the series has served \p bits */
-    Time SerialisationTime(double bits) const;
+    /**
+     * \param from when the service starts, s (>= now)
+     * \param bits the packet's size
+     * \return the time from now until the series, serving from \p from, has served \p bits
+     */
+    Time SerialisationTime(double from, double bits) const;
     /** Set the device's rate for the packet it starts now (its PhyTxBegin). */
     void PacketStarts(Ptr<const Packet> packet);
+    /** Note when the device's packet ended (its PhyTxEnd). */
+    void PacketEnds(Ptr<const Packet> packet);
 
     std::vector<double> m_times;          //!< sample instants within a period, s
     std::vector<double> m_rates;          //!< rate per sample, bit/s
@@ -105,6 +113,8 @@ class TraceRateLink : public Object
     DataRate m_minRate;                   //!< MinRate attribute
     Time m_baseDelay;                     //!< BaseDelay attribute
     Time m_loopPeriod;                    //!< LoopPeriod attribute (0: no loop)
+    Time m_accessDelay;                   //!< AccessDelay attribute
+    Time m_lastEnd;                       //!< when the last packet's serialisation ended
     Ptr<PointToPointNetDevice> m_tx;      //!< the device served
     Ptr<RateErrorModel> m_loss;           //!< receiver's loss model, if any
     size_t m_current;                     //!< sample in force

@@ -214,3 +214,14 @@ def test_radio_run_report_has_a_per_ue_table_and_radio_figures(tmp_path):
     assert all("Mbit/s" in r and " dB |" in r for r in rows)
     assert text.strip().splitlines()[-1].startswith("Files: `config.yaml`, `summary.json`, "
                                                     "`stdout.log`, `traces/link_states.parquet` (")
+
+
+def test_no_plots_draws_no_figure_and_report_draws_them_later(tmp_path):
+    cfg = config.load("quickstart", [*TINY, "train.steps=2"])
+    s = runner.launch(cfg, tmp_path / "r", quiet=True, plots=False)
+    assert s["status"] == "ok" and s["plots"] == []
+    assert not list((tmp_path / "r").glob("*.png"))
+    assert "not drawn (--no-plots)" in (tmp_path / "r" / "report.md").read_text()
+    assert cli.main(["report", str(tmp_path / "r")]) == 0
+    assert (tmp_path / "r" / "loss.png").is_file()
+    assert "not drawn" not in (tmp_path / "r" / "report.md").read_text()

@@ -76,6 +76,26 @@ def test_share_scales_the_trace_rate():
     assert got["t"] == pytest.approx(expect, abs=ROUNDING_S)
 
 
+def test_a_burst_that_finds_the_uplink_idle_waits_the_access_delay_once():
+    trace = RateTrace((0.0,), (10e6,), access_delay_s=0.005)
+    net = NetworkSpec(("ue0", "gnb"), (LinkSpec("ue0", "gnb", 1e6, 0.002, 100_000,
+                                                trace_ab=trace),),
+                      protocol="udp", udp_timeout_s=30.0)
+    got, bits = [], []
+    with Simulation(net) as sim:
+        def send():
+            sent = sim.link_states().delivered_bytes[0]
+            sim.send("ue0", "gnb", 100_000, on_delivered=lambda m: (
+                got.append(m.t_delivered_s),
+                bits.append((sim.link_states().delivered_bytes[0] - sent) * 8)))
+        sim.schedule(0.0, send)
+        sim.schedule(1.0, send)  # the uplink idle again: a new burst
+        sim.run(until_s=3.0)
+    # the datagrams queue behind the first: one wait per burst, not one per packet
+    assert got[0] == pytest.approx(0.005 + bits[0] / 10e6 + 0.002, abs=ROUNDING_S)
+    assert got[1] == pytest.approx(1.0 + 0.005 + bits[1] / 10e6 + 0.002, abs=ROUNDING_S)
+
+
 def send_in_one_carrier(rates, nbytes, shares):
     """UE i sends nbytes[i] at t = 0 over its uplink trace (constant rates[i]); all
     uplinks share one carrier. :return: per UE, delivery time and wire bits."""
