@@ -5,8 +5,9 @@ of this machine: they belong in reports, never in tests.
 The scenario (default ``quickstart``, with ``--set`` overrides; it must be an NR run of a
 framework with a torch-free timing path) runs once with its training steps and once with one
 step; each is then replayed with ``--timing``, drawing figures as ``edgelam run`` does, and the
-full-length one once more with ``--no-plots``. Reported, per run: wall time and CPU time (the
-launcher and its simulation child, user + system). From them:
+full-length one once more with ``--no-plots``. Each is the ``edgelam`` command a user types, in
+its own process (interpreter start and imports included). Reported, per command: wall time and
+CPU time (the command and its simulation child, user + system). From them:
 
 - ``speedup_wall`` / ``speedup_cpu``: NR run / its replay, end to end (figures drawn by both),
   and ``speedup_wall_no_plots`` (the replay without figures, as for many what-ifs);
@@ -19,8 +20,11 @@ launcher and its simulation child, user + system). From them:
 
 from __future__ import annotations
 
+import json
 import os
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,13 +36,18 @@ def _cpu_s() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def _timed(fn) -> dict:
+def _timed(args: list[str], out: Path) -> dict:
+    """Run ``edgelam ARGS --out OUT --quiet`` in its own process; time it."""
+    cmd = [sys.executable, "-m", "edgelam_ns3.cli", *args, "--out", str(out), "--quiet"]
     c0, t0 = _cpu_s(), time.perf_counter()
-    summary = fn()
+    done = subprocess.run(cmd, capture_output=True, text=True)
     wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
-    if summary.get("status") != "ok":
-        raise ValueError(f"bench replay: a run ended {summary.get('status')}: "
-                         f"{summary.get('error')}")
+    path = out / "summary.json"
+    summary = json.loads(path.read_text()) if path.is_file() else {}
+    if done.returncode != 0 or summary.get("status") != "ok":
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ValueError(f"bench replay: edgelam {' '.join(args)} ended "
+                         f"{summary.get('status', done.returncode)}: {tail}")
     return {"wall_s": wall, "cpu_s": cpu, "rounds": summary.get("rounds"),
             "sim_time_s": summary.get("sim_time_s")}
 
@@ -51,23 +60,22 @@ def _line(one: dict, full: dict) -> tuple[float, float]:
 
 def bench_replay(scenario: str = "quickstart", overrides: list[str] | tuple = ()) -> dict:
     """Run the benchmark (see the module's docstring)."""
-    from . import config, runner
-    from .replay import latency_error, replay
+    from . import config
+    from .replay import latency_error
 
-    cfg = config.load(scenario, list(overrides))
+    cfg = config.load(scenario, list(overrides))  # a bad scenario fails here, in one line
     if cfg.radio.mode != "nr":
         raise ValueError(f"bench replay: {scenario} has radio.mode {cfg.radio.mode}; replay "
                          "replays an NR run")
-    short = config.load(scenario, [*overrides, "train.steps=1"])
+    sets = [a for o in overrides for a in ("--set", o)]
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="edgelam-bench-replay-") as tmp:
         d = Path(tmp)
-        nr = _timed(lambda: runner.launch(cfg, d / "nr", quiet=True))
-        nr1 = _timed(lambda: runner.launch(short, d / "nr1", quiet=True))
-        rp = _timed(lambda: replay(d / "nr", out=d / "rp", quiet=True, timing="recorded"))
-        rp1 = _timed(lambda: replay(d / "nr1", out=d / "rp1", quiet=True, timing="recorded"))
-        bare = _timed(lambda: replay(d / "nr", out=d / "bare", quiet=True, timing="recorded",
-                                     plots=False))
+        nr = _timed(["run", scenario, *sets], d / "nr")
+        nr1 = _timed(["run", scenario, *sets, "--set", "train.steps=1"], d / "nr1")
+        rp = _timed(["replay", str(d / "nr"), "--timing"], d / "rp")
+        rp1 = _timed(["replay", str(d / "nr1"), "--timing"], d / "rp1")
+        bare = _timed(["replay", str(d / "nr"), "--timing", "--no-plots"], d / "bare")
         err = latency_error(d / "nr", d / "rp")
     for e in ("latency", "network"):
         err[e].pop("errors")

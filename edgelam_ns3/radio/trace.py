@@ -81,7 +81,7 @@ def _rows(path: Path, wanted: list[str], label: str):
 
     if not path.is_file():
         raise ValueError(f"{label}: no such file '{path}'")
-    table = pq.read_table(path)
+    table = pq.ParquetFile(path).read()  # not pq.read_table: its pyarrow.dataset loads pandas
     missing = set(wanted) - set(table.column_names)
     if missing:
         raise ValueError(f"{label}: {path}: no column {' or '.join(sorted(missing))} (has "
