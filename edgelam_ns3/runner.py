@@ -424,7 +424,7 @@ def _child(out: Path) -> int:
 
         cfg = config_mod.from_dict(yaml.safe_load((out / "config.yaml").read_text()))
         control.stall_warn_s, control.stall_stop_s = cfg.sim.stall_warn_s, cfg.sim.stall_stop_s
-        summary = scenario.run_scenario(cfg, out, control)
+        summary = scenario.run_scenario(cfg, out, control, merge_traces=False)  # _collect does
     except Interrupted as exc:
         summary = {"status": "interrupted", "error": f"{exc} before the simulation started"}
     except BaseException as exc:  # noqa: BLE001 - reported in the result and the log

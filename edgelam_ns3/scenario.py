@@ -114,8 +114,8 @@ class Recorder:
                                                                row[f"bler_{d}"])
                 self.tw.append("link_states", row)
 
-    def close(self) -> None:
-        self.tw.close()
+    def close(self, merge_parts: bool = True) -> None:
+        self.tw.close(merge_parts)
 
     def write_csi(self, out: Path) -> dict:
         """Save the recorded channel matrices to ``traces/csi.npz``; :return: its summary
@@ -174,11 +174,14 @@ def start_framework(cfg: ScenarioConfig, sim, rec: Recorder):
     return framework
 
 
-def run_scenario(cfg: ScenarioConfig, out: Path, control: RunControl | None = None) -> dict:
+def run_scenario(cfg: ScenarioConfig, out: Path, control: RunControl | None = None,
+                 merge_traces: bool = True) -> dict:
     """Run the scenario in this process, traces under ``out/traces``; ``control`` (signals, the
     stall watchdog) may end it early. :return: the summary: ``status`` "ok", "incomplete" (the
     framework did not finish: ``sim.max_time_s`` reached, or stalled for ``sim.stall_stop_s``)
-    or "interrupted" (a signal), with the reason in ``error``."""
+    or "interrupted" (a signal), with the reason in ``error``. ``merge_traces`` False leaves
+    the trace parts for the caller to merge (:func:`edgelam_ns3.traces.merge`; the launcher
+    does, so its child never imports pyarrow)."""
     from .arq import MessageLost
     from .radio.summary import RateWindow, radio_summary, traffic_summary
     from .sim import Simulation
@@ -210,7 +213,7 @@ def run_scenario(cfg: ScenarioConfig, out: Path, control: RunControl | None = No
             lost = f"MessageLost: {exc}"
         finally:
             control.detach()
-            rec.close()
+            rec.close(merge_traces)
         if sim.has_radio:
             _merge(summary, radio_summary(cfg, sim, window))
         summary.update(rec.write_csi(out))

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from edgelam_ns3 import cli, config, runner, sweep
+from edgelam_ns3 import cli, config, runner, sweep, traces
 
 TINY = ["radio.mode=ideal", "model.n_layer=2", "model.n_embd=32", "model.n_head=2",
         "model.seq_len=16", "train.batch_size=2"]
@@ -126,7 +126,7 @@ def test_kill_9_of_the_child_leaves_flushed_traces_and_names_the_signal(tmp_path
     run.wait_for("round    1/200")
     # rows are flushed by time, not only every 5000 rows: part files appear during the run
     deadline = time.monotonic() + HANG_GUARD_S
-    while not list((out / "traces" / ".parts").glob("metrics-*.parquet")):
+    while not list((out / "traces" / ".parts").glob(f"metrics-*{traces.PART_SUFFIX}")):
         assert time.monotonic() < deadline and run.proc.poll() is None
         time.sleep(0.2)
     os.kill(run.child_pid(), signal.SIGKILL)

@@ -11,7 +11,7 @@ import yaml
 from edgelam_ns3 import config
 
 HEAVY = ("torch", "transformers", "peft", "accelerate", "scipy", "matplotlib", "sionna",
-         "tensorflow")
+         "tensorflow", "pyarrow", "pandas")
 
 
 def _child_modules(fresh_python, tmp_path, scenario: str,
@@ -28,11 +28,14 @@ def _child_modules(fresh_python, tmp_path, scenario: str,
     return result, yaml.safe_load(last)
 
 
-def test_traffic_only_child_imports_no_torch_transformers_or_peft(fresh_python, tmp_path):
+def test_traffic_only_child_imports_no_torch_transformers_peft_or_pyarrow(fresh_python,
+                                                                          tmp_path):
+    # nor pyarrow and pandas: its traces are JSON parts that the launcher merges
     result, heavy = _child_modules(fresh_python, tmp_path, "radio-saturation",
                                    ["radio.mode=ideal", "traffic.duration_s=0.01"])
     assert result["status"] == "ok", result
     assert heavy == []
+    assert list((tmp_path / "traces" / ".parts").glob("link_states-*.jsonl"))
 
 
 def test_split_learning_child_imports_torch_and_transformers_but_not_peft(fresh_python,
