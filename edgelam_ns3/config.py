@@ -148,9 +148,11 @@ class TraceRadioConfig(_Strict):
     sharing: Literal["fixed", "cell"] = Field(
         "fixed", description="'fixed': each UE is served at its share x its own trace (e.g. "
         "drive-test throughput logged per phone); 'cell': the UEs share one carrier per "
-        "direction as an NR MAC shares its RBGs (ns3::TraceCell, work-conserving): the shares "
-        "are weights among the UEs with data, so a UE alone with data gets its whole trace "
-        "rate (edgelam replay's default: the recorded full-carrier rates)")
+        "direction, work-conserving as the NR MAC is (ns3::TraceCell): the shares are weights "
+        "among the UEs with data, so what UEs without data leave goes to the others in "
+        "proportion to their shares (the NR MAC gives it by its scheduler's metric) and a UE "
+        "alone with data gets its whole trace rate (edgelam replay: the recorded full-carrier "
+        "rates)")
 
 
 NR_SCENARIOS = ("UMi-StreetCanyon", "UMa", "RMa", "InH-OfficeMixed", "InH-OfficeOpen")

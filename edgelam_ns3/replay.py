@@ -6,16 +6,17 @@ The recorded radio is each device's rate with the whole carrier per link-state p
 (``dl_full_rate_bps`` / ``ul_full_rate_bps`` of ``traces/link_states.parquet``, see
 :class:`~edgelam_ns3.radio.trace.FullCarrierRate`). The devices share one carrier per
 direction (``radio.trace.sharing: cell``, ``ns3::TraceCell``): a policy's shares are weights
-among the devices with data, as its RBG shares are in NR mode, and a device alone with data
-gets its whole full-carrier rate, as the NR MAC gives it the idle RBGs. The hop's delay and
-the uplink's scheduling-request wait come from the run's messages (:func:`access_delays`).
-Messages cross as large packets (:data:`REPLAY_MTU_BYTES`).
+among the devices with data (in NR mode they are guaranteed RBG shares, the rest going by the
+scheduler's metric), and a device alone with data gets its whole full-carrier rate, as the NR
+MAC gives it the idle RBGs. The hop's delay and the uplink's scheduling-request wait are the
+run's medians, from its messages (:func:`access_delays`). Messages cross as large packets
+(:data:`REPLAY_MTU_BYTES`).
 
 Assumption: the channel does not react to the new decisions. The replay keeps the recorded
 SINR, MCS and BLER whatever the new run sends, so what changes with the decisions (link
-adaptation to a new load, HARQ timing, SR/BSR grant delays, interference from other cells'
-new schedules, radio-only UEs' load) is not modelled. It is a model of the NR run, not an
-identity: compare per-round latencies with :func:`latency_error`.
+adaptation to a new load, HARQ retransmission timing, SR/BSR waits other than the run's median,
+interference from other cells' new schedules, radio-only UEs' load) is not modelled. It is a
+model of the NR run, not an identity: compare per-round latencies with :func:`latency_error`.
 """
 
 from __future__ import annotations

@@ -17,18 +17,22 @@ hold (another ``train.batch_size``, ``model.seq_len`` or ``model.n_embd``) fails
 with one line naming the job and its shapes: replay it with ``--timing meta``
 (``compute.execution: cost``, jobs counted on meta tensors) or in full. Another policy, another
 ``train.k``, another radio trace: fine, since the per-device shapes stay those of the record.
-split_fed_lora's server jobs run over the scheduled devices' batches at once; a device count
-the record does not hold is charged on the line through the record's counts, which are affine
-in it (:class:`~edgelam_ns3.compute.RecordedCosts`; said in the run's log). Under another
+split_fed_lora's server jobs run over the scheduled devices' batches at once (fed_lora's
+average over their adapters); a device count the record does not hold is charged on the line
+through the record's counts, which are affine in it (:class:`~edgelam_ns3.compute.
+RecordedCosts`; said in the run's log). fed_lora's adapter shapes come from the record's first
+local training job (:func:`recorded_adapters`): another ``train.local_steps`` fails there, in
+one line. Under another
 policy, the first count of a key (an optimizer's first step, with its state creation) is
 charged at that key's first use, which may fall in another round than in a full replay.
 
-The frameworks here mirror :mod:`edgelam_ns3.frameworks.split_learning` and
-:mod:`edgelam_ns3.frameworks.split_fed_lora` job for job and message for message (the
-policy's part of a split_fed_lora round is the framework's own code,
-:class:`~edgelam_ns3.frameworks.policy_rounds.PolicyRounds`);
+The frameworks here mirror :mod:`edgelam_ns3.frameworks.split_learning`,
+:mod:`edgelam_ns3.frameworks.split_fed_lora` and :mod:`edgelam_ns3.frameworks.fed_lora` job for
+job and message for message (the policy's part of a split_fed_lora round is the framework's
+own code, :class:`~edgelam_ns3.frameworks.policy_rounds.PolicyRounds`, and a fed_lora round is
+entirely, :class:`~edgelam_ns3.frameworks.fed_lora_rounds.FedLoRARounds`);
 ``tests/integration/test_replay.py`` checks that a timing replay's ``compute.parquet`` and round
-latencies equal the full replay's, frame for frame, for both.
+latencies equal the full replay's, frame for frame, for all three.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from typing import Callable
 
 
 from .frameworks.base import Barrier, RoundBase
+from .frameworks.fed_lora_rounds import FedLoRARounds
 from .frameworks.policy_rounds import PolicyRounds
 from .frameworks.round_log import RoundLog
 
@@ -229,7 +234,51 @@ class SplitFedLoRATiming(PolicyRounds, _TimingBase):
         return {}
 
 
-TIMING_FRAMEWORKS = {"split_learning": SplitLearningTiming, "split_fed_lora": SplitFedLoRATiming}
+def recorded_adapters(cfg) -> list[Stand]:
+    """The LoRA adapter tensors of a fed_lora record, from its first ``device_local_train`` job:
+    its key is the adapters' shapes (the global state), then each of the ``train.local_steps``
+    batches' ids and labels (:func:`~edgelam_ns3.compute.shapes_key`)."""
+    import pyarrow.parquet as pq
+
+    path = Path(cfg.compute.record) / "traces" / "compute.parquet"
+    rows = pq.ParquetFile(path).read(columns=["job", "shapes"]).to_pylist()
+    key = next((r["shapes"] for r in rows if r["job"] == "device_local_train"), None)
+    n_batch = 2 * cfg.train.local_steps
+    batch = f"{cfg.train.batch_size}x{cfg.model.seq_len}"
+    parts = key.split(";") if key else []
+    if len(parts) <= n_batch or parts[-n_batch:] != [batch] * n_batch:
+        raise ValueError(f"compute.record: {path} holds no device_local_train job over "
+                         f"{cfg.train.local_steps} batches of {batch} (train.local_steps, "
+                         "train.batch_size, model.seq_len as recorded, or --timing meta)")
+    return [Stand(tuple(int(d) for d in p.split("x"))) for p in parts[:-n_batch]]
+
+
+class FedLoRATiming(FedLoRARounds, _TimingBase):
+    """:class:`~edgelam_ns3.frameworks.fed_lora.FedLoRA`, charged from the record; the round
+    (policy, messages, jobs) is the framework's own code
+    (:class:`~edgelam_ns3.frameworks.fed_lora_rounds.FedLoRARounds`)."""
+
+    name = "fed_lora"
+
+    def __init__(self, cfg, sim, on_job=None, on_round=None):
+        super().__init__(cfg, sim, on_job, on_round)
+        self.adapters = recorded_adapters(cfg)
+        self.adapter_bytes = sum(a.nbytes for a in self.adapters)
+        self._init_policy()
+
+    def _round_state(self) -> None:
+        return None
+
+    def _train_job(self, i: int, state):
+        batches = [(self.ids, self.ids)] * self.cfg.train.local_steps
+        return None, (None, None, self.adapters, batches)
+
+    def _average_job(self, uploads: list):
+        return None, (None, [self.adapters] * len(uploads), [])
+
+
+TIMING_FRAMEWORKS = {"split_learning": SplitLearningTiming, "split_fed_lora": SplitFedLoRATiming,
+                     "fed_lora": FedLoRATiming}
 """``train.framework`` -> its torch-free mirror, for ``compute.execution: recorded``."""
 
 

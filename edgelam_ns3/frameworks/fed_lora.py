@@ -15,25 +15,20 @@ from __future__ import annotations
 import copy
 from typing import Callable
 
-import numpy as np
 import torch
 
 from ..config import ScenarioConfig
 from ..models.lora_split import (adapter_state_dict, fedavg, load_adapter_state_dict,
                                  state_dict_nbytes)
-from ..policies import DeviceState, make_policy
 from ..sim import Simulation
-from .base import Barrier, RoundFramework
-from .round_log import RoundLog
+from .base import RoundFramework
+from .fed_lora_rounds import SAMPLE_COUNT_BYTES, FedLoRARounds  # noqa: F401 - the upload's size
 from .split_fed_lora import base_summary, build_split_lora
 
 
-SAMPLE_COUNT_BYTES = 8
-"""Size of the sample count a device uploads with its adapters (an int64), bytes."""
-
-
-class FedLoRA(RoundFramework):
-    """Runs ``cfg.train.steps`` rounds of FedAvg over LoRA adapters on ``sim``."""
+class FedLoRA(FedLoRARounds, RoundFramework):
+    """Runs ``cfg.train.steps`` rounds of FedAvg over LoRA adapters on ``sim`` (the round:
+    :class:`~edgelam_ns3.frameworks.fed_lora_rounds.FedLoRARounds`)."""
 
     name = "fed_lora"
 
@@ -54,11 +49,8 @@ class FedLoRA(RoundFramework):
             params = [p for p in m.parameters() if p.requires_grad]  # embedding/head, adapters
             self.device_opts.append(torch.optim.Adam(params, lr=cfg.train.lr))
         self.batches = self.local_batches()
-        t = cfg.train
-        self.policy = make_policy(t.policy, n, t.k, cfg.seed, min_participation=t.min_participation,
-                                  v=t.lyapunov_v)
+        self._init_policy()
         self.adapter_bytes = state_dict_nbytes(adapter_state_dict(self.global_model))
-        self.compute_est = np.zeros(n)
 
     def summary(self) -> dict:
         """Entries of ``summary.json``: ``model_base``, the weights fine-tuning started from."""
@@ -76,27 +68,10 @@ class FedLoRA(RoundFramework):
                 losses.append(self.value(probe(ids, labels)[0]))
         return sum(losses) / len(losses)
 
-    def _begin_round(self) -> None:
-        n = len(self.devices)
-        bits = np.full(n, 2.0 * self.adapter_bytes * 8)
-        decision = self.policy.select(self.round, DeviceState(
-            self.devices, self.radio.full_band_rate_bps(), bits, self.compute_est.copy()))
-        self.radio.set_shares(decision.scheduled, decision.shares)
-        self.scheduled = decision.scheduled
-        self.log = RoundLog(self.round, self.sim.now, list(decision.scheduled),
-                            list(decision.shares))
-        state = {k: v.clone() for k, v in adapter_state_dict(self.global_model).items()}
-        agg = Barrier(self.scheduled, self._aggregate)
-        log = self.log
-        for i in self.scheduled:
-            def delivered(msg, i=i):
-                log.message("adapters_down", msg, False)
-                self._local_train(i, state, agg)
+    def _round_state(self) -> dict:
+        return {k: v.clone() for k, v in adapter_state_dict(self.global_model).items()}
 
-            self.sim.send(self.srv, self.devices[i], self.adapter_bytes, delivered,
-                          tag="adapters_down")
-
-    def _local_train(self, i: int, state: dict, barrier: Barrier) -> None:
+    def _train_job(self, i: int, state: dict):
         model, opt = self.device_models[i], self.device_opts[i]
         # the local batches are drawn at the job's start (as inside it), so that they key it
         batches = [next(self.batches[i]) for _ in range(self.cfg.train.local_steps)]
@@ -112,25 +87,15 @@ class FedLoRA(RoundFramework):
                 losses.append(self.value(loss.detach()))
                 samples += int(ids.shape[0])
             local = {k: v.detach().clone() for k, v in adapter_state_dict(model).items()}
-            return losses[0], local, samples
+            return losses[0], (local, samples)
 
-        def done(res):
-            loss, local, samples = res
-            self.log.losses.append(loss)
-            log = self.log
-            self.sim.send(self.devices[i], self.srv, self.adapter_bytes + SAMPLE_COUNT_BYTES,
-                          lambda msg: (log.message("adapters_up", msg, True),
-                                       barrier.arrive(i, (local, samples))), tag="adapters_up")
+        return train, (model, opt, state, batches)
 
-        self.hosts[self.devices[i]].submit("device_local_train", train, done,
-                                           key=(model, opt, state, batches))
-
-    def _aggregate(self, uploads: list) -> None:
+    def _average_job(self, uploads: list):
         states = [state for state, _ in uploads]
         samples = [n for _, n in uploads]
 
         def average():
             load_adapter_state_dict(self.global_model, fedavg(states, weights=samples))
 
-        self.hosts[self.srv].submit("server_fedavg", average, lambda _: self._end_round(),
-                                    key=(self.global_model, states, samples))
+        return average, (self.global_model, states, samples)

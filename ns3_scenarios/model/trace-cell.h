@@ -17,8 +17,10 @@ namespace ns3
 
 /**
  * \ingroup edgelam
- * Trace-driven hops that share one carrier (one direction of one cell), served as an NR
- * MAC serves them: work-conserving. Each member has a weight (a scheduling policy's share);
+ * Trace-driven hops that share one carrier (one direction of one cell), work-conserving as
+ * the NR MAC is (what UEs without data leave goes to those with data; NrCellMac gives it by
+ * its scheduler's metric, here in proportion to the weights). Each member has a weight (a
+ * scheduling policy's share);
  * the members with data (a packet on the wire or queued) split the carrier in proportion to
  * their weights, so a UE alone with data is served at its whole trace rate, and a UE that
  * runs out of data leaves its part to the others. Each member's TraceRateLink share is set to
