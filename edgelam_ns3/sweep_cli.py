@@ -58,6 +58,8 @@ def add_parser(sub, set_help: str) -> None:
     w.add_argument("--jobs", type=int, help="jobqueue: batch jobs to request (default --workers)")
     w.add_argument("--point-timeout", type=float, metavar="S",
                    help="stop a point after S wall seconds and record it as status timeout")
+    w.add_argument("--no-plots", dest="point_plots", action="store_const", const=False,
+                   help="the points draw no figures (edgelam report RUN_DIR draws a point's)")
     w.add_argument("--quiet", action="store_true", help="no table at the end")
     w.set_defaults(fn=cmd_sweep)
 
@@ -95,7 +97,8 @@ def _engine_options(engine, args) -> None:
 
     for name, value in (("workers", args.workers), ("dask", args.dask),
                         ("jobqueue", args.jobqueue), ("jobs", args.jobs),
-                        ("point_timeout_s", args.point_timeout)):
+                        ("point_timeout_s", args.point_timeout),
+                        ("point_plots", args.point_plots)):
         if value is not None:
             setattr(engine, name, value)
     for item in args.jobqueue_opt or []:

@@ -47,6 +47,8 @@ class EngineSpec:
     jobqueue_options: dict = field(default_factory=dict)
     jobs: int | None = None
     point_timeout_s: float | None = None
+    point_plots: bool = True
+    """Whether each point draws its figures (``edgelam report RUN_DIR`` draws them later)."""
 
     @classmethod
     def from_dict(cls, raw: dict) -> EngineSpec:
@@ -65,6 +67,8 @@ class EngineSpec:
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
                 raise ValueError(f"{name}: an integer >= 1")
+        if not isinstance(self.point_plots, bool):
+            raise ValueError(f"point_plots: true or false, not {self.point_plots!r}")
         t = self.point_timeout_s
         if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or t <= 0):
             raise ValueError("point_timeout_s: wall seconds > 0 (or null: no limit)")
@@ -95,10 +99,11 @@ class EngineSpec:
 # -- one point ----------------------------------------------------------------------------------
 
 
-def run_point(cfg_json: str, run_dir: str, timeout_s: float | None = None) -> dict:
-    """Run one point into ``run_dir`` (emptied first if it holds an earlier attempt); its
-    summary, with status ``timeout`` when it ran past ``timeout_s``. Module-level, so that Dask
-    can ship it to a worker."""
+def run_point(cfg_json: str, run_dir: str, timeout_s: float | None = None,
+              plots: bool = True) -> dict:
+    """Run one point into ``run_dir`` (emptied first if it holds an earlier attempt), drawing
+    its figures unless ``plots`` is False; its summary, with status ``timeout`` when it ran past
+    ``timeout_s``. Module-level, so that Dask can ship it to a worker."""
     import json
 
     from . import config as config_mod
@@ -109,7 +114,7 @@ def run_point(cfg_json: str, run_dir: str, timeout_s: float | None = None) -> di
         threading.Thread(target=_expire, args=(run_dir, timeout_s, done, fired),
                          daemon=True).start()
     try:
-        summary = runner.launch(cfg, run_dir, quiet=True, force=True)
+        summary = runner.launch(cfg, run_dir, quiet=True, force=True, plots=plots)
     finally:
         done.set()
     if fired.is_set() and summary.get("status") != "ok":
@@ -149,7 +154,8 @@ def run_jobs(jobs: list[tuple], engine: EngineSpec, record) -> None:
 
 def _run_local(jobs, engine: EngineSpec, record) -> None:
     pool = ThreadPoolExecutor(max_workers=engine.workers)
-    futs = {pool.submit(run_point, y, d, engine.point_timeout_s): key for key, y, d in jobs}
+    futs = {pool.submit(run_point, y, d, engine.point_timeout_s, engine.point_plots): key
+            for key, y, d in jobs}
     done = set()
     try:
         for fut in as_completed(futs):
@@ -196,7 +202,8 @@ def _run_dask(jobs, engine: EngineSpec, record) -> None:
         cluster = LocalCluster(n_workers=engine.workers, threads_per_worker=1)
     client = Client(cluster or engine.dask)
     try:
-        futs = {client.submit(run_point, y, d, engine.point_timeout_s, pure=False): key
+        futs = {client.submit(run_point, y, d, engine.point_timeout_s, engine.point_plots,
+                              pure=False): key
                 for key, y, d in jobs}
         try:
             for fut in dask_completed(futs):

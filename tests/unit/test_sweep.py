@@ -32,9 +32,10 @@ class FakeLaunch:
     ``fail`` fail."""
 
     def __init__(self, fail=()):
-        self.calls, self.fail = [], set(fail)
+        self.calls, self.fail, self.plots = [], set(fail), []
 
-    def __call__(self, cfg, out_dir, quiet=False, force=False):
+    def __call__(self, cfg, out_dir, quiet=False, force=False, plots=True):
+        self.plots.append(plots)
         out = runner.prepare_run_dir(out_dir, force)
         (out / "config.yaml").write_text(config.to_yaml(cfg))
         self.calls.append((cfg.train.lr, cfg.seed))
@@ -213,6 +214,23 @@ def test_cli_runs_a_spec_file_and_status_counts_done_failed_pending(fake, tmp_pa
     assert text.startswith(f"{out}: 2 points: 1 done, 1 failed, 0 pending\n  failed ")
     assert text.rstrip().endswith("{'train.lr': 0.002}: failed: boom")
     assert cli.main(["sweep", "status", str(tmp_path)]) == 2
+
+
+def test_no_plots_reaches_every_point_from_the_spec_or_the_command(fake, tmp_path):
+    s = spec({"grid": {"train.lr": [1e-3, 2e-3]}}, engine={"point_plots": False})
+    sweep.run_spec(s, tmp_path / "a", echo=lambda line: None)
+    assert fake.plots == [False, False]
+    fake.plots.clear()
+    assert cli.main(["sweep", "quickstart", "--set", "train.steps=3", "--grid",
+                     "train.lr=1e-3,2e-3", "--out", str(tmp_path / "b"), "--no-plots",
+                     "--quiet"]) == 0
+    assert fake.plots == [False, False]
+    fake.plots.clear()
+    assert cli.main(["sweep", "quickstart", "--set", "train.steps=3", "--grid",
+                     "train.lr=1e-3", "--out", str(tmp_path / "c"), "--quiet"]) == 0
+    assert fake.plots == [True]
+    with pytest.raises(ValueError, match="point_plots: true or false"):
+        spec({"grid": {"train.lr": [1e-3]}}, engine={"point_plots": "no"})
 
 
 def test_engine_options_reach_the_slurm_job_script():
