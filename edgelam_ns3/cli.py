@@ -85,7 +85,8 @@ def _cmd_replay(args) -> int:
     from . import replay, runner
 
     try:
-        cfg = replay.replay_config(args.run_dir, args.set or [], timing=args.timing)
+        cfg = replay.replay_config(args.run_dir, args.set or [], timing=args.timing,
+                                   same_schedule=args.same_schedule)
         summary = runner.launch(cfg, args.out, quiet=args.quiet, force=args.force,
                                 plots=args.plots)
     except (ValueError, runner.RunDirError) as exc:  # ConfigError is a ValueError
@@ -241,9 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
                     "schedule as in a full replay, but no losses computed (NaN). recorded (the "
                     "default of --timing; compute.execution=recorded): no job runs and torch "
                     "is not imported, each job is charged the counts the run recorded for its "
-                    "job and input shapes (split_learning, split_fed_lora; other shapes fail, "
-                    "naming the job); meta (compute.execution=cost): the jobs run on meta "
-                    "tensors. Without --timing: a full replay, every job run, losses computed")
+                    "job and input shapes (split_learning, split_fed_lora, fed_lora; other "
+                    "shapes fail, naming the job); meta (compute.execution=cost): the jobs run "
+                    "on meta tensors. Without --timing: a full replay, every job run, losses "
+                    "computed")
+    rr.add_argument("--same-schedule", action="store_true",
+                    help="each round schedules the devices and shares the run did "
+                    "(train.policy=recorded), not what its policy decides over the replay's "
+                    "rates: the replay differs from the run only where the network model does")
     _run_options(rr, "runs/<name>-replay-<time>")
     rr.set_defaults(fn=_cmd_replay)
     cm = sub.add_parser("compare", help="one report putting runs side by side")

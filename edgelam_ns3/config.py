@@ -818,7 +818,7 @@ class LoopedTrainConfig(_Strict):
 
 
 FRAMEWORKS = (*frameworks.FRAMEWORKS, "none")  # "none": traffic only
-POLICIES = ("all", "random", "round_robin", "channel_aware", "lyapunov")
+POLICIES = ("all", "random", "round_robin", "channel_aware", "lyapunov", "recorded")
 
 
 class TrainConfig(_Strict):
@@ -837,6 +837,9 @@ class TrainConfig(_Strict):
     policy: Literal[POLICIES] | None = Field(
         None, description="device scheduling and bandwidth policy per round (split_fed_lora, "
         "fed_lora: default all; the other frameworks schedule no devices and reject it)")
+    policy_record: str | None = Field(
+        None, description="policy recorded: the run directory whose traces/rounds.parquet "
+        "gives each round's devices and shares (edgelam replay --same-schedule)")
     k: Annotated[int, Field(ge=1)] = Field(
         2, description="devices per round for random, round_robin and channel_aware")
     min_participation: Annotated[float, Field(ge=0, le=1)] = Field(
@@ -1057,6 +1060,17 @@ class ScenarioConfig(_Strict):
             raise ValueError(unused)
         if t.policy is None and t.framework in frameworks.SCHEDULING:
             t.policy = "all"
+        if (t.policy == "recorded") != (t.policy_record is not None):
+            raise ValueError("train.policy_record: given exactly when train.policy is recorded "
+                             "(the run whose schedule it replays)")
+        if t.policy == "recorded":
+            from .policies import recorded_schedule
+
+            rounds = recorded_schedule(t.policy_record)
+            missing = [r for r in range(t.steps) if r not in rounds]
+            if missing:
+                raise ValueError(f"train.policy_record: {t.policy_record} records {len(rounds)} "
+                                 f"rounds, train.steps is {t.steps} (no round {missing[0]})")
         _check_model_fits(self.model, t.framework)
         if self.compute.execution == "cost" and t.dp.enabled:
             raise ValueError("compute.execution: cost has no gradient values for train.dp to "

@@ -150,12 +150,60 @@ class LyapunovPolicy:
                         {"predicted_latency_s": latency, "queues": self.q.tolist()})
 
 
+def recorded_schedule(run_dir) -> dict[int, Decision]:
+    """Each round's scheduled devices and shares from a run's ``traces/rounds.parquet`` (the
+    shares as logged, to 4 decimals, scaled down if they then sum past 1). Raises ValueError
+    (one line) for a run without them."""
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
+
+    path = Path(run_dir) / "traces" / "rounds.parquet"
+    if not path.is_file():
+        raise ValueError(f"train.policy_record: {path} does not exist (not a finished run "
+                         "directory)")
+    f = pq.ParquetFile(path)
+    if not {"round", "scheduled", "shares"} <= set(f.schema_arrow.names):
+        raise ValueError(f"train.policy_record: {path} has no scheduled and shares columns (a "
+                         "run of a framework that schedules devices is needed)")
+    out = {}
+    for row in f.read(columns=["round", "scheduled", "shares"]).to_pylist():
+        idx = [int(i) for i in row["scheduled"].split(",") if i]
+        shares = [float(s) for s in row["shares"].split(",") if s]
+        if not idx or len(idx) != len(shares):
+            raise ValueError(f"train.policy_record: {path}: round {row['round']} has no "
+                             "schedule (scheduled and shares empty or of different lengths)")
+        total = sum(shares)
+        out[int(row["round"])] = Decision(idx, [s / max(total, 1.0) for s in shares])
+    return out
+
+
+class RecordedPolicy:
+    """The schedule a run recorded, round by round (``train.policy: recorded``, ``edgelam
+    replay --same-schedule``): a replay then differs from the run only where the network does,
+    not where a policy that observes the replay's rates would decide otherwise."""
+
+    def __init__(self, n: int, k: int, seed: int, record=None, **_):
+        self.n = n
+        self.schedule = recorded_schedule(record)
+
+    def select(self, r: int, state: DeviceState) -> Decision:
+        if r not in self.schedule:
+            raise ValueError(f"train.policy recorded: the record has no round {r}")
+        d = self.schedule[r]
+        if max(d.scheduled) >= self.n:
+            raise ValueError(f"train.policy recorded: round {r} schedules device "
+                             f"{max(d.scheduled)} of {self.n}")
+        return Decision(list(d.scheduled), list(d.shares))
+
+
 POLICIES = {
     "all": AllPolicy,
     "random": RandomPolicy,
     "round_robin": RoundRobinPolicy,
     "channel_aware": ChannelAwarePolicy,
     "lyapunov": LyapunovPolicy,
+    "recorded": RecordedPolicy,
 }
 
 

@@ -144,13 +144,17 @@ counts the run recorded for its job and input shapes, :mod:`edgelam_ns3.replay_t
 
 
 def replay_config(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = (),
-                  timing: str | bool | None = None) -> config_mod.ScenarioConfig:
+                  timing: str | bool | None = None,
+                  same_schedule: bool = False) -> config_mod.ScenarioConfig:
     """The recorded run's config with its radio replaced by its capacity trace, then the
     ``overrides`` (``--set`` strings; e.g. another train.policy or train.framework).
 
     :param timing: a timing-only replay, losses not computed (NaN), with the same compute
         charges and so the same timing as a full replay: ``"recorded"`` (or True) or
         ``"meta"`` (:data:`TIMING_MODES`); default None: a full replay
+    :param same_schedule: each round schedules the devices and shares the run did
+        (``train.policy: recorded``), not what its policy decides over the replay's rates:
+        the replay then differs from the run only where the network model does
     """
     run_dir = Path(run_dir)
     recorded = run_dir / "config.yaml"
@@ -167,6 +171,8 @@ def replay_config(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = 
             f"transport.link_mtu_bytes={REPLAY_MTU_BYTES}",
             f"transport.tcp_segment_bytes={REPLAY_MTU_BYTES - 52}", f"name={cfg.name}-replay"]
     base += [f"radio.trace.{k}={v!r}" for k, v in access_delays(run_dir, cfg).items()]
+    if same_schedule:
+        base += ["train.policy=recorded", f"train.policy_record='{run_dir.resolve()}'"]
     if timing is True:
         timing = "recorded"
     if timing and timing not in TIMING_MODES:
@@ -183,11 +189,11 @@ def replay_config(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = 
 
 def replay(run_dir: str | Path, overrides=(), out: str | Path | None = None,
            quiet: bool = False, force: bool = False, timing: str | bool | None = None,
-           plots: bool = True) -> dict:
+           plots: bool = True, same_schedule: bool = False) -> dict:
     """Run :func:`replay_config` into ``out`` (see :func:`edgelam_ns3.runner.launch`)."""
     from . import runner
 
-    cfg = replay_config(run_dir, overrides, timing)
+    cfg = replay_config(run_dir, overrides, timing, same_schedule)
     return runner.launch(cfg, out, quiet=quiet, force=force, plots=plots)
 
 

@@ -43,6 +43,7 @@ OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "model.device_layers": (SPLIT_GPT, "does not split the GPT-2 model"),
     "model.base": (FINE_TUNING, "trains from random weights"),
     "train.policy": (SCHEDULING, "does not schedule devices"),
+    "train.policy_record": (SCHEDULING, "does not schedule devices"),
     "train.k": (SCHEDULING, "does not schedule devices"),
     "train.min_participation": (SCHEDULING, "does not schedule devices"),
     "train.lyapunov_v": (SCHEDULING, "does not schedule devices"),

@@ -35,7 +35,7 @@ class FedLoRARounds:
         cfg, t = self.cfg, self.cfg.train
         n = cfg.nodes.n_devices
         self.policy = make_policy(t.policy, n, t.k, cfg.seed, min_participation=t.min_participation,
-                                  v=t.lyapunov_v)
+                                  v=t.lyapunov_v, record=t.policy_record)
         self.compute_est = np.zeros(n)
 
     # -- what the subclass computes -----------------------------------------------------------

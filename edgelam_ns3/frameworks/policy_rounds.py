@@ -27,7 +27,7 @@ class PolicyRounds:
         cfg = self.cfg
         n, t, d = cfg.nodes.n_devices, cfg.train, cfg.model
         self.policy = make_policy(t.policy, n, t.k, cfg.seed, min_participation=t.min_participation,
-                                  v=t.lyapunov_v)
+                                  v=t.lyapunov_v, record=t.policy_record)
         # a round's traffic per device: activations and gradients, up and down, float32
         self.bits_per_round = 4 * t.batch_size * d.seq_len * d.n_embd * 4 * 8
         self.compute_est = np.zeros(n)

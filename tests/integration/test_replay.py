@@ -125,6 +125,13 @@ def test_recorded_timing_replay_of_split_fed_lora_equals_its_full_replay(tmp_pat
         assert s["status"] == "ok" and s["policy"] == "round_robin"
     pd.testing.assert_frame_equal(pd.read_parquet(base / "recorded/traces/compute.parquet"),
                                   pd.read_parquet(base / "meta/traces/compute.parquet"))
+    # --same-schedule: the NR run's devices and shares, round by round, whatever the policy
+    # would decide over the replay's rates
+    s = replay(base / "nr", out=base / "same", quiet=True, timing="recorded", same_schedule=True)
+    assert s["status"] == "ok" and s["policy"] == "recorded"
+    nr, same = (pd.read_parquet(base / d / "traces/rounds.parquet") for d in ("nr", "same"))
+    for col in ("scheduled", "shares"):
+        assert same[col].tolist() == nr[col].tolist()
 
 
 def test_recorded_timing_replay_of_fed_lora_equals_its_full_replay(tmp_path_factory):
