@@ -242,7 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "schedule as in a full replay, but no losses computed (NaN). recorded (the "
                     "default of --timing; compute.execution=recorded): no job runs and torch "
                     "is not imported, each job is charged the counts the run recorded for its "
-                    "job and input shapes (split_learning, split_fed_lora, fed_lora; other "
+                    "job and input shapes (split_learning, split_fed_lora, fed_lora, "
+                    "centralized; other "
                     "shapes fail, naming the job); meta (compute.execution=cost): the jobs run "
                     "on meta tensors. Without --timing: a full replay, every job run, losses "
                     "computed")

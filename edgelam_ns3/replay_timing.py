@@ -27,12 +27,14 @@ policy, the first count of a key (an optimizer's first step, with its state crea
 charged at that key's first use, which may fall in another round than in a full replay.
 
 The frameworks here mirror :mod:`edgelam_ns3.frameworks.split_learning`,
-:mod:`edgelam_ns3.frameworks.split_fed_lora` and :mod:`edgelam_ns3.frameworks.fed_lora` job for
-job and message for message (the policy's part of a split_fed_lora round is the framework's
-own code, :class:`~edgelam_ns3.frameworks.policy_rounds.PolicyRounds`, and a fed_lora round is
-entirely, :class:`~edgelam_ns3.frameworks.fed_lora_rounds.FedLoRARounds`);
+:mod:`edgelam_ns3.frameworks.split_fed_lora`, :mod:`edgelam_ns3.frameworks.fed_lora` and
+:mod:`edgelam_ns3.frameworks.centralized` job for job and message for message (the policy's
+part of a split_fed_lora round is the framework's own code,
+:class:`~edgelam_ns3.frameworks.policy_rounds.PolicyRounds`; fed_lora's and centralized's rounds
+are entirely, :class:`~edgelam_ns3.frameworks.fed_lora_rounds.FedLoRARounds`,
+:class:`~edgelam_ns3.frameworks.centralized_rounds.CentralizedRounds`);
 ``tests/integration/test_replay.py`` checks that a timing replay's ``compute.parquet`` and round
-latencies equal the full replay's, frame for frame, for all three.
+latencies equal the full replay's, frame for frame, for all four.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from typing import Callable
 
 
 from .frameworks.base import Barrier, RoundBase
+from .frameworks.centralized_rounds import CentralizedRounds
 from .frameworks.fed_lora_rounds import FedLoRARounds
 from .frameworks.policy_rounds import PolicyRounds
 from .frameworks.round_log import RoundLog
@@ -277,8 +280,38 @@ class FedLoRATiming(FedLoRARounds, _TimingBase):
         return None, (None, [self.adapters] * len(uploads), [])
 
 
+def recorded_shard_bytes(cfg) -> list[int]:
+    """Each device's raw data in a centralized record: its ``raw_data_up`` message's bytes."""
+    import pyarrow.parquet as pq
+
+    path = Path(cfg.compute.record) / "traces" / "messages.parquet"
+    rows = pq.ParquetFile(path).read(columns=["src", "bytes", "tag"]).to_pylist()
+    sizes = {r["src"]: int(r["bytes"]) for r in rows if r["tag"] == "raw_data_up"}
+    devices = [f"ue{i}" for i in range(cfg.nodes.n_devices)]
+    if any(d not in sizes for d in devices):
+        raise ValueError(f"compute.record: {path} has no raw_data_up message from "
+                         f"{next(d for d in devices if d not in sizes)} (nodes.n_devices as "
+                         "recorded, or --timing meta)")
+    return [sizes[d] for d in devices]
+
+
+class CentralizedTiming(CentralizedRounds, _TimingBase):
+    """:class:`~edgelam_ns3.frameworks.centralized.Centralized`, charged from the record; the
+    rounds are the framework's own code
+    (:class:`~edgelam_ns3.frameworks.centralized_rounds.CentralizedRounds`)."""
+
+    name = "centralized"
+
+    def __init__(self, cfg, sim, on_job=None, on_round=None):
+        super().__init__(cfg, sim, on_job, on_round)
+        self.shard_bytes = recorded_shard_bytes(cfg)
+
+    def _train_step_job(self):
+        return None, (None, None, [(self.ids, self.ids)] * len(self.devices))
+
+
 TIMING_FRAMEWORKS = {"split_learning": SplitLearningTiming, "split_fed_lora": SplitFedLoRATiming,
-                     "fed_lora": FedLoRATiming}
+                     "fed_lora": FedLoRATiming, "centralized": CentralizedTiming}
 """``train.framework`` -> its torch-free mirror, for ``compute.execution: recorded``."""
 
 

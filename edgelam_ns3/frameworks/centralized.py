@@ -17,13 +17,14 @@ import torch
 from ..config import ScenarioConfig
 from ..datasets.text import local_data
 from ..sim import Simulation
-from .base import Barrier, RoundFramework
-from .round_log import RoundLog
+from .base import RoundFramework
+from .centralized_rounds import CentralizedRounds
 from .split_fed_lora import base_summary, build_split_lora
 
 
-class Centralized(RoundFramework):
-    """Upload the data once, then train on the server for ``cfg.train.steps`` rounds."""
+class Centralized(CentralizedRounds, RoundFramework):
+    """Upload the data once, then train on the server for ``cfg.train.steps`` rounds (the
+    rounds: :class:`~edgelam_ns3.frameworks.centralized_rounds.CentralizedRounds`)."""
 
     name = "centralized"
 
@@ -49,21 +50,7 @@ class Centralized(RoundFramework):
         with torch.no_grad():
             return self.value(self.model(ids, labels)[0])
 
-    def start(self) -> None:
-        n = len(self.devices)
-        self.radio.set_shares(list(range(n)), [1.0 / n] * n)
-        self.log = RoundLog(0, self.sim.now, list(range(n)), [1.0 / n] * n)
-        uploaded = Barrier(range(n), lambda _: self._begin_round())
-        log = self.log
-        for i in range(n):
-            self.sim.send(self.devices[i], self.srv, self.shard_bytes[i],
-                          lambda msg, i=i: (log.message("raw_data_up", msg, True),
-                                            uploaded.arrive(i)), tag="raw_data_up")
-
-    def _begin_round(self) -> None:
-        if self.log is None:
-            self.log = RoundLog(self.round, self.sim.now, [], [])
-
+    def _train_step_job(self):
         pairs = [next(b) for b in self.batches]  # drawn at the job's start: they key it
 
         def step():
@@ -75,9 +62,4 @@ class Centralized(RoundFramework):
             self.opt.step()
             return self.value(loss.detach())
 
-        def done(loss):
-            self.log.losses.append(loss)
-            self._end_round()
-
-        self.hosts[self.srv].submit("server_train_step", step, done,
-                                    key=(self.model, self.opt, pairs))
+        return step, (self.model, self.opt, pairs)

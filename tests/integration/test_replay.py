@@ -101,8 +101,8 @@ def test_recorded_timing_replay_of_other_shapes_fails_naming_the_job_and_shapes(
     assert "no job 'device_embed' with input shapes '3x16' (it holds 2x16)" in summary["error"]
     assert "\n" not in summary["error"]
     with pytest.raises(ValueError, match="compute.execution: recorded runs split_learning, "
-                       "split_fed_lora, fed_lora, not train.framework centralized"):
-        replay_config(nr_run, ["train.framework=centralized"], timing=True)
+                       "split_fed_lora, fed_lora, centralized, not train.framework looped_tp"):
+        config.load("looped-tp", ["compute.execution=recorded", f"compute.record={nr_run}"])
     with pytest.raises(ValueError, match="compute.record: read only with compute.execution "
                        "recorded"):
         config.load("quickstart", [f"compute.record={nr_run}"])
@@ -147,6 +147,16 @@ def test_recorded_timing_replay_of_fed_lora_equals_its_full_replay(tmp_path_fact
     bad = replay(base / "nr", ["train.local_steps=3"], out=base / "steps3", quiet=True,
                  timing="recorded")
     assert bad["status"] == "failed" and "no device_local_train job over 3 batches" in bad["error"]
+
+
+def test_recorded_timing_replay_of_centralized_equals_its_full_replay(tmp_path_factory):
+    base = tmp_path_factory.mktemp("cen")
+    cfg = config.load("quickstart", TINY + ["train.framework=centralized", "nodes.n_devices=3"])
+    assert runner.launch(cfg, base / "nr", quiet=True)["status"] == "ok"
+    assert replay(base / "nr", out=base / "full", quiet=True)["status"] == "ok"
+    timed = replay(base / "nr", out=base / "timing", quiet=True, timing="recorded")
+    assert timed["status"] == "ok" and timed["framework"] == "centralized"
+    _same_timing(base / "full", base / "timing")
 
 
 def test_replay_latency_error_of_the_nr_run_stays_within_a_factor_two(nr_run, replayed):
