@@ -1060,17 +1060,7 @@ class ScenarioConfig(_Strict):
             raise ValueError(unused)
         if t.policy is None and t.framework in frameworks.SCHEDULING:
             t.policy = "all"
-        if (t.policy == "recorded") != (t.policy_record is not None):
-            raise ValueError("train.policy_record: given exactly when train.policy is recorded "
-                             "(the run whose schedule it replays)")
-        if t.policy == "recorded":
-            from .policies import recorded_schedule
-
-            rounds = recorded_schedule(t.policy_record)
-            missing = [r for r in range(t.steps) if r not in rounds]
-            if missing:
-                raise ValueError(f"train.policy_record: {t.policy_record} records {len(rounds)} "
-                                 f"rounds, train.steps is {t.steps} (no round {missing[0]})")
+        _check_recorded_policy(t)
         _check_model_fits(self.model, t.framework)
         if self.compute.execution == "cost" and t.dp.enabled:
             raise ValueError("compute.execution: cost has no gradient values for train.dp to "
@@ -1086,6 +1076,22 @@ class ScenarioConfig(_Strict):
             from .frameworks.channel_prediction_config import check_beamforming
             check_beamforming(self)
         return self
+
+
+def _check_recorded_policy(t: TrainConfig) -> None:
+    """``train.policy: recorded`` and its record go together, and the record holds every round
+    the run takes (:func:`edgelam_ns3.policies.recorded_schedule`)."""
+    if (t.policy == "recorded") != (t.policy_record is not None):
+        raise ValueError("train.policy_record: given exactly when train.policy is recorded "
+                         "(the run whose schedule it replays)")
+    if t.policy == "recorded":
+        from .policies import recorded_schedule
+
+        rounds = recorded_schedule(t.policy_record)
+        missing = [r for r in range(t.steps) if r not in rounds]
+        if missing:
+            raise ValueError(f"train.policy_record: {t.policy_record} records {len(rounds)} "
+                             f"rounds, train.steps is {t.steps} (no round {missing[0]})")
 
 
 def _check_tdd_directions(cfg: ScenarioConfig) -> None:

@@ -117,7 +117,7 @@ def access_delays(run_dir: Path, cfg: config_mod.ScenarioConfig) -> dict[str, fl
         up = r["src"] in ues
         peer = r["dst"] if up else r["src"]
         first = r["t_first_byte_s"]
-        if (r["src"] in ues) == (r["dst"] in ues) or first is None or not first >= 0:
+        if up == (r["dst"] in ues) or first is None or not first >= 0:
             continue  # UE to UE, backhaul only, or never delivered (-1, NaN)
         hops = path_delay_s(cfg, peer)
         if hops is not None:

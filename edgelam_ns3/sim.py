@@ -243,12 +243,14 @@ class Simulation:
                                network.udp_max_tries)
             for name in network.nodes:
                 self._sim.add_node(name)
+            carriers: dict[str, list[int]] = {}  # carrier -> its directed links
             for link in network.links:
                 u = self._sim.add_link(self._index[link.a], self._index[link.b],
                                        float(link.rate_bps), float(link.delay_s),
                                        int(link.queue_packets), int(network.link_mtu_bytes))
-                self._set_traces(u, link)
-            self._share_carriers(network.links)
+                self._set_traces(u, link, carriers)
+            for members in carriers.values():  # shared once every member has its series
+                self._sim.share_link_traces(members)
             if network.radio is not None:
                 self._set_radio(network.radio)
             self._sim.finalize(network.tcp_segment_bytes, network.tcp_buffer_bytes,
@@ -275,9 +277,13 @@ class Simulation:
             self.close()
             raise
 
-    def _set_traces(self, undirected: int, link: LinkSpec) -> None:
+    def _set_traces(self, undirected: int, link: LinkSpec, carriers: dict) -> None:
+        """Give the link's traced directions their series; add each that names a carrier to
+        ``carriers`` (carrier -> directed links)."""
         for d, tr in enumerate((link.trace_ab, link.trace_ba)):
             if tr is not None:
+                if tr.carrier is not None:
+                    carriers.setdefault(tr.carrier, []).append(2 * undirected + d)
                 def f(x):
                     return [float(v) for v in x]
                 self._sim.set_link_trace(2 * undirected + d, f(tr.times_s), f(tr.rate_bps),
@@ -287,15 +293,6 @@ class Simulation:
                                          float(tr.access_delay_s))
                 if tr.share != 1.0:
                     self._sim.set_link_share(2 * undirected + d, float(tr.share))
-
-    def _share_carriers(self, links) -> None:
-        carriers: dict[str, list[int]] = {}
-        for u, link in enumerate(links):
-            for d, tr in enumerate((link.trace_ab, link.trace_ba)):
-                if tr is not None and tr.carrier is not None:
-                    carriers.setdefault(tr.carrier, []).append(2 * u + d)
-        for members in carriers.values():
-            self._sim.share_link_traces(members)
 
     def _set_radio(self, r: RadioSpec) -> None:
         from .radio.phy_tables import feed_bler_curves

@@ -108,15 +108,24 @@ def test_recorded_timing_replay_of_other_shapes_fails_naming_the_job_and_shapes(
         config.load("quickstart", [f"compute.record={nr_run}"])
 
 
-def test_recorded_timing_replay_of_split_fed_lora_equals_its_full_replay(tmp_path_factory):
-    base = tmp_path_factory.mktemp("sfl")
-    cfg = config.load("split-finetune", TINY + ["model.base=random", "nodes.n_devices=4",
-                                                "train.k=2"])
+def _nr_run_and_its_two_replays(base, cfg):
+    """Run ``cfg`` (an NR run) into base/nr, replay it in full (base/full) and torch-free
+    (base/timing), check that both replays end ok and time every job and round alike; :return:
+    base and the timing replay's summary."""
     assert runner.launch(cfg, base / "nr", quiet=True)["status"] == "ok"
     assert replay(base / "nr", out=base / "full", quiet=True)["status"] == "ok"
     timed = replay(base / "nr", out=base / "timing", quiet=True, timing="recorded")
-    assert timed["status"] == "ok" and timed["policy"] == "lyapunov"
+    assert timed["status"] == "ok"
     _same_timing(base / "full", base / "timing")
+    return base, timed
+
+
+def test_recorded_timing_replay_of_split_fed_lora_equals_its_full_replay(tmp_path_factory):
+    base, timed = _nr_run_and_its_two_replays(
+        tmp_path_factory.mktemp("sfl"),
+        config.load("split-finetune", TINY + ["model.base=random", "nodes.n_devices=4",
+                                              "train.k=2"]))
+    assert timed["policy"] == "lyapunov"
     # a counterfactual policy: charged as jobs counted on meta tensors, including server jobs
     # over device counts the record may not hold (the affine rule)
     other = ["train.policy=round_robin", "train.k=2"]
@@ -135,28 +144,22 @@ def test_recorded_timing_replay_of_split_fed_lora_equals_its_full_replay(tmp_pat
 
 
 def test_recorded_timing_replay_of_fed_lora_equals_its_full_replay(tmp_path_factory):
-    base = tmp_path_factory.mktemp("fl")
-    cfg = config.load("split-finetune", TINY + ["model.base=random", "nodes.n_devices=3",
-                                                "train.k=2", "train.framework=fed_lora",
-                                                "train.local_steps=2"])
-    assert runner.launch(cfg, base / "nr", quiet=True)["status"] == "ok"
-    assert replay(base / "nr", out=base / "full", quiet=True)["status"] == "ok"
-    timed = replay(base / "nr", out=base / "timing", quiet=True, timing="recorded")
-    assert timed["status"] == "ok" and timed["framework"] == "fed_lora"
-    _same_timing(base / "full", base / "timing")
+    base, timed = _nr_run_and_its_two_replays(
+        tmp_path_factory.mktemp("fl"),
+        config.load("split-finetune", TINY + ["model.base=random", "nodes.n_devices=3",
+                                              "train.k=2", "train.framework=fed_lora",
+                                              "train.local_steps=2"]))
+    assert timed["framework"] == "fed_lora"
     bad = replay(base / "nr", ["train.local_steps=3"], out=base / "steps3", quiet=True,
                  timing="recorded")
     assert bad["status"] == "failed" and "no device_local_train job over 3 batches" in bad["error"]
 
 
 def test_recorded_timing_replay_of_centralized_equals_its_full_replay(tmp_path_factory):
-    base = tmp_path_factory.mktemp("cen")
-    cfg = config.load("quickstart", TINY + ["train.framework=centralized", "nodes.n_devices=3"])
-    assert runner.launch(cfg, base / "nr", quiet=True)["status"] == "ok"
-    assert replay(base / "nr", out=base / "full", quiet=True)["status"] == "ok"
-    timed = replay(base / "nr", out=base / "timing", quiet=True, timing="recorded")
-    assert timed["status"] == "ok" and timed["framework"] == "centralized"
-    _same_timing(base / "full", base / "timing")
+    _, timed = _nr_run_and_its_two_replays(
+        tmp_path_factory.mktemp("cen"),
+        config.load("quickstart", TINY + ["train.framework=centralized", "nodes.n_devices=3"]))
+    assert timed["framework"] == "centralized"
 
 
 def test_replay_latency_error_of_the_nr_run_stays_within_a_factor_two(nr_run, replayed):
