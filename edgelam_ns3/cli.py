@@ -12,7 +12,7 @@
     edgelam compare RUN_DIR RUN_DIR... [--out DIR]             # runs side by side
     edgelam bench bridge [--json] [--n N]
     edgelam bench radio [--json] [--duration-s S]
-    edgelam bench cosim [--json] [--scenario NAME] [--set key=value ...]
+    edgelam bench cosim [--json] [--warm] [--scenario NAME] [--set key=value ...]
     edgelam bench sweep [--json] [--points N]   # local sweep pool: 1 vs 2 workers, overhead
     edgelam bench replay [--json] [--scenario NAME] [--set key=value ...]  # replay vs NR run
     edgelam --version
@@ -148,15 +148,42 @@ def _cmd_report(args) -> int:
     return 1 if warnings else 0
 
 
+BENCH_OPTIONS = {"bridge": {"n": 200_000}, "radio": {"duration_s": 2.0},
+                 "cosim": {"scenario": "quickstart", "set": None, "warm": False},
+                 "sweep": {"points": 4}, "replay": {"scenario": "quickstart", "set": None}}
+"""Each benchmark's options (``args`` attribute -> default); another bench's option is an
+error, not ignored."""
+
+
+def _bench_options(args) -> str | None:
+    """Fill in the chosen benchmark's defaults; the error line if another one's option was
+    given."""
+    mine = BENCH_OPTIONS[args.what]
+    for opts in BENCH_OPTIONS.values():
+        for name in opts:
+            given = getattr(args, name)
+            if name not in mine and given is not None and given is not False:
+                users = ", ".join(w for w, o in BENCH_OPTIONS.items() if name in o)
+                return f"bench {args.what}: --{name.replace('_', '-')} is an option of " \
+                       f"bench {users}"
+    for name, default in mine.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+    return None
+
+
 def _cmd_bench(args) -> int:
     from . import bench
 
+    wrong = _bench_options(args)
+    if wrong:
+        return _fail(wrong)
     try:
         if args.what == "bridge":
             result = bench.bench_bridge(n_callbacks=args.n)
             table = bench.format_table
         elif args.what == "cosim":
-            result = bench.bench_cosim(args.scenario, args.set or [])
+            result = bench.bench_cosim(args.scenario, args.set or [], warm=args.warm)
             table = bench.format_cosim_table
         elif args.what == "sweep":
             result = bench.bench_sweep(n_points=args.points)
@@ -271,13 +298,15 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="benchmarks (wall-clock figures of this machine)")
     b.add_argument("what", choices=["bridge", "radio", "cosim", "sweep", "replay"])
     b.add_argument("--json", action="store_true", help="print one JSON object")
-    b.add_argument("--n", type=int, default=200_000, help="bridge: callbacks to time (>= 1)")
-    b.add_argument("--duration-s", type=float, default=2.0,
-                   help="radio: simulated seconds timed per case (> 0)")
-    b.add_argument("--points", type=int, default=4,
-                   help="sweep: points run with 1 and then 2 workers (>= 2)")
-    b.add_argument("--scenario", default="quickstart",
-                   help="cosim, replay: scenario name or YAML")
+    b.add_argument("--n", type=int, help="bridge: callbacks to time (>= 1); default 200000")
+    b.add_argument("--duration-s", type=float,
+                   help="radio: simulated seconds timed per case (> 0); default 2")
+    b.add_argument("--points", type=int,
+                   help="sweep: points run with 1 and then 2 workers (>= 2); default 4")
+    b.add_argument("--warm", action="store_true",
+                   help="cosim: fork the runs from a server that imported torch and the "
+                   "frameworks (as a sweep's points start), not fresh interpreters")
+    b.add_argument("--scenario", help="cosim, replay: scenario name or YAML; default quickstart")
     b.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="cosim, replay: " + SET_HELP)
     b.set_defaults(fn=_cmd_bench)

@@ -25,6 +25,9 @@ less the second's. All categories but ``torch_compute_s`` come from the first ru
 ``overhead_share`` = (everything but ``torch_compute_s`` and ``ns3_core_s``) / ``total_s``.
 The same breakdown in this thread's CPU time (``cpu``; start-up: the child's CPU time until the
 first round) is less sensitive to other processes on a shared machine.
+With ``warm`` both children are forked from a server that has imported torch and the frameworks
+(:mod:`edgelam_ns3.warm`, as a sweep's points are), started before the timing, so
+``startup_s`` is what remains of the start-up when the imports are paid once per sweep.
 The run writes no plots or report (``edgelam run``'s launcher adds those after the child).
 Figures are wall-clock and depend on the machine's load: ``load_avg`` gives it.
 """
@@ -201,7 +204,8 @@ def _child(argv_json: str) -> None:
     Path(a["result"]).write_text(json.dumps(res))
 
 
-def _spawn(scenario: str, overrides: list[str], mode: str, counts: list) -> dict:
+def _spawn(scenario: str, overrides: list[str], mode: str, counts: list,
+           warm: bool = False) -> dict:
     with tempfile.TemporaryDirectory(prefix="edgelam-bench-cosim-") as d:
         result = Path(d) / "result.json"
         arg = {"scenario": scenario, "overrides": list(overrides), "mode": mode,
@@ -209,32 +213,45 @@ def _spawn(scenario: str, overrides: list[str], mode: str, counts: list) -> dict
         env = dict(os.environ)
         env.setdefault("OMP_NUM_THREADS", "1")
         env.setdefault("MKL_NUM_THREADS", "1")
-        code = "import sys; from edgelam_ns3.cosim_bench import _child; _child(sys.argv[1])"
-        arg["t_spawn"] = time.time()
-        p = subprocess.run([sys.executable, "-c", code, json.dumps(arg)], env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        if p.returncode != 0 or not result.exists():
-            tail = "\n".join(p.stdout.strip().splitlines()[-5:])
+        if warm:
+            from . import warm as warm_mod
+
+            warm_mod.server()  # started and its imports done before the clock starts
+            arg["t_spawn"] = time.time()
+            p = warm_mod.start(_child, (json.dumps(arg),), env)
+            output = p.stdout.read()
+            p.stdout.close()
+            rc = p.wait()
+        else:
+            code = "import sys; from edgelam_ns3.cosim_bench import _child; _child(sys.argv[1])"
+            arg["t_spawn"] = time.time()
+            done = subprocess.run([sys.executable, "-c", code, json.dumps(arg)], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            output, rc = done.stdout, done.returncode
+        if rc != 0 or not result.exists():
+            tail = "\n".join(output.strip().splitlines()[-5:])
             raise RuntimeError(f"bench cosim: the {mode} run of {scenario} failed "
-                               f"(exit {p.returncode}): {tail}")
+                               f"(exit {rc}): {tail}")
         return json.loads(result.read_text())
 
 
-def bench_cosim(scenario: str = "quickstart", overrides: list[str] | tuple[str, ...] = ()) \
-        -> dict:
+def bench_cosim(scenario: str = "quickstart", overrides: list[str] | tuple[str, ...] = (),
+                warm: bool = False) -> dict:
     """Profile ``scenario`` (a built-in name or a YAML path, with ``--set`` overrides): the
     wall-time breakdown in :data:`CATEGORIES` and ``overhead_share`` (see the module's
-    docstring). Config errors are raised before any child starts."""
+    docstring), with children started cold or, with ``warm``, forked from the warm server.
+    Config errors are raised before any child starts."""
     from . import config as config_mod
 
     config_mod.load(scenario, list(overrides))  # a bad name or override: ConfigError now
     load0 = os.getloadavg()
-    m = _spawn(scenario, list(overrides), "measured", [])
-    r = _spawn(scenario, list(overrides), "replay", m["counts"])
+    m = _spawn(scenario, list(overrides), "measured", [], warm)
+    r = _spawn(scenario, list(overrides), "replay", m["counts"], warm)
     if r["jobs"] != m["jobs"] or r["sim_time_s"] != m["sim_time_s"]:
         raise RuntimeError(f"bench cosim: the replay differs from the measured run ({r['jobs']} "
                            f"vs {m['jobs']} jobs, {r['sim_time_s']} vs {m['sim_time_s']} s)")
-    return _breakdown(m, r, scenario, overrides, load0, os.getloadavg())
+    return {**_breakdown(m, r, scenario, overrides, load0, os.getloadavg()),
+            "start": "warm" if warm else "cold"}
 
 
 def _categories(acc: dict, replay: dict, startup: float, total: float, glue: float) -> dict:
@@ -270,7 +287,8 @@ def format_cosim_table(r: dict) -> str:
     """Human-readable breakdown."""
     sets = " ".join(f"--set {o}" for o in r["overrides"])
     lines = [f"{r['scenario']} {sets}".rstrip() + f": {r['rounds']} rounds, "
-             f"{r['sim_time_s']:.3f} s simulated, {r['jobs']} jobs, {r['callbacks']} callbacks"]
+             f"{r['sim_time_s']:.3f} s simulated, {r['jobs']} jobs, {r['callbacks']} callbacks, "
+             f"{r.get('start', 'cold')} start"]
     c = r["cpu"]
     lines.append(f"  {'':18s} {'wall':>8s}    {'share':>5s}   {'CPU':>8s}    {'share':>5s}")
     for k in CATEGORIES:

@@ -105,10 +105,14 @@ def prepare_run_dir(out: str | Path, force: bool = False) -> Path:
 
 
 def launch(cfg: config_mod.ScenarioConfig, out_dir: str | Path | None = None,
-           quiet: bool = False, force: bool = False, plots: bool = True) -> dict:
+           quiet: bool = False, force: bool = False, plots: bool = True,
+           warm: bool = False) -> dict:
     """Run ``cfg`` in a child process into ``out_dir`` (see :func:`prepare_run_dir`; default
     :func:`default_run_dir`); return the summary, also written to ``summary.json``. With
-    ``plots`` False no figure is drawn (:func:`edgelam_ns3.report.redraw` draws them)."""
+    ``plots`` False no figure is drawn (:func:`edgelam_ns3.report.redraw` draws them). With
+    ``warm`` the child is forked from a process that has imported torch and the frameworks
+    (:mod:`edgelam_ns3.warm`: the first warm launch in a process pays the imports, later ones
+    do not), else it is a fresh interpreter."""
     from . import config as config_mod
 
     out = prepare_run_dir(out_dir if out_dir else default_run_dir(cfg), force)
@@ -119,7 +123,7 @@ def launch(cfg: config_mod.ScenarioConfig, out_dir: str | Path | None = None,
     env.setdefault("MKL_NUM_THREADS", str(cfg.sim.torch_threads))
     env[PARENT_ENV] = str(os.getpid())
     t0 = time.perf_counter()
-    child = _Child([sys.executable, "-u", "-m", "edgelam_ns3.runner", str(out)], env)
+    child = _Child([sys.executable, "-u", "-m", "edgelam_ns3.runner", str(out)], env, warm)
     preload = _preload(POST_RUN_MODULES)
     with _forwarding_signals():
         rc = child.run(out / "stdout.log", None if quiet else sys.stdout)
@@ -162,10 +166,13 @@ _INTERRUPT: int | None = None  # a signal for the children started after it came
 
 
 class _Child:
-    """The simulation's child process: output teed to a log, interruptible."""
+    """The simulation's child process: output teed to a log, interruptible. ``argv`` runs it
+    in a fresh interpreter; with ``warm``, :func:`_child` on ``argv``'s last item is forked from
+    the warm server instead (:func:`edgelam_ns3.warm.start`; cold if that server cannot
+    start)."""
 
-    def __init__(self, argv: list[str], env: dict):
-        self.argv, self.env = argv, env
+    def __init__(self, argv: list[str], env: dict, warm: bool = False):
+        self.argv, self.env, self.warm = argv, env, warm
         self.proc: subprocess.Popen | None = None
         self.signum: int | None = None  # the signal forwarded to it
         self.killed = False  # SIGKILL sent by us
@@ -176,8 +183,7 @@ class _Child:
         :return: its exit code (negative: killed by that signal)."""
         with log_path.open("w") as log:
             with _signals_held():  # until the child installs its own handlers
-                self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE,
-                                             stderr=subprocess.STDOUT, text=True, env=self.env)
+                self.proc = self._start()
             with _LIVE_LOCK:
                 _LIVE.add(self)
                 late = _INTERRUPT
@@ -199,6 +205,17 @@ class _Child:
                     self.kill()
                     self.proc.wait()
                 self.proc.stdout.close()
+
+    def _start(self):
+        if self.warm:
+            from . import warm
+
+            try:
+                return warm.start(_child, (Path(self.argv[-1]),), self.env)
+            except warm.WarmServerError as exc:  # the run itself can still go ahead
+                print(f"edgelam: {exc}; starting the run cold", file=sys.stderr, flush=True)
+        return subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, env=self.env)
 
     def interrupt(self, signum: int) -> None:
         """Forward ``signum``, again every second (a child still starting up ignores it) until

@@ -60,6 +60,9 @@ def add_parser(sub, set_help: str) -> None:
                    help="stop a point after S wall seconds and record it as status timeout")
     w.add_argument("--no-plots", dest="point_plots", action="store_const", const=False,
                    help="the points draw no figures (edgelam report RUN_DIR draws a point's)")
+    w.add_argument("--cold-start", dest="warm_start", action="store_const", const=False,
+                   help="start each point's simulation in a fresh interpreter (default: forked "
+                   "from a server that imported torch and the frameworks once; same traces)")
     w.add_argument("--quiet", action="store_true", help="no table at the end")
     w.set_defaults(fn=cmd_sweep)
 
@@ -98,7 +101,7 @@ def _engine_options(engine, args) -> None:
     for name, value in (("workers", args.workers), ("dask", args.dask),
                         ("jobqueue", args.jobqueue), ("jobs", args.jobs),
                         ("point_timeout_s", args.point_timeout),
-                        ("point_plots", args.point_plots)):
+                        ("point_plots", args.point_plots), ("warm_start", args.warm_start)):
         if value is not None:
             setattr(engine, name, value)
     for item in args.jobqueue_opt or []:

@@ -167,6 +167,10 @@ def test_run_names_are_sanitised_into_one_path_component(name, expected):
      "bench radio: duration_s must be a finite number > 0 (--duration-s), not -1.0"),
     (["bench", "radio", "--duration-s", "nan"],
      "bench radio: duration_s must be a finite number > 0 (--duration-s), not nan"),
+    (["bench", "bridge", "--set", "train.steps=3"], "bench bridge: --set is an option of bench "
+     "cosim, replay"),
+    (["bench", "replay", "--warm"], "bench replay: --warm is an option of bench cosim"),
+    (["bench", "cosim", "--points", "3"], "bench cosim: --points is an option of bench sweep"),
 ])
 def test_bench_arguments_out_of_range_fail_at_once_in_one_line(capsys, argv, message):
     code, out, err = edgelam(capsys, *argv)

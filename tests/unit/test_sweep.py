@@ -32,10 +32,11 @@ class FakeLaunch:
     ``fail`` fail."""
 
     def __init__(self, fail=()):
-        self.calls, self.fail, self.plots = [], set(fail), []
+        self.calls, self.fail, self.plots, self.warm = [], set(fail), [], []
 
-    def __call__(self, cfg, out_dir, quiet=False, force=False, plots=True):
+    def __call__(self, cfg, out_dir, quiet=False, force=False, plots=True, warm=False):
         self.plots.append(plots)
+        self.warm.append(warm)
         out = runner.prepare_run_dir(out_dir, force)
         (out / "config.yaml").write_text(config.to_yaml(cfg))
         self.calls.append((cfg.train.lr, cfg.seed))
@@ -231,6 +232,23 @@ def test_no_plots_reaches_every_point_from_the_spec_or_the_command(fake, tmp_pat
     assert fake.plots == [True]
     with pytest.raises(ValueError, match="point_plots: true or false"):
         spec({"grid": {"train.lr": [1e-3]}}, engine={"point_plots": "no"})
+
+
+def test_points_start_warm_unless_the_spec_or_the_command_says_cold(fake, tmp_path):
+    sweep.run_spec(spec({"grid": {"train.lr": [1e-3, 2e-3]}}), tmp_path / "a",
+                   echo=lambda line: None)
+    assert fake.warm == [True, True]
+    fake.warm.clear()
+    s = spec({"grid": {"train.lr": [1e-3, 2e-3]}}, engine={"warm_start": False})
+    sweep.run_spec(s, tmp_path / "b", echo=lambda line: None)
+    assert fake.warm == [False, False]
+    fake.warm.clear()
+    assert cli.main(["sweep", "quickstart", "--set", "train.steps=3", "--grid",
+                     "train.lr=1e-3", "--out", str(tmp_path / "c"), "--cold-start",
+                     "--quiet"]) == 0
+    assert fake.warm == [False]
+    with pytest.raises(ValueError, match="warm_start: true or false"):
+        spec({"grid": {"train.lr": [1e-3]}}, engine={"warm_start": 1})
 
 
 def test_engine_options_reach_the_slurm_job_script():
