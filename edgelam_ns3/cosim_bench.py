@@ -11,7 +11,9 @@ innermost instrumented call running; self time):
 - ``bridge_s``: the Python side of the bridge (:class:`~edgelam_ns3.sim.Simulation`'s methods
   and delivery handler, the callback wrappers), plus the callbacks fired from C++ times the
   C++ -> Python cost of one callback measured in the same child (as ``bench bridge``);
-- ``tracing_s``: the trace sinks (:class:`~edgelam_ns3.scenario.Recorder`, Parquet writes);
+- ``tracing_s``: the trace sinks (:class:`~edgelam_ns3.scenario.Recorder`, writing the
+  JSON-lines parts; merging them to Parquet is the launcher's work after the child, and not
+  timed, like the plots);
 - ``torch_compute_s``: the jobs' real PyTorch work and the held-out evaluations;
 - ``accounting_s``: counting the jobs' FLOPs and bytes (``compute.accounting``);
 - ``rest_s``: everything else (framework logic, policies, round logs, summaries).
@@ -188,7 +190,8 @@ def _child(argv_json: str) -> None:
     from . import _load_core, bench, scenario
 
     with tempfile.TemporaryDirectory(prefix="edgelam-bench-cosim-") as out:
-        summary = scenario.run_scenario(cfg, Path(out))
+        # as in ``edgelam run``'s child: the launcher merges the trace parts after it
+        summary = scenario.run_scenario(cfg, Path(out), merge_traces=False)
     prof.flush()
     t_end = time.time()
     n_cb = prof.calls["callback"]

@@ -189,12 +189,13 @@ def replay_config(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = 
 
 def replay(run_dir: str | Path, overrides=(), out: str | Path | None = None,
            quiet: bool = False, force: bool = False, timing: str | bool | None = None,
-           plots: bool = True, same_schedule: bool = False) -> dict:
-    """Run :func:`replay_config` into ``out`` (see :func:`edgelam_ns3.runner.launch`)."""
+           plots: bool = True, same_schedule: bool = False, warm: bool = False) -> dict:
+    """Run :func:`replay_config` into ``out`` (see :func:`edgelam_ns3.runner.launch`, also for
+    ``warm``)."""
     from . import runner
 
     cfg = replay_config(run_dir, overrides, timing, same_schedule)
-    return runner.launch(cfg, out, quiet=quiet, force=force, plots=plots)
+    return runner.launch(cfg, out, quiet=quiet, force=force, plots=plots, warm=warm)
 
 
 def latency_error(recorded_dir: str | Path, replay_dir: str | Path) -> dict:

@@ -12,7 +12,7 @@ SMALL = ["train.batch_size=4", "model.seq_len=32", "model.n_embd=64", "model.n_l
 def _run(tmp_path, accounting):
     # each run in its own process: a second ns-3 simulation in one process draws other numbers
     cfg = config.load("split-finetune", SMALL + [f"compute.accounting={accounting}"])
-    summary = runner.launch(cfg, tmp_path / accounting, quiet=True)
+    summary = runner.launch(cfg, tmp_path / accounting, quiet=True, warm=True)
     assert summary["status"] == "ok"
     return summary, pd.read_parquet(tmp_path / accounting / "traces" / "compute.parquet")
 

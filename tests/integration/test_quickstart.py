@@ -13,9 +13,10 @@ CROSS = ("backhaul.cross_traffic=[{src: cloud, dst: ue0, mode: onoff, rate_bps: 
 
 
 def run(tmp_path, name, *overrides):
+    # warm: forked from a server that imported torch once (a cold run's traces, test_warm.py)
     cfg = config.load("quickstart", ["train.steps=5", *overrides])
     out = tmp_path / name
-    summary = runner.launch(cfg, out, quiet=True)
+    summary = runner.launch(cfg, out, quiet=True, warm=True)
     assert summary["status"] == "ok", summary.get("error")
     return out, summary
 
@@ -91,7 +92,7 @@ def test_bad_config_fails_before_the_simulation_with_one_line(tmp_path):
 def test_failed_child_keeps_what_was_written(tmp_path):
     # a max time shorter than one round: the run ends early but leaves its traces and a summary
     cfg = config.load("quickstart", ["train.steps=50", "sim.max_time_s=0.2"])
-    s = runner.launch(cfg, tmp_path / "short", quiet=True)
+    s = runner.launch(cfg, tmp_path / "short", quiet=True, warm=True)
     assert s["status"] == "incomplete" and "max_time_s" in s["error"]
     assert (tmp_path / "short" / "traces" / "messages.parquet").exists()
     assert json.loads((tmp_path / "short" / "summary.json").read_text())["steps"] < 50

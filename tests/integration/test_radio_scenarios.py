@@ -69,7 +69,7 @@ def test_mac_rate_and_goodput_share_one_window_and_the_goodput_is_the_mac_bytes_
     cfg = config.load("radio-saturation", ["radio.n_ues=4", "traffic.duration_s=0.2",
                                             "traffic.full_buffer_ul=true"])
     out = tmp_path / "s"
-    s = runner.launch(cfg, out, quiet=True)
+    s = runner.launch(cfg, out, quiet=True, warm=True)
     assert s["status"] == "ok"
     saved = json.loads((out / "summary.json").read_text())
     assert saved["rate_window_s"] == pytest.approx([cfg.traffic.start_s, saved["sim_time_s"]])

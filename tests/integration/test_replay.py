@@ -15,12 +15,14 @@ from edgelam_ns3.replay import TRACE_FILE, latency_error, replay, replay_config
 
 TINY = ["model.n_layer=2", "model.n_embd=32", "model.n_head=2", "model.seq_len=16",
         "train.batch_size=2", "train.steps=4"]
+# Runs start warm (forked from a server that imported torch once: the traces of a cold run,
+# tests/integration/test_warm.py), to spare the suite the imports of each run.
 
 
 @pytest.fixture(scope="module")
 def nr_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("replay") / "nr"
-    summary = runner.launch(config.load("quickstart", TINY), out, quiet=True)
+    summary = runner.launch(config.load("quickstart", TINY), out, quiet=True, warm=True)
     assert summary["status"] == "ok"
     return out
 
@@ -28,7 +30,7 @@ def nr_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def replayed(nr_run):
     out = nr_run.parent / "replay"
-    summary = replay(nr_run, out=out, quiet=True)
+    summary = replay(nr_run, out=out, quiet=True, warm=True)
     assert summary["status"] == "ok"
     return out
 
@@ -72,7 +74,7 @@ def _same_timing(full, timed) -> None:
 def test_timing_replay_charges_every_job_and_round_as_the_full_replay_without_losses(
         nr_run, replayed, mode, execution):
     out = nr_run.parent / f"timing-{mode}"
-    summary = replay(nr_run, out=out, quiet=True, timing=mode)
+    summary = replay(nr_run, out=out, quiet=True, warm=True, timing=mode)
     assert summary["status"] == "ok"
     assert summary["execution"].startswith(f"{execution}: timing only")
     assert "losses not computed" in summary["execution"] and summary["loss_last"] is None
@@ -95,7 +97,7 @@ def test_recorded_timing_replay_imports_no_torch_and_builds_no_model(nr_run, tmp
 
 def test_recorded_timing_replay_of_other_shapes_fails_naming_the_job_and_shapes(nr_run,
                                                                                 tmp_path):
-    summary = replay(nr_run, ["train.batch_size=3"], out=tmp_path / "b3", quiet=True,
+    summary = replay(nr_run, ["train.batch_size=3"], out=tmp_path / "b3", quiet=True, warm=True,
                      timing=True)
     assert summary["status"] == "failed"
     assert "no job 'device_embed' with input shapes '3x16' (it holds 2x16)" in summary["error"]
@@ -112,9 +114,9 @@ def _nr_run_and_its_two_replays(base, cfg):
     """Run ``cfg`` (an NR run) into base/nr, replay it in full (base/full) and torch-free
     (base/timing), check that both replays end ok and time every job and round alike; :return:
     base and the timing replay's summary."""
-    assert runner.launch(cfg, base / "nr", quiet=True)["status"] == "ok"
-    assert replay(base / "nr", out=base / "full", quiet=True)["status"] == "ok"
-    timed = replay(base / "nr", out=base / "timing", quiet=True, timing="recorded")
+    assert runner.launch(cfg, base / "nr", quiet=True, warm=True)["status"] == "ok"
+    assert replay(base / "nr", out=base / "full", quiet=True, warm=True)["status"] == "ok"
+    timed = replay(base / "nr", out=base / "timing", quiet=True, warm=True, timing="recorded")
     assert timed["status"] == "ok"
     _same_timing(base / "full", base / "timing")
     return base, timed
@@ -130,13 +132,14 @@ def test_recorded_timing_replay_of_split_fed_lora_equals_its_full_replay(tmp_pat
     # over device counts the record may not hold (the affine rule)
     other = ["train.policy=round_robin", "train.k=2"]
     for mode in ("recorded", "meta"):
-        s = replay(base / "nr", other, out=base / mode, quiet=True, timing=mode)
+        s = replay(base / "nr", other, out=base / mode, quiet=True, warm=True, timing=mode)
         assert s["status"] == "ok" and s["policy"] == "round_robin"
     pd.testing.assert_frame_equal(pd.read_parquet(base / "recorded/traces/compute.parquet"),
                                   pd.read_parquet(base / "meta/traces/compute.parquet"))
     # --same-schedule: the NR run's devices and shares, round by round, whatever the policy
     # would decide over the replay's rates
-    s = replay(base / "nr", out=base / "same", quiet=True, timing="recorded", same_schedule=True)
+    s = replay(base / "nr", out=base / "same", quiet=True, warm=True, timing="recorded",
+               same_schedule=True)
     assert s["status"] == "ok" and s["policy"] == "recorded"
     nr, same = (pd.read_parquet(base / d / "traces/rounds.parquet") for d in ("nr", "same"))
     for col in ("scheduled", "shares"):
@@ -150,7 +153,7 @@ def test_recorded_timing_replay_of_fed_lora_equals_its_full_replay(tmp_path_fact
                                               "train.k=2", "train.framework=fed_lora",
                                               "train.local_steps=2"]))
     assert timed["framework"] == "fed_lora"
-    bad = replay(base / "nr", ["train.local_steps=3"], out=base / "steps3", quiet=True,
+    bad = replay(base / "nr", ["train.local_steps=3"], out=base / "steps3", quiet=True, warm=True,
                  timing="recorded")
     assert bad["status"] == "failed" and "no device_local_train job over 3 batches" in bad["error"]
 

@@ -56,7 +56,7 @@ def _leftovers(d):
 def _run(tmp_path, name, *overrides):
     cfg = config.load("quickstart", ["radio.mode=ideal", "train.steps=2", CROSS, *overrides])
     out = tmp_path / name
-    summary = runner.launch(cfg, out, quiet=True)
+    summary = runner.launch(cfg, out, quiet=True, warm=True)
     assert summary["status"] == "ok", summary.get("error")
     return {k: pd.read_parquet(out / "traces" / f"{k}.parquet")
             for k in ("messages", "compute", "metrics", "link_states")}
