@@ -388,9 +388,11 @@ def _write_outputs(out: Path, summary: dict, plots: bool = True) -> None:
         summary["plots"] = []
         summary["plots_skipped"] = "not drawn (--no-plots): edgelam report RUN_DIR draws them"
     else:
+        t0 = time.perf_counter()
         try:
             tables, warnings = report.read_tables(out)
             summary["plots"] = report.plots(out, tables)
+            summary["plots_wall_time_s"] = time.perf_counter() - t0
             if warnings:
                 summary["report_warnings"] = warnings
         except Exception as exc:  # noqa: BLE001

@@ -14,7 +14,8 @@ seed each) run with 1 and then 2 workers into temporary directories. Reported:
   points' ``runner.launch`` (expansion and validation, the table rewritten after each point, the
   aggregate and the loss plot), per point;
 - ``launch_overhead_s_per_point``: per point, ``runner.launch``'s wall time outside the
-  simulation child's own (process start, traces merged, plots and report);
+  simulation child's own and outside the figures (process start, traces merged, report);
+- ``plots_s_per_point``: a point's figures (``--no-plots`` skips them);
 - ``load_avg_1min``: the load average before and after: other work on the machine lowers the
   speed-up.
 """
@@ -43,12 +44,14 @@ def _timed(n_points: int, workers: int, warm: bool = True) -> dict:
     if any(r["status"] != "ok" for r in rows):
         bad = next(r for r in rows if r["status"] != "ok")
         raise ValueError(f"bench sweep: a point ended {bad['status']}: {bad['error']}")
-    launch = sum(r["launcher_wall_time_s"] for r in rows)
-    return {"workers": workers, "warm_start": warm, "wall_s": wall, "points_per_min": 60 * n_points / wall,
-            "launch_wall_s_mean": launch / n_points,
+    plots = sum(r.get("plots_wall_time_s", 0.0) for r in rows)
+    launch = sum(r["launcher_wall_time_s"] for r in rows) + plots
+    return {"workers": workers, "warm_start": warm, "wall_s": wall,
+            "points_per_min": 60 * n_points / wall, "launch_wall_s_mean": launch / n_points,
             "engine_overhead_s_per_point": (wall - launch) / n_points if workers == 1 else None,
             "launch_overhead_s_per_point": sum(r["launcher_wall_time_s"] - r["wall_time_s"]
-                                               for r in rows) / n_points}
+                                               for r in rows) / n_points,
+            "plots_s_per_point": plots / n_points}
 
 
 def bench_sweep(n_points: int = 4) -> dict:
@@ -69,6 +72,7 @@ def bench_sweep(n_points: int = 4) -> dict:
             "warm_server_start_s": server_start, "speedup": one["wall_s"] / two["wall_s"],
             "engine_overhead_s_per_point": one["engine_overhead_s_per_point"],
             "launch_overhead_s_per_point": one["launch_overhead_s_per_point"],
+            "plots_s_per_point": one["plots_s_per_point"],
             "load_avg_1min": [load_before, os.getloadavg()[0]]}
 
 
@@ -87,7 +91,8 @@ def format_sweep_table(r: dict) -> str:
               f"server started once in {r['warm_server_start_s']:.1f} s",
               f"  engine overhead per point (1 worker): {r['engine_overhead_s_per_point']:.3f} s",
               f"  per point outside the simulation (process start, report; warm): "
-              f"{r['launch_overhead_s_per_point']:.2f} s",
+              f"{r['launch_overhead_s_per_point']:.2f} s, and its figures "
+              f"{r['plots_s_per_point']:.2f} s (--no-plots skips them)",
               f"  load average (1 min) before / after: {r['load_avg_1min'][0]:.2f} / "
               f"{r['load_avg_1min'][1]:.2f} (other work on the machine lowers the speed-up)"]
     return "\n".join(lines)

@@ -119,6 +119,21 @@ def test_every_parameter_optimiser_state_and_batch_is_on_the_run_s_torch_device(
     assert {t.device.type for t in params + states + batch} == {"cpu"}
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (issue 14.4)")
+@pytest.mark.parametrize("framework", sorted(SCENARIO))
+def test_a_cuda_run_charges_the_cpu_runs_jobs_and_gives_its_losses(framework):
+    """Where torch sees a GPU: the same run on it is charged the same jobs (so its trace is the
+    same) and gives the same losses within float32 tolerance. Not yet run: no GPU was lent to
+    this project's sessions."""
+    cpu, cpu_jobs, cpu_rounds = _run(framework, "real", 3)
+    gpu, gpu_jobs, gpu_rounds = _run(framework, "real", 3, ["sim.torch_device=cuda"])
+    assert gpu.torch_device.type == "cuda" and cpu.torch_device.type == "cpu"
+    assert len(cpu_jobs) > 0 and gpu_jobs == cpu_jobs  # device, job, instants, FLOPs, bytes
+    for key in ("loss", "eval_loss"):
+        assert [r[key] for r in gpu_rounds] == pytest.approx([r[key] for r in cpu_rounds],
+                                                              rel=1e-3), key
+
+
 def test_auto_resolves_to_cuda_only_with_a_gpu_and_cuda_without_one_is_a_clear_error():
     assert resolve("cpu") == torch.device("cpu")
     assert resolve("cuda", "cost") == torch.device("meta")
