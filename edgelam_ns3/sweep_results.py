@@ -166,7 +166,9 @@ def aggregate(frame, keys: list[str], confidence: float = CONFIDENCE):
     t(1 - (1 - confidence) / 2, n - 1) std / sqrt(n) (NaN for n < 2). One row per (setting,
     figure)."""
     import pandas as pd
-    from scipy import stats
+    # Student's t quantile from scipy.special: scipy.stats' t.ppf is the same function, but
+    # importing scipy.stats costs ~2.5 s of CPU per sweep, scipy.special ~0.5 s.
+    from scipy.special import stdtrit
 
     by = [k for k in keys if k not in REPLICATES]
     ok = frame[frame["status"] == "ok"]
@@ -180,7 +182,7 @@ def aggregate(frame, keys: list[str], confidence: float = CONFIDENCE):
             n = len(x)
             mean = float(x.mean()) if n else math.nan
             std = float(x.std(ddof=1)) if n > 1 else math.nan
-            half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * std / math.sqrt(n)) \
+            half = float(stdtrit(n - 1, 0.5 + confidence / 2) * std / math.sqrt(n)) \
                 if n > 1 else math.nan
             out.append({**dict(zip(by, setting)), "figure": fig, "n": n, "mean": mean,
                         "std": std, "ci_low": mean - half, "ci_high": mean + half})
