@@ -35,7 +35,10 @@ if ((${#missing[@]})); then
 fi
 
 PY="${PYTHON:-python3}"
-want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)"
+# The editable install maps each Python module to its file when it is installed: a module
+# added, moved or removed since then needs a reinstall, so the module list is in the stamp.
+want="$({ cat pyproject.toml scripts/setup.sh; find edgelam_ns3 models -name '*.py' \
+          -not -path '*/__pycache__/*' | LC_ALL=C sort; } | sha256sum | cut -d' ' -f1)"
 if [[ -x "$VENV/bin/python" && -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]] \
    && OMP_NUM_THREADS=1 "$VENV/bin/python" -c "import edgelam_ns3._core" >/dev/null 2>&1; then
   echo "setup: up to date (.venv)"

@@ -31,15 +31,12 @@ gives the same observations and rewards (``reset(seed=s)`` sets the scenario's s
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from . import config as config_mod
-from .policies import Decision
+from .. import config as config_mod
+from ..policies import Decision
 
 REWARDS = ("round_latency", "time_to_target")
 SCHEDULING_FRAMEWORKS = ("split_fed_lora", "fed_lora")
@@ -111,10 +108,10 @@ class EdgeLamEnv(gym.Env):
     def _start(self, cfg) -> None:
         import torch
 
-        from .frameworks import framework_class
-        from .sim import Simulation
-        from .topology import network_spec
-        from .traffic import install_traffic
+        from ..frameworks import framework_class
+        from ..sim import Simulation
+        from ..topology import network_spec
+        from ..traffic import install_traffic
 
         torch.set_num_threads(cfg.sim.torch_threads)
         torch.manual_seed(cfg.seed)
