@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_run_lifecycle import gone
 
 from edgelam_ns3 import config, runner, warm
 
@@ -113,7 +114,7 @@ def test_a_warm_run_ends_with_its_killed_launcher(tmp_path):
         launcher.kill()
         launcher.wait(HANG_GUARD_S)
         deadline = time.monotonic() + HANG_GUARD_S
-        while not all(_gone(p) for p in server + child):
+        while not all(gone(p) for p in server + child):
             assert time.monotonic() < deadline, "the server or its child runs on"
             time.sleep(0.1)
     finally:
@@ -124,11 +125,3 @@ def test_a_warm_run_ends_with_its_killed_launcher(tmp_path):
 def _children(pid: int) -> list[int]:
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]
-
-
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"

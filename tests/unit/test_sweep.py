@@ -217,38 +217,25 @@ def test_cli_runs_a_spec_file_and_status_counts_done_failed_pending(fake, tmp_pa
     assert cli.main(["sweep", "status", str(tmp_path)]) == 2
 
 
-def test_no_plots_reaches_every_point_from_the_spec_or_the_command(fake, tmp_path):
-    s = spec({"grid": {"train.lr": [1e-3, 2e-3]}}, engine={"point_plots": False})
+@pytest.mark.parametrize("key,flag,seen", [("point_plots", "--no-plots", "plots"),
+                                           ("warm_start", "--cold-start", "warm")])
+def test_an_engine_switch_reaches_every_point_from_the_spec_or_the_command(fake, tmp_path, key,
+                                                                            flag, seen):
+    """Both default to true: points draw their figures and start warm."""
+    calls = getattr(fake, seen)
+    s = spec({"grid": {"train.lr": [1e-3, 2e-3]}}, engine={key: False})
     sweep.run_spec(s, tmp_path / "a", echo=lambda line: None)
-    assert fake.plots == [False, False]
-    fake.plots.clear()
+    assert calls == [False, False]
+    calls.clear()
     assert cli.main(["sweep", "quickstart", "--set", "train.steps=3", "--grid",
-                     "train.lr=1e-3,2e-3", "--out", str(tmp_path / "b"), "--no-plots",
-                     "--quiet"]) == 0
-    assert fake.plots == [False, False]
-    fake.plots.clear()
+                     "train.lr=1e-3,2e-3", "--out", str(tmp_path / "b"), flag, "--quiet"]) == 0
+    assert calls == [False, False]
+    calls.clear()
     assert cli.main(["sweep", "quickstart", "--set", "train.steps=3", "--grid",
                      "train.lr=1e-3", "--out", str(tmp_path / "c"), "--quiet"]) == 0
-    assert fake.plots == [True]
-    with pytest.raises(ValueError, match="point_plots: true or false"):
-        spec({"grid": {"train.lr": [1e-3]}}, engine={"point_plots": "no"})
-
-
-def test_points_start_warm_unless_the_spec_or_the_command_says_cold(fake, tmp_path):
-    sweep.run_spec(spec({"grid": {"train.lr": [1e-3, 2e-3]}}), tmp_path / "a",
-                   echo=lambda line: None)
-    assert fake.warm == [True, True]
-    fake.warm.clear()
-    s = spec({"grid": {"train.lr": [1e-3, 2e-3]}}, engine={"warm_start": False})
-    sweep.run_spec(s, tmp_path / "b", echo=lambda line: None)
-    assert fake.warm == [False, False]
-    fake.warm.clear()
-    assert cli.main(["sweep", "quickstart", "--set", "train.steps=3", "--grid",
-                     "train.lr=1e-3", "--out", str(tmp_path / "c"), "--cold-start",
-                     "--quiet"]) == 0
-    assert fake.warm == [False]
-    with pytest.raises(ValueError, match="warm_start: true or false"):
-        spec({"grid": {"train.lr": [1e-3]}}, engine={"warm_start": 1})
+    assert calls == [True]
+    with pytest.raises(ValueError, match=f"{key}: true or false"):
+        spec({"grid": {"train.lr": [1e-3]}}, engine={key: "no"})
 
 
 def test_engine_options_reach_the_slurm_job_script():
