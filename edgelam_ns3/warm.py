@@ -169,6 +169,12 @@ class _Server:
         exit code 1 once it has gone."""
         self.dead = why
         self._started.put(None)
+        self.sock.close()
+        try:
+            self.proc.wait(SERVER_START_TIMEOUT_S)  # it has closed its socket: it is ending
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
         for pid, child in list(self._children.items()):
             while _alive(pid):
                 time.sleep(0.1)
@@ -182,7 +188,10 @@ class _Server:
                 if self.dead:
                     raise WarmServerError(f"the warm-start server died ({self.dead})")
                 payload = pickle.dumps(("start", target, args, env))
-                socket.send_fds(self.sock, [payload], [write])
+                try:
+                    socket.send_fds(self.sock, [payload], [write])
+                except OSError as exc:  # it died meanwhile
+                    raise WarmServerError(f"the warm-start server died ({exc})") from None
                 child = self._started.get()
         finally:
             os.close(write)
@@ -194,13 +203,19 @@ class _Server:
 
 
 def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie, ended but not yet reaped by its new parent, does
+    not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):  # gone meanwhile, or no /proc
+        return True
 
 
 _SERVER: _Server | None = None

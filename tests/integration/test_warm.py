@@ -5,6 +5,7 @@ and signals, never run the launcher's main script again, and do not outlive thei
 import os
 import signal
 import subprocess
+import threading
 import sys
 import time
 from pathlib import Path
@@ -125,3 +126,27 @@ def test_a_warm_run_ends_with_its_killed_launcher(tmp_path):
 def _children(pid: int) -> list[int]:
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]
+
+
+def test_a_run_whose_server_dies_keeps_what_it_wrote_and_the_next_start_gets_a_new_server(
+        tmp_path):
+    cfg = config.load("quickstart", TINY + ["train.steps=100000"])
+    out = tmp_path / "run"
+    result: dict = {}
+    t = threading.Thread(target=lambda: result.update(
+        runner.launch(cfg, out, quiet=True, plots=False, warm=True)))
+    old = warm.server()
+    t.start()
+    deadline = time.monotonic() + HANG_GUARD_S
+    while "round    3/" not in (out / "stdout.log").read_text() if (out / "stdout.log").exists() \
+            else True:
+        assert time.monotonic() < deadline, "the warm run printed no third round"
+        time.sleep(0.1)
+    old.proc.kill()  # the child gets SIGTERM (it dies with its parent) and writes its results
+    t.join(HANG_GUARD_S)
+    assert not t.is_alive()
+    assert result["status"] == "interrupted" and result["signal"] == signal.SIGTERM
+    assert len(pd.read_parquet(out / "traces" / "metrics.parquet")) >= 3
+    proc = warm.start(print, ("again",), dict(os.environ))
+    assert _output(proc) == "again\n" and proc.wait(HANG_GUARD_S) == 0
+    assert warm.server() is not old and warm.server().proc.pid != old.proc.pid
