@@ -19,8 +19,10 @@ A warm child runs the same code on the same inputs as a cold one, so its traces 
 (``tests/integration/test_warm.py`` checks it). What differs: it inherits from the launcher
 only the environment given (set before the target runs) and its stdout; the server keeps the
 modules as they were when it started (an edited source file is seen by the next launcher);
-its parent is the server, which ends when the launcher does (the child gets SIGTERM then, as a
-cold child does when its launcher dies).
+its parent is the server, which ends when the launcher does (a run's child then gets SIGTERM,
+:func:`edgelam_ns3.runner._die_with_parent`, as a cold one does when its launcher dies). If the
+server dies, its running children end with exit code 1 once they have gone, and the next start
+launches a new server.
 
 Protocol, over a ``SOCK_SEQPACKET`` socket pair (one message per packet, pickled tuples):
 launcher -> server ``("start", "module:function", args, env)`` with the child's stdout as an
