@@ -115,6 +115,9 @@ def run_spec(spec: Spec, out: str | Path, echo=print, force: bool = False,
             rows[p.id].update(index=p.index, **{k: encode(v) for k, v in p.values.items()})
     todo = [p for p in plan if _to_run(rows.get(p.id), retry_failed)]
     echo(_header(spec, out, plan, rows, todo, merged, retry_failed))
+    if todo and spec.engine.warm_start:
+        echo("sweep: points start warm: the first waits while a server imports torch and the "
+             "frameworks, once per worker process (--cold-start: a fresh interpreter per point)")
     ran: list[dict] = []
     jobs = [(p, p.config_json, str(out / "runs" / p.run_name)) for p in todo]
     log = _Log(out, len(jobs), echo, progress)
