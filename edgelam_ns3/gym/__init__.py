@@ -7,8 +7,7 @@
 - :class:`PlacementEnv` (:mod:`.placement`): where each microservice of a served LAM runs.
 
 ns-3's simulator is a process singleton: one environment per process at a time (``close``
-ends its simulation, ``reset`` starts a new one); run several in subprocesses (e.g.
-Gymnasium's ``AsyncVectorEnv``).
+ends its simulation, ``reset`` starts a new one); run several in separate processes.
 """
 
 from .beams import BeamEnv
