@@ -9,7 +9,9 @@ throughput [Mbit/s] (the ``sum_rate`` reward) of
 - ``random``: a uniformly random beam per UE;
 - ``strongest``: each UE on the beam of largest gain on the gNB's CSI estimate (UEs may share);
 - ``strongest_distinct``: the same, UEs taken from the strongest down, each on its best beam
-  not yet taken (no two UEs on one beam).
+  not yet taken (no two UEs on one beam);
+- ``trained_agent`` (with ``--train-episodes N``): a small REINFORCE agent trained for N
+  episodes on other seeds, then taking the beam of highest score per UE.
 
 PlacementEnv (``microservice-inference``, its GPT-2-medium-sized model in cost mode, with the
 ideal radio and 4x the trace's request rate over 10 s: ``--place-set``): the on-time ratio of
@@ -47,13 +49,66 @@ def strongest_distinct(obs) -> list[int]:
     return out
 
 
-def beam_study(episodes: int, steps: int, seed0: int) -> dict:
+def beam_features(obs):
+    """Per (UE, beam) features [n_ues, n_beams, 3]: the beam's gain on the UE's CSI relative to
+    the UE's best beam [10 dB], whether it is the UE's best beam, and how many other UEs have
+    it as their best."""
+    import torch
+
+    g = obs["beam_gain_db"].astype(np.float64)
+    rel = (g - g.max(axis=1, keepdims=True)) / 10.0
+    best = (g == g.max(axis=1, keepdims=True)).astype(np.float64)
+    others = best.sum(axis=0, keepdims=True) - best
+    return torch.as_tensor(np.stack([rel, best, others], axis=2), dtype=torch.float32)
+
+
+def train_beam_agent(env, episodes: int, seed0: int):
+    """REINFORCE: a small network scores each (UE, beam) from :func:`beam_features`; each UE
+    samples its beam from the softmax of its scores; each decision is credited with the rest
+    of the episode's reward against a moving-average baseline. :return: the greedy policy and
+    the training curve (mean reward per episode)."""
+    import torch
+
+    torch.manual_seed(seed0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+    opt = torch.optim.Adam(net.parameters(), lr=0.02)
+    baseline, curve = None, []
+    for ep in range(episodes):
+        obs, _ = env.reset(seed=10_000 + seed0 + ep)  # other seeds than the evaluation's
+        logps, rewards, done = [], [], False
+        while not done:
+            dist = torch.distributions.Categorical(logits=net(beam_features(obs)).squeeze(-1))
+            a = dist.sample()
+            logps.append(dist.log_prob(a).sum())
+            obs, r, term, trunc, _ = env.step(a.tolist())
+            rewards.append(r)
+            done = term or trunc
+        returns = torch.tensor(np.cumsum(rewards[::-1])[::-1].copy(), dtype=torch.float32)
+        baseline = returns if baseline is None else 0.8 * baseline + 0.2 * returns
+        loss = -(torch.stack(logps) * (returns - baseline) / (returns.std() + 1e-6)).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        curve.append(float(np.mean(rewards)))
+        print(f"beams  training episode {ep + 1:3d}: {curve[-1]:6.2f} Mbit/s", flush=True)
+
+    def greedy(obs):
+        with torch.no_grad():
+            return net(beam_features(obs)).squeeze(-1).argmax(dim=1).tolist()
+
+    return greedy, curve
+
+
+def beam_study(episodes: int, steps: int, seed0: int, train_episodes: int = 0) -> dict:
     env = BeamEnv("beamforming", steps=steps)
     rng = np.random.default_rng(seed0)
     policies = {"random": lambda obs: rng.integers(env.n_beams, size=env.n_ues).tolist(),
                 "strongest": strongest, "strongest_distinct": strongest_distinct}
     out = {}
     try:
+        if train_episodes:
+            policies["trained_agent"], out["training_curve_mbps"] = train_beam_agent(
+                env, train_episodes, seed0)
         for name, act in policies.items():
             means = []
             for ep in range(episodes):
@@ -105,6 +160,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--episodes", type=int, default=3)
     ap.add_argument("--beam-steps", type=int, default=30)
+    ap.add_argument("--train-episodes", type=int, default=0,
+                    help="also train a small REINFORCE agent on BeamEnv for this many episodes "
+                    "and evaluate it beside the baselines")
+    ap.add_argument("--skip-placement", action="store_true")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--place-set", action="append", default=None, metavar="KEY=VALUE",
                     help="overrides of microservice-inference (default: "
@@ -112,9 +171,9 @@ def main() -> None:
     ap.add_argument("--out", help="folder for results.json")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    res = {"beams": beam_study(args.episodes, args.beam_steps, args.seed),
-           "placement": placement_study(args.episodes, args.place_set or PLACE_LOADED,
-                                        args.seed),
+    res = {"beams": beam_study(args.episodes, args.beam_steps, args.seed, args.train_episodes),
+           "placement": None if args.skip_placement else placement_study(
+               args.episodes, args.place_set or PLACE_LOADED, args.seed),
            "wall_s": None}
     res["wall_s"] = time.perf_counter() - t0
     if args.out:
