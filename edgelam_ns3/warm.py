@@ -19,10 +19,11 @@ A warm child runs the same code on the same inputs as a cold one, so its traces 
 (``tests/integration/test_warm.py`` checks it). What differs: it inherits from the launcher
 only the environment given (set before the target runs) and its stdout; the server keeps the
 modules as they were when it started (an edited source file is seen by the next launcher);
-its parent is the server, which ends when the launcher does (a run's child then gets SIGTERM,
-:func:`edgelam_ns3.runner._die_with_parent`, as a cold one does when its launcher dies). If the
-server dies, its running children end with exit code 1 once they have gone, and the next start
-launches a new server.
+its parent is the server. The server ends with the launcher: at the launcher's exit (which
+waits for it), or when the launcher dies, even during its imports (SIGTERM from the kernel,
+:func:`edgelam_ns3.runner._die_with_parent`); a run's child then gets SIGTERM, as a cold one
+does when its launcher dies. If the server dies, its running children end with exit code 1
+once they have gone, and the next start launches a new server.
 
 Protocol, over a ``SOCK_SEQPACKET`` socket pair (one message per packet, pickled tuples):
 launcher -> server ``("start", "module:function", args, env)`` with the child's stdout as an
@@ -33,6 +34,7 @@ pid)`` for each start, in order, and ``("exit", pid, code)`` when a child ends (
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
 import pickle
@@ -122,8 +124,11 @@ class _Server:
 
     def __init__(self) -> None:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        from .runner import PARENT_ENV
+
         env = dict(os.environ)
         env.setdefault("OMP_NUM_THREADS", "1")  # its children set their own torch threads
+        env[PARENT_ENV] = str(os.getpid())  # it ends with this process, even while importing
         self.proc = subprocess.Popen([sys.executable, "-m", "edgelam_ns3.warm",
                                       str(theirs.fileno())], pass_fds=(theirs.fileno(),),
                                      stdin=subprocess.DEVNULL, env=env)
@@ -144,6 +149,20 @@ class _Server:
                                   f"(exit code {self.proc.wait()})")
         self.sock.settimeout(None)
         threading.Thread(target=self._read, name="edgelam-warm-server", daemon=True).start()
+        atexit.register(self.shutdown)
+
+    def shutdown(self) -> None:
+        """End the server now (at this process's exit): it sees its socket close and exits;
+        its running children get SIGTERM."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:  # closed already: it died
+            pass
+        try:
+            self.proc.wait(5.0)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
     def _receive(self):
         data = self.sock.recv(MAX_MESSAGE)
@@ -247,8 +266,13 @@ def start(target: Callable[..., int], args: tuple, env: dict) -> WarmProcess:
 def _serve(fd: int) -> None:
     """The server's loop: import :data:`PRELOAD`, say ready, then fork a child per request and
     report its end, until the launcher closes the socket."""
-    sock = socket.socket(fileno=fd)
+    from .runner import _die_with_parent
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the launcher's to handle
+    # started from a launcher thread that held them blocked (runner._signals_held)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    _die_with_parent()  # SIGTERM when the launcher dies, also during the imports below
+    sock = socket.socket(fileno=fd)
     for name in PRELOAD:
         try:
             importlib.import_module(name)
@@ -270,7 +294,7 @@ def _serve(fd: int) -> None:
         if sock in ready:
             data, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 1)
             if not data:
-                return  # the launcher has gone
+                os._exit(0)  # the launcher has gone (no teardown of torch and the rest)
             _, target, args, env = pickle.loads(data)
             pid = os.fork()
             if pid == 0:

@@ -82,16 +82,19 @@ def test_a_signal_to_a_warm_child_is_its_exit_code_as_with_popen():
         proc.send_signal(signal.SIGTERM)
 
 
-def test_an_unguarded_main_script_runs_once(tmp_path):
+def test_an_unguarded_main_script_runs_once_and_its_exit_ends_the_server(tmp_path):
     """multiprocessing's forkserver would import it again in the server and each child."""
     script = tmp_path / "unguarded.py"
     script.write_text("import os\nfrom edgelam_ns3 import warm\nprint('MAIN RAN', flush=True)\n"
                       "p = warm.start(print, ('child',), dict(os.environ))\n"
-                      "print(p.stdout.read().strip(), p.wait(), flush=True)\n")
+                      "print(p.stdout.read().strip(), p.wait(), flush=True)\n"
+                      "print(warm.server().proc.pid)\n")
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                          timeout=HANG_GUARD_S)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == ["MAIN RAN", "child 0"]
+    lines = out.stdout.splitlines()
+    assert lines[:2] == ["MAIN RAN", "child 0"]
+    assert gone(int(lines[2]))  # at its exit the launcher ended its server and waited for it
 
 
 def test_a_warm_run_ends_with_its_killed_launcher(tmp_path):
