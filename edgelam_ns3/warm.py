@@ -158,8 +158,13 @@ class _Server:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:  # closed already: it died
             pass
+        self._wait_or_kill(5.0)
+
+    def _wait_or_kill(self, timeout_s: float) -> None:
+        """Wait for the server process to end (its socket is closed), killing it after
+        ``timeout_s``."""
         try:
-            self.proc.wait(5.0)
+            self.proc.wait(timeout_s)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
@@ -191,11 +196,7 @@ class _Server:
         self.dead = why
         self._started.put(None)
         self.sock.close()
-        try:
-            self.proc.wait(SERVER_START_TIMEOUT_S)  # it has closed its socket: it is ending
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        self._wait_or_kill(SERVER_START_TIMEOUT_S)  # it has closed its socket: it is ending
         for pid, child in list(self._children.items()):
             while _alive(pid):
                 time.sleep(0.1)
