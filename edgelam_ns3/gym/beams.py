@@ -122,9 +122,10 @@ class BeamEnv(gym.Env):
         else:
             raise RuntimeError(f"gym BeamEnv: no CSI estimate of every UE by {t:g} s")
         self._t, self._step = t, 0
-        self._bytes = self._dl_bytes()
+        stats = self._sim.radio_ue_stats()
+        self._bytes = self._dl_bytes(stats)
         self._thr = np.zeros(self.n_ues)
-        return self._observe(), {}
+        return self._observe(stats), {}
 
     def step(self, action):
         if self._sim is None or self._step >= self.steps:
@@ -132,7 +133,8 @@ class BeamEnv(gym.Env):
         self._sim.set_precoders(self.ues, self.precoders(action), at_time=self._sim.now)
         self._t += self.period_s
         self._sim.run(until_s=self._t)
-        now = self._dl_bytes()
+        stats = self._sim.radio_ue_stats()  # read once for the reward and the observation
+        now = self._dl_bytes(stats)
         self._thr = (now - self._bytes) * 8 / self.period_s
         self._bytes = now
         self._step += 1
@@ -140,7 +142,7 @@ class BeamEnv(gym.Env):
         reward = float(mbps.sum()) if self.reward_kind == "sum_rate" \
             else float(np.log1p(mbps).sum())
         info = {"throughput_bps": self._thr.copy(), "step": self._step}
-        return self._observe(), reward, self._step >= self.steps, False, info
+        return self._observe(stats), reward, self._step >= self.steps, False, info
 
     def precoders(self, action) -> np.ndarray:
         """The cell's precoders [N, n_ues] of an action: UE k's beam in column k, each at
@@ -153,8 +155,8 @@ class BeamEnv(gym.Env):
 
     # -- observations -----------------------------------------------------------------------
 
-    def _dl_bytes(self) -> np.ndarray:
-        return self._sim.radio_ue_stats()["dl_mac_bytes"][:self.n_ues].astype(np.float64)
+    def _dl_bytes(self, stats: dict) -> np.ndarray:
+        return stats["dl_mac_bytes"][:self.n_ues].astype(np.float64)
 
     def beam_gains_db(self) -> np.ndarray:
         """[n_ues, n_beams]: each beam's gain on the gNB's CSI estimate of each UE (see the
@@ -168,9 +170,9 @@ class BeamEnv(gym.Env):
                 out[k] = 10 * np.log10(gain) + c["estimate_path_gain_db"]
         return np.maximum(out, FLOOR_DB)
 
-    def _observe(self) -> dict:
+    def _observe(self, stats: dict) -> dict:
+        """The observation now; ``stats``: :meth:`Simulation.radio_ue_stats` now."""
         f32 = np.float32
-        stats = self._sim.radio_ue_stats()
         sinr = np.nan_to_num(stats["dl_wideband_sinr_db"][:self.n_ues], nan=0.0)
         return {"beam_gain_db": self.beam_gains_db().astype(f32),
                 "throughput_bps": self._thr.astype(f32),
