@@ -36,12 +36,28 @@ from .. import config as config_mod
 REWARDS = ("on_time_ratio", "mean_latency")
 
 
-def _agent_placed(assign: list[int]):
-    """The framework with the agent's placement instead of its policy's."""
+class _ProblemOnly(Exception):
+    """Raised by a framework built only for its placement problem, before it places."""
+
+    def __init__(self, problem):
+        super().__init__("placement problem only")
+        self.problem = problem
+
+
+def _agent_framework(problem=None, assign: list[int] | None = None):
+    """The microservice_inference framework with the agent in its policy's place: without
+    ``assign`` it stops with :class:`_ProblemOnly` once its placement problem is known (so
+    neither the scenario's own policy nor its memory check runs); with ``assign`` it places the
+    units so, on ``problem`` (that same problem, not computed again)."""
     from ..inference.framework import MicroserviceInference
 
     class AgentPlaced(MicroserviceInference):
+        def _problem(self):
+            return super()._problem() if problem is None else problem
+
         def _place(self):
+            if assign is None:
+                raise _ProblemOnly(self.problem)
             return list(assign), False
 
     return AgentPlaced
@@ -91,10 +107,10 @@ class PlacementEnv(gym.Env):
         self.close()
         self._cfg = self.cfg if seed is None else self.cfg.model_copy(update={"seed": int(seed)})
         self._start()
-        # the framework's own set-up with its own policy, for the problem it would solve
-        from ..inference.framework import MicroserviceInference
-
-        self.problem = MicroserviceInference(self._cfg, self._sim).problem
+        try:
+            _agent_framework()(self._cfg, self._sim)
+        except _ProblemOnly as only:
+            self.problem = only.problem
         return self._observe_problem(), {}
 
     def _start(self) -> None:
@@ -117,7 +133,7 @@ class PlacementEnv(gym.Env):
         fw = None
         if why is None:
             try:
-                fw = _agent_placed(assign)(self._cfg, self._sim)
+                fw = _agent_framework(self.problem, assign)(self._cfg, self._sim)
             except ValueError as exc:  # the weights and KV reserve exceed a host's memory
                 why = str(exc)
         if fw is None:
